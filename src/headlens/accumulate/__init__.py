@@ -1,0 +1,5 @@
+"""Mergeable accumulators."""
+
+from .moments import Moments
+
+__all__ = ["Moments"]

@@ -1,0 +1,139 @@
+"""The ``headlens`` command: a thin layer over the Python API.
+
+Errors print ``Type: message`` on stderr and exit with status 2 (1 for an internal error),
+never a traceback unless ``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from . import __version__
+from .annotate.annotators import ANNOTATORS, DEFAULT_SPACY_MODEL
+from .config import LONG_POLICIES, RunConfig
+from .corpus.reader import FORMATS, CorpusSpec
+from .errors import HeadlensError
+from .runner.batch import AGGREGATIONS
+
+HIGHLIGHT = ("prev", "next", "self", "cls", "sep", "punct")
+
+
+def _column(value: str) -> int | str:
+    return int(value) if value.isdigit() else value
+
+
+def _add_run(sub) -> None:
+    p = sub.add_parser("run", help="analyse a corpus with a model and store the run")
+    p.add_argument("--model", help="model directory or hub id (default: the embedded all-MiniLM-L6-v2)")
+    p.add_argument("--corpus", help="corpus file (default: the embedded UD English EWT sample)")
+    p.add_argument("--format", default="auto", choices=("auto", *FORMATS), help="corpus format (default: by extension)")
+    p.add_argument("--out", required=True, help="run directory to create, e.g. runs/NAME")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    p.add_argument("--analyses", default="surface", help="comma-separated analyses (default: surface)")
+    p.add_argument("--metrics", help="comma-separated metric names, instead of whole analyses")
+    g = p.add_argument_group("TSV / JSONL columns")
+    g.add_argument("--text-column", type=_column, default=0, help="TSV: 0-based index or header name of the text")
+    g.add_argument("--text-b-column", type=_column, help="TSV: column of the second sentence of a pair")
+    g.add_argument("--label-column", type=_column, help="TSV: column of the label")
+    g.add_argument("--header", default="auto", choices=("auto", "yes", "no"), help="TSV: first row is a header (auto: if columns are named)")
+    g.add_argument("--text-field", default="text", help="JSONL: field of the text (default: text)")
+    g.add_argument("--text-b-field", help="JSONL: field of the second sentence (e.g. text_b)")
+    g.add_argument("--label-field", help="JSONL: field of the label")
+    p.add_argument("--on-error", default="raise", choices=("raise", "skip"), help="bad corpus lines: stop (default) or skip and count")
+    p.add_argument("--limit", type=int, help="stop after this many corpus items")
+    p.add_argument("--annotator", default="auto", choices=ANNOTATORS, help="auto: gold for CoNLL-U, spaCy otherwise")
+    p.add_argument("--spacy-model", default=DEFAULT_SPACY_MODEL)
+    p.add_argument("--no-annotation-cache", action="store_true")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--dtype", default="float32", choices=("float32", "float64", "bfloat16", "float16"))
+    p.add_argument("--max-tokens", type=int, default=8192, help="token budget of one padded batch")
+    p.add_argument("--max-batch", type=int, default=128, help="most sentences in one batch")
+    p.add_argument("--sort-window", type=int, default=2048, help="sentences sorted by length at a time")
+    p.add_argument("--long", default="skip", choices=LONG_POLICIES, help="sentences over the model's limit")
+    p.add_argument("--word-aggregation", default="clark", choices=AGGREGATIONS)
+    p.add_argument("--store-maps", default="", help="comma-separated sentence ids or sent_ids whose full maps are saved")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _cmd_run(args) -> int:
+    from .pipeline import run
+
+    spec = None
+    if args.corpus is not None:
+        spec = CorpusSpec(
+            path=args.corpus, format=args.format, text_column=args.text_column, text_b_column=args.text_b_column,
+            label_column=args.label_column, header=args.header, text_field=args.text_field,
+            text_b_field=args.text_b_field, label_field=args.label_field, on_error=args.on_error, limit=args.limit,
+        )
+    elif args.limit is not None or args.on_error != "raise":
+        from .config import default_corpus_path
+
+        spec = CorpusSpec(default_corpus_path(), format="conllu", on_error=args.on_error, limit=args.limit)
+    cfg = RunConfig(
+        out=args.out, model=args.model, corpus=spec,
+        analyses=tuple(a for a in args.analyses.split(",") if a),
+        metrics=tuple(m for m in args.metrics.split(",") if m) if args.metrics else None,
+        annotator=args.annotator, spacy_model=args.spacy_model, device=args.device, dtype=args.dtype,
+        max_tokens=args.max_tokens, max_batch=args.max_batch, sort_window=args.sort_window, long=args.long,
+        word_aggregation=args.word_aggregation, store_maps=tuple(s for s in args.store_maps.split(",") if s),
+        threads=args.threads, overwrite=args.overwrite, progress=not args.quiet,
+        annotation_cache=not args.no_annotation_cache,
+    )
+    result = run(cfg)
+    print(result.summary())
+    c = result.manifest["counts"]
+    if c.get("skipped"):
+        print(f"  skipped {c['skipped']}: {c['skipped_by_reason']}")
+    print("top heads (layer-head, 1-based; mean over sentences):")
+    for metric in (m for m in HIGHLIGHT if m in result.metrics):
+        tops = ", ".join(f"{h['label']} {h['mean']:.3f}" for h in result.top_heads(metric, 3))
+        print(f"  {metric:<6} {tops}")
+    print(f"results: {os.path.join(result.path, 'heads.parquet')} (per head), "
+          f"{os.path.join(result.path, 'scores')}/ (per sentence), manifest.json (provenance)")
+    return 0
+
+
+def _cmd_metrics(args) -> int:
+    from .metrics import available
+
+    for m in available().values():
+        print(f"{m.name:<18} {m.analysis:<8} {m.description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="headlens", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"headlens {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_run(sub)
+    sub.add_parser("metrics", help="list the registered metrics")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        return {"run": _cmd_run, "metrics": _cmd_metrics}[args.command](args)
+    except HeadlensError as e:
+        if args.debug:
+            raise
+        print(f"{type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("Interrupted: finished parts are kept in the run directory (status 'interrupted').", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - no input may produce a traceback
+        if args.debug:
+            raise
+        print(f"InternalError: {type(e).__name__}: {e} (please report this; --debug shows the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""One validated configuration object drives both the Python API and the CLI."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+
+from .annotate.annotators import ANNOTATORS, DEFAULT_SPACY_MODEL
+from .corpus.reader import CorpusSpec
+from .errors import param_error
+from .runner.batch import AGGREGATIONS
+
+LONG_POLICIES = ("skip", "truncate")
+DEVICES_HELP = "'cpu', 'cuda', 'cuda:N' or 'auto'"
+
+
+def default_corpus_path() -> str:
+    """The embedded default corpus: a sample of UD English EWT dev (CC BY-SA 4.0, see data/README)."""
+    return str(resources.files("headlens") / "data" / "en_ewt-ud-dev-sample.conllu")
+
+
+def _positive_int(owner: str, name: str, value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise param_error(owner, name, "an int in the range [1, inf)", value)
+
+
+@dataclass
+class RunConfig:
+    """Everything a run needs; every field is recorded in the run's manifest.
+
+    ``model``: a model directory or hub id (None: the embedded all-MiniLM-L6-v2).
+    ``corpus``: a path or a CorpusSpec (None: the embedded UD English EWT sample).
+    ``max_tokens``: token budget of a padded batch (batch size x longest sentence).
+    ``sort_window``: sentences read ahead and sorted by length before batching.
+    ``long``: what to do with a sentence longer than the model's limit (skip or truncate).
+    ``word_aggregation``: clark (to = sum, from = mean), first (from = first sub-token), mean (both).
+    ``store_maps``: sentence ids (0-based stream positions) or CoNLL-U sent_ids whose full
+    attention maps are saved; nothing else keeps a map.
+    """
+
+    out: str = "runs/run"
+    model: str | None = None
+    corpus: CorpusSpec | str | None = None
+    analyses: tuple[str, ...] = ("surface",)
+    metrics: tuple[str, ...] | None = None
+    annotator: str = "auto"
+    spacy_model: str = DEFAULT_SPACY_MODEL
+    device: str = "cpu"
+    dtype: str = "float32"
+    max_tokens: int = 8192
+    max_batch: int = 128
+    sort_window: int = 2048
+    long: str = "skip"
+    word_aggregation: str = "clark"
+    store_maps: tuple[str, ...] = ()
+    part_size: int = 2000
+    threads: int | None = None
+    overwrite: bool = False
+    progress: bool = True
+    annotation_cache: bool = True
+    cache_dir: str | None = None
+    _spec: CorpusSpec = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        owner = "RunConfig"
+        if self.corpus is None:
+            self._spec = CorpusSpec(default_corpus_path(), format="conllu")
+        elif isinstance(self.corpus, CorpusSpec):
+            self._spec = self.corpus
+        elif isinstance(self.corpus, (str, os.PathLike)):
+            self._spec = CorpusSpec(os.fspath(self.corpus))
+        else:
+            raise param_error(owner, "corpus", "a path, a CorpusSpec or None", self.corpus)
+        self.analyses = tuple(self.analyses)
+        self.metrics = tuple(self.metrics) if self.metrics else None
+        self.store_maps = tuple(str(s) for s in self.store_maps)
+        for name in ("max_tokens", "max_batch", "sort_window", "part_size"):
+            _positive_int(owner, name, getattr(self, name))
+        if self.threads is not None:
+            _positive_int(owner, "threads", self.threads)
+        if self.long not in LONG_POLICIES:
+            raise param_error(owner, "long", f"one of {LONG_POLICIES}", self.long)
+        if self.word_aggregation not in AGGREGATIONS:
+            raise param_error(owner, "word_aggregation", f"one of {AGGREGATIONS}", self.word_aggregation)
+        if self.annotator not in ANNOTATORS:
+            raise param_error(owner, "annotator", f"one of {ANNOTATORS}", self.annotator)
+        if self.dtype not in ("float32", "float64", "bfloat16", "float16"):
+            raise param_error(owner, "dtype", "one of ('float32', 'float64', 'bfloat16', 'float16')", self.dtype)
+        if not isinstance(self.device, str) or not self.device:
+            raise param_error(owner, "device", DEVICES_HELP, self.device)
+
+    @property
+    def corpus_spec(self) -> CorpusSpec:
+        return self._spec
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("_spec", None)
+        d["corpus"] = self._spec.to_dict()
+        return d

@@ -1,0 +1,109 @@
+"""Tab-separated corpora (GLUE style): one sentence or a sentence pair per row, by column spec.
+
+The layouts in circulation differ (header or not; label first or last), so columns are given
+explicitly: a 0-based index, or a header name (which implies a header row). Fields are split on
+TAB only; quotes are not interpreted (GLUE files contain unbalanced quotes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..errors import CorpusError
+from .lines import Line
+from .types import Sentence, Skipped
+
+
+def _resolve(col: int | str | None, header: list[str] | None, path: str, what: str) -> int | None:
+    if col is None:
+        return None
+    if isinstance(col, int):
+        return col
+    if col.isdigit():
+        return int(col)
+    if header is None:
+        raise CorpusError(
+            f"{what} column {col!r} is a name, but the file is read without a header row. "
+            "Give a 0-based column index, or pass --header yes.",
+            path=path,
+        )
+    if col not in header:
+        raise CorpusError(f"{what} column {col!r} is not in the header {header}.", path=path, line=1)
+    return header.index(col)
+
+
+def read_tsv(
+    lines: Iterator[Line],
+    path: str,
+    on_error: str,
+    text_column: int | str,
+    text_b_column: int | str | None,
+    label_column: int | str | None,
+    header: str,
+) -> Iterator[Sentence | Skipped | None]:
+    cols_named = any(isinstance(c, str) and not c.isdigit() for c in (text_column, text_b_column, label_column) if c is not None)
+    has_header = header == "yes" or (header == "auto" and cols_named)
+    head: list[str] | None = None
+    width: int | None = None
+    width_line = 0
+    idx: tuple[int | None, int | None, int | None] | None = None
+    index = 0
+
+    def fail(line: Line, reason: str, message: str) -> Skipped:
+        if on_error != "skip":
+            raise CorpusError(message, path=path, line=line.number)
+        return Skipped(index, f"{path}:{line.number}", reason, message)
+
+    for line in lines:
+        if line.text is None:
+            yield fail(line, "invalid_utf8", (line.error or "") + "; fix the encoding or pass --on-error skip.")
+            index += 1
+            continue
+        if not line.text.strip():
+            yield None
+            continue
+        fields = line.text.split("\t")
+        if has_header and head is None:
+            head = [f.strip() for f in fields]
+            width, width_line = len(head), line.number
+            continue
+        if idx is None:
+            idx = (
+                _resolve(text_column, head, path, "text"),
+                _resolve(text_b_column, head, path, "text_b"),
+                _resolve(label_column, head, path, "label"),
+            )
+        if width is None:
+            width, width_line = len(fields), line.number
+            need = max(i for i in idx if i is not None) + 1
+            if width < need:
+                raise CorpusError(
+                    f"row has {width} columns but the column spec uses column {need - 1} (0-based). "
+                    "Check --text-column / --text-b-column / --label-column.",
+                    path=path,
+                    line=line.number,
+                )
+        if len(fields) != width:
+            yield fail(
+                line,
+                "wrong_columns",
+                f"row has {len(fields)} tab-separated columns, expected {width} "
+                f"(as on line {width_line}). Fix the row or pass --on-error skip.",
+            )
+            index += 1
+            continue
+        ti, bi, li = idx
+        text = fields[ti]
+        text_b = fields[bi] if bi is not None else None
+        if not text.strip() or (text_b is not None and not text_b.strip()):
+            yield Skipped(index, f"{path}:{line.number}", "empty_text", "the text column is empty", text=text)
+            index += 1
+            continue
+        yield Sentence(
+            index=index,
+            text=text,
+            text_b=text_b,
+            label=fields[li] if li is not None else None,
+            source=f"{path}:{line.number}",
+        )
+        index += 1

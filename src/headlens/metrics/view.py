@@ -1,0 +1,64 @@
+"""What a metric sees: one layer's attention for a whole batch, with the masks it needs.
+
+The same view type serves token-level attention and word-level attention (units = special
+tokens and words, aggregated from tokens), so every surface metric is written once and has a
+``word_`` variant for free. Units of a sentence are contiguous from position 0; padding is
+at the end and masked by ``valid``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from ..align.encode import CLS, SEP
+
+SMOOTHING = 1e-4  # Clark et al.: alpha <- (1 - s) alpha + s / n before the entropy
+
+
+@dataclass
+class AttentionView:
+    attn: torch.Tensor  # [B, H, N, N], rows sum to 1 over valid keys
+    valid: torch.Tensor  # bool [B, N]
+    kinds: torch.Tensor  # int8 [B, N]: WORD, CLS, SEP, OTHER_SPECIAL
+    punct: torch.Tensor  # bool [B, N]
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def _memo(self, key, fn):
+        if key not in self._cache:
+            self._cache[key] = fn()
+        return self._cache[key]
+
+    @property
+    def n(self) -> torch.Tensor:
+        """float [B]: number of valid units."""
+        return self._memo("n", lambda: self.valid.sum(-1).to(self.attn.dtype))
+
+    def query_mean(self, per_query: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
+        """Mean over the selected queries: per_query [B, H, Q], queries bool [B, Q] -> [B, H].
+
+        NaN for a sentence with no selected query (the metric is undefined there).
+        """
+        w = queries.to(per_query.dtype).unsqueeze(1)
+        return (per_query * w).sum(-1) / w.sum(-1)
+
+    def column_mass(self) -> torch.Tensor:
+        """[B, H, N, 3]: each query's attention to [CLS], to [SEP]s and to punctuation."""
+
+        def compute():
+            cols = torch.stack([self.kinds == CLS, self.kinds == SEP, self.punct & self.valid], dim=-1)
+            return torch.matmul(self.attn, cols.to(self.attn.dtype).unsqueeze(1))
+
+        return self._memo("column_mass", compute)
+
+    def row_entropy(self) -> torch.Tensor:
+        """[B, H, N]: entropy in nats of each query's smoothed attention over the valid keys."""
+
+        def compute():
+            keys = self.valid.to(self.attn.dtype)[:, None, None, :]
+            eps = (SMOOTHING / self.n)[:, None, None, None] * keys
+            p = (1.0 - SMOOTHING) * self.attn * keys + eps
+            return -(p * torch.log(p.clamp_min(torch.finfo(p.dtype).tiny))).sum(-1)
+
+        return self._memo("row_entropy", compute)

@@ -1,0 +1,179 @@
+"""The main job: corpus -> annotation -> alignment -> batched forward passes with metrics -> run store."""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from importlib import metadata
+
+import torch
+
+from .accumulate import Moments
+from .align.encode import Encoded, Encoder
+from .annotate import Annotation, AnnotationCache, make_annotator
+from .config import RunConfig
+from .corpus.reader import Corpus, fingerprint
+from .corpus.types import Skipped
+from .metrics import resolve
+from .models import load_model
+from .runner import Engine, plan_batches
+from .runner.progress import make_progress
+from .store import Run, RunWriter, open_run, prepare_run_dir
+from .store.tables import heads_table
+
+FORMAT_VERSION = 1
+SPECIAL_TOKENS_POLICY = "kept: [CLS]/[SEP] are queries and keys in token and word views (Clark et al.)"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def package_versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for pkg in ("headlens", "torch", "transformers", "tokenizers", "numpy", "pyarrow", "spacy", "rich"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def _sentence_record(item: Encoded | Skipped) -> dict:
+    if isinstance(item, Skipped):
+        return {
+            "sentence_id": item.index, "source": item.source, "sent_id": None, "text": item.text, "text_b": None,
+            "label": None, "status": "skipped", "reason": f"{item.reason}: {item.detail}" if item.detail else item.reason,
+            "n_tokens": None, "n_words": None, "words_without_tokens": None, "truncated": None,
+        }
+    s = item.sentence
+    return {
+        "sentence_id": s.index, "source": s.source, "sent_id": s.sent_id, "text": s.text, "text_b": s.text_b,
+        "label": s.label, "status": "analysed", "reason": None, "n_tokens": item.n_tokens,
+        "n_words": int((item.unit_word >= 0).sum()), "words_without_tokens": item.words_without_tokens,
+        "truncated": item.truncated,
+    }
+
+
+def _wants_maps(item: Encoded, names: set[str]) -> bool:
+    return str(item.sentence.index) in names or (item.sentence.sent_id is not None and item.sentence.sent_id in names)
+
+
+def run(config: RunConfig | None = None, **options) -> Run:
+    """Run the analyses of ``config`` (or of ``RunConfig(**options)``) and return the stored Run.
+
+    >>> import headlens
+    >>> run = headlens.run(out="runs/demo", overwrite=True)          # doctest: +SKIP
+    >>> run.top_heads("prev", k=3)                                     # doctest: +SKIP
+    """
+    cfg = config if config is not None else RunConfig(**options)
+    t0 = time.perf_counter()
+    started = _now()
+    spec = cfg.corpus_spec
+    corpus = Corpus(spec)  # checks the path before anything slow
+    metrics = resolve(cfg.analyses, cfg.metrics)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    annotator = make_annotator(cfg.annotator, spec.resolved_format, cfg.spacy_model)
+    lm = load_model(cfg.model, device=cfg.device, dtype=cfg.dtype)
+    corpus_sha, estimate = fingerprint(spec.path, spec.resolved_format)
+    if spec.limit:
+        estimate = min(estimate, spec.limit)
+    out = prepare_run_dir(cfg.out, cfg.overwrite)
+    names = [m.name for m in metrics]
+    writer = RunWriter(out, names, part_size=cfg.part_size)
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "status": "running",
+        "started": started,
+        "finished": None,
+        "model": lm.describe(),
+        "annotator": annotator.describe() if annotator else {"name": "gold", "scheme": "ud"},
+        "corpus": {"path": spec.path, "sha256": corpus_sha, "format": spec.resolved_format, "spec": spec.to_dict()},
+        "analyses": list(cfg.analyses),
+        "metrics": [{"name": m.name, "level": m.level, "analysis": m.analysis, "description": m.description} for m in metrics],
+        "word_aggregation": cfg.word_aggregation,
+        "special_tokens": SPECIAL_TOKENS_POLICY,
+        "config": cfg.to_dict(),
+        "versions": package_versions(),
+        "counts": {},
+        "tables": {
+            "scores": "scores/*.parquet: sentence_id, layer, head, metric, value (layer/head 0-based)",
+            "sentences": "sentences/*.parquet: one row per corpus item, analysed or skipped with reason",
+            "heads": "heads.parquet: metric, level, layer, head, label (1-based), count, mean, std, min, max",
+        },
+    }
+    writer.write_manifest(manifest)
+
+    cache = AnnotationCache(cfg.cache_dir) if annotator is not None and cfg.annotation_cache else None
+    replace_gold = annotator is not None and spec.resolved_format == "conllu"
+    annotated = Annotation(annotator, cache, replace_gold=replace_gold).stream(corpus) if annotator else iter(corpus)
+    encoder = Encoder(lm.tokenizer, lm.max_tokens, cfg.long)
+    engine = Engine(lm, metrics, cfg.word_aggregation)
+    moments = Moments((len(metrics), lm.num_layers, lm.num_heads))
+    maps_wanted = set(cfg.store_maps)
+    counts: Counter = Counter()
+    skipped: Counter = Counter()
+    status = "failed"
+    progress = make_progress(cfg.progress)
+    try:
+        with progress:
+            task = progress.add_task("headlens run", total=estimate or None)
+            for item in plan_batches(encoder.stream(annotated), cfg.max_tokens, cfg.max_batch, cfg.sort_window):
+                if isinstance(item, Skipped):
+                    skipped[item.reason] += 1
+                    writer.add_sentence(_sentence_record(item))
+                    progress.advance(task)
+                    continue
+                batch = engine.batch(item)
+                keep = [i for i, e in enumerate(item) if maps_wanted and _wants_maps(e, maps_wanted)]
+                values, maps = engine.score(batch, keep)
+                moments.update(values)
+                writer.add_scores(batch.ids, values)
+                for enc in item:
+                    writer.add_sentence(_sentence_record(enc))
+                    counts["tokens"] += enc.n_tokens
+                    counts["truncated"] += enc.truncated
+                    counts["words_without_tokens"] += enc.words_without_tokens
+                for row, attention in maps.items():
+                    enc = item[row]
+                    writer.write_maps(enc.sentence.index, {
+                        "attention": attention,
+                        "input_ids": enc.input_ids,
+                        "tokens": lm.tokenizer.convert_ids_to_tokens(enc.input_ids.tolist()),
+                        "token_unit": enc.token_unit,
+                        "unit_word": enc.unit_word,
+                        "words": [w.form for w in enc.sentence.words or ()],
+                    })
+                counts["analysed"] += len(item)
+                writer.end_batch()
+                progress.advance(task, len(item))
+        status = "complete"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        writer.flush()  # finished batches are kept even when the run stops early
+        if cache is not None:
+            cache.close()
+        elapsed = time.perf_counter() - t0
+        manifest["counts"] = {
+            "read": counts["analysed"] + sum(skipped.values()),
+            "analysed": counts["analysed"],
+            "skipped": sum(skipped.values()),
+            "skipped_by_reason": dict(skipped),
+            "blank_lines": corpus.blank_lines,
+            "tokens": counts["tokens"],
+            "truncated": counts["truncated"],
+            "words_without_tokens": counts["words_without_tokens"],
+        }
+        manifest["seconds"] = round(elapsed, 3)
+        manifest["sentences_per_second"] = round(counts["analysed"] / elapsed, 2) if elapsed > 0 else None
+        if status == "complete":
+            writer.write_table("heads.parquet", heads_table(moments, names, [m.level for m in metrics]))
+        manifest["status"] = status
+        manifest["finished"] = _now()
+        writer.write_manifest(manifest)
+    return open_run(out)

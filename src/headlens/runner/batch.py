@@ -1,0 +1,82 @@
+"""A batch on the device: model inputs plus the masks and aggregation matrices the views need."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..align.encode import Encoded
+from ..errors import param_error
+from ..metrics.view import AttentionView
+
+AGGREGATIONS = ("clark", "first", "mean")
+
+
+def _pad(arrays: list[np.ndarray], length: int, fill, dtype) -> np.ndarray:
+    out = np.full((len(arrays), length), fill, dtype=dtype)
+    for i, a in enumerate(arrays):
+        out[i, : len(a)] = a
+    return out
+
+
+class Batch:
+    """Padded inputs for ``items`` and, when asked, the token -> word aggregation.
+
+    Word attention (Clark et al.) for aggregation ``clark``: to a word = sum over its
+    sub-token columns, from a word = mean over its sub-token rows (rows still sum to 1).
+    ``first``: the first sub-token's row instead of the mean. ``mean``: mean on both sides
+    (Pande et al.; rows then do not sum to 1). Computed as R @ A @ C with R [U, T], C [T, U].
+    """
+
+    def __init__(self, items: list[Encoded], device: torch.device, dtype: torch.dtype, words: bool, aggregation: str = "clark"):
+        if aggregation not in AGGREGATIONS:
+            raise param_error("RunConfig", "word_aggregation", f"one of {AGGREGATIONS}", aggregation)
+        self.items = items
+        self.ids = np.asarray([e.sentence.index for e in items], dtype=np.int64)
+        lengths = [e.n_tokens for e in items]
+        t = max(lengths)
+        self.n_tokens = np.asarray(lengths)
+        to = lambda a, dt=None: torch.from_numpy(a).to(device=device, dtype=dt)  # noqa: E731
+        self.input_ids = to(_pad([e.input_ids for e in items], t, 0, np.int64))
+        self.token_type_ids = to(_pad([e.token_type_ids for e in items], t, 0, np.int64))
+        valid = _pad([np.ones(n, bool) for n in lengths], t, False, bool)
+        self.attention_mask = to(valid.astype(np.int64))
+        self.token_valid = to(valid)
+        self.token_kinds = to(_pad([e.kinds for e in items], t, 0, np.int8))
+        self.token_punct = to(_pad([e.token_punct for e in items], t, False, bool))
+        self.has_words = words
+        if words:
+            u = max(e.n_units for e in items)
+            units = _pad([e.token_unit for e in items], t, -1, np.int64)
+            self.unit_valid = to(_pad([np.ones(e.n_units, bool) for e in items], u, False, bool))
+            self.unit_kinds = to(_pad([e.unit_kind for e in items], u, 0, np.int8))
+            self.unit_punct = to(_pad([e.unit_punct for e in items], u, False, bool))
+            member = np.zeros((len(items), t, u), dtype=np.float64)  # member[b, t, u] = token t is in unit u
+            b_idx, t_idx = np.nonzero(units >= 0)
+            member[b_idx, t_idx, units[b_idx, t_idx]] = 1.0
+            counts = member.sum(1, keepdims=True)  # [B, 1, U]
+            mean_rows = np.divide(member, counts, out=np.zeros_like(member), where=counts > 0)
+            if aggregation == "first":
+                first = np.zeros_like(member)
+                first_t = np.where(counts[:, 0] > 0, np.argmax(member, axis=1), -1)  # [B, U]
+                bb, uu = np.nonzero(first_t >= 0)
+                first[bb, first_t[bb, uu], uu] = 1.0
+                rows = first
+            else:
+                rows = mean_rows
+            cols = mean_rows if aggregation == "mean" else member
+            self.row_agg = to(np.ascontiguousarray(rows.transpose(0, 2, 1)), dtype)  # [B, U, T]
+            self.col_agg = to(cols, dtype)  # [B, T, U]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def model_inputs(self) -> dict[str, torch.Tensor]:
+        return {"input_ids": self.input_ids, "attention_mask": self.attention_mask, "token_type_ids": self.token_type_ids}
+
+    def token_view(self, attn: torch.Tensor) -> AttentionView:
+        return AttentionView(attn, self.token_valid, self.token_kinds, self.token_punct)
+
+    def word_view(self, attn: torch.Tensor) -> AttentionView:
+        word_attn = torch.matmul(torch.matmul(self.row_agg.unsqueeze(1), attn), self.col_agg.unsqueeze(1))
+        return AttentionView(word_attn, self.unit_valid, self.unit_kinds, self.unit_punct)

@@ -1,0 +1,81 @@
+"""Arrow schemas of the run tables (tidy long form) and their builders.
+
+Layers and heads are stored 0-based; ``label`` columns and every display show them 1-based
+("8-11" = layer 8, head 11), as the papers do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+SCORES_SCHEMA = pa.schema(
+    [
+        pa.field("sentence_id", pa.int64(), metadata={"doc": "0-based position of the item in the corpus"}),
+        pa.field("layer", pa.int16(), metadata={"doc": "0-based layer"}),
+        pa.field("head", pa.int16(), metadata={"doc": "0-based head"}),
+        pa.field("metric", pa.dictionary(pa.int16(), pa.string()), metadata={"doc": "metric name"}),
+        pa.field("value", pa.float64(), metadata={"doc": "the metric for this sentence and head"}),
+    ]
+)
+
+SENTENCES_SCHEMA = pa.schema(
+    [
+        pa.field("sentence_id", pa.int64()),
+        pa.field("source", pa.string(), metadata={"doc": "file:line where the item starts"}),
+        pa.field("sent_id", pa.string(), metadata={"doc": "the corpus's own id (CoNLL-U sent_id), if any"}),
+        pa.field("text", pa.string(), metadata={"doc": "the text, verbatim"}),
+        pa.field("text_b", pa.string(), metadata={"doc": "second text of a pair, verbatim"}),
+        pa.field("label", pa.string()),
+        pa.field("status", pa.string(), metadata={"doc": "'analysed' or 'skipped'"}),
+        pa.field("reason", pa.string(), metadata={"doc": "why it was skipped"}),
+        pa.field("n_tokens", pa.int32()),
+        pa.field("n_words", pa.int32(), metadata={"doc": "words that received at least one sub-token"}),
+        pa.field("words_without_tokens", pa.int32()),
+        pa.field("truncated", pa.bool_()),
+    ]
+)
+
+
+def head_label(layer: int, head: int) -> str:
+    return f"{layer + 1}-{head + 1}"
+
+
+def scores_table(sentence_ids: np.ndarray, values: np.ndarray, metric_names: list[str]) -> pa.Table:
+    """Long-form rows from ``values[B, M, L, H]``; NaN cells (undefined) produce no row."""
+    b, m, layers, heads = values.shape
+    ok = np.isfinite(values)
+    bi, mi, li, hi = np.nonzero(ok)
+    metric = pa.DictionaryArray.from_arrays(pa.array(mi.astype(np.int16)), pa.array(metric_names, pa.string()))
+    return pa.Table.from_arrays(
+        [
+            pa.array(np.asarray(sentence_ids, dtype=np.int64)[bi]),
+            pa.array(li.astype(np.int16)),
+            pa.array(hi.astype(np.int16)),
+            metric,
+            pa.array(values[ok]),
+        ],
+        schema=SCORES_SCHEMA,
+    )
+
+
+def heads_table(moments, metric_names: list[str], metric_levels: list[str]) -> pa.Table:
+    """Per (metric, layer, head) summary from a Moments of shape [M, L, H]."""
+    m, layers, heads = moments.shape
+    mi, li, hi = (a.ravel() for a in np.meshgrid(np.arange(m), np.arange(layers), np.arange(heads), indexing="ij"))
+    count = moments.count.ravel()
+    has = count > 0
+    return pa.table(
+        {
+            "metric": pa.array([metric_names[i] for i in mi]),
+            "level": pa.array([metric_levels[i] for i in mi]),
+            "layer": pa.array(li.astype(np.int16)),
+            "head": pa.array(hi.astype(np.int16)),
+            "label": pa.array([head_label(int(a), int(b)) for a, b in zip(li, hi)]),
+            "count": pa.array(count),
+            "mean": pa.array(np.where(has, moments.mean.ravel(), np.nan), from_pandas=True),
+            "std": pa.array(moments.std.ravel(), from_pandas=True),
+            "min": pa.array(np.where(has, moments.min.ravel(), np.nan), from_pandas=True),
+            "max": pa.array(np.where(has, moments.max.ravel(), np.nan), from_pandas=True),
+        }
+    )

@@ -1,0 +1,101 @@
+"""Writes a run directory: manifest, per-sentence scores and sentence records in parts, head summaries.
+
+Layout::
+
+    runs/NAME/
+      manifest.json              provenance, config, counts; status 'running' -> 'complete'
+      scores/part-00000.parquet  sentence_id, layer, head, metric, value   (tidy long form)
+      sentences/part-00000.parquet  one row per corpus item, analysed or skipped (with reason)
+      heads.parquet              metric, level, layer, head, label, count, mean, std, min, max
+      maps/sentence-<id>.npz     full attention maps, only for sentences named with --store-maps
+
+Every file is written under a temporary name and renamed; parts are flushed every
+``part_size`` sentences, so a killed run keeps every finished part.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pyarrow as pa
+
+from ..errors import RunStoreError
+from .atomic import atomic_write, atomic_write_json, atomic_write_parquet
+from .tables import SENTENCES_SCHEMA, scores_table
+
+MANIFEST = "manifest.json"
+
+
+def prepare_run_dir(out: str, overwrite: bool) -> str:
+    out = os.path.abspath(out)
+    if os.path.exists(out):
+        if not os.path.isdir(out):
+            raise RunStoreError(f"{out} exists and is a file; choose another --out.")
+        entries = os.listdir(out)
+        if entries and not overwrite:
+            raise RunStoreError(f"{out} already exists. Choose another --out, or pass --overwrite to replace it.")
+        if entries and MANIFEST not in entries:
+            raise RunStoreError(
+                f"{out} is not empty and is not a headlens run (no {MANIFEST}); refusing to delete it even with "
+                "--overwrite. Choose another --out."
+            )
+        shutil.rmtree(out)
+    try:
+        os.makedirs(os.path.join(out, "scores"))
+        os.makedirs(os.path.join(out, "sentences"))
+    except OSError as e:
+        raise RunStoreError(f"cannot create the run directory {out}: {e.strerror}.") from e
+    return out
+
+
+class RunWriter:
+    def __init__(self, out: str, metric_names: list[str], part_size: int = 2000):
+        self.out = out
+        self.metric_names = metric_names
+        self.part_size = part_size
+        self._scores: list[pa.Table] = []
+        self._sentences: list[dict] = []
+        self.parts = 0
+
+    def write_manifest(self, manifest: dict) -> None:
+        atomic_write_json(os.path.join(self.out, MANIFEST), manifest)
+
+    def add_scores(self, sentence_ids: np.ndarray, values: np.ndarray) -> None:
+        self._scores.append(scores_table(sentence_ids, values, self.metric_names))
+
+    def add_sentence(self, record: dict) -> None:
+        self._sentences.append(record)
+
+    def end_batch(self) -> None:
+        """Flush a part once it holds ``part_size`` sentences (parts never split a batch)."""
+        if len(self._sentences) >= self.part_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._sentences and not self._scores:
+            return
+        name = f"part-{self.parts:05d}.parquet"
+        scores = pa.concat_tables(self._scores) if self._scores else scores_table(
+            np.zeros(0, np.int64), np.zeros((0, len(self.metric_names), 1, 1)), self.metric_names
+        )
+        atomic_write_parquet(os.path.join(self.out, "scores", name), scores)
+        atomic_write_parquet(
+            os.path.join(self.out, "sentences", name), pa.Table.from_pylist(self._sentences, schema=SENTENCES_SCHEMA)
+        )
+        self._scores, self._sentences = [], []
+        self.parts += 1
+
+    def write_table(self, name: str, table: pa.Table) -> None:
+        atomic_write_parquet(os.path.join(self.out, name), table)
+
+    def write_maps(self, sentence_id: int, arrays: dict[str, np.ndarray]) -> None:
+        os.makedirs(os.path.join(self.out, "maps"), exist_ok=True)
+        path = os.path.join(self.out, "maps", f"sentence-{sentence_id}.npz")
+
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+
+        atomic_write(path, write)
