@@ -40,7 +40,8 @@ class Run:
         return dataset.to_table(filter=flt)
 
     def sentences(self) -> pa.Table:
-        return ds.dataset(os.path.join(self.path, "sentences"), format="parquet").to_table()
+        """One row per corpus item (analysed or skipped), in corpus order."""
+        return ds.dataset(os.path.join(self.path, "sentences"), format="parquet").to_table().sort_by("sentence_id")
 
     def top_heads(self, metric: str, k: int = 5) -> list[dict]:
         """The ``k`` heads with the highest mean for ``metric`` (labels 1-based)."""
