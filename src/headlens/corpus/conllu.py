@@ -111,9 +111,11 @@ def _build(block: _Block, index: int, path: str) -> Sentence:
     in_mwt: dict[int, tuple[int, int, int, str, bool]] = {}
     for m in block.mwts:
         _, a, b, _, _ = m
-        if b > n:
-            raise _Malformed(m[0], f"multiword token {a}-{b} goes past the last word ({n}).")
+        if a < 1 or b > n:
+            raise _Malformed(m[0], f"multiword token {a}-{b} is outside the words of this sentence (1..{n}).")
         for k in range(a, b + 1):
+            if k in in_mwt:
+                raise _Malformed(m[0], f"multiword token {a}-{b} overlaps {in_mwt[k][1]}-{in_mwt[k][2]}.")
             in_mwt[k] = m
     # surface tokens in order: (form, word ids, space_after)
     surface: list[tuple[str, list[int], bool]] = []
@@ -179,7 +181,7 @@ def read_conllu(lines: Iterator[Line], path: str, on_error: str) -> Iterator[Sen
     """Yield one Sentence per CoNLL-U sentence block (or a Skipped when ``on_error='skip'``)."""
     index = 0
     block: _Block | None = None
-    broken: tuple[int, str] | None = None  # first error inside the current block
+    broken: tuple[int, str, str] | None = None  # (line, message, reason) of the first error in the block
 
     def finish() -> Sentence | Skipped | None:
         nonlocal index
@@ -194,7 +196,7 @@ def read_conllu(lines: Iterator[Line], path: str, on_error: str) -> Iterator[Sen
                     raise CorpusError(str(e), path=path, line=e.line) from None
                 item = Skipped(index, f"{path}:{e.line}", "malformed", str(e))
         else:
-            item = Skipped(index, f"{path}:{broken[0]}", "malformed", broken[1])
+            item = Skipped(index, f"{path}:{broken[0]}", broken[2], broken[1])
         index += 1
         return item
 
@@ -204,7 +206,7 @@ def read_conllu(lines: Iterator[Line], path: str, on_error: str) -> Iterator[Sen
                 raise CorpusError(line.error + "; fix the encoding or pass --on-error skip.", path, line.number)
             if block is None:
                 block = _Block(line.number)
-            broken = broken or (line.number, line.error or "invalid UTF-8")
+            broken = broken or (line.number, line.error or "invalid UTF-8", "invalid_utf8")
             continue
         if not line.text.strip():
             item = finish()
@@ -221,7 +223,7 @@ def read_conllu(lines: Iterator[Line], path: str, on_error: str) -> Iterator[Sen
         except _Malformed as e:
             if on_error != "skip":
                 raise CorpusError(str(e), path=path, line=e.line) from None
-            broken = (e.line, str(e))
+            broken = (e.line, str(e), "malformed")
     item = finish()
     if item is not None:
         yield item

@@ -29,12 +29,13 @@ def read_jsonl(
         else:
             try:
                 obj = json.loads(line.text)
+                parsed = True
             except json.JSONDecodeError as e:
-                obj = None
+                obj, parsed = None, False
                 problem = ("malformed", f"not valid JSON ({e.msg} at column {e.colno}).")
-            if obj is not None and not isinstance(obj, dict):
+            if parsed and not isinstance(obj, dict):  # includes a bare `null`
                 problem = ("malformed", f"expected a JSON object, got {type(obj).__name__}.")
-            elif obj is not None:
+            elif parsed:
                 for name in (text_field, text_b_field):
                     if name is not None and not isinstance(obj.get(name), str):
                         got = "missing" if name not in obj else type(obj[name]).__name__

@@ -14,7 +14,7 @@ from .lines import Line
 from .types import Sentence, Skipped
 
 
-def _resolve(col: int | str | None, header: list[str] | None, path: str, what: str) -> int | None:
+def _resolve(col: int | str | None, header: list[str] | None, path: str, what: str, header_line: int = 1) -> int | None:
     if col is None:
         return None
     if isinstance(col, int):
@@ -28,7 +28,7 @@ def _resolve(col: int | str | None, header: list[str] | None, path: str, what: s
             path=path,
         )
     if col not in header:
-        raise CorpusError(f"{what} column {col!r} is not in the header {header}.", path=path, line=1)
+        raise CorpusError(f"{what} column {col!r} is not in the header {header}.", path=path, line=header_line)
     return header.index(col)
 
 
@@ -47,6 +47,7 @@ def read_tsv(
     width: int | None = None
     width_line = 0
     idx: tuple[int | None, int | None, int | None] | None = None
+    checked = False
     index = 0
 
     def fail(line: Line, reason: str, message: str) -> Skipped:
@@ -69,19 +70,21 @@ def read_tsv(
             continue
         if idx is None:
             idx = (
-                _resolve(text_column, head, path, "text"),
-                _resolve(text_b_column, head, path, "text_b"),
-                _resolve(label_column, head, path, "label"),
+                _resolve(text_column, head, path, "text", width_line),
+                _resolve(text_b_column, head, path, "text_b", width_line),
+                _resolve(label_column, head, path, "label", width_line),
             )
         if width is None:
             width, width_line = len(fields), line.number
+        if not checked:  # the spec must fit the first row (or the header), or every row would fail
+            checked = True
             need = max(i for i in idx if i is not None) + 1
             if width < need:
                 raise CorpusError(
-                    f"row has {width} columns but the column spec uses column {need - 1} (0-based). "
-                    "Check --text-column / --text-b-column / --label-column.",
+                    f"{'the header' if head is not None else 'row'} has {width} columns but the column spec uses "
+                    f"column {need - 1} (0-based). Check --text-column / --text-b-column / --label-column.",
                     path=path,
-                    line=line.number,
+                    line=width_line,
                 )
         if len(fields) != width:
             yield fail(
