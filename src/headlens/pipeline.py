@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import time
+from itertools import chain
 from collections import Counter
 from datetime import datetime, timezone
 from importlib import metadata
@@ -16,6 +17,7 @@ from .annotate import Annotation, AnnotationCache, make_annotator
 from .config import RunConfig
 from .corpus.reader import Corpus, fingerprint
 from .corpus.types import Skipped
+from .errors import CorpusError
 from .metrics import resolve
 from .models import load_model
 from .runner import Engine, plan_batches
@@ -73,6 +75,14 @@ def run(config: RunConfig | None = None, **options) -> Run:
     started = _now()
     spec = cfg.corpus_spec
     corpus = Corpus(spec)  # checks the path before anything slow
+    items = iter(corpus)
+    first = next(items, None)  # refuse an empty corpus before anything is written
+    if first is None:
+        raise CorpusError(
+            f"no sentences: the corpus has {corpus.blank_lines} blank lines and nothing else. "
+            "Check the file, --format and the column/field options.",
+            path=spec.path,
+        )
     metrics = resolve(cfg.analyses, cfg.metrics)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -109,7 +119,9 @@ def run(config: RunConfig | None = None, **options) -> Run:
 
     cache = AnnotationCache(cfg.cache_dir) if annotator is not None and cfg.annotation_cache else None
     replace_gold = annotator is not None and spec.resolved_format == "conllu"
-    annotated = Annotation(annotator, cache, replace_gold=replace_gold).stream(corpus) if annotator else iter(corpus)
+    annotated = chain([first], items)
+    if annotator:
+        annotated = Annotation(annotator, cache, replace_gold=replace_gold).stream(annotated)
     encoder = Encoder(lm.tokenizer, lm.max_tokens, cfg.long)
     engine = Engine(lm, metrics, cfg.word_aggregation)
     moments = Moments((len(metrics), lm.num_layers, lm.num_heads))

@@ -188,7 +188,9 @@ class Encoder:
         kw = dict(truncation="longest_first", max_length=self.max_tokens) if truncate else dict(truncation=False)
         enc = self.tokenizer(
             a, b, add_special_tokens=True, return_offsets_mapping=True, return_special_tokens_mask=True,
-            return_token_type_ids=True, return_attention_mask=False, verbose=False, **kw,
+            return_token_type_ids=True, return_attention_mask=False, verbose=False,
+            split_special_tokens=True,  # a literal '[SEP]' in the corpus is text, not a control token
+            **kw,
         )
         return enc.encodings
 

@@ -10,6 +10,9 @@ from .lines import Line
 from .types import Sentence, Skipped
 
 
+_JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "null"}
+
+
 def read_jsonl(
     lines: Iterator[Line],
     path: str,
@@ -34,7 +37,7 @@ def read_jsonl(
                 obj, parsed = None, False
                 problem = ("malformed", f"not valid JSON ({e.msg} at column {e.colno}).")
             if parsed and not isinstance(obj, dict):  # includes a bare `null`
-                problem = ("malformed", f"expected a JSON object, got {type(obj).__name__}.")
+                problem = ("malformed", f"expected a JSON object, got {_JSON_TYPES.get(type(obj), type(obj).__name__)}.")
             elif parsed:
                 for name in (text_field, text_b_field):
                     if name is not None and not isinstance(obj.get(name), str):

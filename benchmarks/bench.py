@@ -1,0 +1,311 @@
+"""headlens benchmark: throughput against plain inference and against store-then-analyze, and memory.
+
+    .venv/bin/python benchmarks/bench.py [--device cpu|cuda] [--dtype float32|bfloat16] [--threads 2] [--quick]
+
+Everything runs on UD English EWT dev (``../shared/data/ud-english-ewt/en_ewt-ud-dev.conllu``,
+2,001 sentences, gold words) with the embedded all-MiniLM-L6-v2 (6 layers x 12 heads), the
+surface analysis (9 metrics at token and word level), a fixed number of intra-op threads (torch,
+OpenMP and numpy's BLAS) and a fixed dtype. Throughputs are sentences per second; each
+contender runs ``repeats`` times, interleaved with its rival, after a warm-up, and the best
+(least disturbed) time counts. The figures:
+
+1. ``run_vs_plain_inference`` (target >= 0.8): throughput of the full pipeline
+   ``headlens.run(...)`` (reading, tokenizing and aligning, batching, forward passes with the
+   metrics reduced in the attention hooks, writing the run store; model loading included), on all
+   2,001 sentences, over the throughput of plain inference: a second copy of the model loaded with
+   ``attn_implementation="sdpa"`` (no attention weights) whose forward passes alone are timed over
+   the very same padded batches, built beforehand with headlens's own ``Encoder``,
+   ``plan_batches`` and ``Engine.batch``. INFO also gives ``engine_vs_plain_inference``: headlens's
+   ``Engine.score`` (eager forward + metrics) timed alone over the same batches, which leaves out
+   everything plain inference does not do.
+
+2. ``run_vs_store_then_analyze`` (target >= 2.5): ``headlens.run`` throughput over that of the
+   workflow of Clark et al.'s research code on the first 2,000 sentences (see ``baseline.py``):
+   one sentence per forward pass with ``output_attentions``, every map kept as numpy, then the
+   same 18 metrics (token and word level, Clark aggregation) computed in numpy per sentence. Both
+   sides include their model loading. The baseline's per-head means are checked against the
+   run's ``heads.parquet`` (INFO ``agreement_max_abs_diff``, expected ~1e-4 or better in float32),
+   which validates headlens too.
+
+3. ``run_memory_20k_vs_1k`` (target <= 1.2): peak resident memory of ``headlens.run`` on 20,000
+   sentences (the dev file repeated 10 times) over its peak on 1,000, each in a fresh subprocess
+   that reports its own ``getrusage(RUSAGE_SELF).ru_maxrss`` (``child.py``). The store-then-analyze
+   baseline is measured the same way at 1,000 and 2,000 sentences only; its memory per sentence
+   and its linear extrapolation to 20,000 sentences are INFO lines.
+
+Output: INFO lines (raw throughputs, times, memory), then one line per figure,
+``BENCH <name> <value> target <op> <value>``; the same, with the environment (versions, threads,
+device, CPU model, date), goes to ``bench-results.json`` in the repository root. ``--quick`` runs
+small sizes, as a smoke test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+
+from benchutil import REPO, UD_DEV, corpus_spec, pin_threads, scratch_dir, write_repeated_corpus
+
+CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "child.py")
+AGREEMENT_SHOWN = ("cls", "prev", "entropy", "word_punct", "word_prev", "word_entropy")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    throughput: int | None  # figure 1 (None: the whole dev file)
+    baseline: int  # figure 2
+    memory_small: int  # figure 3: headlens at this many sentences ...
+    memory_large: int  # ... over this many
+    baseline_memory: tuple[int, int]  # the baseline at these sizes, extrapolated to memory_large
+    warmup: int  # sentences of each warm-up run
+    repeats: int
+
+
+FULL = Sizes(throughput=None, baseline=2000, memory_small=1000, memory_large=20000,
+             baseline_memory=(1000, 2000), warmup=200, repeats=3)
+QUICK = Sizes(throughput=200, baseline=100, memory_small=100, memory_large=1000,
+              baseline_memory=(100, 200), warmup=32, repeats=1)
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float
+    op: str  # ">=" or "<="
+    target: float
+
+    @property
+    def met(self) -> bool:
+        return self.value >= self.target if self.op == ">=" else self.value <= self.target
+
+    def line(self) -> str:
+        return f"BENCH {self.name} {self.value:.2f} target {self.op} {self.target:g}"
+
+
+@dataclass
+class Report:
+    figures: list[Figure] = field(default_factory=list)
+    info: dict[str, float | str | list] = field(default_factory=dict)
+
+    def add(self, name: str, value) -> None:
+        self.info[name] = value
+        log(f"INFO {name} {_fmt(value)}")
+
+    def lines(self) -> list[str]:
+        shown = [f"INFO {k} {_fmt(v)}" for k, v in self.info.items() if not isinstance(v, dict)]
+        return shown + [f.line() for f in self.figures]
+
+
+def _fmt(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return " ".join(_fmt(v) for v in value)
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def log(message: str) -> None:
+    print(f"# {message}", file=sys.stderr, flush=True)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N)")
+    p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
+    p.add_argument("--threads", type=int, default=2, help="intra-op threads of torch, OpenMP and BLAS")
+    p.add_argument("--quick", action="store_true", help="small sizes: a smoke test, not a measurement")
+    p.add_argument("--repeats", type=int, default=None, help="timed runs per contender (default 3, 1 with --quick)")
+    p.add_argument("--output", default=os.path.join(REPO, "bench-results.json"))
+    args = p.parse_args(argv)
+    if args.threads < 1:
+        p.error("--threads must be >= 1")
+    return args
+
+
+def sentences_per_s(n: int, times: list[float]) -> float:
+    return n / min(times)
+
+
+# --- figure 1: headlens.run vs plain SDPA inference over the same batches ---------------------
+
+def bench_plain_inference(args, sizes: Sizes, report: Report, tmp: str) -> Figure:
+    import headlens
+    import torch
+    from benchutil import headlens_batches, interleaved, run_headlens, synchronize
+    from headlens import RunConfig
+    from headlens.metrics import resolve
+    from headlens.runner import Engine
+    from transformers import AutoModel
+
+    spec, cfg = corpus_spec(sizes.throughput), RunConfig()
+    lm = headlens.load_model(device=args.device, dtype=args.dtype)
+    engine = Engine(lm, resolve(cfg.analyses), cfg.word_aggregation)
+    batches = headlens_batches(lm, engine, spec)
+    plain = AutoModel.from_pretrained(lm.path, attn_implementation="sdpa", dtype=lm.dtype).eval().to(lm.device)
+    n = sum(len(b) for b in batches)
+
+    def plain_inference(subset=batches):
+        with torch.inference_mode():
+            for b in subset:
+                plain(**b.model_inputs())
+        synchronize(args.device)
+
+    def engine_only(subset=batches):
+        for b in subset:
+            engine.score(b)
+
+    def pipeline():
+        run = run_headlens(spec, os.path.join(tmp, "figure1"), args)
+        assert run.manifest["counts"]["analysed"] == n, "headlens.run analysed other sentences than the batches hold"
+
+    log(f"figure 1: {n} sentences in {len(batches)} batches; warming up")
+    plain_inference(batches[::3])
+    engine_only(batches[::3])
+    run_headlens(corpus_spec(sizes.warmup), os.path.join(tmp, "warmup"), args)
+    times, _ = interleaved({"headlens_run": pipeline, "engine": engine_only, "plain_inference": plain_inference}, args.repeats)
+
+    rates = {name: sentences_per_s(n, t) for name, t in times.items()}
+    report.add("figure1_sentences", n)
+    report.add("figure1_batches", len(batches))
+    report.add("figure1_padded_tokens", sum(b.input_ids.numel() for b in batches))
+    report.add("figure1_real_tokens", int(sum(b.n_tokens.sum() for b in batches)))
+    for name, t in times.items():
+        report.add(f"{name}_seconds", t)
+        report.add(f"{name}_sentences_per_s", rates[name])
+    report.add("engine_vs_plain_inference", rates["engine"] / rates["plain_inference"])
+    return Figure("run_vs_plain_inference", rates["headlens_run"] / rates["plain_inference"], ">=", 0.8)
+
+
+# --- figure 2: headlens.run vs the store-then-analyze research pipeline -----------------------
+
+def head_means_of(run) -> dict:
+    """metric -> [L, H] means from a run's heads.parquet."""
+    import numpy as np
+
+    table = run.heads().to_pydict()
+    layers, heads = max(table["layer"]) + 1, max(table["head"]) + 1
+    means: dict = {}
+    for metric, layer, head, mean in zip(table["metric"], table["layer"], table["head"], table["mean"]):
+        means.setdefault(metric, np.full((layers, heads), np.nan))[layer, head] = mean
+    return means
+
+
+def check_agreement(run, result, args, report: Report) -> None:
+    import numpy as np
+
+    ours, theirs = head_means_of(run), result.head_means()
+    diffs = {m: float(np.nanmax(np.abs(ours[m] - theirs[m]))) for m in theirs}
+    worst = max(diffs.values())
+    report.add("agreement_max_abs_diff", worst)
+    for m in AGREEMENT_SHOWN:
+        report.add(f"agreement_max_abs_diff_{m}", diffs[m])
+    report.info["agreement_max_abs_diff_by_metric"] = diffs
+    tolerance = 1e-4 if args.dtype == "float32" else 2e-2
+    if not worst <= tolerance:
+        log(f"WARNING: baseline and headlens per-head means differ by {worst:.3g} (> {tolerance:g})")
+
+
+def bench_store_then_analyze(args, sizes: Sizes, report: Report, tmp: str) -> Figure:
+    import headlens
+    from baseline import run_baseline
+    from benchutil import interleaved, run_headlens
+
+    spec, model_path = corpus_spec(sizes.baseline), headlens.default_model_path()
+    contenders = {
+        "headlens_run_figure2": lambda: run_headlens(spec, os.path.join(tmp, "figure2"), args),
+        "store_then_analyze": lambda: run_baseline(model_path, spec, args.device, args.dtype),
+    }
+    log(f"figure 2: {sizes.baseline} sentences; warming up the baseline")
+    run_baseline(model_path, corpus_spec(sizes.warmup), args.device, args.dtype)
+    times, results = interleaved(contenders, args.repeats)
+
+    run, result = results["headlens_run_figure2"], results["store_then_analyze"]
+    n = result.sentences
+    assert run.manifest["counts"]["analysed"] == n, "the two pipelines analysed different sentences"
+    rates = {name: sentences_per_s(n, t) for name, t in times.items()}
+    for name, t in times.items():
+        report.add(f"{name}_seconds", t)
+        report.add(f"{name}_sentences_per_s", rates[name])
+    for phase, seconds in result.seconds.items():
+        report.add(f"store_then_analyze_last_{phase}_seconds", seconds)
+    check_agreement(run, result, args, report)
+    return Figure("run_vs_store_then_analyze", rates["headlens_run_figure2"] / rates["store_then_analyze"], ">=", 2.5)
+
+
+# --- figure 3: peak memory, each measurement in its own process -------------------------------
+
+def child(pipeline: str, corpus: str, limit: int, args) -> dict:
+    cmd = [sys.executable, CHILD, pipeline, "--corpus", corpus, "--limit", str(limit),
+           "--threads", str(args.threads), "--device", args.device, "--dtype", args.dtype]
+    log(f"memory: {pipeline} on {limit} sentences (subprocess)")
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if result["sentences"] != limit:
+        raise RuntimeError(f"{pipeline} analysed {result['sentences']} sentences, expected {limit}")
+    return result
+
+
+def bench_memory(args, sizes: Sizes, report: Report, tmp: str) -> Figure:
+    large_corpus = write_repeated_corpus(sizes.memory_large, tmp)
+    small = child("headlens", UD_DEV, sizes.memory_small, args)
+    large = child("headlens", large_corpus, sizes.memory_large, args)
+    (n1, n2) = sizes.baseline_memory
+    base1, base2 = (child("baseline", UD_DEV, n, args) for n in sizes.baseline_memory)
+
+    per_sentence = (base2["max_rss_mib"] - base1["max_rss_mib"]) / (n2 - n1)
+    extrapolated = base2["max_rss_mib"] + per_sentence * (sizes.memory_large - n2)
+    for label, r in ((sizes.memory_small, small), (sizes.memory_large, large)):
+        report.add(f"headlens_run_{label}_max_rss_mib", r["max_rss_mib"])
+        report.add(f"headlens_run_{label}_sentences_per_s", r["sentences"] / r["seconds"])
+    for label, r in ((n1, base1), (n2, base2)):
+        report.add(f"store_then_analyze_{label}_max_rss_mib", r["max_rss_mib"])
+    report.add("store_then_analyze_kib_per_sentence", per_sentence * 1024)
+    report.add(f"store_then_analyze_{sizes.memory_large}_max_rss_mib_extrapolated", extrapolated)
+    report.add(f"store_then_analyze_vs_run_memory_{sizes.memory_large}", extrapolated / large["max_rss_mib"])
+    if "cuda_peak_mib" in large:
+        report.add(f"headlens_run_{sizes.memory_large}_cuda_peak_mib", large["cuda_peak_mib"])
+    return Figure("run_memory_20k_vs_1k", large["max_rss_mib"] / small["max_rss_mib"], "<=", 1.2)
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+def write_results(path: str, report: Report, args, sizes: Sizes, env: dict) -> None:
+    results = {
+        "command": [os.path.relpath(sys.executable, REPO), *sys.argv],
+        "options": vars(args),
+        "sizes": asdict(sizes),
+        "environment": env,
+        "figures": [asdict(f) | {"met": f.met} for f in report.figures],
+        "info": report.info,
+    }
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(results, fh, indent=2)
+        fh.write("\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    pin_threads(args.threads)  # before anything imports numpy or torch
+    from benchutil import environment
+
+    sizes = QUICK if args.quick else FULL
+    args.repeats = args.repeats or sizes.repeats
+    report = Report()
+    env = environment(args)
+    log(f"torch {env['torch']}, {args.threads} threads, {args.device}, {args.dtype}, {env['cpu_model']}")
+    with scratch_dir() as tmp:
+        report.figures.append(bench_plain_inference(args, sizes, report, tmp))
+        report.figures.append(bench_store_then_analyze(args, sizes, report, tmp))
+        report.figures.append(bench_memory(args, sizes, report, tmp))
+    env["load_average_end"] = os.getloadavg()
+    write_results(args.output, report, args, sizes, env)
+    print("\n".join(report.lines()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

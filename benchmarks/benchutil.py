@@ -1,0 +1,167 @@
+"""Shared pieces of the benchmark: thread pinning, corpora, headlens's own batching, timing, environment.
+
+``pin_threads`` must run before numpy or torch is imported (BLAS and OpenMP read their thread
+counts at import), so this module imports neither at top level.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+UD_DEV = os.path.abspath(os.path.join(REPO, "..", "shared", "data", "ud-english-ewt", "en_ewt-ud-dev.conllu"))
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def pin_threads(threads: int) -> None:
+    """Fix the intra-op threads of torch, OpenMP and the BLAS numpy uses (call before importing them)."""
+    for var in THREAD_VARS:
+        os.environ[var] = str(threads)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def max_rss_mib() -> float:
+    """Peak resident set size of this process so far, in MiB (Linux reports KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def corpus_spec(n: int | None, path: str = UD_DEV):
+    """The first ``n`` sentences of ``path`` (all of them when ``n`` is None)."""
+    from headlens import CorpusSpec
+
+    return CorpusSpec(path, format="conllu", limit=n)
+
+
+def count_sentences(path: str = UD_DEV) -> int:
+    with open(path, encoding="utf-8") as fh:
+        return sum(1 for line in fh if line.startswith("# sent_id"))
+
+
+def write_repeated_corpus(n: int, directory: str, path: str = UD_DEV) -> str:
+    """A CoNLL-U file holding ``path`` repeated until it has at least ``n`` sentences."""
+    copies = -(-n // count_sentences(path))
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read().rstrip("\n") + "\n\n"
+    out = os.path.join(directory, f"repeated-{copies}x.conllu")
+    with open(out, "w", encoding="utf-8") as fh:
+        fh.write(text * copies)
+    return out
+
+
+@contextmanager
+def scratch_dir(prefix: str = "headlens-bench-"):
+    path = tempfile.mkdtemp(prefix=prefix)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def run_headlens(spec, out: str, args):
+    """``headlens.run`` as a user calls it (surface metrics, default batching, no progress bar)."""
+    import headlens
+
+    return headlens.run(
+        out=out, model=None, corpus=spec, overwrite=True, progress=False,
+        threads=args.threads, device=args.device, dtype=args.dtype,
+    )
+
+
+def encoded_stream(tokenizer, max_tokens: int, spec):
+    """Sentences of ``spec`` tokenized and aligned exactly as ``headlens.run`` does (gold CoNLL-U words)."""
+    from headlens import RunConfig
+    from headlens.align.encode import Encoder
+    from headlens.corpus.reader import Corpus
+
+    return Encoder(tokenizer, max_tokens, RunConfig().long).stream(iter(Corpus(spec)))
+
+
+def headlens_batches(lm, engine, spec) -> list:
+    """The padded device batches ``headlens.run`` forms for ``spec`` (its Encoder, plan_batches and Engine.batch)."""
+    from headlens import RunConfig
+    from headlens.corpus.types import Skipped
+    from headlens.runner import plan_batches
+
+    cfg = RunConfig()
+    planned = plan_batches(encoded_stream(lm.tokenizer, lm.max_tokens, spec), cfg.max_tokens, cfg.max_batch, cfg.sort_window)
+    return [engine.batch(items) for items in planned if not isinstance(items, Skipped)]
+
+
+def synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, object]:
+    t0 = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - t0, result
+
+
+def interleaved(contenders: dict[str, Callable[[], object]], repeats: int) -> tuple[dict[str, list[float]], dict]:
+    """Run each contender ``repeats`` times, interleaved (A B A B ...): every time, and each one's last result.
+
+    Interleaving spreads any outside load over all contenders alike; the caller takes the
+    minimum, the time least disturbed by other processes.
+    """
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    results: dict[str, object] = {}
+    for _ in range(repeats):
+        for name, fn in contenders.items():
+            seconds, results[name] = timed(fn)
+            times[name].append(seconds)
+    return times, results
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def environment(args) -> dict:
+    import numpy
+    import torch
+    import transformers
+
+    import headlens
+
+    env = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "headlens": headlens.__version__,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "numpy": numpy.__version__,
+        "threads": args.threads,
+        "torch_threads": torch.get_num_threads(),
+        "device": args.device,
+        "dtype": args.dtype,
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "load_average": os.getloadavg(),
+    }
+    if args.device.startswith("cuda"):
+        env["gpu"] = torch.cuda.get_device_name(torch.device(args.device))
+    return env

@@ -1,0 +1,60 @@
+"""One measured pipeline in a fresh process, for peak memory: prints one JSON line and exits.
+
+    python benchmarks/child.py headlens --corpus FILE --limit N --threads 2 --device cpu --dtype float32
+    python benchmarks/child.py baseline ...
+
+The child reports its own peak resident set size (``getrusage(RUSAGE_SELF).ru_maxrss``), so
+the figure covers everything the pipeline held at its worst moment, and nothing of the parent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from benchutil import corpus_spec, max_rss_mib, pin_threads, scratch_dir, timed
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("pipeline", choices=("headlens", "baseline"))
+    p.add_argument("--corpus", required=True)
+    p.add_argument("--limit", type=int, required=True)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", default="float32")
+    return p.parse_args(argv)
+
+
+def measure_headlens(args) -> int:
+    from benchutil import run_headlens
+
+    with scratch_dir() as out:
+        run = run_headlens(corpus_spec(args.limit, args.corpus), os.path.join(out, "run"), args)
+        return run.manifest["counts"]["analysed"]
+
+
+def measure_baseline(args) -> int:
+    import headlens
+    from baseline import run_baseline
+
+    return run_baseline(headlens.default_model_path(), corpus_spec(args.limit, args.corpus), args.device, args.dtype).sentences
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    pin_threads(args.threads)
+    measure = measure_headlens if args.pipeline == "headlens" else measure_baseline
+    seconds, sentences = timed(lambda: measure(args))
+    report = {"pipeline": args.pipeline, "sentences": sentences, "seconds": seconds, "max_rss_mib": max_rss_mib()}
+    if args.device.startswith("cuda"):
+        import torch
+
+        report["cuda_peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
