@@ -30,6 +30,16 @@ def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("HEADLENS_CACHE_DIR", str(tmp_path / "cache"))
 
 
+def write(tmp_path, name: str, content: str | bytes) -> str:
+    """Write a test input file (text as UTF-8, bytes as they are) and return its path."""
+    p = tmp_path / name
+    if isinstance(content, str):
+        p.write_text(content, encoding="utf-8")
+    else:
+        p.write_bytes(content)
+    return str(p)
+
+
 def require_shared(path: str) -> str:
     if not os.path.exists(path):
         if os.environ.get("CI") or os.environ.get("HEADLENS_CI"):

@@ -13,6 +13,7 @@ import headlens
 from headlens.cli import main
 from headlens.corpus import read_corpus
 from headlens.errors import CorpusError, ModelError
+from conftest import write
 
 ERROR_LINE = re.compile(r"^(?P<type>[A-Z][A-Za-z]*Error): (?P<message>\S.*)$")
 
@@ -40,15 +41,6 @@ def assert_error(rc: int, err: str, type_name: str, *needles: str) -> str:
     for needle in needles:
         assert needle in m["message"], (needle, err)
     return m["message"]
-
-
-def write(tmp_path, name: str, content: str | bytes) -> str:
-    p = tmp_path / name
-    if isinstance(content, str):
-        p.write_text(content, encoding="utf-8")
-    else:
-        p.write_bytes(content)
-    return str(p)
 
 
 def sentences(out: str) -> list[dict]:

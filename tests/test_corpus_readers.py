@@ -8,22 +8,13 @@ import os
 import threading
 
 import pytest
-from conftest import SHARED, UD_DEV, require_shared
+from conftest import SHARED, UD_DEV, require_shared, write
 
 import headlens.corpus.reader as reader_mod
 from headlens.corpus import ROOT, Corpus, CorpusSpec, Sentence, Skipped, fingerprint, read_corpus
 from headlens.errors import ConfigError, CorpusError
 
 GLUE = os.path.join(SHARED, "glue")
-
-
-def write(tmp_path, name: str, content: str | bytes) -> str:
-    p = tmp_path / name
-    if isinstance(content, str):
-        p.write_text(content, encoding="utf-8")
-    else:
-        p.write_bytes(content)
-    return str(p)
 
 
 def conllu_line(i, form, upos="X", xpos="_", head="0", deprel="root", misc="_", lemma=None) -> str:
