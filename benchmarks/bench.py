@@ -5,9 +5,10 @@
 Everything runs on UD English EWT dev (``../shared/data/ud-english-ewt/en_ewt-ud-dev.conllu``,
 2,001 sentences, gold words) with the embedded all-MiniLM-L6-v2 (6 layers x 12 heads), the
 surface analysis (9 metrics at token and word level), a fixed number of intra-op threads (torch,
-OpenMP and numpy's BLAS) and a fixed dtype. Throughputs are sentences per second; each
-contender runs ``repeats`` times, interleaved with its rival, after a warm-up, and the best
-(least disturbed) time counts. The figures:
+OpenMP and numpy's BLAS) and a fixed dtype. Throughputs are sentences per second; after a
+warm-up, the contenders of a figure run in interleaved rounds (5 for figure 1, 3 for figure 2)
+and each one's best (least disturbed) time counts; INFO also shows each round's own ratio. The
+figures:
 
 1. ``run_vs_plain_inference`` (target >= 0.8): throughput of the full pipeline
    ``headlens.run(...)`` (reading, tokenizing and aligning, batching, forward passes with the
@@ -48,9 +49,10 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 
-from benchutil import REPO, UD_DEV, corpus_spec, pin_threads, scratch_dir, write_repeated_corpus
+from benchutil import REPO, UD_DEV, corpus_spec, max_rss_mib, pin_threads, scratch_dir, write_repeated_corpus
 
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "child.py")
+INHERITED_RSS_WARNING_MIB = 100
 AGREEMENT_SHOWN = ("cls", "prev", "entropy", "word_punct", "word_prev", "word_entropy")
 
 
@@ -62,13 +64,14 @@ class Sizes:
     memory_large: int  # ... over this many
     baseline_memory: tuple[int, int]  # the baseline at these sizes, extrapolated to memory_large
     warmup: int  # sentences of each warm-up run
-    repeats: int
+    repeats_plain: int  # timed rounds of figure 1
+    repeats_baseline: int  # timed rounds of figure 2
 
 
 FULL = Sizes(throughput=None, baseline=2000, memory_small=1000, memory_large=20000,
-             baseline_memory=(1000, 2000), warmup=200, repeats=3)
+             baseline_memory=(1000, 2000), warmup=200, repeats_plain=5, repeats_baseline=3)
 QUICK = Sizes(throughput=200, baseline=100, memory_small=100, memory_large=1000,
-              baseline_memory=(100, 200), warmup=32, repeats=1)
+              baseline_memory=(100, 200), warmup=32, repeats_plain=1, repeats_baseline=1)
 
 
 @dataclass
@@ -93,7 +96,7 @@ class Report:
 
     def add(self, name: str, value) -> None:
         self.info[name] = value
-        log(f"INFO {name} {_fmt(value)}")
+        log(f"{name} {_fmt(value)}")
 
     def lines(self) -> list[str]:
         shown = [f"INFO {k} {_fmt(v)}" for k, v in self.info.items() if not isinstance(v, dict)]
@@ -116,16 +119,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
     p.add_argument("--threads", type=int, default=2, help="intra-op threads of torch, OpenMP and BLAS")
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke test, not a measurement")
-    p.add_argument("--repeats", type=int, default=None, help="timed runs per contender (default 3, 1 with --quick)")
+    p.add_argument("--repeats", type=int, default=None, help="timed rounds of figures 1 and 2 (default 5 and 3)")
     p.add_argument("--output", default=os.path.join(REPO, "bench-results.json"))
     args = p.parse_args(argv)
     if args.threads < 1:
         p.error("--threads must be >= 1")
+    if args.repeats is not None and args.repeats < 1:
+        p.error("--repeats must be >= 1")
     return args
 
 
 def sentences_per_s(n: int, times: list[float]) -> float:
     return n / min(times)
+
+
+def per_round_ratios(ours: list[float], theirs: list[float]) -> list[float]:
+    """Throughput ratio of each interleaved round on its own (their time over ours): how stable the figure is."""
+    return [t / o for o, t in zip(ours, theirs)]
 
 
 # --- figure 1: headlens.run vs plain SDPA inference over the same batches ---------------------
@@ -164,7 +174,8 @@ def bench_plain_inference(args, sizes: Sizes, report: Report, tmp: str) -> Figur
     plain_inference(batches[::3])
     engine_only(batches[::3])
     run_headlens(corpus_spec(sizes.warmup), os.path.join(tmp, "warmup"), args)
-    times, _ = interleaved({"headlens_run": pipeline, "engine": engine_only, "plain_inference": plain_inference}, args.repeats)
+    contenders = {"headlens_run": pipeline, "engine": engine_only, "plain_inference": plain_inference}
+    times, _ = interleaved(contenders, args.repeats or sizes.repeats_plain)
 
     rates = {name: sentences_per_s(n, t) for name, t in times.items()}
     report.add("figure1_sentences", n)
@@ -175,6 +186,7 @@ def bench_plain_inference(args, sizes: Sizes, report: Report, tmp: str) -> Figur
         report.add(f"{name}_seconds", t)
         report.add(f"{name}_sentences_per_s", rates[name])
     report.add("engine_vs_plain_inference", rates["engine"] / rates["plain_inference"])
+    report.add("run_vs_plain_inference_per_round", per_round_ratios(times["headlens_run"], times["plain_inference"]))
     return Figure("run_vs_plain_inference", rates["headlens_run"] / rates["plain_inference"], ">=", 0.8)
 
 
@@ -219,7 +231,7 @@ def bench_store_then_analyze(args, sizes: Sizes, report: Report, tmp: str) -> Fi
     }
     log(f"figure 2: {sizes.baseline} sentences; warming up the baseline")
     run_baseline(model_path, corpus_spec(sizes.warmup), args.device, args.dtype)
-    times, results = interleaved(contenders, args.repeats)
+    times, results = interleaved(contenders, args.repeats or sizes.repeats_baseline)
 
     run, result = results["headlens_run_figure2"], results["store_then_analyze"]
     n = result.sentences
@@ -228,6 +240,8 @@ def bench_store_then_analyze(args, sizes: Sizes, report: Report, tmp: str) -> Fi
     for name, t in times.items():
         report.add(f"{name}_seconds", t)
         report.add(f"{name}_sentences_per_s", rates[name])
+    report.add("run_vs_store_then_analyze_per_round",
+               per_round_ratios(times["headlens_run_figure2"], times["store_then_analyze"]))
     for phase, seconds in result.seconds.items():
         report.add(f"store_then_analyze_last_{phase}_seconds", seconds)
     check_agreement(run, result, args, report)
@@ -246,6 +260,9 @@ def child(pipeline: str, corpus: str, limit: int, args) -> dict:
     result = json.loads(done.stdout.strip().splitlines()[-1])
     if result["sentences"] != limit:
         raise RuntimeError(f"{pipeline} analysed {result['sentences']} sentences, expected {limit}")
+    if result["start_max_rss_mib"] > INHERITED_RSS_WARNING_MIB:
+        log(f"WARNING: the {pipeline} child started with ru_maxrss {result['start_max_rss_mib']:.0f} MiB "
+            "inherited from this process; its peak is overstated (see vm_hwm_mib)")
     return result
 
 
@@ -258,8 +275,10 @@ def bench_memory(args, sizes: Sizes, report: Report, tmp: str) -> Figure:
 
     per_sentence = (base2["max_rss_mib"] - base1["max_rss_mib"]) / (n2 - n1)
     extrapolated = base2["max_rss_mib"] + per_sentence * (sizes.memory_large - n2)
+    report.add("memory_parent_max_rss_mib", max_rss_mib())
     for label, r in ((sizes.memory_small, small), (sizes.memory_large, large)):
         report.add(f"headlens_run_{label}_max_rss_mib", r["max_rss_mib"])
+        report.add(f"headlens_run_{label}_vm_hwm_mib", r["vm_hwm_mib"])
         report.add(f"headlens_run_{label}_sentences_per_s", r["sentences"] / r["seconds"])
     for label, r in ((n1, base1), (n2, base2)):
         report.add(f"store_then_analyze_{label}_max_rss_mib", r["max_rss_mib"])
@@ -290,17 +309,20 @@ def write_results(path: str, report: Report, args, sizes: Sizes, env: dict) -> N
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     pin_threads(args.threads)  # before anything imports numpy or torch
-    from benchutil import environment
-
     sizes = QUICK if args.quick else FULL
-    args.repeats = args.repeats or sizes.repeats
     report = Report()
-    env = environment(args)
-    log(f"torch {env['torch']}, {args.threads} threads, {args.device}, {args.dtype}, {env['cpu_model']}")
     with scratch_dir() as tmp:
+        # Figure 3 first, while this process is still small: a child starts with the ru_maxrss of
+        # the process it was spawned from, so a parent that holds models would mask the children's peaks.
+        memory = bench_memory(args, sizes, report, tmp)
+        from benchutil import environment, set_torch_threads
+
+        set_torch_threads(args.threads)
+        env = environment(args)
+        log(f"torch {env['torch']}, {args.threads} threads, {args.device}, {args.dtype}, {env['cpu_model']}")
         report.figures.append(bench_plain_inference(args, sizes, report, tmp))
         report.figures.append(bench_store_then_analyze(args, sizes, report, tmp))
-        report.figures.append(bench_memory(args, sizes, report, tmp))
+        report.figures.append(memory)
     env["load_average_end"] = os.getloadavg()
     write_results(args.output, report, args, sizes, env)
     print("\n".join(report.lines()))

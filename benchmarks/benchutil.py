@@ -21,22 +21,45 @@ THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 def pin_threads(threads: int) -> None:
-    """Fix the intra-op threads of torch, OpenMP and the BLAS numpy uses (call before importing them)."""
+    """Fix the intra-op threads of OpenMP, the BLAS numpy uses and torch (call before importing numpy or torch).
+
+    Only environment variables are set here, so that a parent can pin threads and still stay
+    lean (see ``max_rss_mib``); ``set_torch_threads`` repeats the setting once torch is imported.
+    """
     for var in THREAD_VARS:
         os.environ[var] = str(threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+def set_torch_threads(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
 
 
 def max_rss_mib() -> float:
-    """Peak resident set size of this process so far, in MiB (Linux reports KiB)."""
+    """Peak resident set size of this process so far, in MiB (Linux reports KiB).
+
+    On Linux a process starts with the peak of the process it was forked from (the high-water
+    mark survives fork + exec), so a parent must spawn measured children while it is small.
+    """
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def vm_hwm_mib() -> float | None:
+    """This process's own peak RSS since exec (``VmHWM`` of /proc/self/status), a cross-check of ``max_rss_mib``."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 def corpus_spec(n: int | None, path: str = UD_DEV):
@@ -58,7 +81,8 @@ def write_repeated_corpus(n: int, directory: str, path: str = UD_DEV) -> str:
         text = fh.read().rstrip("\n") + "\n\n"
     out = os.path.join(directory, f"repeated-{copies}x.conllu")
     with open(out, "w", encoding="utf-8") as fh:
-        fh.write(text * copies)
+        for _ in range(copies):
+            fh.write(text)
     return out
 
 

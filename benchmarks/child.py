@@ -14,7 +14,7 @@ import json
 import os
 import sys
 
-from benchutil import corpus_spec, max_rss_mib, pin_threads, scratch_dir, timed
+from benchutil import corpus_spec, max_rss_mib, pin_threads, scratch_dir, set_torch_threads, timed, vm_hwm_mib
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -45,10 +45,15 @@ def measure_baseline(args) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    start_rss = max_rss_mib()  # what this process inherited from its parent: should be small
     pin_threads(args.threads)
+    set_torch_threads(args.threads)
     measure = measure_headlens if args.pipeline == "headlens" else measure_baseline
     seconds, sentences = timed(lambda: measure(args))
-    report = {"pipeline": args.pipeline, "sentences": sentences, "seconds": seconds, "max_rss_mib": max_rss_mib()}
+    report = {
+        "pipeline": args.pipeline, "sentences": sentences, "seconds": seconds,
+        "max_rss_mib": max_rss_mib(), "start_max_rss_mib": start_rss, "vm_hwm_mib": vm_hwm_mib(),
+    }
     if args.device.startswith("cuda"):
         import torch
 

@@ -48,7 +48,8 @@ class AttentionView:
 
         def compute():
             cols = torch.stack([self.kinds == CLS, self.kinds == SEP, self.punct & self.valid], dim=-1)
-            return torch.matmul(self.attn, cols.to(self.attn.dtype).unsqueeze(1))
+            b, h, n, _ = self.attn.shape  # one bmm [B, H*N, N] @ [B, N, 3]: no per-head copies of cols
+            return torch.bmm(self.attn.reshape(b, h * n, n), cols.to(self.attn.dtype)).view(b, h, n, 3)
 
         return self._memo("column_mass", compute)
 
@@ -56,9 +57,11 @@ class AttentionView:
         """[B, H, N]: entropy in nats of each query's smoothed attention over the valid keys."""
 
         def compute():
+            # two passes over [B, H, N, N]: smoothing, then -p log p in place (entr(0) = 0). Padded
+            # keys have attention exactly 0 (masked softmax) and eps 0, so they add nothing.
             keys = self.valid.to(self.attn.dtype)[:, None, None, :]
             eps = (SMOOTHING / self.n)[:, None, None, None] * keys
-            p = (1.0 - SMOOTHING) * self.attn * keys + eps
-            return -(p * torch.log(p.clamp_min(torch.finfo(p.dtype).tiny))).sum(-1)
+            p = torch.add(eps, self.attn, alpha=1.0 - SMOOTHING)
+            return torch.special.entr(p, out=p).sum(-1)
 
         return self._memo("row_entropy", compute)

@@ -78,5 +78,10 @@ class Batch:
         return AttentionView(attn, self.token_valid, self.token_kinds, self.token_punct)
 
     def word_view(self, attn: torch.Tensor) -> AttentionView:
-        word_attn = torch.matmul(torch.matmul(self.row_agg.unsqueeze(1), attn), self.col_agg.unsqueeze(1))
+        # R @ A @ C as two plain bmm (broadcasting R and C over the heads would copy them H times)
+        b, h, t, _ = attn.shape
+        u = self.col_agg.shape[-1]
+        cols = torch.bmm(attn.reshape(b, h * t, t), self.col_agg)  # [B, H*T, U]
+        cols = cols.view(b, h, t, u).transpose(1, 2).reshape(b, t, h * u)  # [B, T, H*U]
+        word_attn = torch.bmm(self.row_agg, cols).view(b, u, h, u).transpose(1, 2).contiguous()  # [B, H, U, U]
         return AttentionView(word_attn, self.unit_valid, self.unit_kinds, self.unit_punct)

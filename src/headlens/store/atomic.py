@@ -43,3 +43,34 @@ def atomic_write_parquet(path: str, table) -> None:
     import pyarrow.parquet as pq
 
     atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+
+class AtomicParquetWriter:
+    """A Parquet file written one row group at a time, visible under ``path`` only once committed.
+
+    Rows go to a temporary file in the same directory as they come (nothing accumulates in
+    memory); ``commit()`` closes, fsyncs and renames it; ``abort()`` deletes it.
+    """
+
+    def __init__(self, path: str, schema) -> None:
+        import pyarrow.parquet as pq
+
+        self.path = path
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, self.tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".tmp-", dir=directory)
+        os.close(fd)
+        self._writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
+
+    def write(self, table) -> None:
+        self._writer.write_table(table)
+
+    def commit(self) -> None:
+        self._writer.close()
+        with open(self.tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        self._writer.close()
+        if os.path.exists(self.tmp):
+            os.unlink(self.tmp)

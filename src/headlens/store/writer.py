@@ -22,8 +22,8 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import RunStoreError
-from .atomic import atomic_write, atomic_write_json, atomic_write_parquet
-from .tables import SENTENCES_SCHEMA, scores_table
+from .atomic import AtomicParquetWriter, atomic_write, atomic_write_json, atomic_write_parquet
+from .tables import SCORES_SCHEMA, SENTENCES_SCHEMA, scores_table
 
 MANIFEST = "manifest.json"
 
@@ -55,7 +55,7 @@ class RunWriter:
         self.out = out
         self.metric_names = metric_names
         self.part_size = part_size
-        self._scores: list[pa.Table] = []
+        self._scores: AtomicParquetWriter | None = None  # the open part: batches stream into it
         self._sentences: list[dict] = []
         self.parts = 0
 
@@ -63,7 +63,9 @@ class RunWriter:
         atomic_write_json(os.path.join(self.out, MANIFEST), manifest)
 
     def add_scores(self, sentence_ids: np.ndarray, values: np.ndarray) -> None:
-        self._scores.append(scores_table(sentence_ids, values, self.metric_names))
+        if self._scores is None:
+            self._scores = AtomicParquetWriter(self._part_path("scores"), SCORES_SCHEMA)
+        self._scores.write(scores_table(sentence_ids, values, self.metric_names))
 
     def add_sentence(self, record: dict) -> None:
         self._sentences.append(record)
@@ -74,18 +76,18 @@ class RunWriter:
             self.flush()
 
     def flush(self) -> None:
-        if not self._sentences and not self._scores:
+        """Commit the current part: its scores file, then its sentences file (the part's marker)."""
+        if not self._sentences and self._scores is None:
             return
-        name = f"part-{self.parts:05d}.parquet"
-        scores = pa.concat_tables(self._scores) if self._scores else scores_table(
-            np.zeros(0, np.int64), np.zeros((0, len(self.metric_names), 1, 1)), self.metric_names
-        )
-        atomic_write_parquet(os.path.join(self.out, "scores", name), scores)
-        atomic_write_parquet(
-            os.path.join(self.out, "sentences", name), pa.Table.from_pylist(self._sentences, schema=SENTENCES_SCHEMA)
-        )
-        self._scores, self._sentences = [], []
+        if self._scores is None:  # a part of skipped items only
+            self._scores = AtomicParquetWriter(self._part_path("scores"), SCORES_SCHEMA)
+        self._scores.commit()
+        atomic_write_parquet(self._part_path("sentences"), pa.Table.from_pylist(self._sentences, schema=SENTENCES_SCHEMA))
+        self._scores, self._sentences = None, []
         self.parts += 1
+
+    def _part_path(self, table: str) -> str:
+        return os.path.join(self.out, table, f"part-{self.parts:05d}.parquet")
 
     def write_table(self, name: str, table: pa.Table) -> None:
         atomic_write_parquet(os.path.join(self.out, name), table)
