@@ -114,7 +114,7 @@ def test_a_failing_run_keeps_finished_parts(tiny_bert_dir, corpus, tmp_path, mon
     with pytest.raises(RuntimeError, match="device lost"):
         _run(tiny_bert_dir, corpus, tmp_path / "r", max_tokens=40, part_size=1)
     m = json.load(open(tmp_path / "r" / "manifest.json"))
-    assert m["status"] == "failed"
+    assert m["status"] == "failed" and m["error"] == "RuntimeError: device lost"
     assert m["counts"]["analysed"] > 0
     with pytest.raises(headlens.RunStoreError, match="not complete"):
         headlens.open_run(tmp_path / "r")

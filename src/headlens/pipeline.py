@@ -63,6 +63,43 @@ def _wants_maps(item: Encoded, names: set[str]) -> bool:
     return str(item.sentence.index) in names or (item.sentence.sent_id is not None and item.sentence.sent_id in names)
 
 
+def _manifest(cfg: RunConfig, lm, annotator, spec, corpus_sha: str, metrics) -> dict:
+    """The run's provenance, written with status 'running' before the first batch."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "status": "running",
+        "started": _now(),
+        "finished": None,
+        "error": None,
+        "model": lm.describe(),
+        "annotator": annotator.describe() if annotator else {"name": "gold", "scheme": "ud"},
+        "corpus": {"path": spec.path, "sha256": corpus_sha, "format": spec.resolved_format, "spec": spec.to_dict()},
+        "analyses": list(cfg.analyses),
+        "metrics": [{"name": m.name, "level": m.level, "analysis": m.analysis, "description": m.description} for m in metrics],
+        "word_aggregation": cfg.word_aggregation,
+        "special_tokens": SPECIAL_TOKENS_POLICY,
+        "config": cfg.to_dict(),
+        "versions": package_versions(),
+        "counts": {},
+        "tables": {
+            "scores": "scores/*.parquet: sentence_id, layer, head, metric, value (layer/head 0-based)",
+            "sentences": "sentences/*.parquet: one row per corpus item, analysed or skipped with reason",
+            "heads": "heads.parquet: metric, level, layer, head, label (1-based), count, mean, std, min, max",
+        },
+    }
+
+
+def _write_maps(writer: RunWriter, tokenizer, enc: Encoded, attention) -> None:
+    writer.write_maps(enc.sentence.index, {
+        "attention": attention,
+        "input_ids": enc.input_ids,
+        "tokens": tokenizer.convert_ids_to_tokens(enc.input_ids.tolist()),
+        "token_unit": enc.token_unit,
+        "unit_word": enc.unit_word,
+        "words": [w.form for w in enc.sentence.words or ()],
+    })
+
+
 def run(config: RunConfig | None = None, **options) -> Run:
     """Run the analyses of ``config`` (or of ``RunConfig(**options)``) and return the stored Run.
 
@@ -72,7 +109,6 @@ def run(config: RunConfig | None = None, **options) -> Run:
     """
     cfg = config if config is not None else RunConfig(**options)
     t0 = time.perf_counter()
-    started = _now()
     spec = cfg.corpus_spec
     corpus = Corpus(spec)  # checks the path before anything slow
     items = iter(corpus)
@@ -94,27 +130,7 @@ def run(config: RunConfig | None = None, **options) -> Run:
     out = prepare_run_dir(cfg.out, cfg.overwrite)
     names = [m.name for m in metrics]
     writer = RunWriter(out, names, part_size=cfg.part_size)
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "status": "running",
-        "started": started,
-        "finished": None,
-        "model": lm.describe(),
-        "annotator": annotator.describe() if annotator else {"name": "gold", "scheme": "ud"},
-        "corpus": {"path": spec.path, "sha256": corpus_sha, "format": spec.resolved_format, "spec": spec.to_dict()},
-        "analyses": list(cfg.analyses),
-        "metrics": [{"name": m.name, "level": m.level, "analysis": m.analysis, "description": m.description} for m in metrics],
-        "word_aggregation": cfg.word_aggregation,
-        "special_tokens": SPECIAL_TOKENS_POLICY,
-        "config": cfg.to_dict(),
-        "versions": package_versions(),
-        "counts": {},
-        "tables": {
-            "scores": "scores/*.parquet: sentence_id, layer, head, metric, value (layer/head 0-based)",
-            "sentences": "sentences/*.parquet: one row per corpus item, analysed or skipped with reason",
-            "heads": "heads.parquet: metric, level, layer, head, label (1-based), count, mean, std, min, max",
-        },
-    }
+    manifest = _manifest(cfg, lm, annotator, spec, corpus_sha, metrics)
     writer.write_manifest(manifest)
 
     cache = AnnotationCache(cfg.cache_dir) if annotator is not None and cfg.annotation_cache else None
@@ -150,21 +166,16 @@ def run(config: RunConfig | None = None, **options) -> Run:
                     counts["truncated"] += enc.truncated
                     counts["words_without_tokens"] += enc.words_without_tokens
                 for row, attention in maps.items():
-                    enc = item[row]
-                    writer.write_maps(enc.sentence.index, {
-                        "attention": attention,
-                        "input_ids": enc.input_ids,
-                        "tokens": lm.tokenizer.convert_ids_to_tokens(enc.input_ids.tolist()),
-                        "token_unit": enc.token_unit,
-                        "unit_word": enc.unit_word,
-                        "words": [w.form for w in enc.sentence.words or ()],
-                    })
+                    _write_maps(writer, lm.tokenizer, item[row], attention)
                 counts["analysed"] += len(item)
                 writer.end_batch()
                 progress.advance(task, len(item))
         status = "complete"
     except KeyboardInterrupt:
         status = "interrupted"
+        raise
+    except Exception as e:
+        manifest["error"] = f"{type(e).__name__}: {e}"
         raise
     finally:
         writer.flush()  # finished batches are kept even when the run stops early
