@@ -143,3 +143,39 @@ def test_batches_respect_budget_and_window(tiny_model):
         assert len(batch) == 1 or len(batch) * max(e.n_tokens for e in batch) <= 50
         seen.extend(e.sentence.index for e in batch)
     assert sorted(seen) == list(range(len(LINES)))
+
+
+def test_unknown_map_names_are_reported(tiny_bert_dir, corpus, tmp_path, capsys):
+    from headlens.cli import main
+
+    out = tmp_path / "r"
+    assert main(["run", "--model", tiny_bert_dir, "--corpus", corpus, "--annotator", "regex", "--out", str(out),
+                 "--store-maps", "1,nope", "--quiet"]) == 0
+    assert "no analysed sentence has the id nope" in capsys.readouterr().out
+    m = headlens.open_run(out).manifest
+    assert m["maps"] == {"requested": ["1", "nope"], "not_found": ["nope"]}
+    assert os.listdir(out / "maps") == ["sentence-1.npz"]
+
+
+def test_interrupted_run_is_marked_and_keeps_its_parts(tiny_bert_dir, corpus, tmp_path, monkeypatch, capsys):
+    from headlens.cli import main
+    from headlens.runner.engine import Engine
+
+    calls = {"n": 0}
+    original = Engine.score
+
+    def interrupted(self, batch, keep=()):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original(self, batch, keep)
+
+    monkeypatch.setattr(Engine, "score", interrupted)
+    out = tmp_path / "r"
+    rc = main(["run", "--model", tiny_bert_dir, "--corpus", corpus, "--annotator", "regex", "--out", str(out),
+               "--max-tokens", "40", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 130 and "Interrupted" in err and "Traceback" not in err
+    run = headlens.open_run(out, allow_incomplete=True)
+    assert run.manifest["status"] == "interrupted"
+    assert run.scores()["sentence_id"].unique().to_pylist() and run.manifest["counts"]["analysed"] > 0

@@ -87,6 +87,9 @@ def _cmd_run(args) -> int:
     c = result.manifest["counts"]
     if c.get("skipped"):
         print(f"  skipped {c['skipped']}: {c['skipped_by_reason']}")
+    missing = result.manifest.get("maps", {}).get("not_found")
+    if missing:
+        print(f"  --store-maps: no analysed sentence has the id {', '.join(missing)}")
     print("top heads (layer-head, 1-based; mean over sentences):")
     for metric in (m for m in HIGHLIGHT if m in result.metrics):
         tops = ", ".join(f"{h['label']} {h['mean']:.3f}" for h in result.top_heads(metric, 3))

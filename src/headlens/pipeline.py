@@ -59,8 +59,9 @@ def _sentence_record(item: Encoded | Skipped) -> dict:
     }
 
 
-def _wants_maps(item: Encoded, names: set[str]) -> bool:
-    return str(item.sentence.index) in names or (item.sentence.sent_id is not None and item.sentence.sent_id in names)
+def _map_names(item: Encoded, names: set[str]) -> set[str]:
+    """The names in ``names`` (sentence ids or sent_ids) that designate this sentence."""
+    return names & {str(item.sentence.index), item.sentence.sent_id or str(item.sentence.index)}
 
 
 def _manifest(cfg: RunConfig, lm, annotator, spec, corpus_sha: str, metrics) -> dict:
@@ -141,7 +142,7 @@ def run(config: RunConfig | None = None, **options) -> Run:
     encoder = Encoder(lm.tokenizer, lm.max_tokens, cfg.long)
     engine = Engine(lm, metrics, cfg.word_aggregation)
     moments = Moments((len(metrics), lm.num_layers, lm.num_heads))
-    maps_wanted = set(cfg.store_maps)
+    maps_wanted, maps_found = set(cfg.store_maps), set()
     counts: Counter = Counter()
     skipped: Counter = Counter()
     status = "failed"
@@ -156,7 +157,9 @@ def run(config: RunConfig | None = None, **options) -> Run:
                     progress.advance(task)
                     continue
                 batch = engine.batch(item)
-                keep = [i for i, e in enumerate(item) if maps_wanted and _wants_maps(e, maps_wanted)]
+                keep = [i for i, e in enumerate(item) if maps_wanted and _map_names(e, maps_wanted)]
+                for i in keep:
+                    maps_found.update(_map_names(item[i], maps_wanted))
                 values, maps = engine.score(batch, keep)
                 moments.update(values)
                 writer.add_scores(batch.ids, values)
@@ -192,6 +195,7 @@ def run(config: RunConfig | None = None, **options) -> Run:
             "truncated": counts["truncated"],
             "words_without_tokens": counts["words_without_tokens"],
         }
+        manifest["maps"] = {"requested": list(cfg.store_maps), "not_found": sorted(maps_wanted - maps_found)}
         manifest["seconds"] = round(elapsed, 3)
         manifest["sentences_per_second"] = round(counts["analysed"] / elapsed, 2) if elapsed > 0 else None
         if status == "complete":
