@@ -11,7 +11,7 @@ from .corpus.reader import CorpusSpec
 from .errors import param_error
 from .runner.batch import AGGREGATIONS
 
-LONG_POLICIES = ("skip", "truncate")
+LONG_POLICIES = ("skip", "truncate", "window")
 DEVICES_HELP = "'cpu', 'cuda', 'cuda:N' or 'auto'"
 
 
@@ -33,7 +33,7 @@ class RunConfig:
     ``corpus``: a path or a CorpusSpec (None: the embedded UD English EWT sample).
     ``max_tokens``: token budget of a padded batch (batch size x longest sentence).
     ``sort_window``: sentences read ahead and sorted by length before batching.
-    ``long``: what to do with a sentence longer than the model's limit (skip or truncate).
+    ``long``: a sentence longer than the model's limit is skipped, truncated, or split into windows.
     ``word_aggregation``: clark (to = sum, from = mean), first (from = first sub-token), mean (both).
     ``store_maps``: sentence ids (0-based stream positions) or CoNLL-U sent_ids whose full
     attention maps are saved; nothing else keeps a map.

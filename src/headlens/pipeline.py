@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from importlib import metadata
 
+import numpy as np
 import torch
 
 from .accumulate import Moments
@@ -21,6 +22,7 @@ from .errors import CorpusError
 from .metrics import resolve
 from .models import load_model
 from .runner import Engine, plan_batches
+from .runner.windows import WindowCombiner
 from .runner.progress import make_progress
 from .store import Run, RunWriter, open_run, prepare_run_dir
 from .store.tables import heads_table
@@ -43,19 +45,21 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
-def _sentence_record(item: Encoded | Skipped) -> dict:
+def _sentence_record(item: list[Encoded] | Skipped) -> dict:
+    """The sentences-table row of a skipped item, or of a sentence given as its window(s)."""
     if isinstance(item, Skipped):
         return {
             "sentence_id": item.index, "source": item.source, "sent_id": None, "text": item.text, "text_b": None,
             "label": None, "status": "skipped", "reason": f"{item.reason}: {item.detail}" if item.detail else item.reason,
-            "n_tokens": None, "n_words": None, "words_without_tokens": None, "truncated": None,
+            "n_tokens": None, "n_words": None, "words_without_tokens": None, "truncated": None, "windows": None,
         }
-    s = item.sentence
+    s = item[0].origin or item[0].sentence
+    n_words = sum(int((e.unit_word >= 0).sum()) for e in item)
     return {
         "sentence_id": s.index, "source": s.source, "sent_id": s.sent_id, "text": s.text, "text_b": s.text_b,
-        "label": s.label, "status": "analysed", "reason": None, "n_tokens": item.n_tokens,
-        "n_words": int((item.unit_word >= 0).sum()), "words_without_tokens": item.words_without_tokens,
-        "truncated": item.truncated,
+        "label": s.label, "status": "analysed", "reason": None, "n_tokens": sum(e.n_tokens for e in item),
+        "n_words": n_words, "words_without_tokens": len(s.words or ()) - n_words,
+        "truncated": item[0].truncated, "windows": len(item),
     }
 
 
@@ -91,7 +95,8 @@ def _manifest(cfg: RunConfig, lm, annotator, spec, corpus_sha: str, metrics) -> 
 
 
 def _write_maps(writer: RunWriter, tokenizer, enc: Encoded, attention) -> None:
-    writer.write_maps(enc.sentence.index, {
+    name = f"sentence-{enc.sentence.index}" + (f"-window-{enc.window}" if enc.n_windows > 1 else "")
+    writer.write_maps(name, {
         "attention": attention,
         "input_ids": enc.input_ids,
         "tokens": tokenizer.convert_ids_to_tokens(enc.input_ids.tolist()),
@@ -141,6 +146,7 @@ def run(config: RunConfig | None = None, **options) -> Run:
         annotated = Annotation(annotator, cache, replace_gold=replace_gold).stream(annotated)
     encoder = Encoder(lm.tokenizer, lm.max_tokens, cfg.long)
     engine = Engine(lm, metrics, cfg.word_aggregation)
+    windows = WindowCombiner()
     moments = Moments((len(metrics), lm.num_layers, lm.num_heads))
     maps_wanted, maps_found = set(cfg.store_maps), set()
     counts: Counter = Counter()
@@ -161,16 +167,21 @@ def run(config: RunConfig | None = None, **options) -> Run:
                 for i in keep:
                     maps_found.update(_map_names(item[i], maps_wanted))
                 values, maps = engine.score(batch, keep)
-                moments.update(values)
-                writer.add_scores(batch.ids, values)
-                for enc in item:
-                    writer.add_sentence(_sentence_record(enc))
-                    counts["tokens"] += enc.n_tokens
-                    counts["truncated"] += enc.truncated
-                    counts["words_without_tokens"] += enc.words_without_tokens
+                done = windows.add(item, values)
+                if done:
+                    rows = np.stack([row for _, row in done])
+                    moments.update(rows)
+                    writer.add_scores(np.asarray([parts[0].sentence.index for parts, _ in done]), rows)
+                for parts, _ in done:
+                    record = _sentence_record(parts)
+                    writer.add_sentence(record)
+                    counts["tokens"] += record["n_tokens"]
+                    counts["truncated"] += record["truncated"]
+                    counts["windowed"] += record["windows"] > 1
+                    counts["words_without_tokens"] += record["words_without_tokens"]
                 for row, attention in maps.items():
                     _write_maps(writer, lm.tokenizer, item[row], attention)
-                counts["analysed"] += len(item)
+                counts["analysed"] += len(done)
                 writer.end_batch()
                 progress.advance(task, len(item))
         status = "complete"
@@ -193,6 +204,7 @@ def run(config: RunConfig | None = None, **options) -> Run:
             "blank_lines": corpus.blank_lines,
             "tokens": counts["tokens"],
             "truncated": counts["truncated"],
+            "windowed": counts["windowed"],
             "words_without_tokens": counts["words_without_tokens"],
         }
         manifest["maps"] = {"requested": list(cfg.store_maps), "not_found": sorted(maps_wanted - maps_found)}

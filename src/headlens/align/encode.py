@@ -15,11 +15,12 @@ from __future__ import annotations
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..corpus.types import Sentence, Skipped, Word
+from .windows import split_windows
 
 WORD, CLS, SEP, OTHER_SPECIAL = 0, 1, 2, 3
 
@@ -38,6 +39,9 @@ class Encoded:
     unit_word: np.ndarray  # int32 [U]: index into sentence.words, -1 for special units
     unit_punct: np.ndarray  # bool [U]
     truncated: bool
+    window: int = 0  # with --long window: this piece's position ...
+    n_windows: int = 1  # ... among the pieces of one long sentence
+    origin: Sentence | None = None  # the whole sentence, for a window
 
     @property
     def n_tokens(self) -> int:
@@ -171,7 +175,9 @@ class Encoder:
 
     ``long_policy='skip'`` (default) turns a sentence longer than ``max_tokens`` into a
     Skipped with reason ``too_long``; ``'truncate'`` cuts it to ``max_tokens`` (the tokenizer's
-    longest-first truncation) and marks it ``truncated``. Nothing is ever cut silently.
+    longest-first truncation) and marks it ``truncated``; ``'window'`` splits it at word
+    boundaries into consecutive windows that fit, each encoded with its own special tokens (see
+    ``windows.split_windows``; single sentences only). Nothing is ever cut silently.
     """
 
     def __init__(self, tokenizer, max_tokens: int, long_policy: str = "skip", chunk: int = 256):
@@ -209,14 +215,28 @@ class Encoder:
                 elif self.long_policy == "truncate":
                     cut = self._tokenize([s], truncate=True)[0]
                     results[i] = build_encoded(s, cut, self.cls_id, self.sep_id, truncated=True)
+                elif self.long_policy == "window":
+                    results[i] = self._windows(s, e)
                 else:
                     results[i] = Skipped(
                         s.index, s.source, "too_long",
                         f"{len(e.ids)} tokens > the model's limit of {self.max_tokens}; pass --long truncate to cut it",
                         text=s.text,
                     )
-        out = [results[i] for i in range(len(sents))]
+        out: list[Encoded | Skipped] = []
+        for i in range(len(sents)):
+            r = results[i]
+            out.extend(r if isinstance(r, list) else [r])
         return out
+
+    def _windows(self, s: Sentence, encoding) -> list[Encoded] | Skipped:
+        pieces = split_windows(s, encoding, self.max_tokens)
+        if isinstance(pieces, str):
+            return Skipped(s.index, s.source, "too_long", pieces, text=s.text)
+        encoded = [build_encoded(p, e, self.cls_id, self.sep_id, truncated=False) for p, e in zip(pieces, self._tokenize(pieces, False))]
+        if any(e.n_tokens > self.max_tokens for e in encoded):
+            return Skipped(s.index, s.source, "too_long", "a window re-tokenized past the limit", text=s.text)
+        return [replace(e, window=k, n_windows=len(encoded), origin=s) for k, e in enumerate(encoded)]
 
     def stream(self, items: Iterable[Sentence | Skipped]) -> Iterator[Encoded | Skipped]:
         buf: list[Sentence] = []

@@ -33,6 +33,7 @@ SENTENCES_SCHEMA = pa.schema(
         pa.field("n_words", pa.int32(), metadata={"doc": "words that received at least one sub-token"}),
         pa.field("words_without_tokens", pa.int32()),
         pa.field("truncated", pa.bool_()),
+        pa.field("windows", pa.int32(), metadata={"doc": "number of windows (--long window), 1 for a whole sentence"}),
     ]
 )
 

@@ -8,6 +8,7 @@ Layout::
       sentences/part-00000.parquet  one row per corpus item, analysed or skipped (with reason)
       heads.parquet              metric, level, layer, head, label, count, mean, std, min, max
       maps/sentence-<id>.npz     full attention maps, only for sentences named with --store-maps
+                                 (sentence-<id>-window-<k>.npz for the windows of a long sentence)
 
 Every file is written under a temporary name and renamed; parts are flushed every
 ``part_size`` sentences, so a killed run keeps every finished part.
@@ -92,9 +93,9 @@ class RunWriter:
     def write_table(self, name: str, table: pa.Table) -> None:
         atomic_write_parquet(os.path.join(self.out, name), table)
 
-    def write_maps(self, sentence_id: int, arrays: dict[str, np.ndarray]) -> None:
+    def write_maps(self, name: str, arrays: dict[str, np.ndarray]) -> None:
         os.makedirs(os.path.join(self.out, "maps"), exist_ok=True)
-        path = os.path.join(self.out, "maps", f"sentence-{sentence_id}.npz")
+        path = os.path.join(self.out, "maps", f"{name}.npz")
 
         def write(tmp: str) -> None:
             with open(tmp, "wb") as fh:
