@@ -94,6 +94,23 @@ def _manifest(cfg: RunConfig, lm, annotator, spec, corpus_sha: str, metrics) -> 
     }
 
 
+def _store_sentences(done: list, writer: RunWriter, moments: Moments, counts: Counter) -> None:
+    """Accumulate and write the scores and records of the sentences a batch completed."""
+    if not done:
+        return
+    rows = np.stack([row for _, row in done])
+    moments.update(rows)
+    writer.add_scores(np.asarray([parts[0].sentence.index for parts, _ in done]), rows)
+    for parts, _ in done:
+        record = _sentence_record(parts)
+        writer.add_sentence(record)
+        counts["analysed"] += 1
+        counts["tokens"] += record["n_tokens"]
+        counts["truncated"] += record["truncated"]
+        counts["windowed"] += record["windows"] > 1
+        counts["words_without_tokens"] += record["words_without_tokens"]
+
+
 def _write_maps(writer: RunWriter, tokenizer, enc: Encoded, attention) -> None:
     name = f"sentence-{enc.sentence.index}" + (f"-window-{enc.window}" if enc.n_windows > 1 else "")
     writer.write_maps(name, {
@@ -167,21 +184,9 @@ def run(config: RunConfig | None = None, **options) -> Run:
                 for i in keep:
                     maps_found.update(_map_names(item[i], maps_wanted))
                 values, maps = engine.score(batch, keep)
-                done = windows.add(item, values)
-                if done:
-                    rows = np.stack([row for _, row in done])
-                    moments.update(rows)
-                    writer.add_scores(np.asarray([parts[0].sentence.index for parts, _ in done]), rows)
-                for parts, _ in done:
-                    record = _sentence_record(parts)
-                    writer.add_sentence(record)
-                    counts["tokens"] += record["n_tokens"]
-                    counts["truncated"] += record["truncated"]
-                    counts["windowed"] += record["windows"] > 1
-                    counts["words_without_tokens"] += record["words_without_tokens"]
+                _store_sentences(windows.add(item, values), writer, moments, counts)
                 for row, attention in maps.items():
                     _write_maps(writer, lm.tokenizer, item[row], attention)
-                counts["analysed"] += len(done)
                 writer.end_batch()
                 progress.advance(task, len(item))
         status = "complete"
