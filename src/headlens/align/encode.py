@@ -201,12 +201,11 @@ class Encoder:
         return enc.encodings
 
     def encode(self, sents: list[Sentence]) -> list[Encoded | Skipped]:
-        out: list[Encoded | Skipped] = []
         # pairs and single sentences are tokenized in separate calls
         groups: dict[bool, list[int]] = {}
         for i, s in enumerate(sents):
             groups.setdefault(s.text_b is not None, []).append(i)
-        results: dict[int, Encoded | Skipped] = {}
+        results: dict[int, Encoded | Skipped | list[Encoded]] = {}
         for idxs in groups.values():
             group = [sents[i] for i in idxs]
             for i, s, e in zip(idxs, group, self._tokenize(group, truncate=False)):
@@ -220,7 +219,7 @@ class Encoder:
                 else:
                     results[i] = Skipped(
                         s.index, s.source, "too_long",
-                        f"{len(e.ids)} tokens > the model's limit of {self.max_tokens}; pass --long truncate to cut it",
+                        f"{len(e.ids)} tokens > the model's limit of {self.max_tokens}; pass --long truncate or --long window",
                         text=s.text,
                     )
         out: list[Encoded | Skipped] = []
@@ -230,7 +229,8 @@ class Encoder:
         return out
 
     def _windows(self, s: Sentence, encoding) -> list[Encoded] | Skipped:
-        pieces = split_windows(s, encoding, self.max_tokens)
+        word_of = align_tokens(s.texts, s.words or (), encoding.offsets, encoding.sequence_ids, encoding.special_tokens_mask)
+        pieces = split_windows(s, word_of, self.max_tokens - sum(encoding.special_tokens_mask))
         if isinstance(pieces, str):
             return Skipped(s.index, s.source, "too_long", pieces, text=s.text)
         encoded = [build_encoded(p, e, self.cls_id, self.sep_id, truncated=False) for p, e in zip(pieces, self._tokenize(pieces, False))]

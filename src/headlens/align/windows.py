@@ -13,15 +13,15 @@ from dataclasses import replace
 from ..corpus.types import ROOT, Sentence
 
 
-def split_windows(sentence: Sentence, encoding, max_tokens: int) -> list[Sentence] | str:
-    """The windows of ``sentence`` (a single text), or the reason it cannot be windowed."""
+def split_windows(sentence: Sentence, word_of: list[int], budget: int) -> list[Sentence] | str:
+    """The windows of ``sentence`` (a single text), or the reason it cannot be windowed.
+
+    ``word_of`` maps each token of the whole sentence to its word (-1: none); ``budget`` is the
+    number of non-special tokens one window may hold.
+    """
     if sentence.text_b is not None:
         return "windowing applies to single sentences, not pairs; pass --long truncate or skip"
     words = sentence.words or ()
-    from .encode import align_tokens  # local: encode imports this module
-
-    word_of = align_tokens(sentence.texts, words, encoding.offsets, encoding.sequence_ids, encoding.special_tokens_mask)
-    budget = max_tokens - sum(encoding.special_tokens_mask)
     sizes = [0] * len(words)
     for w in word_of:
         if w >= 0:

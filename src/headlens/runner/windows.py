@@ -15,10 +15,6 @@ class WindowCombiner:
     def __init__(self) -> None:
         self._open: dict[int, list[tuple[Encoded, np.ndarray]]] = {}
 
-    @property
-    def pending(self) -> int:
-        return len(self._open)
-
     def add(self, items: list[Encoded], values: np.ndarray) -> list[tuple[list[Encoded], np.ndarray]]:
         """(windows, row) for every sentence completed by this batch; a whole sentence is one window."""
         done = []

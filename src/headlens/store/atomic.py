@@ -18,13 +18,17 @@ def atomic_write(path: str, write: Callable[[str], None]) -> None:
     os.close(fd)
     try:
         write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        _publish(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _publish(tmp: str, path: str) -> None:
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
 
 
 def atomic_write_text(path: str, text: str) -> None:
@@ -49,7 +53,7 @@ class AtomicParquetWriter:
     """A Parquet file written one row group at a time, visible under ``path`` only once committed.
 
     Rows go to a temporary file in the same directory as they come (nothing accumulates in
-    memory); ``commit()`` closes, fsyncs and renames it; ``abort()`` deletes it.
+    memory); ``commit()`` closes, fsyncs and renames it.
     """
 
     def __init__(self, path: str, schema) -> None:
@@ -66,11 +70,4 @@ class AtomicParquetWriter:
 
     def commit(self) -> None:
         self._writer.close()
-        with open(self.tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(self.tmp, self.path)
-
-    def abort(self) -> None:
-        self._writer.close()
-        if os.path.exists(self.tmp):
-            os.unlink(self.tmp)
+        _publish(self.tmp, self.path)
