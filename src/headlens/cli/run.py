@@ -1,21 +1,13 @@
-"""The ``headlens`` command: a thin layer over the Python API.
-
-Errors print ``Type: message`` on stderr and exit with status 2 (1 for an internal error),
-never a traceback unless ``--debug`` is given.
-"""
+"""``headlens run`` and ``headlens metrics``."""
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 
-from . import __version__
-from .annotate.annotators import ANNOTATORS, DEFAULT_SPACY_MODEL
-from .config import LONG_POLICIES, RunConfig
-from .corpus.reader import FORMATS, CorpusSpec
-from .errors import HeadlensError
-from .runner.batch import AGGREGATIONS
+from ..annotate.annotators import ANNOTATORS, DEFAULT_SPACY_MODEL
+from ..config import LONG_POLICIES, RunConfig
+from ..corpus.reader import FORMATS, CorpusSpec
+from ..runner.batch import AGGREGATIONS
 
 HIGHLIGHT = ("prev", "next", "self", "cls", "sep", "punct")
 
@@ -24,8 +16,9 @@ def _column(value: str) -> int | str:
     return int(value) if value.isdigit() else value
 
 
-def _add_run(sub) -> None:
+def add(sub) -> None:
     p = sub.add_parser("run", help="analyse a corpus with a model and store the run")
+    p.set_defaults(func=_cmd_run)
     p.add_argument("--model", help="model directory or hub id (default: the embedded all-MiniLM-L6-v2)")
     p.add_argument("--corpus", help="corpus file (default: the embedded UD English EWT sample)")
     p.add_argument("--format", default="auto", choices=("auto", *FORMATS), help="corpus format (default: by extension)")
@@ -56,10 +49,11 @@ def _add_run(sub) -> None:
     p.add_argument("--store-maps", default="", help="comma-separated sentence ids or sent_ids whose full maps are saved")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    sub.add_parser("metrics", help="list the registered metrics").set_defaults(func=_cmd_metrics)
 
 
 def _cmd_run(args) -> int:
-    from .pipeline import run
+    from ..pipeline import run
 
     spec = None
     if args.corpus is not None:
@@ -69,7 +63,7 @@ def _cmd_run(args) -> int:
             text_b_field=args.text_b_field, label_field=args.label_field, on_error=args.on_error, limit=args.limit,
         )
     elif args.limit is not None or args.on_error != "raise":
-        from .config import default_corpus_path
+        from ..config import default_corpus_path
 
         spec = CorpusSpec(default_corpus_path(), format="conllu", on_error=args.on_error, limit=args.limit)
     cfg = RunConfig(
@@ -100,43 +94,8 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_metrics(args) -> int:
-    from .metrics import available
+    from ..metrics import available
 
     for m in available().values():
         print(f"{m.name:<18} {m.analysis:<8} {m.description}")
     return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="headlens", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"headlens {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = parser.add_subparsers(dest="command", required=True)
-    _add_run(sub)
-    sub.add_parser("metrics", help="list the registered metrics")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    try:
-        return {"run": _cmd_run, "metrics": _cmd_metrics}[args.command](args)
-    except HeadlensError as e:
-        if args.debug:
-            raise
-        print(f"{type(e).__name__}: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("Interrupted: finished parts are kept in the run directory (status 'interrupted').", file=sys.stderr)
-        return 130
-    except Exception as e:  # noqa: BLE001 - no input may produce a traceback
-        if args.debug:
-            raise
-        print(f"InternalError: {type(e).__name__}: {e} (please report this; --debug shows the traceback)", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
