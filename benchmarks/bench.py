@@ -20,6 +20,11 @@ figures:
    ``Engine.score`` (eager forward + metrics) timed alone over the same batches, which leaves out
    everything plain inference does not do.
 
+1b. ``roles_run_vs_plain_inference`` (target >= 0.8): the same with ``analyses=("surface",
+   "roles")``: the 18 surface metrics plus the 20 head-role sieve scores (local, delimiter,
+   block, syntactic for 7 relations x 2 directions, on gold UD arcs) and, at the end, the role
+   tests over every head (t and Wilcoxon with bootstrap CIs, FDR-corrected) written to the run.
+
 2. ``run_vs_store_then_analyze`` (target >= 2.5): ``headlens.run`` throughput over that of the
    workflow of Clark et al.'s research code on the first 2,000 sentences (see ``baseline.py``):
    one sentence per forward pass with ``output_attentions``, every map kept as numpy, then the
@@ -33,6 +38,18 @@ figures:
    that reports its own ``getrusage(RUSAGE_SELF).ru_maxrss`` (``child.py``). The store-then-analyze
    baseline is measured the same way at 1,000 and 2,000 sentences only; its memory per sentence
    and its linear extrapolation to 20,000 sentences are INFO lines.
+
+4. ``resume_total_vs_uninterrupted`` (target <= 1.5): the cost of a crash. In each of 3 rounds,
+   a run of the first 1,000 sentences (parts of 100) runs uninterrupted, then the same run is
+   killed with SIGKILL at half that wall time and continued with ``resume=True``. The figure is
+   (killed + resumed) over uninterrupted, each the best of its rounds; every one is a fresh process
+   timed from spawn to exit (interpreter start and model loading included, as a user sees it).
+   The resumed run's counts and ``heads.parquet`` are checked against the uninterrupted one.
+
+5. ``decomposition_vs_plain`` (target <= 3): ``Engine.score`` with ``--analyses decomposition``
+   (forward pass, part hooks, every stage's terms with completeness checks, the per-sentence
+   reductions and tables) over plain SDPA inference on the same batches; see ``decomposition.py``.
+   On a CPU only the first 200 sentences (quick: 32), one round: it costs tens of forward passes.
 
 Output: INFO lines (raw throughputs, times, memory), then one line per figure,
 ``BENCH <name> <value> target <op> <value>``; the same, with the environment (versions, threads,
@@ -53,6 +70,7 @@ from benchutil import REPO, UD_DEV, corpus_spec, max_rss_mib, pin_threads, scrat
 
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "child.py")
 INHERITED_RSS_WARNING_MIB = 100
+ROLES_RUN = ("surface", "roles")  # figure 1b: the run with head-role sieve scores and their tests
 AGREEMENT_SHOWN = ("cls", "prev", "entropy", "word_punct", "word_prev", "word_entropy")
 
 
@@ -66,12 +84,14 @@ class Sizes:
     warmup: int  # sentences of each warm-up run
     repeats_plain: int  # timed rounds of figure 1
     repeats_baseline: int  # timed rounds of figure 2
+    resume: int = 1000  # figure 4: sentences of the killed-and-resumed run ...
+    resume_part_size: int = 100  # ... and of its parts
 
 
 FULL = Sizes(throughput=None, baseline=2000, memory_small=1000, memory_large=20000,
              baseline_memory=(1000, 2000), warmup=200, repeats_plain=5, repeats_baseline=3)
 QUICK = Sizes(throughput=200, baseline=100, memory_small=100, memory_large=1000,
-              baseline_memory=(100, 200), warmup=32, repeats_plain=1, repeats_baseline=1)
+              baseline_memory=(100, 200), warmup=32, repeats_plain=1, repeats_baseline=1, resume=200, resume_part_size=20)
 
 
 @dataclass
@@ -166,15 +186,16 @@ def bench_plain_inference(args, sizes: Sizes, report: Report, tmp: str) -> Figur
         for b in subset:
             engine.score(b)
 
-    def pipeline():
-        run = run_headlens(spec, os.path.join(tmp, "figure1"), args)
+    def pipeline(analyses=("surface",)):
+        run = run_headlens(spec, os.path.join(tmp, "figure1"), args, analyses)
         assert run.manifest["counts"]["analysed"] == n, "headlens.run analysed other sentences than the batches hold"
 
     log(f"figure 1: {n} sentences in {len(batches)} batches; warming up")
     plain_inference(batches[::3])
     engine_only(batches[::3])
     run_headlens(corpus_spec(sizes.warmup), os.path.join(tmp, "warmup"), args)
-    contenders = {"headlens_run": pipeline, "engine": engine_only, "plain_inference": plain_inference}
+    contenders = {"headlens_run": pipeline, "headlens_run_roles": lambda: pipeline(ROLES_RUN),
+                  "engine": engine_only, "plain_inference": plain_inference}
     times, _ = interleaved(contenders, args.repeats or sizes.repeats_plain)
 
     rates = {name: sentences_per_s(n, t) for name, t in times.items()}
@@ -187,7 +208,25 @@ def bench_plain_inference(args, sizes: Sizes, report: Report, tmp: str) -> Figur
         report.add(f"{name}_sentences_per_s", rates[name])
     report.add("engine_vs_plain_inference", rates["engine"] / rates["plain_inference"])
     report.add("run_vs_plain_inference_per_round", per_round_ratios(times["headlens_run"], times["plain_inference"]))
-    return Figure("run_vs_plain_inference", rates["headlens_run"] / rates["plain_inference"], ">=", 0.8)
+    report.add("roles_run_vs_plain_inference_per_round", per_round_ratios(times["headlens_run_roles"], times["plain_inference"]))
+    return [Figure("run_vs_plain_inference", rates["headlens_run"] / rates["plain_inference"], ">=", 0.8),
+            Figure("roles_run_vs_plain_inference", rates["headlens_run_roles"] / rates["plain_inference"], ">=", 0.8)]
+
+
+# --- figure 5: the norm-based decomposition vs plain inference (see decomposition.py) ----------
+
+def bench_decomposition(args, sizes: Sizes, report: Report) -> Figure:
+    from decomposition import TARGET, measure
+
+    # on a CPU the exact FF maps cost tens of times a forward pass: the first sizes.warmup sentences, one round
+    cpu = not args.device.startswith("cuda")
+    result = measure(None, args.device, "float32", sizes.warmup if cpu else sizes.throughput, 1 if cpu else args.repeats or 3)
+    report.add("figure5_sentences", result["sentences"])
+    for name, seconds in result["seconds"].items():
+        report.add(f"figure5_{name}_seconds", seconds)
+    report.add("decomposition_vs_eager", result["decomposition_vs_eager"])
+    report.add("stepped_ig20_extra_vs_plain", result["stepped_ig20_extra_vs_plain"])
+    return Figure("decomposition_vs_plain", result["decomposition_vs_plain"], "<=", TARGET)
 
 
 # --- figure 2: headlens.run vs the store-then-analyze research pipeline -----------------------
@@ -290,6 +329,68 @@ def bench_memory(args, sizes: Sizes, report: Report, tmp: str) -> Figure:
     return Figure("run_memory_20k_vs_1k", large["max_rss_mib"] / small["max_rss_mib"], "<=", 1.2)
 
 
+# --- figure 4: a run killed halfway and resumed vs the same run never stopped -------------------
+
+RESUME_CHILD = """
+import sys
+import headlens
+from benchutil import corpus_spec, set_torch_threads
+out, n, part_size, threads, device, dtype, resume = sys.argv[1:]
+set_torch_threads(int(threads))
+headlens.run(out=out, corpus=corpus_spec(int(n)), part_size=int(part_size), threads=int(threads), device=device,
+             dtype=dtype, progress=False, resume=resume == "resume", overwrite=resume != "resume")
+"""
+
+
+def resume_child(out: str, sizes: Sizes, args, resume: bool, kill_after_s: float | None = None) -> float:
+    """Wall seconds of one run in a fresh process, from spawn to exit (or to its SIGKILL after ``kill_after_s``)."""
+    import signal
+    import time
+
+    cmd = [sys.executable, "-c", RESUME_CHILD, out, str(sizes.resume), str(sizes.resume_part_size), str(args.threads),
+           args.device, args.dtype, "resume" if resume else "new"]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=os.path.dirname(CHILD), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _, err = proc.communicate(timeout=kill_after_s)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+        _, err = proc.communicate()
+    seconds = time.perf_counter() - start
+    if proc.returncode != (-signal.SIGKILL if kill_after_s is not None else 0):
+        raise RuntimeError(f"the figure 4 run {out} (resume={resume}) ended with {proc.returncode}:\n{err[-4000:]}")
+    return seconds
+
+
+def bench_resume(args, sizes: Sizes, report: Report, tmp: str) -> Figure:
+    import headlens
+    import numpy as np
+
+    rounds = args.repeats or sizes.repeats_baseline
+    log(f"figure 4: {sizes.resume} sentences, parts of {sizes.resume_part_size}, {rounds} rounds of "
+        "(uninterrupted; killed at half its time; resumed), each a subprocess")
+    times: dict[str, list[float]] = {"uninterrupted": [], "killed": [], "resumed": []}
+    kept = []
+    for r in range(rounds):
+        full_dir, resumed_dir = (os.path.join(tmp, f"figure4-{r}-{x}") for x in ("uninterrupted", "resumed"))
+        times["uninterrupted"].append(resume_child(full_dir, sizes, args, False))
+        times["killed"].append(resume_child(resumed_dir, sizes, args, False, kill_after_s=times["uninterrupted"][-1] / 2))
+        with open(os.path.join(resumed_dir, "progress.json"), encoding="utf-8") as fh:
+            kept.append(json.load(fh)["parts"])
+        times["resumed"].append(resume_child(resumed_dir, sizes, args, True))
+        a, b = headlens.open_run(resumed_dir), headlens.open_run(full_dir)
+        assert a.manifest["counts"] == b.manifest["counts"], "the resumed run stored other sentences"
+        diff = float(np.nanmax(np.abs(np.asarray(a.heads()["mean"]) - np.asarray(b.heads()["mean"]))))
+    report.add("resume_parts_kept_per_round", kept)
+    for name, t in times.items():
+        report.add(f"resume_{name}_seconds", min(t))
+    report.add("resume_total_vs_uninterrupted_per_round",
+               [(k + s) / u for u, k, s in zip(times["uninterrupted"], times["killed"], times["resumed"])])
+    report.add("resume_heads_max_abs_diff_last", diff)
+    best = {name: min(t) for name, t in times.items()}
+    return Figure("resume_total_vs_uninterrupted", (best["killed"] + best["resumed"]) / best["uninterrupted"], "<=", 1.5)
+
+
 # --- main ---------------------------------------------------------------------------------------
 
 def write_results(path: str, report: Report, args, sizes: Sizes, env: dict) -> None:
@@ -315,14 +416,17 @@ def main(argv: list[str] | None = None) -> int:
         # Figure 3 first, while this process is still small: a child starts with the ru_maxrss of
         # the process it was spawned from, so a parent that holds models would mask the children's peaks.
         memory = bench_memory(args, sizes, report, tmp)
+        resume = bench_resume(args, sizes, report, tmp)  # subprocesses too
         from benchutil import environment, set_torch_threads
 
         set_torch_threads(args.threads)
         env = environment(args)
         log(f"torch {env['torch']}, {args.threads} threads, {args.device}, {args.dtype}, {env['cpu_model']}")
-        report.figures.append(bench_plain_inference(args, sizes, report, tmp))
+        report.figures.extend(bench_plain_inference(args, sizes, report, tmp))
         report.figures.append(bench_store_then_analyze(args, sizes, report, tmp))
+        report.figures.append(bench_decomposition(args, sizes, report))
         report.figures.append(memory)
+        report.figures.append(resume)
     env["load_average_end"] = os.getloadavg()
     write_results(args.output, report, args, sizes, env)
     print("\n".join(report.lines()))

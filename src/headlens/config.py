@@ -8,7 +8,9 @@ from importlib import resources
 
 from .annotate.annotators import ANNOTATORS, DEFAULT_SPACY_MODEL
 from .corpus.reader import CorpusSpec
-from .errors import param_error
+from .errors import ConfigError, param_error
+from .metrics.arcs import DEFAULT_RELATIONS
+from .metrics.categories import KEY_MODES, load_category_map
 from .runner.batch import AGGREGATIONS
 
 LONG_POLICIES = ("skip", "truncate", "window")
@@ -35,8 +37,12 @@ class RunConfig:
     ``sort_window``: sentences read ahead and sorted by length before batching.
     ``long``: a sentence longer than the model's limit is skipped, truncated, or split into windows.
     ``word_aggregation``: clark (to = sum, from = mean), first (from = first sub-token), mean (both).
+    ``relations`` / ``role_window``: the dependency relations and the local window (+-k tokens)
+    of ``--analyses roles`` (defaults: nsubj, obj, amod, advmod, det, nmod, all; 2).
     ``store_maps``: sentence ids (0-based stream positions) or CoNLL-U sent_ids whose full
     attention maps are saved; nothing else keeps a map.
+    ``resume``: continue the killed or stopped run in ``out`` (same options, model and corpus),
+    keeping its committed parts (see ``headlens.store.resume``).
     """
 
     out: str = "runs/run"
@@ -53,10 +59,17 @@ class RunConfig:
     sort_window: int = 2048
     long: str = "skip"
     word_aggregation: str = "clark"
+    relations: tuple[str, ...] = DEFAULT_RELATIONS
+    role_window: int = 2
+    syntax_relations: tuple[str, ...] = ()  # empty: the syntax analysis's default (metrics/dependency.py)
+    category_map: dict | str | None = None  # categories: UPOS -> category (JSON file or dict; None: the default)
+    category_keys: str = "renormalise"  # categories: rows renormalised over the words kept, or "raw"
     store_maps: tuple[str, ...] = ()
+    mask_rate: float = 0.0  # share of word tokens replaced by the mask token (Kobayashi et al. 2021: 0.12)
     part_size: int = 2000
     threads: int | None = None
     overwrite: bool = False
+    resume: bool = False
     progress: bool = True
     annotation_cache: bool = True
     cache_dir: str | None = None
@@ -75,8 +88,17 @@ class RunConfig:
         self.analyses = tuple(self.analyses)
         self.metrics = tuple(self.metrics) if self.metrics else None
         self.store_maps = tuple(str(s) for s in self.store_maps)
-        for name in ("max_tokens", "max_batch", "sort_window", "part_size"):
+        self.relations = tuple(self.relations)
+        self.syntax_relations = tuple(self.syntax_relations)
+        self.category_map = load_category_map(self.category_map)  # the mapping itself is recorded
+        if self.category_keys not in KEY_MODES:
+            raise param_error(owner, "category_keys", f"one of {KEY_MODES}", self.category_keys)
+        for name in ("max_tokens", "max_batch", "sort_window", "part_size", "role_window"):
             _positive_int(owner, name, getattr(self, name))
+        if self.resume and self.overwrite:
+            raise ConfigError("RunConfig: 'resume' continues the run in 'out' and 'overwrite' replaces it; pass one of them.")
+        if isinstance(self.mask_rate, bool) or not isinstance(self.mask_rate, (int, float)) or not 0 <= self.mask_rate < 1:
+            raise param_error(owner, "mask_rate", "a float in the range [0, 1)", self.mask_rate)
         if self.threads is not None:
             _positive_int(owner, "threads", self.threads)
         if self.long not in LONG_POLICIES:
@@ -89,6 +111,12 @@ class RunConfig:
             raise param_error(owner, "dtype", "one of ('float32', 'float64', 'bfloat16', 'float16')", self.dtype)
         if not isinstance(self.device, str) or not self.device:
             raise param_error(owner, "device", DEVICES_HELP, self.device)
+
+    @property
+    def analysis_options(self) -> dict:
+        """What expanding analyses read (see ``metrics.registry.register_analysis``)."""
+        return {"relations": self.relations, "role_window": self.role_window, "syntax_relations": self.syntax_relations,
+                "category_map": self.category_map, "category_keys": self.category_keys}
 
     @property
     def corpus_spec(self) -> CorpusSpec:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import time
+import warnings
 from itertools import chain
 from collections import Counter
 from datetime import datetime, timezone
@@ -21,10 +22,13 @@ from .corpus.types import Skipped
 from .errors import CorpusError
 from .metrics import resolve
 from .models import load_model
+from .collect import CollectorSet
 from .runner import Engine, plan_batches
+from .runner.masking import mask_stream
 from .runner.windows import WindowCombiner
 from .runner.progress import make_progress
-from .store import Run, RunWriter, open_run, prepare_run_dir
+from .store import Run, RunWriter, open_run, prepare_run_dir, resume
+from .store.catalog import register_run
 from .store.tables import heads_table
 
 FORMAT_VERSION = 1
@@ -120,6 +124,9 @@ def _write_maps(writer: RunWriter, tokenizer, enc: Encoded, attention) -> None:
         "token_unit": enc.token_unit,
         "unit_word": enc.unit_word,
         "words": [w.form for w in enc.sentence.words or ()],
+        "segment": enc.segment,
+        "word_head": np.asarray([-2 if w.head is None else w.head for w in enc.sentence.words or ()], dtype=np.int64),
+        "word_deprel": [w.deprel or "" for w in enc.sentence.words or ()],
     })
 
 
@@ -132,6 +139,9 @@ def run(config: RunConfig | None = None, **options) -> Run:
     """
     cfg = config if config is not None else RunConfig(**options)
     t0 = time.perf_counter()
+    if cfg.resume and resume.completed(cfg.out):
+        warnings.warn(f"{cfg.out} is complete already: --resume has nothing to do.", stacklevel=2)
+        return open_run(cfg.out)
     spec = cfg.corpus_spec
     corpus = Corpus(spec)  # checks the path before anything slow
     items = iter(corpus)
@@ -142,18 +152,22 @@ def run(config: RunConfig | None = None, **options) -> Run:
             "Check the file, --format and the column/field options.",
             path=spec.path,
         )
-    metrics = resolve(cfg.analyses, cfg.metrics)
+    metrics = resolve(cfg.analyses, cfg.metrics, cfg.analysis_options)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     annotator = make_annotator(cfg.annotator, spec.resolved_format, cfg.spacy_model)
     lm = load_model(cfg.model, device=cfg.device, dtype=cfg.dtype)
+    collectors = CollectorSet.for_run(cfg, lm)  # batch-level accumulators of analyses that need them (syntax, cluster)
     corpus_sha, estimate = fingerprint(spec.path, spec.resolved_format)
     if spec.limit:
         estimate = min(estimate, spec.limit)
-    out = prepare_run_dir(cfg.out, cfg.overwrite)
     names = [m.name for m in metrics]
-    writer = RunWriter(out, names, part_size=cfg.part_size)
     manifest = _manifest(cfg, lm, annotator, spec, corpus_sha, metrics)
+    fresh = Moments((len(metrics), lm.num_layers, lm.num_heads))
+    out, state = resume.start(cfg.out, fresh, manifest, cfg.resume, lambda o: prepare_run_dir(o, cfg.overwrite))
+    writer = RunWriter(out, names, part_size=cfg.part_size)
+    writer.parts = state.parts
+    writer.on_commit = collectors.on_commit(out, state.commit)  # a part counts once progress.json records it
     writer.write_manifest(manifest)
 
     cache = AnnotationCache(cfg.cache_dir) if annotator is not None and cfg.annotation_cache else None
@@ -162,33 +176,43 @@ def run(config: RunConfig | None = None, **options) -> Run:
     if annotator:
         annotated = Annotation(annotator, cache, replace_gold=replace_gold).stream(annotated)
     encoder = Encoder(lm.tokenizer, lm.max_tokens, cfg.long)
-    engine = Engine(lm, metrics, cfg.word_aggregation)
+    engine = Engine(lm, metrics, cfg.word_aggregation, collectors.attention)
     windows = WindowCombiner()
-    moments = Moments((len(metrics), lm.num_layers, lm.num_heads))
-    maps_wanted, maps_found = set(cfg.store_maps), set()
-    counts: Counter = Counter()
-    skipped: Counter = Counter()
+    moments, counts, skipped, maps_found = state.moments, state.counts, state.skipped, state.maps_found
+    maps_wanted = set(cfg.store_maps)
     status = "failed"
     progress = make_progress(cfg.progress)
     try:
         with progress:
             task = progress.add_task("headlens run", total=estimate or None)
-            for item in plan_batches(encoder.stream(annotated), cfg.max_tokens, cfg.max_batch, cfg.sort_window):
+            for item in plan_batches(mask_stream(encoder.stream(annotated), cfg.mask_rate, lm.tokenizer), cfg.max_tokens, cfg.max_batch, cfg.sort_window):
+                todo = state.todo(item)  # None: a new step; a list: a step committed before a resume
                 if isinstance(item, Skipped):
-                    skipped[item.reason] += 1
-                    writer.add_sentence(_sentence_record(item))
+                    if todo is None:
+                        skipped[item.reason] += 1
+                        writer.add_sentence(_sentence_record(item))
+                        state.done(item, todo)
                     progress.advance(task)
                     continue
+                if todo == []:  # stored before the run was stopped
+                    progress.advance(task, len(item))
+                    continue
                 batch = engine.batch(item)
-                keep = [i for i, e in enumerate(item) if maps_wanted and _map_names(e, maps_wanted)]
+                rows = range(len(item)) if todo is None else todo
+                keep = [i for i in rows if maps_wanted and _map_names(item[i], maps_wanted)]
                 for i in keep:
                     maps_found.update(_map_names(item[i], maps_wanted))
                 values, maps = engine.score(batch, keep)
-                _store_sentences(windows.add(item, values), writer, moments, counts)
+                state.storing = True
+                new = item if todo is None else [item[i] for i in todo]
+                _store_sentences(windows.add(new, values if todo is None else values[todo]), writer, moments, counts)
+                collectors.add(batch, rows)
                 for row, attention in maps.items():
                     _write_maps(writer, lm.tokenizer, item[row], attention)
+                state.done(item, todo)
                 writer.end_batch()
                 progress.advance(task, len(item))
+        state.check_end()
         status = "complete"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -197,7 +221,8 @@ def run(config: RunConfig | None = None, **options) -> Run:
         manifest["error"] = f"{type(e).__name__}: {e}"
         raise
     finally:
-        writer.flush()  # finished batches are kept even when the run stops early
+        # finished batches are kept even when the run stops early; a batch cut while being stored is not
+        writer.discard() if state.storing else writer.flush()
         if cache is not None:
             cache.close()
         elapsed = time.perf_counter() - t0
@@ -220,4 +245,10 @@ def run(config: RunConfig | None = None, **options) -> Run:
         manifest["status"] = status
         manifest["finished"] = _now()
         writer.write_manifest(manifest)
-    return open_run(out)
+        state.release()  # the run directory's lock (see store/resume.py)
+        register_run(out)  # the runs catalog of the parent directory; a failure only warns
+    from .analyses import finalize
+
+    result = open_run(out)
+    finalize(result, () if cfg.metrics else cfg.analyses)  # derived tables (e.g. roles) of the finished run
+    return result

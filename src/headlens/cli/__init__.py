@@ -12,9 +12,13 @@ import os
 import sys
 
 from .. import __version__
-from . import run
+from . import models, roles, run
+from . import runs, sql  # the runs catalog
+from . import categories, compare, finetune  # fine-tuning and before/after comparison
+from . import cluster, probe, syntax  # Clark et al.: syntactic heads, head clustering, the probing classifier
+from . import mixing  # Kobayashi et al.: mixing ratios and FF pairs of the norm-based decomposition
 
-SUBCOMMANDS = (run,)
+SUBCOMMANDS = (run, roles, models, runs, sql, finetune, compare, categories, syntax, cluster, probe, mixing)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ import os
 from ..annotate.annotators import ANNOTATORS, DEFAULT_SPACY_MODEL
 from ..config import LONG_POLICIES, RunConfig
 from ..corpus.reader import FORMATS, CorpusSpec
+from ..metrics.arcs import DEFAULT_RELATIONS
 from ..runner.batch import AGGREGATIONS
 
 HIGHLIGHT = ("prev", "next", "self", "cls", "sep", "punct")
@@ -24,6 +25,8 @@ def add(sub) -> None:
     p.add_argument("--format", default="auto", choices=("auto", *FORMATS), help="corpus format (default: by extension)")
     p.add_argument("--out", required=True, help="run directory to create, e.g. runs/NAME")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the stopped run in --out (same options): keeps its finished parts, computes the rest")
     p.add_argument("--analyses", default="surface", help="comma-separated analyses (default: surface)")
     p.add_argument("--metrics", help="comma-separated metric names, instead of whole analyses")
     g = p.add_argument_group("TSV / JSONL columns")
@@ -46,6 +49,16 @@ def add(sub) -> None:
     p.add_argument("--sort-window", type=int, default=2048, help="sentences sorted by length at a time")
     p.add_argument("--long", default="skip", choices=LONG_POLICIES, help="sentences over the model's limit")
     p.add_argument("--word-aggregation", default="clark", choices=AGGREGATIONS)
+    p.add_argument("--relations", default=",".join(DEFAULT_RELATIONS),
+                   help="roles: comma-separated dependency labels ('all' = every arc but punct)")
+    p.add_argument("--syntax-relations", default="",
+                   help="syntax: comma-separated dependency labels (default: Clark et al.'s table in UD names, and 'all')")
+    p.add_argument("--role-window", type=int, default=2, help="roles: the local sieve window, +-k tokens")
+    p.add_argument("--category-map", help="categories: JSON file UPOS -> content|function|other|drop (default: docs/finetuning.md)")
+    p.add_argument("--category-keys", default="renormalise", choices=("renormalise", "raw"),
+                   help="categories: rescale each row over the words kept (default) or keep the raw weights")
+    p.add_argument("--mask-rate", type=float, default=0.0,
+                   help="replace this share of word tokens by the mask token (decomposition: Kobayashi et al. used 0.12)")
     p.add_argument("--store-maps", default="", help="comma-separated sentence ids or sent_ids whose full maps are saved")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -72,10 +85,19 @@ def _cmd_run(args) -> int:
         metrics=tuple(m for m in args.metrics.split(",") if m) if args.metrics else None,
         annotator=args.annotator, spacy_model=args.spacy_model, device=args.device, dtype=args.dtype,
         max_tokens=args.max_tokens, max_batch=args.max_batch, sort_window=args.sort_window, long=args.long,
-        word_aggregation=args.word_aggregation, store_maps=tuple(s for s in args.store_maps.split(",") if s),
-        threads=args.threads, overwrite=args.overwrite, progress=not args.quiet,
+        word_aggregation=args.word_aggregation,
+        relations=tuple(r for r in args.relations.split(",") if r), role_window=args.role_window,
+        category_map=args.category_map, category_keys=args.category_keys,
+        syntax_relations=tuple(r for r in args.syntax_relations.split(",") if r), store_maps=tuple(s for s in args.store_maps.split(",") if s), mask_rate=args.mask_rate,
+        threads=args.threads, overwrite=args.overwrite, resume=args.resume, progress=not args.quiet,
         annotation_cache=not args.no_annotation_cache,
     )
+    if args.resume:
+        from ..store.resume import completed
+
+        if completed(args.out):
+            print(f"{args.out} is complete already: nothing to resume (use --overwrite to run it again).")
+            return 0
     result = run(cfg)
     print(result.summary())
     c = result.manifest["counts"]
@@ -88,14 +110,22 @@ def _cmd_run(args) -> int:
     for metric in (m for m in HIGHLIGHT if m in result.metrics):
         tops = ", ".join(f"{h['label']} {h['mean']:.3f}" for h in result.top_heads(metric, 3))
         print(f"  {metric:<6} {tops}")
+    roles = os.path.join(result.path, "roles", "default")
+    if os.path.isdir(roles):
+        print(f"head roles (default tests): {roles}/; `headlens roles {result.path}` prints and re-tests them")
+    for analysis, what in (("syntax", "best head per relation vs baselines"), ("cluster", "the 2-D head map")):
+        if os.path.isdir(os.path.join(result.path, analysis, "default")):
+            print(f"{analysis}: {os.path.join(result.path, analysis, 'default')}/; `headlens {analysis} {result.path}` prints {what}")
     print(f"results: {os.path.join(result.path, 'heads.parquet')} (per head), "
           f"{os.path.join(result.path, 'scores')}/ (per sentence), manifest.json (provenance)")
     return 0
 
 
 def _cmd_metrics(args) -> int:
-    from ..metrics import available
+    from ..metrics.registry import available, families
 
     for m in available().values():
         print(f"{m.name:<18} {m.analysis:<8} {m.description}")
+    for f in families():
+        print(f"{f.template:<18} {f.analysis:<8} {f.description}")
     return 0

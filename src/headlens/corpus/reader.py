@@ -26,7 +26,9 @@ class CorpusSpec:
     ``format='auto'`` picks by extension (.conllu, .tsv, .jsonl; anything else is plain text).
     TSV columns are 0-based indices or header names; JSONL fields are names.
     ``on_error='raise'`` stops at the first bad line with its file and line number;
-    ``'skip'`` records it as skipped and goes on. ``limit`` stops after that many items.
+    ``'skip'`` records it as skipped and goes on. ``skip`` passes over the first items (they are
+    read, not yielded; the others keep their corpus positions as ids); ``limit`` then stops after
+    that many items (e.g. train on ``limit=1500``, evaluate on ``skip=1500`` of one file).
     """
 
     path: str
@@ -40,6 +42,7 @@ class CorpusSpec:
     label_field: str | None = None
     on_error: str = "raise"
     limit: int | None = None
+    skip: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", os.fspath(self.path))
@@ -51,6 +54,8 @@ class CorpusSpec:
             raise param_error("CorpusSpec", "header", "'auto', 'yes' or 'no'", self.header)
         if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
             raise param_error("CorpusSpec", "limit", "an int in the range [1, inf) or None", self.limit)
+        if not isinstance(self.skip, int) or isinstance(self.skip, bool) or self.skip < 0:
+            raise param_error("CorpusSpec", "skip", "an int in the range [0, inf)", self.skip)
 
     @property
     def resolved_format(self) -> str:
@@ -88,10 +93,13 @@ class Corpus:
             items = read_jsonl(lines, spec.path, spec.on_error, spec.text_field, spec.text_b_field, spec.label_field)
         else:
             items = read_text(lines, spec.path, spec.on_error)
-        n = 0
+        n = passed = 0
         for item in items:
             if item is None:
                 self.blank_lines += 1
+                continue
+            if passed < spec.skip:
+                passed += 1
                 continue
             yield item
             n += 1

@@ -1,7 +1,8 @@
 """Per-sentence, per-head metrics computed on the device right after each layer."""
 
-from . import surface  # noqa: F401 - registers the surface metrics
+from . import behaviour, categories, dependency, roles, surface  # noqa: F401 - register their metrics
 from .registry import Metric, analyses, available, register, resolve
 from .view import SMOOTHING, AttentionView
+from .. import decompose  # noqa: F401,E402 - registers the decomposition's per-head metrics (level "parts")
 
 __all__ = ["SMOOTHING", "AttentionView", "Metric", "analyses", "available", "register", "resolve"]

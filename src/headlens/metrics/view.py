@@ -9,10 +9,14 @@ at the end and masked by ``valid``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 
 from ..align.encode import CLS, SEP
+
+if TYPE_CHECKING:
+    from .arcs import Arcs
 
 SMOOTHING = 1e-4  # Clark et al.: alpha <- (1 - s) alpha + s / n before the entropy
 
@@ -23,6 +27,10 @@ class AttentionView:
     valid: torch.Tensor  # bool [B, N]
     kinds: torch.Tensor  # int8 [B, N]: WORD, CLS, SEP, OTHER_SPECIAL
     punct: torch.Tensor  # bool [B, N]
+    segment: torch.Tensor | None = None  # int8 [B, N]: 0 / 1 (second text of a pair), -1 specials and padding
+    arcs: Arcs | None = None  # dependency arcs between word units (token views of syntactic metrics)
+    word_mean: tuple[torch.Tensor, torch.Tensor] | None = None  # (rows [B, U, T], cols [B, T, U]), mean both sides
+    upos: torch.Tensor | None = None  # int8 [B, N] of word views: UPOS code (metrics.categories.UPOS), -1 none
     _cache: dict = field(default_factory=dict, repr=False)
 
     def _memo(self, key, fn):
@@ -65,3 +73,22 @@ class AttentionView:
             return torch.special.entr(p, out=p).sum(-1)
 
         return self._memo("row_entropy", compute)
+
+    def mean_word_attention(self) -> torch.Tensor:
+        """[B, H, U, U]: word-to-word attention, mean over the query's sub-tokens of the mean over
+        the key's sub-tokens (Pande et al.): uniform token attention 1/N gives 1/N here too."""
+        if self.word_mean is None:
+            raise ValueError("this view has no word aggregation: the batch was built without arcs")
+        return self._memo("mean_word_attention", lambda: aggregate(self.attn, *self.word_mean))
+
+
+def aggregate(attn: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """R @ A @ C per head: attn [B, H, T, T], rows [B, U, T], cols [B, T, U] -> [B, H, U, U].
+
+    Two plain bmm; broadcasting R and C over the heads would copy them H times.
+    """
+    b, h, t, _ = attn.shape
+    u = cols.shape[-1]
+    out = torch.bmm(attn.reshape(b, h * t, t), cols)  # [B, H*T, U]
+    out = out.view(b, h, t, u).transpose(1, 2).reshape(b, t, h * u)  # [B, T, H*U]
+    return torch.bmm(rows, out).view(b, u, h, u).transpose(1, 2).contiguous()

@@ -7,7 +7,9 @@ import torch
 
 from ..align.encode import Encoded
 from ..errors import param_error
-from ..metrics.view import AttentionView
+from ..metrics.arcs import Arcs
+from ..metrics.categories import upos_codes
+from ..metrics.view import AttentionView, aggregate
 
 AGGREGATIONS = ("clark", "first", "mean")
 
@@ -19,6 +21,12 @@ def _pad(arrays: list[np.ndarray], length: int, fill, dtype) -> np.ndarray:
     return out
 
 
+def _unit_upos(e: Encoded) -> np.ndarray:
+    """UPOS code of each unit's word (-1 for special units and untagged words)."""
+    words = e.sentence.words or ()
+    return np.asarray(upos_codes([words[w].upos if w >= 0 else None for w in e.unit_word]), dtype=np.int8)
+
+
 class Batch:
     """Padded inputs for ``items`` and, when asked, the token -> word aggregation.
 
@@ -28,7 +36,10 @@ class Batch:
     (Pande et al.; rows then do not sum to 1). Computed as R @ A @ C with R [U, T], C [T, U].
     """
 
-    def __init__(self, items: list[Encoded], device: torch.device, dtype: torch.dtype, words: bool, aggregation: str = "clark"):
+    def __init__(
+        self, items: list[Encoded], device: torch.device, dtype: torch.dtype, words: bool, aggregation: str = "clark",
+        relations: tuple[str, ...] = (),
+    ):
         if aggregation not in AGGREGATIONS:
             raise param_error("RunConfig", "word_aggregation", f"one of {AGGREGATIONS}", aggregation)
         self.items = items
@@ -44,13 +55,17 @@ class Batch:
         self.token_valid = to(valid)
         self.token_kinds = to(_pad([e.kinds for e in items], t, 0, np.int8))
         self.token_punct = to(_pad([e.token_punct for e in items], t, False, bool))
+        self.token_segment = to(_pad([e.segment for e in items], t, -1, np.int8))
         self.has_words = words
-        if words:
+        self.arcs = Arcs.build(items, relations, device, dtype) if relations else None
+        self.word_mean: tuple[torch.Tensor, torch.Tensor] | None = None
+        if words or relations:
             u = max(e.n_units for e in items)
             units = _pad([e.token_unit for e in items], t, -1, np.int64)
             self.unit_valid = to(_pad([np.ones(e.n_units, bool) for e in items], u, False, bool))
             self.unit_kinds = to(_pad([e.unit_kind for e in items], u, 0, np.int8))
             self.unit_punct = to(_pad([e.unit_punct for e in items], u, False, bool))
+            self.unit_upos = to(_pad([_unit_upos(e) for e in items], u, -1, np.int8))  # lexical categories
             member = np.zeros((len(items), t, u), dtype=np.float64)  # member[b, t, u] = token t is in unit u
             b_idx, t_idx = np.nonzero(units >= 0)
             member[b_idx, t_idx, units[b_idx, t_idx]] = 1.0
@@ -67,6 +82,8 @@ class Batch:
             cols = mean_rows if aggregation == "mean" else member
             self.row_agg = to(np.ascontiguousarray(rows.transpose(0, 2, 1)), dtype)  # [B, U, T]
             self.col_agg = to(cols, dtype)  # [B, T, U]
+            if relations:  # the syntactic sieve: mean on both sides whatever the word aggregation
+                self.word_mean = (to(np.ascontiguousarray(mean_rows.transpose(0, 2, 1)), dtype), to(mean_rows, dtype))
 
     def __len__(self) -> int:
         return len(self.items)
@@ -75,13 +92,11 @@ class Batch:
         return {"input_ids": self.input_ids, "attention_mask": self.attention_mask, "token_type_ids": self.token_type_ids}
 
     def token_view(self, attn: torch.Tensor) -> AttentionView:
-        return AttentionView(attn, self.token_valid, self.token_kinds, self.token_punct)
+        return AttentionView(
+            attn, self.token_valid, self.token_kinds, self.token_punct, segment=self.token_segment,
+            arcs=self.arcs, word_mean=self.word_mean,
+        )
 
     def word_view(self, attn: torch.Tensor) -> AttentionView:
-        # R @ A @ C as two plain bmm (broadcasting R and C over the heads would copy them H times)
-        b, h, t, _ = attn.shape
-        u = self.col_agg.shape[-1]
-        cols = torch.bmm(attn.reshape(b, h * t, t), self.col_agg)  # [B, H*T, U]
-        cols = cols.view(b, h, t, u).transpose(1, 2).reshape(b, t, h * u)  # [B, T, H*U]
-        word_attn = torch.bmm(self.row_agg, cols).view(b, u, h, u).transpose(1, 2).contiguous()  # [B, H, U, U]
-        return AttentionView(word_attn, self.unit_valid, self.unit_kinds, self.unit_punct)
+        return AttentionView(aggregate(attn, self.row_agg, self.col_agg), self.unit_valid, self.unit_kinds, self.unit_punct,
+                             arcs=self.arcs, upos=self.unit_upos)  # arcs join word units: dependency accuracy reads them here

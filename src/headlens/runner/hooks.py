@@ -42,13 +42,27 @@ class AttentionCapture:
 
 
 @contextmanager
-def hooks(modules: list[nn.Module], hook: Callable) -> Iterator[None]:
-    """Register ``hook`` as a forward hook on each module (deduplicated); remove all on exit."""
+def hooks(modules: list[nn.Module], hook: Callable, call_kwargs: dict | None = None) -> Iterator[None]:
+    """Register ``hook`` as a forward hook on each module (deduplicated); remove all on exit.
+
+    ``call_kwargs`` are forced on every call of the modules (an adapter's
+    ``attention_call_kwargs``: MPNet's attention returns its probabilities only when called
+    with ``output_attentions=True``).
+    """
     handles = []
     try:
         for module in dict.fromkeys(modules):
+            if call_kwargs:
+                handles.append(module.register_forward_pre_hook(_forcing(call_kwargs), with_kwargs=True))
             handles.append(module.register_forward_hook(hook))
         yield
     finally:
         for h in handles:
             h.remove()
+
+
+def _forcing(call_kwargs: dict) -> Callable:
+    def pre_hook(module: nn.Module, args, kwargs):
+        return args, {**kwargs, **call_kwargs}
+
+    return pre_hook

@@ -1,6 +1,7 @@
 """Atomic file writes: write to a temporary name in the same directory, fsync, rename.
 
-A reader never sees a half-written file; a crash leaves at most a ``*.tmp-*`` file behind.
+A reader never sees a half-written file; a crash leaves at most a hidden ``.NAME.tmp-*`` file
+behind, which dataset readers (pyarrow, DuckDB globs on ``*.parquet``) skip.
 """
 
 from __future__ import annotations
@@ -11,11 +12,17 @@ import tempfile
 from collections.abc import Callable
 
 
+def _temporary(path: str) -> str:
+    """A new, hidden temporary file beside ``path`` (same filesystem, so the rename is atomic)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".tmp-", dir=directory)
+    os.close(fd)
+    return tmp
+
+
 def atomic_write(path: str, write: Callable[[str], None]) -> None:
     """Call ``write(tmp_path)`` then rename ``tmp_path`` over ``path``."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".tmp-", dir=directory)
-    os.close(fd)
+    tmp = _temporary(path)
     try:
         write(tmp)
         _publish(tmp, path)
@@ -60,9 +67,7 @@ class AtomicParquetWriter:
         import pyarrow.parquet as pq
 
         self.path = path
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, self.tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".tmp-", dir=directory)
-        os.close(fd)
+        self.tmp = _temporary(path)
         self._writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
 
     def write(self, table) -> None:

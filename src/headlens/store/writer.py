@@ -11,7 +11,8 @@ Layout::
                                  (sentence-<id>-window-<k>.npz for the windows of a long sentence)
 
 Every file is written under a temporary name and renamed; parts are flushed every
-``part_size`` sentences, so a killed run keeps every finished part.
+``part_size`` sentences, so a killed run keeps every finished part. A part counts as committed
+once ``progress.json`` records it (see ``store/resume.py``, which ``--resume`` relies on).
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ class RunWriter:
         self.part_size = part_size
         self._scores: AtomicParquetWriter | None = None  # the open part: batches stream into it
         self._sentences: list[dict] = []
-        self.parts = 0
+        self.parts = 0  # committed parts (a resumed run starts at its count)
+        self.on_commit = None  # called with the number of committed parts after each part's commit
 
     def write_manifest(self, manifest: dict) -> None:
         atomic_write_json(os.path.join(self.out, MANIFEST), manifest)
@@ -86,6 +88,16 @@ class RunWriter:
         atomic_write_parquet(self._part_path("sentences"), pa.Table.from_pylist(self._sentences, schema=SENTENCES_SCHEMA))
         self._scores, self._sentences = None, []
         self.parts += 1
+        if self.on_commit is not None:
+            self.on_commit(self.parts)
+
+    def discard(self) -> None:
+        """Drop the open part (a run stopped while storing a batch): nothing of it is committed."""
+        if self._scores is not None:
+            self._scores._writer.close()
+            if os.path.exists(self._scores.tmp):
+                os.unlink(self._scores.tmp)
+        self._scores, self._sentences = None, []
 
     def _part_path(self, table: str) -> str:
         return os.path.join(self.out, table, f"part-{self.parts:05d}.parquet")

@@ -1,0 +1,78 @@
+"""Print the evidence tables of docs/finetuning.md from the outputs of scripts/finetune_glue.sh.
+
+    .venv/bin/python scripts/glue_summary.py [runs/glue] [models]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pyarrow.parquet as pq
+
+TASKS = ("cola", "sst2", "rte")
+
+
+def _json(path: str) -> dict | None:
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def dev_scores(models: str) -> None:
+    print("| task | rows used / epochs / lr | steps | wall s | dev acc | dev F1 | dev MCC | majority acc | majority F1 | majority MCC |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for task in TASKS:
+        card = _json(os.path.join(models, f"minilm-{task}", "headlens_finetune.json"))
+        if card is None:
+            print(f"| {task} | (not trained) |")
+            continue
+        h, d, m, t = card["hyperparameters"], card["dev_scores"], card["majority_baseline"], card["training"]
+        print(f"| {task} | {card['data']['train']['used']} / {h['epochs']} / {h['lr']:g} | {t['steps']} | {t['seconds']:.0f} | "
+              f"{d['accuracy']:.3f} | {d['f1']:.3f} | {d['mcc']:.3f} | {m['accuracy']:.3f} | {m['f1']:.3f} | {m['mcc']:.3f} |")
+
+
+def categories(root: str) -> None:
+    params = _json(os.path.join(root, "categories", "params.json"))
+    if params is None:
+        print("(no cross-task summary yet)")
+        return
+    rows = pq.read_table(os.path.join(root, "categories", "layers.parquet")).to_pylist()
+    print("| task | layer | pref base | pref tuned | delta pref [95% CI] | change | d recv content | d recv function | bias |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in sorted(rows, key=lambda r: (r["task"], r["layer"])):
+        print(f"| {os.path.basename(r['task'])} | L{r['layer'] + 1} | {r['pref_base']:+.4f} | {r['pref_tuned']:+.4f} | "
+              f"{r['delta']:+.4f} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}] | {r['change'] or '-'} | "
+              f"{r['delta_recv_content']:+.4f} | {r['delta_recv_function']:+.4f} | {r['bias'] or '-'} |")
+    print("\ntask-agnostic:", json.dumps(params["task_agnostic"]))
+
+
+def changed_layers(root: str) -> None:
+    print("| task | layer | map cosine base vs tuned [95% CI] | heads changed (compare, all metrics) | layer-level changes |")
+    print("|---|---|---|---|---|")
+    for task in TASKS:
+        cos_path = os.path.join(root, f"models-{task}", "cosine_layers.parquet")
+        cmp_dir = os.path.join(root, f"{task}-{task}", "compare", "vs-base")
+        if not os.path.exists(cos_path) or not os.path.exists(os.path.join(cmp_dir, "params.json")):
+            print(f"| {task} | (pending) |")
+            continue
+        heads = pq.read_table(os.path.join(cmp_dir, "heads.parquet")).to_pylist()
+        layers = pq.read_table(os.path.join(cmp_dir, "layers.parquet")).to_pylist()
+        for r in pq.read_table(cos_path).to_pylist():
+            n_heads = len({(h["layer"], h["head"]) for h in heads if h["changed"] and h["layer"] == r["layer"]})
+            n_layer = sum(1 for x in layers if x["changed"] and x["layer"] == r["layer"])
+            print(f"| {task} | L{r['layer'] + 1} | {r['cosine']:.4f} [{r['ci_low']:.4f}, {r['ci_high']:.4f}] | "
+                  f"{n_heads} of 12 | {n_layer} metrics |")
+
+
+if __name__ == "__main__":
+    root = sys.argv[1] if len(sys.argv) > 1 else "runs/glue"
+    models = sys.argv[2] if len(sys.argv) > 2 else "models"
+    print("## dev scores\n")
+    dev_scores(models)
+    print("\n## categories\n")
+    categories(root)
+    print("\n## changed layers\n")
+    changed_layers(root)

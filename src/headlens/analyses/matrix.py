@@ -1,0 +1,42 @@
+"""Per-sentence scores of a run as matrices: one row per sentence, one column per (layer, head)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from ..store import Run
+
+
+@dataclass(frozen=True)
+class ScoreMatrix:
+    metric: str
+    sentence_ids: np.ndarray  # int64 [n]: the run's analysed sentences, ascending
+    values: np.ndarray  # float64 [n, layers * heads]; NaN where the metric is undefined for a sentence
+    layers: int
+    heads: int
+
+    def column(self, layer: int, head: int) -> np.ndarray:
+        return self.values[:, layer * self.heads + head]
+
+
+def score_matrices(run: Run, metrics: list[str]) -> dict[str, ScoreMatrix]:
+    """One scan of the run's score parts for all ``metrics`` (rows: every sentence that has any score)."""
+    model = run.manifest["model"]
+    layers, heads = int(model["num_layers"]), int(model["num_heads"])
+    dataset = ds.dataset(os.path.join(run.path, "scores"), format="parquet")
+    table = dataset.to_table(filter=ds.field("metric").isin(metrics), columns=["sentence_id", "layer", "head", "metric", "value"])
+    sids = np.unique(table["sentence_id"].to_numpy())
+    out = {}
+    for metric in metrics:
+        part = table.filter(pc.equal(table["metric"], metric))
+        values = np.full((len(sids), layers * heads), np.nan)
+        rows = np.searchsorted(sids, part["sentence_id"].to_numpy())
+        cols = part["layer"].to_numpy().astype(np.int64) * heads + part["head"].to_numpy()
+        values[rows, cols] = part["value"].to_numpy()
+        out[metric] = ScoreMatrix(metric, sids, values, layers, heads)
+    return out

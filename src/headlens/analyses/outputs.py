@@ -1,0 +1,50 @@
+"""Derived tables of an analysis, stored inside the run directory.
+
+``runs/NAME/<analysis>/<name>/`` holds one Parquet file per table and ``params.json`` (the
+settings, tested families and summary). Every file is written under a temporary name and
+renamed, and ``params.json`` is written last: a directory without it is incomplete and is
+ignored by readers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import RunStoreError
+from ..store import Run
+from ..store.atomic import atomic_write_json, atomic_write_parquet
+
+PARAMS = "params.json"
+
+
+def output_dir(run: Run, analysis: str, name: str) -> str:
+    if not name or "/" in name or name.startswith("."):
+        raise RunStoreError(f"output name {name!r} must be a plain directory name (e.g. default).")
+    return os.path.join(run.path, analysis, name)
+
+
+def write_outputs(run: Run, analysis: str, name: str, tables: dict[str, pa.Table], params: dict) -> str:
+    path = output_dir(run, analysis, name)
+    os.makedirs(path, exist_ok=True)
+    stale = os.path.join(path, PARAMS)
+    if os.path.exists(stale):
+        os.remove(stale)  # the directory is incomplete until the new params are written
+    for table_name, table in tables.items():
+        atomic_write_parquet(os.path.join(path, f"{table_name}.parquet"), table)
+    atomic_write_json(os.path.join(path, PARAMS), params)
+    return path
+
+
+def read_outputs(run: Run, analysis: str, name: str = "default") -> tuple[dict[str, pa.Table], dict]:
+    path = output_dir(run, analysis, name)
+    params_path = os.path.join(path, PARAMS)
+    if not os.path.exists(params_path):
+        raise RunStoreError(f"{path} has no finished {analysis} outputs; run `headlens {analysis} {run.path}` to compute them.")
+    with open(params_path, encoding="utf-8") as fh:
+        params = json.load(fh)
+    tables = {f[: -len(".parquet")]: pq.read_table(os.path.join(path, f)) for f in sorted(os.listdir(path)) if f.endswith(".parquet")}
+    return tables, params

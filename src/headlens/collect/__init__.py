@@ -1,0 +1,132 @@
+"""Batch-level collectors: what an analysis accumulates over whole batches, all layers together.
+
+A per-layer metric (``headlens.metrics``) sees one layer at a time and gives one number per
+sentence and head. Some analyses need more: the Jensen-Shannon distance between every pair of
+heads needs the rows of all layers of a query token at once (``cluster``), and the dependency
+baselines need per-sentence counts that belong to no head (``syntax``). A collector has:
+
+- ``on_layer(layer, attn, batch)``: called by the engine in the attention hook, attn
+  [B, H, T, T] on the device; only for collectors with ``needs_attention``;
+- ``add(batch, rows)``: after the forward pass, accumulate batch rows ``rows`` (the rows the
+  run stores) and drop any per-batch state;
+- ``take()``: the arrays accumulated since the last call (one run-store part), then reset.
+  Every part holds ``sentence_ids``: the sentences it covers, once each.
+
+Persistence and crash safety: when the run store commits part N, the pipeline writes each
+collector's arrays to ``collect/<name>/part-N.npz`` (atomically) *before* ``progress.json``
+records part N. A part counts only once recorded, so after a kill a resumed run recomputes the
+unrecorded sentences and overwrites those files. ``read_parts`` takes exactly the run's committed
+parts and checks that together they cover every analysed sentence exactly once.
+
+Collectors are registered per analysis (``register(analysis, factory)``, ``factory(cfg, lm)``);
+runs that ask for none pay nothing. ``--long window`` is refused with a collector: windows of
+one sentence may sit in different parts, and a resumed run recomputes an incomplete sentence's
+earlier windows, which a sum would count twice.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow.compute as pc
+
+from ..errors import ConfigError, RunStoreError
+from ..store.atomic import atomic_write
+
+DIRECTORY = "collect"
+_FACTORIES: dict[str, Callable] = {}
+
+
+class Collector:
+    name = "collector"
+    needs_attention = False
+    needs_parts = False  # a layer analysis (runner/parts.py): sees every layer's parts, not only its attention
+
+    def on_layer(self, layer: int, attn, batch) -> None:  # pragma: no cover - only attention collectors
+        pass
+
+    def add(self, batch, rows) -> None:
+        raise NotImplementedError
+
+    def take(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+
+def register(analysis: str, factory: Callable) -> None:
+    if analysis in _FACTORIES:
+        raise ValueError(f"collector of {analysis!r} is registered twice")
+    _FACTORIES[analysis] = factory
+
+
+def part_path(run_dir: str, name: str, part: int) -> str:
+    return os.path.join(run_dir, DIRECTORY, name, f"part-{part:05d}.npz")
+
+
+class CollectorSet:
+    """The collectors of one run, and their part files."""
+
+    def __init__(self, collectors: list[Collector]):
+        self.collectors = collectors
+        # what the engine calls during the forward pass: attention collectors and layer analyses (runner/parts.py)
+        self.attention = [c for c in collectors if c.needs_attention or c.needs_parts]
+
+    @classmethod
+    def for_run(cls, cfg, lm) -> CollectorSet:
+        from . import baselines, js  # noqa: F401 - register the collectors
+
+        wanted = [a for a in dict.fromkeys(cfg.analyses) if a in _FACTORIES] if not cfg.metrics else []
+        if wanted and cfg.long == "window":
+            raise ConfigError(f"--analyses {','.join(wanted)} cannot run with --long window (a collector sums per part and "
+                              "windows of one sentence may fall in different parts); use --long skip or truncate.")
+        return cls([_FACTORIES[a](cfg, lm) for a in wanted])
+
+    def add(self, batch, rows) -> None:
+        for c in self.collectors:
+            c.add(batch, list(rows))
+
+    def on_commit(self, run_dir: str, then: Callable[[int], None]) -> Callable[[int], None]:
+        """Wrap the store's commit: write every collector's part, then let ``then`` record it."""
+        if not self.collectors:
+            return then
+
+        def commit(parts: int) -> None:
+            for c in self.collectors:
+                arrays = c.take()
+                path = part_path(run_dir, c.name, parts - 1)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                atomic_write(path, lambda tmp, a=arrays: _save(tmp, a))
+            then(parts)
+
+        return commit
+
+
+def _save(tmp: str, arrays: dict[str, np.ndarray]) -> None:
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def committed_parts(run_dir: str) -> int:
+    d = os.path.join(run_dir, "sentences")
+    return sum(1 for f in os.listdir(d) if f.startswith("part-") and f.endswith(".parquet") and ".tmp-" not in f)
+
+
+def read_parts(run, name: str) -> list[dict[str, np.ndarray]]:
+    """The committed parts of collector ``name`` of ``run``, checked against its analysed sentences."""
+    parts = []
+    for n in range(committed_parts(run.path)):
+        path = part_path(run.path, name, n)
+        if not os.path.exists(path):
+            raise RunStoreError(f"{path} is missing: run {run.path} was not made with this analysis's collector "
+                                f"(--analyses {name}); run it again with that analysis.")
+        with np.load(path) as z:
+            parts.append({k: z[k] for k in z.files})
+    ids = np.concatenate([p["sentence_ids"] for p in parts]) if parts else np.zeros(0, np.int64)
+    sentences = run.sentences()
+    analysed = sentences.filter(pc.equal(sentences["status"], "analysed"))["sentence_id"].to_numpy()
+    if len(ids) != len(np.unique(ids)) or not np.array_equal(np.sort(ids), np.sort(analysed)):
+        raise RunStoreError(f"{run.path}/{DIRECTORY}/{name}: the parts cover {len(np.unique(ids))} sentences "
+                            f"({len(ids)} rows) but the run analysed {len(analysed)}; the run directory is inconsistent. "
+                            "Run it again with --overwrite.")
+    return parts

@@ -1,0 +1,46 @@
+"""Component-wise contextualization (Kobayashi et al. 2020, 2021, 2024): ``--analyses decomposition``.
+
+Each layer's output is split by source token through attention, residual, LayerNorm and the
+feed-forward block (``terms.py``; integrated gradients in ``ig.py``), checked for completeness
+at every stage, and reduced per sentence (``summary.py``, ``analysis.py``); the tables are read
+with ``tables.read(run)`` and summarised by ``headlens.analyses.decomposition``. See
+docs/decomposition.md.
+
+The per-head numbers are metrics of level ``parts`` (filled by the decomposition collector, not
+by an attention view), so they land in ``scores/`` and ``heads.parquet`` like any metric.
+"""
+
+from __future__ import annotations
+
+from ..collect import register as register_collector
+from ..metrics.registry import Metric, register
+
+ANALYSIS = "decomposition"
+HEAD_METRICS = {
+    "dec_fnorm": "mean ||f_h(x_j)|| over the sentence's tokens (value vector through W_O, Kobayashi 2020)",
+    "dec_fnorm_word": "mean ||f_h(x_j)|| over tokens of non-punctuation words",
+    "dec_fnorm_punct": "mean ||f_h(x_j)|| over punctuation tokens",
+    "dec_fnorm_cls": "||f_h(x_j)|| of the [CLS]/<s> token",
+    "dec_fnorm_sep": "mean ||f_h(x_j)|| over [SEP]/</s> tokens",
+    "dec_mix_w": "head mixing ratio by weights: mean over tokens of 1 - alpha_ii",
+    "dec_mix_n": "head mixing ratio by norms: ||sum_{j!=i} alpha_ij f(x_j)|| / (that + ||alpha_ii f(x_i)||)",
+}
+
+
+def _computed_by_the_collector(view):
+    raise NotImplementedError("decomposition metrics are filled by the decomposition collector, not by a view")
+
+
+for _name, _desc in HEAD_METRICS.items():
+    register(Metric(_name, "parts", _desc, _computed_by_the_collector, ANALYSIS))
+
+
+def _collector(cfg, lm):
+    import os
+
+    from .analysis import Decomposer
+
+    return Decomposer(lm, os.path.join(os.path.abspath(cfg.out), "maps"))
+
+
+register_collector(ANALYSIS, _collector)

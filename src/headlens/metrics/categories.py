@@ -1,0 +1,145 @@
+"""Attention by lexical category (Jang, Byun & Shin, LREC-COLING 2024), per sentence and head.
+
+Words get a category from their UPOS tag by a mapping (``DEFAULT_MAP``, replaceable with
+``--category-map FILE``, a JSON object UPOS -> content | function | other | drop):
+CONTENT = NOUN PROPN VERB ADJ ADV; FUNCTION = DET ADP PRON CCONJ SCONJ AUX PART;
+OTHER = NUM INTJ SYM X; PUNCT dropped. Words without a tag (``--annotator regex``) have none.
+
+Word-level attention comes from the run's ``--word-aggregation`` (recorded in the manifest;
+``mean`` is Jang et al.'s averaging over sub-tokens, the default ``clark`` sums the key's
+sub-tokens). Special tokens ([CLS], [SEP]), punctuation and untagged words are dropped as
+keys and as queries. ``--category-keys renormalise`` (default) then rescales each query's
+row over the remaining words to sum to 1, so that the scores describe how attention is shared
+among words and not how much of it [SEP] absorbs (BERT puts up to half of its mass there);
+``raw`` keeps the weights as they are. With W the words kept and a_ij that attention:
+
+=========================  ==========================================================
+cat_<q>_<k>                mean of a_ij over query words i of category q and key words
+                           j of category k (q, k in content, function): the 2x2 matrix
+cat_recv_<k>               mean over key words j of category k of the mean over every
+                           query word i in W of a_ij: attention a k-word receives
+cat_pref                   cat_recv_content - cat_recv_function (> 0: content preferred)
+=========================  ==========================================================
+
+Uniform attention over W gives every cell 1/|W| (renormalised) and ``cat_pref`` 0. A sentence
+without a word of a needed category gets NaN for that metric and leaves its tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+
+import torch
+
+from ..errors import ConfigError
+from .registry import Metric, register, register_analysis
+from .view import AttentionView
+
+ANALYSIS = "categories"
+UPOS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT",
+        "SCONJ", "SYM", "VERB", "X")
+UPOS_CODE = {tag: k for k, tag in enumerate(UPOS)}
+CATEGORIES = ("content", "function", "other")
+KEY_MODES = ("renormalise", "raw")
+DEFAULT_MAP = {
+    **{t: "content" for t in ("NOUN", "PROPN", "VERB", "ADJ", "ADV")},
+    **{t: "function" for t in ("DET", "ADP", "PRON", "CCONJ", "SCONJ", "AUX", "PART")},
+    **{t: "other" for t in ("NUM", "INTJ", "SYM", "X")},
+    "PUNCT": "drop",
+}
+NAN = float("nan")
+
+
+def upos_codes(tags) -> list[int]:
+    """UPOS code per tag (-1 for None or a tag outside UD's 17)."""
+    return [UPOS_CODE.get(t, -1) if t is not None else -1 for t in tags]
+
+
+def check_map(mapping: Mapping[str, str], where: str = "the category map") -> dict[str, str]:
+    """A complete UPOS -> category mapping: ``mapping`` over the default (unknown tags are an error)."""
+    unknown = sorted(set(mapping) - set(UPOS))
+    bad = sorted({v for v in mapping.values() if v not in (*CATEGORIES, "drop")})
+    if unknown or bad:
+        raise ConfigError(
+            f"{where}: " + (f"{unknown} are not UPOS tags (valid: {', '.join(UPOS)}). " if unknown else "")
+            + (f"categories {bad} are not one of content, function, other, drop." if bad else ""))
+    return {**DEFAULT_MAP, **mapping}
+
+
+def load_category_map(value: str | Mapping[str, str] | None) -> dict[str, str] | None:
+    """None (the default map), a mapping, or the path of a JSON file holding one."""
+    if value is None or isinstance(value, Mapping):
+        return None if value is None else check_map(value)
+    path = os.fspath(value)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"--category-map {path}: cannot read a JSON object UPOS -> category ({e}).") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"--category-map {path}: expected a JSON object UPOS -> category, got {type(data).__name__}.")
+    return check_map(data, f"--category-map {path}")
+
+
+def _lookup(mapping: Mapping[str, str]) -> torch.Tensor:
+    """int64 [len(UPOS) + 1]: category index (0 content, 1 function, 2 other, -1 dropped) by code + 1."""
+    codes = [-1] + [CATEGORIES.index(mapping[t]) if mapping.get(t, "drop") != "drop" else -1 for t in UPOS]
+    return torch.tensor(codes, dtype=torch.int64)
+
+
+def category_cells(v: AttentionView, mapping: Mapping[str, str], keys: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(S [B, H, 2, 2] category -> category means, R [B, H, 2] attention received per category)."""
+    if v.upos is None:
+        raise ValueError("the category metrics need a word view with UPOS codes")
+    lut = _lookup(mapping).to(v.attn.device)
+    cat = lut[v.upos.long() + 1].masked_fill(~v.valid, -1)  # [B, U]
+    words = (cat >= 0).to(v.attn.dtype)
+    a = v.attn * words[:, None, None, :]
+    if keys == "renormalise":
+        a = a / a.sum(-1, keepdim=True).clamp_min(torch.finfo(a.dtype).tiny)
+    onehot = torch.stack([cat == 0, cat == 1], dim=-1).to(a.dtype)  # [B, U, 2]
+    b, h, u, _ = a.shape
+    to_cat = torch.bmm(a.reshape(b, h * u, u), onehot).view(b, h, u, 2)  # mass of query i on category k
+    counts = onehot.sum(1)  # [B, 2]
+    sums = torch.einsum("buq,bhuk->bhqk", onehot, to_cat)
+    pairs = counts[:, None, :, None] * counts[:, None, None, :]
+    s = (sums / pairs.clamp_min(1)).masked_fill(pairs == 0, NAN)
+    n_q = words.sum(-1)  # [B]
+    recv = torch.einsum("bu,bhuk->bhk", words, to_cat) / (n_q[:, None, None] * counts[:, None, :]).clamp_min(1)
+    recv = recv.masked_fill((counts == 0)[:, None, :], NAN)
+    return s, recv
+
+
+def _metric(name: str, pick, description: str, mapping: Mapping[str, str], keys: str) -> Metric:
+    def score(v: AttentionView) -> torch.Tensor:
+        return pick(*v._memo(("categories", keys, tuple(sorted(mapping.items()))),
+                             lambda: category_cells(v, mapping, keys)))
+
+    return Metric(name, "word", description, score, ANALYSIS, {"category_map": dict(mapping), "category_keys": keys})
+
+
+def category_metrics(mapping: Mapping[str, str] = DEFAULT_MAP, keys: str = "renormalise") -> list[Metric]:
+    if keys not in KEY_MODES:
+        raise ConfigError(f"--category-keys must be one of {', '.join(KEY_MODES)}, got {keys!r}.")
+    out = []
+    for qi, q in enumerate(("content", "function")):
+        for ki, k in enumerate(("content", "function")):
+            out.append(_metric(f"cat_{q}_{k}", lambda s, r, qi=qi, ki=ki: s[..., qi, ki],
+                               f"mean attention from {q} words to {k} words", mapping, keys))
+    for ki, k in enumerate(("content", "function")):
+        out.append(_metric(f"cat_recv_{k}", lambda s, r, ki=ki: r[..., ki], f"attention a {k} word receives", mapping, keys))
+    out.append(_metric("cat_pref", lambda s, r: r[..., 0] - r[..., 1],
+                       "content-word minus function-word attention received (> 0: content preferred)", mapping, keys))
+    return out
+
+
+def _expand(options: Mapping[str, object]) -> list[Metric]:
+    mapping = options.get("category_map") or DEFAULT_MAP
+    return category_metrics(check_map(mapping), str(options.get("category_keys") or "renormalise"))
+
+
+for _m in category_metrics():
+    register(_m)
+register_analysis(ANALYSIS, _expand)

@@ -1,0 +1,156 @@
+"""``compare-models A B --corpus C``: both models on the same batches in one pass over the corpus.
+
+Per batch, model A runs first and its per-layer maps are held (on the device, that batch only);
+model B's hooks then compute, per sentence and head, the cosine similarity of the two maps
+(Kovaleva et al. 2019) and both models' metrics. Only per-sentence numbers are kept; no map is
+stored. The models must share the tokenizer (same vocabulary, normalisation and special
+tokens), since the batches and the alignment are built once for both.
+
+Outputs (``--out DIR``, written whole or not at all): ``cosine_heads.parquet`` and
+``cosine_layers.parquet`` (mean similarity over sentences with a bootstrap CI; per layer the
+mean over heads), ``heads.parquet`` / ``layers.parquet`` (paired metric changes B - A, as
+``headlens compare``) and ``params.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from itertools import chain
+
+import numpy as np
+import pyarrow as pa
+
+from ..analyses.changes import ChangeSettings, paired_changes, settings_dict, summary
+from ..annotate import Annotation, AnnotationCache, make_annotator
+from ..align.encode import Encoder
+from ..config import RunConfig
+from ..corpus.reader import Corpus, fingerprint
+from ..corpus.types import Skipped
+from ..errors import ConfigError, ModelError
+from ..metrics import resolve
+from ..models import load_model
+from ..runner import Engine, plan_batches
+from ..runner.progress import make_progress
+from ..stats import mean_ci
+from ..store.atomic import atomic_write_json, atomic_write_parquet
+from ..store.publish import check_new_dir, publish_dir
+from .similarity import MapCosine, MapHolder
+
+
+def tokenizer_signature(tokenizer) -> dict:
+    """What decides the tokens and specials: the fast tokenizer's pipeline without length settings."""
+    spec = json.loads(tokenizer.backend_tokenizer.to_str())
+    for k in ("truncation", "padding"):
+        spec.pop(k, None)
+    return spec
+
+
+def check_same_tokenizer(a, b) -> None:
+    sa, sb = tokenizer_signature(a.tokenizer), tokenizer_signature(b.tokenizer)
+    if sa != sb:
+        parts = [k for k in sorted(set(sa) | set(sb)) if sa.get(k) != sb.get(k)]
+        raise ModelError(
+            f"{a.name} and {b.name} have different tokenizers (they differ in: {', '.join(parts)}); the same batches "
+            "cannot be fed to both. Compare a model with its own fine-tuned checkpoints, or analyse each with "
+            "`headlens run` and compare what the runs share.")
+    if (a.num_layers, a.num_heads) != (b.num_layers, b.num_heads):
+        raise ModelError(f"{a.name} has {a.num_layers} x {a.num_heads} heads and {b.name} {b.num_layers} x {b.num_heads}; "
+                         "heads cannot be paired.")
+
+
+def _stream(cfg: RunConfig, lm):
+    spec = cfg.corpus_spec
+    annotator = make_annotator(cfg.annotator, spec.resolved_format, cfg.spacy_model)
+    items = iter(Corpus(spec))
+    cache = AnnotationCache(cfg.cache_dir) if annotator is not None and cfg.annotation_cache else None
+    if annotator is not None:
+        items = Annotation(annotator, cache, replace_gold=spec.resolved_format == "conllu").stream(items)
+    return plan_batches(Encoder(lm.tokenizer, lm.max_tokens, cfg.long).stream(items), cfg.max_tokens, cfg.max_batch,
+                        cfg.sort_window), cache
+
+
+def _score(cfg: RunConfig, lm_a, lm_b, metrics):
+    holder = MapHolder()
+    cosine = MapCosine(holder, lm_a.num_layers)
+    engine_a = Engine(lm_a, metrics, cfg.word_aggregation, [holder])
+    engine_b = Engine(lm_b, metrics, cfg.word_aggregation, [cosine])
+    ids, va, vb, cos, skipped = [], [], [], [], 0
+    batches, cache = _stream(cfg, lm_a)
+    try:
+        with make_progress(cfg.progress) as progress:
+            task = progress.add_task("compare-models", total=fingerprint(cfg.corpus_spec.path, cfg.corpus_spec.resolved_format)[1])
+            for item in batches:
+                if isinstance(item, Skipped):
+                    skipped += 1
+                    progress.advance(task)
+                    continue
+                batch = engine_a.batch(item)
+                values_a, _ = engine_a.score(batch)
+                values_b, _ = engine_b.score(batch)
+                holder.clear()
+                ids.append(batch.ids)
+                va.append(values_a)
+                vb.append(values_b)
+                cos.append(cosine.take().numpy())
+                progress.advance(task, len(item))
+    finally:
+        if cache is not None:
+            cache.close()
+    if not ids:
+        raise ConfigError(f"no sentence of {cfg.corpus_spec.path} could be analysed ({skipped} skipped).")
+    order = np.argsort(np.concatenate(ids), kind="stable")
+    return (np.concatenate(ids)[order], np.concatenate(va)[order], np.concatenate(vb)[order],
+            np.concatenate(cos)[order], skipped)
+
+
+def _cosine_tables(cos: np.ndarray, seed: int) -> tuple[pa.Table, pa.Table]:
+    n, layers, heads = cos.shape
+    flat = cos.reshape(n, layers * heads)
+    lo, hi = mean_ci(flat, seed=seed)
+    head_rows = pa.table({"layer": np.repeat(np.arange(layers), heads).astype(np.int32),
+                          "head": np.tile(np.arange(heads), layers).astype(np.int32),
+                          "label": [f"{la + 1}-{h + 1}" for la in range(layers) for h in range(heads)],
+                          "n": np.full(layers * heads, n, np.int32), "cosine": flat.mean(0), "ci_low": lo, "ci_high": hi})
+    per_layer = cos.mean(2)
+    lo, hi = mean_ci(per_layer, seed=seed)
+    layer_rows = pa.table({"layer": np.arange(layers, dtype=np.int32), "n": np.full(layers, n, np.int32),
+                           "cosine": per_layer.mean(0), "ci_low": lo, "ci_high": hi})
+    return head_rows, layer_rows
+
+
+def compare_models(model_a: str, model_b: str, out: str, config: RunConfig | None = None,
+                   settings: ChangeSettings | None = None, **options) -> dict:
+    """Score ``model_a`` and ``model_b`` on the same batches; write the tables to ``out``; return params."""
+    cfg = config if config is not None else RunConfig(out=out, model=model_a, **options)
+    if cfg.long == "window":
+        raise ConfigError("compare-models takes --long skip or truncate (windows are not paired here).")
+    check_new_dir(os.path.abspath(out), "comparison")
+    metrics = resolve(cfg.analyses, cfg.metrics, cfg.analysis_options)
+    if any(m.level == "parts" for m in metrics):
+        raise ConfigError("compare-models scores attention metrics; layer-part analyses are not supported here.")
+    lm_a = load_model(model_a, device=cfg.device, dtype=cfg.dtype)
+    lm_b = load_model(model_b, device=cfg.device, dtype=cfg.dtype)
+    check_same_tokenizer(lm_a, lm_b)
+    ids, va, vb, cos, skipped = _score(cfg, lm_a, lm_b, metrics)
+    n, heads = len(ids), lm_a.num_heads
+    pairs = {m.name: (va[:, k].reshape(n, -1), vb[:, k].reshape(n, -1)) for k, m in enumerate(metrics)}
+    changes = paired_changes(pairs, heads, settings)
+    cos_heads, cos_layers = _cosine_tables(cos, changes.settings.seed)
+    params = {
+        "model_a": lm_a.describe(), "model_b": lm_b.describe(),
+        "corpus": {"path": cfg.corpus_spec.path, "sha256": fingerprint(cfg.corpus_spec.path, cfg.corpus_spec.resolved_format)[0]},
+        "sentences": n, "skipped": skipped, "word_aggregation": cfg.word_aggregation, "config": cfg.to_dict(),
+        "cosine": "per sentence and head: cosine of the two maps flattened over valid rows and columns; mean over sentences",
+        "delta": "model_b - model_a", "settings": settings_dict(changes.settings), "families": changes.families,
+        "changed": summary(changes),
+    }
+
+    def write(tmp: str) -> None:
+        tables = {"cosine_heads": cos_heads, "cosine_layers": cos_layers, "heads": changes.heads, "layers": changes.layers}
+        for name, table in tables.items():
+            atomic_write_parquet(os.path.join(tmp, f"{name}.parquet"), table)
+        atomic_write_json(os.path.join(tmp, "params.json"), params)
+
+    params["out"] = publish_dir(out, write, "comparison")
+    return params

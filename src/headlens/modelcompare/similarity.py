@@ -1,0 +1,64 @@
+"""Two models on the same batch: the first's maps are held for that batch only, the second's hooks
+compare each layer's maps with them (Kovaleva et al. 2019: cosine similarity of flattened maps).
+
+Both are engine collectors (``runner.engine.Engine(collectors=...)``): the engine calls
+``on_layer(layer, attn, batch)`` inside the attention hook. ``MapHolder`` keeps model A's
+[B, H, T, T] map of each layer until ``MapCosine`` (model B's hook) has used it, then drops it;
+nothing is copied to the host but the [B, H] similarities.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..errors import ModelError
+
+
+class MapHolder:
+    name = "map_holder"
+    needs_attention = True
+
+    def __init__(self) -> None:
+        self.maps: dict[int, torch.Tensor] = {}
+
+    def on_layer(self, layer: int, attn: torch.Tensor, batch) -> None:
+        self.maps[layer] = attn
+
+    def pop(self, layer: int) -> torch.Tensor:
+        if layer not in self.maps:
+            raise ModelError(f"the first model produced no attention for layer {layer + 1}; the models differ in depth.")
+        return self.maps.pop(layer)
+
+    def clear(self) -> None:
+        self.maps.clear()
+
+
+def map_cosine(a: torch.Tensor, b: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """[B, H]: cosine similarity of the flattened maps over the valid query rows and key columns."""
+    m = (valid[:, None, :, None] & valid[:, None, None, :]).to(a.dtype)
+    a, b = a * m, b * m
+    dot = (a * b).sum((-1, -2))
+    return dot / (a.pow(2).sum((-1, -2)).sqrt() * b.pow(2).sum((-1, -2)).sqrt()).clamp_min(torch.finfo(a.dtype).tiny)
+
+
+class MapCosine:
+    name = "map_cosine"
+    needs_attention = True
+
+    def __init__(self, holder: MapHolder, num_layers: int) -> None:
+        self.holder = holder
+        self.num_layers = num_layers
+        self.values: torch.Tensor | None = None  # [B, L, H] of the current batch
+
+    def on_layer(self, layer: int, attn: torch.Tensor, batch) -> None:
+        a = self.holder.pop(layer)
+        if a.shape != attn.shape:
+            raise ModelError(f"layer {layer + 1}: attention maps of shape {tuple(a.shape)} and {tuple(attn.shape)}; "
+                             "the models differ in heads.")
+        if self.values is None:
+            self.values = torch.full((attn.shape[0], self.num_layers, attn.shape[1]), float("nan"), dtype=torch.float64)
+        self.values[:, layer] = map_cosine(a.to(attn.dtype), attn, batch.token_valid).double().cpu()
+
+    def take(self) -> torch.Tensor:
+        out, self.values = self.values, None
+        return out

@@ -1,0 +1,59 @@
+"""Paired bootstrap of ratio estimators (micro accuracies) for many classifiers at once.
+
+A corpus-level accuracy is a ratio of sums over items that are not independent inside a
+sentence (e.g. dependency arcs), so the unit resampled is the sentence: ``den`` [n] holds each
+sentence's number of scored items, ``num_a`` [n] the hits of a reference classifier (a
+baseline), ``num_b`` [n, k] the hits of k classifiers (e.g. attention heads). One resampling of
+the sentences (indices as in :mod:`.bootstrap`) serves every column, so column j equals
+``paired_bootstrap(den, num_a, num_b[:, j], metric_fn=lambda y, p: p.sum() / y.sum())`` with the
+same seed (up to floating-point rounding), p-value convention included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .bootstrap import _boot_means, _check_ci
+from .compare import bootstrap_p
+
+
+@dataclass(frozen=True)
+class RatioComparison:
+    """Per column j: acc_b[j] = sum(num_b[:, j]) / sum(den) with its percentile CI; delta[j] =
+    acc_b[j] - acc_a with its percentile CI and two-sided bootstrap p."""
+
+    acc_a: float
+    acc_b: np.ndarray
+    acc_low: np.ndarray
+    acc_high: np.ndarray
+    delta: np.ndarray
+    delta_low: np.ndarray
+    delta_high: np.ndarray
+    p: np.ndarray
+    n: int
+    n_valid: int
+
+
+def paired_ratio_bootstrap(den, num_a, num_b, n_boot: int = 2000, seed: int = 0, ci: float = 0.95) -> RatioComparison:
+    _check_ci(ci, n_boot, "percentile")
+    den = np.asarray(den, dtype=np.float64)
+    num_a = np.asarray(num_a, dtype=np.float64)
+    num_b = np.asarray(num_b, dtype=np.float64).reshape(len(den), -1)
+    if den.ndim != 1 or len(den) == 0 or num_a.shape != den.shape or n_boot < 1 or den.sum() <= 0:
+        raise ValueError("den and num_a must be non-empty 1-D arrays of one length with sum(den) > 0; num_b [n, k]; n_boot >= 1")
+    if not (np.isfinite(num_b).all() and np.isfinite(num_a).all() and np.isfinite(den).all()):
+        raise ValueError("paired_ratio_bootstrap needs finite counts")
+    total = den.sum()
+    acc_a, acc_b = num_a.sum() / total, num_b.sum(0) / total
+    means = _boot_means(np.column_stack([den, num_a, num_b]), n_boot, seed)  # sums / n, rows resampled jointly
+    ok = means[:, 0] > 0
+    boot_b = means[ok, 2:] / means[ok, :1]
+    deltas = boot_b - (means[ok, 1] / means[ok, 0])[:, None]
+    alpha = (1.0 - ci) / 2.0
+    lo, hi = np.quantile(boot_b, [alpha, 1 - alpha], axis=0) if ok.any() else (np.full(acc_b.shape, np.nan),) * 2
+    dlo, dhi = np.quantile(deltas, [alpha, 1 - alpha], axis=0) if ok.any() else (np.full(acc_b.shape, np.nan),) * 2
+    delta = acc_b - acc_a
+    p = np.asarray([bootstrap_p(float(d), deltas[:, j]) for j, d in enumerate(delta)])
+    return RatioComparison(float(acc_a), acc_b, lo, hi, delta, dlo, dhi, p, len(den), int(ok.sum()))

@@ -1,0 +1,249 @@
+"""Crash safety and ``--resume``: which parts of a run are committed, and what a resumed run skips.
+
+Part commit rule. Part N is written as ``scores/part-N.parquet``, then ``sentences/part-N.parquet``,
+then ``plan/part-N.json`` (each under a temporary name, then renamed), and only then does
+``progress.json`` (rewritten atomically) record it: a part is committed when, and only when,
+``progress.json`` counts it. Whatever a kill left beyond that (a scores part without its
+sentences part, a sentences part or plan not yet recorded, any ``*.tmp-*`` file) is deleted on
+resume and its sentences are computed again; nothing committed is ever computed again or lost.
+
+``progress.json`` holds what the run had accumulated when its last part was committed: the head
+moments (exact, mergeable), the counts, the maps found, and how many stream steps (batches and
+skipped items) the committed parts cover. A resumed run starts from that state, so it ends with
+the same sentences, scores and ``heads.parquet`` as a run that was never stopped.
+
+The batch plan. Batches are a deterministic function of the corpus, the tokenizer and
+``max_tokens``/``max_batch``/``sort_window``/``long``; ``plan/part-N.json`` records the steps of
+each part (a batch as ``[[sentence_id, window], ...]``, a skipped item as its sentence id). On
+resume the stream is formed again, each committed step is checked against the record (a
+difference stops the resume) and skipped without a forward pass; the one exception is a batch
+holding a window of a long sentence (``--long window``) whose other windows come later: that same
+batch runs again and only those windows are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import warnings
+from collections import Counter
+from datetime import datetime, timezone
+
+import pyarrow.parquet as pq
+
+from ..accumulate import Moments
+from ..corpus.types import Skipped
+from ..errors import RunStoreError
+from .atomic import atomic_write_json
+from .writer import MANIFEST
+
+PROGRESS = "progress.json"
+PLAN = "plan"
+LOCK = ".headlens.lock"
+# options that do not change what a run computes: they may differ on resume
+FREE_OPTIONS = ("out", "overwrite", "resume", "progress", "threads", "annotation_cache", "cache_dir", "model")
+PART = re.compile(r"^part-(\d+)\.(parquet|json)$")
+
+
+def step_key(item) -> int | list:
+    """How the plan records a step: a skipped item's sentence id, or a batch's [sentence_id, window] pairs."""
+    if isinstance(item, Skipped):
+        return item.index
+    return [[e.sentence.index, e.window] for e in item]
+
+
+def read_manifest(out: str) -> dict | None:
+    path = os.path.join(out, MANIFEST)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, ValueError) as e:
+        raise RunStoreError(f"cannot read {path}: {e}. The run cannot be resumed; start it again with --overwrite.") from e
+
+
+def completed(out: str) -> bool:
+    """True when ``out`` holds a complete run (``--resume`` then has nothing to do)."""
+    m = read_manifest(os.path.abspath(out)) if os.path.isdir(out) else None
+    return bool(m) and m.get("status") == "complete"
+
+
+def differences(old: dict, new: dict) -> list[str]:
+    """The fields that make ``new`` compute something else than the stored run ``old``."""
+    def config(m: dict) -> dict:
+        c = {k: v for k, v in m.get("config", {}).items() if k not in FREE_OPTIONS}
+        c["corpus"] = {k: v for k, v in (c.get("corpus") or {}).items() if k != "path"}
+        return c
+
+    pairs = {
+        "format_version": (old.get("format_version"), new.get("format_version")),
+        "model sha256": (old["model"].get("weights_sha256"), new["model"].get("weights_sha256")),
+        "model tokenizer": (old["model"].get("tokenizer"), new["model"].get("tokenizer")),
+        "corpus sha256": (old["corpus"].get("sha256"), new["corpus"].get("sha256")),
+        "annotator": (old.get("annotator"), new.get("annotator")),
+    }
+    a, b = config(old), config(new)
+    for k in sorted(set(a) | set(b)):
+        pairs[k] = (a.get(k), b.get(k))
+    return [f"{k} (stored {x!r}, now {y!r})" for k, (x, y) in pairs.items() if json.dumps(x, default=str) != json.dumps(y, default=str)]
+
+
+def clean_uncommitted(out: str, parts: int) -> list[str]:
+    """Delete temporary files and the files of parts numbered ``parts`` or more; return their names."""
+    removed = []
+    for sub in ("", "scores", "sentences", PLAN, "maps"):
+        d = os.path.join(out, sub)
+        if not os.path.isdir(d):
+            continue
+        for name in sorted(os.listdir(d)):
+            m = PART.match(name)
+            if ".tmp-" in name or (sub in ("scores", "sentences", PLAN) and m and int(m.group(1)) >= parts):
+                os.unlink(os.path.join(d, name))
+                removed.append(os.path.join(sub, name))
+    return removed
+
+
+class ResumeState:
+    """The accumulated state of a run, fresh or loaded from ``progress.json``, and the skip logic."""
+
+    def __init__(self, out: str, moments: Moments, progress: dict | None = None, plan: list | None = None,
+                 stored: set[int] | None = None):
+        p = progress or {}
+        self.out = out
+        self.parts = p.get("parts", 0)
+        self.moments = Moments.from_dict(p["moments"]) if "moments" in p else moments
+        self.counts: Counter = Counter(p.get("counts", {}))
+        self.skipped: Counter = Counter(p.get("skipped", {}))
+        self.maps_found: set[str] = set(p.get("maps_found", []))
+        self.plan = plan or []  # the committed steps, checked and skipped on resume
+        self.stored = stored or set()  # sentence ids in the committed parts
+        self.seen = 0  # steps of the stream so far
+        self.committed = len(self.plan)  # steps the committed parts cover
+        self.pending: list = []  # steps since the last committed part
+        self.storing = False  # True while a batch's results go to the writer (a stop then drops the open part)
+        self.lock = None  # the run directory's lock file, held while the run lives
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.close()
+            self.lock = None
+
+    def todo(self, item) -> list[int] | None:
+        """None for a new step; for a committed step, the positions of its windows still to compute (mostly [])."""
+        i, self.seen = self.seen, self.seen + 1
+        if i >= len(self.plan):
+            return None
+        if step_key(item) != self.plan[i]:
+            raise RunStoreError(
+                f"cannot resume {self.out}: step {i} of the batch plan differs from the recorded one "
+                f"(recorded {str(self.plan[i])[:200]}, now {str(step_key(item))[:200]}); the corpus reading or the "
+                "tokenizer behaves differently than in the first session. Start the run again with --overwrite."
+            )
+        if isinstance(item, Skipped):
+            return []
+        return [j for j, e in enumerate(item) if e.sentence.index not in self.stored]
+
+    def done(self, item, todo: list[int] | None) -> None:
+        """A step's results are in the open part (a new step joins the part's plan)."""
+        if todo is None:
+            self.pending.append(step_key(item))
+        self.storing = False
+
+    def check_end(self) -> None:
+        if self.seen < len(self.plan):
+            raise RunStoreError(
+                f"cannot resume {self.out}: the corpus ended after {self.seen} steps but the run recorded "
+                f"{len(self.plan)}. Start the run again with --overwrite."
+            )
+
+    def commit(self, parts: int) -> None:
+        """After part ``parts - 1`` is written: record its plan, then the progress that commits it."""
+        atomic_write_json(os.path.join(self.out, PLAN, f"part-{parts - 1:05d}.json"), {"steps": self.pending})
+        self.committed += len(self.pending)
+        self.pending = []
+        self.parts = parts
+        atomic_write_json(os.path.join(self.out, PROGRESS), {
+            "parts": parts,
+            "steps": self.committed,
+            "counts": dict(self.counts),
+            "skipped": dict(self.skipped),
+            "maps_found": sorted(self.maps_found),
+            "moments": self.moments.to_dict(),
+        })
+
+
+def start(out: str, moments: Moments, manifest: dict, resume: bool, prepare) -> tuple[str, ResumeState]:
+    """The run directory and the state a run starts from: ``prepare(out)`` for a new run, else the stored one."""
+    if not resume:
+        out = prepare(out)
+        os.makedirs(os.path.join(out, PLAN))
+        state = ResumeState(out, moments)
+        state.lock = _lock(out)
+        return out, state
+    out = os.path.abspath(out)
+    if not os.path.isdir(out):
+        raise RunStoreError(f"{out} does not exist, so there is no run to resume: drop --resume to start it.")
+    lock = _lock(out)
+    old = read_manifest(out)
+    if old is None:
+        if any(f != LOCK for _, _, files in os.walk(out) for f in files):
+            raise RunStoreError(f"{out} has no {MANIFEST}: it is not a headlens run. Choose another --out.")
+        lock.close()
+        os.unlink(os.path.join(out, LOCK))
+        for sub in ("scores", "sentences", PLAN):  # stopped before its first batch: start afresh
+            if os.path.isdir(os.path.join(out, sub)):
+                os.rmdir(os.path.join(out, sub))
+        return start(out, moments, manifest, False, prepare)
+    diff = differences(old, manifest)
+    if diff:
+        raise RunStoreError(
+            f"cannot resume {out}: it was started with other settings: {'; '.join(diff)}. Resume with the "
+            "options, model and corpus it was started with (see its manifest.json), or start a new run with "
+            "another --out (or --overwrite)."
+        )
+    progress_path = os.path.join(out, PROGRESS)
+    progress = None
+    if os.path.exists(progress_path):
+        with open(progress_path, encoding="utf-8") as fh:
+            progress = json.load(fh)
+    parts = (progress or {}).get("parts", 0)
+    removed = clean_uncommitted(out, parts)
+    if removed:
+        warnings.warn(f"resuming {out}: dropped uncommitted files {', '.join(removed)}; their sentences are computed again.", stacklevel=3)
+    plan, stored = [], set()
+    try:
+        for n in range(parts):
+            with open(os.path.join(out, PLAN, f"part-{n:05d}.json"), encoding="utf-8") as fh:
+                plan.extend(json.load(fh)["steps"])
+            table = pq.read_table(os.path.join(out, "sentences", f"part-{n:05d}.parquet"), columns=["sentence_id"])
+            stored.update(table["sentence_id"].to_pylist())
+    except (OSError, ValueError, KeyError) as e:
+        raise RunStoreError(f"cannot resume {out}: committed part {n} is unreadable ({e}); the run directory was "
+                            "changed by hand. Start it again with --overwrite.") from e
+    if len(plan) != (progress or {}).get("steps", 0):
+        raise RunStoreError(f"cannot resume {out}: {PLAN}/ holds {len(plan)} steps but {PROGRESS} records "
+                            f"{progress.get('steps')}; the run directory was changed by hand. Start it again with --overwrite.")
+    for sub in ("scores", "sentences", PLAN):
+        os.makedirs(os.path.join(out, sub), exist_ok=True)
+    manifest["started"] = old.get("started", manifest["started"])
+    kept = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "parts_kept": parts, "items_kept": len(stored)}
+    manifest["resumed"] = [*old.get("resumed", []), kept]
+    state = ResumeState(out, moments, progress, plan, stored)
+    state.lock = lock
+    return out, state
+
+
+def _lock(out: str):
+    """Hold an exclusive lock on ``out/.headlens.lock`` while this run lives (a killed process releases it)."""
+    import fcntl
+
+    fh = open(os.path.join(out, LOCK), "a")  # noqa: SIM115 - kept open with the run's state
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        fh.close()
+        raise RunStoreError(f"another headlens process is writing {out} right now; wait for it to end "
+                            "(or stop it) before resuming.") from e
+    return fh
