@@ -50,21 +50,20 @@ def categories(root: str) -> None:
 
 
 def changed_layers(root: str) -> None:
-    print("| task | layer | map cosine base vs tuned [95% CI] | heads changed (compare, all metrics) | layer-level changes |")
+    print("| task | layer | map cosine base vs tuned [95% CI] | least similar head | layer-level metric changes (of 25) |")
     print("|---|---|---|---|---|")
     for task in TASKS:
-        cos_path = os.path.join(root, f"models-{task}", "cosine_layers.parquet")
-        cmp_dir = os.path.join(root, f"{task}-{task}", "compare", "vs-base")
-        if not os.path.exists(cos_path) or not os.path.exists(os.path.join(cmp_dir, "params.json")):
+        folder = os.path.join(root, f"models-{task}")
+        if not os.path.exists(os.path.join(folder, "params.json")):
             print(f"| {task} | (pending) |")
             continue
-        heads = pq.read_table(os.path.join(cmp_dir, "heads.parquet")).to_pylist()
-        layers = pq.read_table(os.path.join(cmp_dir, "layers.parquet")).to_pylist()
-        for r in pq.read_table(cos_path).to_pylist():
-            n_heads = len({(h["layer"], h["head"]) for h in heads if h["changed"] and h["layer"] == r["layer"]})
+        heads = pq.read_table(os.path.join(folder, "cosine_heads.parquet")).to_pylist()
+        layers = pq.read_table(os.path.join(folder, "layers.parquet")).to_pylist()
+        for r in pq.read_table(os.path.join(folder, "cosine_layers.parquet")).to_pylist():
+            low = min((h for h in heads if h["layer"] == r["layer"]), key=lambda h: h["cosine"])
             n_layer = sum(1 for x in layers if x["changed"] and x["layer"] == r["layer"])
             print(f"| {task} | L{r['layer'] + 1} | {r['cosine']:.4f} [{r['ci_low']:.4f}, {r['ci_high']:.4f}] | "
-                  f"{n_heads} of 12 | {n_layer} metrics |")
+                  f"{low['label']} {low['cosine']:.3f} | {n_layer} |")
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def test_probe_is_reproducible_with_a_seed(tiny_bert_dir):
     train, test = CorpusSpec(SAMPLE, limit=20), CorpusSpec(SAMPLE, skip=480)
     runs = [probe(lm, train, test, ProbeSettings(features="attn+vectors", seed=seed, n_boot=50)) for seed in (7, 7, 8)]
     assert runs[0].to_dict() == runs[1].to_dict()
-    assert runs[0].train_sentences > 10 and runs[0].eval_sentences > 10 and runs[0].pairwise is not None
+    assert runs[0].train_sentences >= 5 and runs[0].eval_sentences >= 5 and runs[0].pairwise is not None  # others are too long for the tiny model
     assert runs[0].to_dict()["uas"] != runs[2].to_dict()["uas"]  # the seed sets the initial weights
 
 
@@ -65,10 +65,10 @@ def test_skip_passes_over_items_and_keeps_corpus_ids():
 @pytest.mark.integration
 def test_probe_beats_right_branching_on_ud(tmp_path):
     out = tmp_path / "probe.json"
-    assert main(["probe", "--train", SAMPLE, "--train-limit", "150", "--eval", SAMPLE, "--eval-skip", "400",
+    assert main(["probe", "--train", SAMPLE, "--train-limit", "100", "--eval", SAMPLE, "--eval-skip", "440",
                  "--json", str(out)]) == 0
     r = json.loads(out.read_text())
-    assert r["uas"]["attn"] > r["uas"]["right-branching"] + 0.05
+    assert r["uas"]["attn"] > r["uas"]["right-branching"] + 0.05 and r["eval_sentences"] == 60
     v = r["versus_right_branching"]["attn"]
     assert v["ci_low"] > 0 and v["p"] < 0.01
     assert r["pairwise"]["arc_accuracy"] > 0.7 and r["pairwise"]["relation_accuracy"] > r["pairwise"]["relation_majority"]
