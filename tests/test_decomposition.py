@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pyarrow as pa
 import pytest
 import torch
 from scipy.stats import spearmanr
@@ -18,7 +19,8 @@ from headlens.decompose import tables
 from headlens.decompose.analysis import TOLERANCE, Decomposer
 from headlens.decompose.ig import check_elementwise, closed_form_ratio, stepped_ratio, activation_at_zero
 from headlens.decompose.summary import PAIR_TYPES, pair_types, spearman
-from headlens.decompose.terms import MAPS, STAGES, VECTOR_MAPS, decompose
+from headlens.decompose.terms import (ATTENTION_MAPS, ATTENTION_STAGES, FF_MAPS, MAPS, STAGES, VECTOR_MAPS, decompose,
+                                      ln_scale, ln_split)
 from headlens.decompose.weights import LayerWeights, layer_weights
 from headlens.errors import ConfigError, ModelError
 from headlens.metrics import resolve
@@ -36,9 +38,9 @@ def encode(lm, texts):
     return Encoder(lm.tokenizer, lm.max_tokens).encode(sents)
 
 
-def decomposed(lm, texts=TEXTS):
+def decomposed(lm, texts=TEXTS, ff=True):
     """Run the Engine with the decomposition collector on one padded batch; return the collector and values."""
-    dec = Decomposer(lm)
+    dec = Decomposer(lm, ff=ff)
     engine = Engine(lm, resolve(("decomposition",)), collectors=[dec])
     batch = engine.batch(encode(lm, texts))
     values, _ = engine.score(batch)
@@ -62,7 +64,7 @@ def test_complete_at_every_stage_on_every_family(family_dir, dtype):
     assert np.isfinite(values[:, always]).all()  # filled for every sentence, layer and head
     assert np.isnan(values[1, names.index("dec_fnorm_punct")]).all()  # "new york" has no punctuation
     layers = dec.done["layers"]
-    assert set(layers["sentence_id"].to_pylist()) == {0, 1, 2}
+    assert set(layers["ids"].tolist()) == {0, 1, 2}
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -70,6 +72,51 @@ def test_complete_on_minilm(dtype):
     lm = load_model(None, dtype=dtype)
     dec, _, _ = decomposed(lm, TEXTS + ["Kobayashi et al. decomposed BERT's layers, token by token."])
     assert 0 < max(dec.max_error.values()) <= TOLERANCE[lm.dtype]
+
+
+def test_default_is_the_attention_block_and_equals_the_ff_run(tiny_bert_dir):
+    lm = load_model(tiny_bert_dir, dtype="float64")
+    full, full_values, _ = decomposed(lm, ff=True)
+    att, att_values, _ = decomposed(lm, ff=False)
+    assert set(att.max_error) == set(ATTENTION_STAGES) and max(att.max_error.values()) <= TOLERANCE[lm.dtype]
+    np.testing.assert_array_equal(att_values, full_values)  # the per-head metrics do not depend on the mode
+    assert set(att.done) == {"layers", "tokens"} and not set(FF_MAPS) & set(att.done["tokens"])
+    for m in ATTENTION_MAPS:
+        np.testing.assert_array_equal(att.done["tokens"][m], full.done["tokens"][m])
+
+
+@pytest.mark.parametrize("ff", [True, False])
+def test_layers_decomposed_together_equal_one_by_one(tiny_bert_dir, ff):
+    lm = load_model(tiny_bert_dir, dtype="float64")
+    got = {}
+    for grouped in (True, False):
+        dec = Decomposer(lm, ff=ff, group_layers=grouped)
+        engine = Engine(lm, resolve(("decomposition",)), collectors=[dec])
+        batch = engine.batch(encode(lm, TEXTS))
+        values, _ = engine.score(batch, keep=[0, 2])
+        assert (dec.group >= lm.num_layers) == grouped
+        got[grouped] = values, dec.done, dec.done_maps
+    np.testing.assert_allclose(got[True][0], got[False][0], rtol=1e-12)
+    for name, columns in got[True][1].items():
+        for col, array in columns.items():
+            np.testing.assert_allclose(array, got[False][1][name][col], rtol=1e-12, err_msg=f"{name}.{col}")
+    for row, arrays in got[True][2].items():
+        for name, array in arrays.items():
+            np.testing.assert_allclose(array, got[False][2][row][name], rtol=1e-6)
+
+
+def test_only_the_stored_rows_reach_the_part(tiny_bert_dir):
+    lm = load_model(tiny_bert_dir, dtype="float64")
+    dec = Decomposer(lm, ff=True)
+    engine = Engine(lm, resolve(("decomposition",)), collectors=[dec])
+    batch = engine.batch(encode(lm, TEXTS))
+    engine.score(batch)
+    dec.add(batch, [0, 2])
+    part = tables.from_parts([dec.take()])
+    for name in ("layers", "tokens"):
+        assert set(part[name]["sentence_id"].to_pylist()) == {0, 2}, name
+    assert set(part["ffpairs"]["sentence_id"].to_pylist()) <= {0, 2}
+    assert set(part["layers"]["metric"].cast(pa.string()).to_pylist()) == set(dec.metrics)
 
 
 def test_incomplete_decomposition_stops_with_the_stage(tiny_bert_dir):
@@ -98,6 +145,56 @@ def test_chunking_does_not_change_the_result(tiny_bert_dir):
     for name in MAPS:
         torch.testing.assert_close(pieces.maps[name], whole.maps[name])
         torch.testing.assert_close(pieces.mixing[name], whole.mixing[name])
+
+
+def _direct(parts, w):
+    """Every stage's per-pair terms as explicit [B, T, T, d] tensors (the T x T x d computation the maps avoid)."""
+    x, probs = parts["value.in"], parts.probs.to(parts["value.in"].dtype)
+    b, t, d = x.shape
+    dh = d // w.heads
+    v = parts["value.out"]
+    f = torch.stack([v[..., h * dh:(h + 1) * dh] @ w.w_o[:, h * dh:(h + 1) * dh].T for h in range(w.heads)], 1)  # [B,H,T,d]
+    e = torch.einsum("bhij,bhjd->bijd", probs, f)
+    eye = torch.eye(t, dtype=x.dtype)[None, :, :, None]
+    res = e + eye * x[:, :, None, :]
+    (g1, _, eps1), (g2, _, eps2) = w.ln1, w.ln2
+    u = ln_split(res, g1, ln_scale(parts["attention_norm.in"], eps1)[:, :, None])
+    r = closed_form_ratio(parts["ff_in.out"], parts["ff_activation.out"], w.act0, w.slope0)
+    g = ((u @ w.w1.T) * r[:, :, None]) @ w.w2.T
+    s = g + u
+    z = ln_split(s, g2, ln_scale(parts["ff_norm.in"], eps2)[:, :, None])
+    return dict(zip(VECTOR_MAPS, (e, res, u, g, s, z)))
+
+
+def test_factored_norms_equal_the_direct_computation(tiny_bert_dir):
+    lm = load_model(tiny_bert_dir, dtype="float64")
+    captured = []
+
+    class Keep(Decomposer):
+        def on_parts(self, parts):
+            captured.append(parts)
+
+    engine = Engine(lm, resolve(("decomposition",)), collectors=[Keep(lm)])
+    batch = engine.batch(encode(lm, TEXTS))
+    engine.score(batch)
+    weights = Keep(lm).weights
+    valid = batch.token_valid
+    pair = valid[:, :, None] & valid[:, None, :]
+    for parts in captured:
+        w = weights[parts.layer]
+        terms = _direct(parts, w)
+        for ff in (True, False):
+            got = decompose(parts, w, valid, ff=ff)
+            for name, term in terms.items():
+                if name in FF_MAPS and not ff:
+                    assert name not in got.maps
+                    continue
+                want = term.norm(dim=-1)
+                torch.testing.assert_close(got.maps[name][pair], want[pair], rtol=1e-10, atol=1e-13)
+                total, own = term.sum(2), term.diagonal(dim1=1, dim2=2).transpose(1, 2)
+                others = (total - own).norm(dim=-1)
+                want_mix = torch.where(others + own.norm(dim=-1) > 0, others / (others + own.norm(dim=-1)), 0)
+                torch.testing.assert_close(got.mixing[name][valid], want_mix[valid], rtol=1e-10, atol=1e-13)
 
 
 # -- integrated gradients ----------------------------------------------------------------------
@@ -230,9 +327,11 @@ def test_refusals(tiny_bert_dir):
         headlens.RunConfig(mask_rate=1.5)
 
 
-def test_run_stores_tables_and_maps_and_the_cli_reads_them(tiny_bert_dir, tmp_path, capsys):
+@pytest.mark.parametrize("analysis", ["decomposition_ff", "decomposition"])
+def test_run_stores_tables_and_maps_and_the_cli_reads_them(tiny_bert_dir, tmp_path, capsys, analysis):
     out = str(tmp_path / "run")
-    run = headlens.run(model=tiny_bert_dir, analyses=("decomposition",), out=out, progress=False,
+    ff = analysis == "decomposition_ff"
+    run = headlens.run(model=tiny_bert_dir, analyses=(analysis,), out=out, progress=False,
                        store_maps=("0",), mask_rate=0.12, corpus=headlens.CorpusSpec(
                            headlens.config.default_corpus_path(), format="conllu", limit=12))
     t = tables.read(run)
@@ -241,15 +340,35 @@ def test_run_stores_tables_and_maps_and_the_cli_reads_them(tiny_bert_dir, tmp_pa
     assert set(t["layers"]["sentence_id"].to_pylist()) == analysed
     assert set(t["tokens"]["sentence_id"].to_pylist()) == analysed
     assert set(run.metrics) >= {"dec_fnorm", "dec_mix_n"} and run.heads("dec_fnorm").num_rows == 2 * 4
+    tok = load_model(tiny_bert_dir).tokenizer
+    tokens = t["tokens"].to_pylist()
+    assert all(r["token"] == tok.convert_ids_to_tokens(r["token_id"]) for r in tokens)
+    metrics = set(t["layers"]["metric"].cast(pa.string()).to_pylist())
+    assert ({"change:FF", "ffamp", "completeness:layernorm2"} <= metrics) == ff
+    assert (t["ffpairs"].num_rows > 0) == ff
+    assert np.isnan(t["tokens"]["ATBFF"].to_numpy()).all() != ff
     with np.load(f"{out}/maps/sentence-0-decomposition.npz") as z:
         n = len(z["tokens"])
-        for name in ("Attn-W", "Attn-N", "AttnRes-N", "ATB", "ATBFF", "ATBFFRES", "ATBFFRESLN"):
+        for name in ("Attn-W", "Attn-N", "AttnRes-N", "ATB", *(("ATBFF", "ATBFFRES", "ATBFFRESLN") if ff else ())):
             assert z[name].shape == (2, n, n)
+        assert ("ATBFF" in z.files) == ff
     assert main(["mixing", out, "--frequency", "corpus"]) == 0
     text = capsys.readouterr().out
     assert "same ordering here" in text and "completeness" in text
-    assert main(["ff-pairs", out, "--top", "5"]) == 0
-    assert "top 5 pairs" in capsys.readouterr().out
+    assert ("contextualization change (1 - Spearman rho)" in text) == ff
+    if ff:
+        assert main(["ff-pairs", out, "--top", "5"]) == 0
+        assert "top 5 pairs" in capsys.readouterr().out
+    else:
+        assert main(["ff-pairs", out, "--top", "5"]) != 0
+        assert "--analyses decomposition_ff" in capsys.readouterr().err
+
+
+def test_both_decomposition_analyses_are_refused(tiny_bert_dir, tmp_path):
+    with pytest.raises(ConfigError, match="name only one"):
+        headlens.run(model=tiny_bert_dir, analyses=("decomposition", "decomposition_ff"), out=str(tmp_path / "r"),
+                     progress=False, corpus=headlens.CorpusSpec(headlens.config.default_corpus_path(), format="conllu",
+                                                                limit=2))
 
 
 def test_masking_is_deterministic_and_only_touches_word_tokens(tiny_model):

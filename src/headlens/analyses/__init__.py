@@ -21,6 +21,7 @@ FINALIZERS: dict[str, Callable[[Run], object]] = {
     "syntax": lambda run: save_syntax(run, dependency_accuracy(run)),
     "cluster": lambda run: save_cluster(run, cluster_heads(run)),
     "decomposition": save_decomposition,
+    "decomposition_ff": save_decomposition,
     "categories": save_categories,
 }
 

@@ -9,6 +9,10 @@
   (rank 1 = most frequent), per map and layer, over word tokens;
 - ``top_pairs``: the pairs FF amplified most, with their types.
 
+``change``, ``ffamp`` and ``top_pairs`` need the feed-forward maps: runs made with ``--analyses
+decomposition_ff`` (``has_ff``); a default ``--analyses decomposition`` run has the attention
+block's maps only.
+
 ``save_decomposition(run)`` writes the first four to ``runs/X/decomposition/default/``.
 """
 
@@ -86,13 +90,23 @@ def frequency(tokens: pa.Table, counts: dict[str, int] | None = None) -> pa.Tabl
     ranks = np.asarray([rank.get(t, 0) for t in token], dtype=np.float64)
     layer = words["layer"].to_numpy()
     rows = []
-    for m in MAPS:
+    for m in computed_maps(tokens):
         values = words[m].to_numpy()
         for lay in [-1, *np.unique(layer).tolist()]:
             sel = known & ((layer == lay) if lay >= 0 else np.ones_like(known))
             rho = spearmanr(values[sel], ranks[sel]).statistic if sel.sum() > 2 else float("nan")
             rows.append({"map": m, "layer": lay, "tokens": int(sel.sum()), "spearman": float(rho)})
     return pa.Table.from_pylist(rows)
+
+
+def computed_maps(tokens: pa.Table) -> list[str]:
+    """The maps a run computed (the FF maps only with ``--analyses decomposition_ff``)."""
+    return [m for m in MAPS if tokens.num_rows == 0 or not np.isnan(tokens[m].to_numpy()).all()]
+
+
+def has_ff(layers: pa.Table) -> bool:
+    """Whether the run computed the feed-forward maps (``--analyses decomposition_ff``)."""
+    return bool(pc.any(pc.equal(layers["metric"].cast(pa.string()), "ffamp")).as_py())
 
 
 def read_counts(path: str) -> dict[str, int]:
@@ -117,7 +131,8 @@ def save_decomposition(run: Run, name: str = "default") -> str:
     t = dtables.read(run)
     mix = mixing(t["layers"])
     overall = {r["map"]: r["mean"] for r in mix.to_pylist() if r["layer"] == -1 and r["group"] == "all"}
-    params = {"completeness_max_relative_error": completeness(t["layers"]), "mixing_all_tokens": overall,
+    params = {"feed_forward_maps": has_ff(t["layers"]),
+              "completeness_max_relative_error": completeness(t["layers"]), "mixing_all_tokens": overall,
               "kobayashi2021_bert_base_percent": KOBAYASHI_2021}
     return write_outputs(run, "decomposition", name, {"mixing": mix, "change": change(t["layers"]),
                                                       "ffamp": ffamp(t["layers"])}, params)

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
@@ -30,13 +31,16 @@ def score_matrices(run: Run, metrics: list[str]) -> dict[str, ScoreMatrix]:
     layers, heads = int(model["num_layers"]), int(model["num_heads"])
     dataset = ds.dataset(os.path.join(run.path, "scores"), format="parquet")
     table = dataset.to_table(filter=ds.field("metric").isin(metrics), columns=["sentence_id", "layer", "head", "metric", "value"])
-    sids = np.unique(table["sentence_id"].to_numpy())
+    codes = pc.index_in(table["metric"], value_set=pa.array(metrics)).to_numpy(zero_copy_only=False)
+    sentence = table["sentence_id"].to_numpy()
+    column = table["layer"].to_numpy().astype(np.int64) * heads + table["head"].to_numpy()
+    value = table["value"].to_numpy()
+    sids = np.unique(sentence)
+    rows = np.searchsorted(sids, sentence)
     out = {}
-    for metric in metrics:
-        part = table.filter(pc.equal(table["metric"], metric))
+    for k, metric in enumerate(metrics):
+        mine = codes == k
         values = np.full((len(sids), layers * heads), np.nan)
-        rows = np.searchsorted(sids, part["sentence_id"].to_numpy())
-        cols = part["layer"].to_numpy().astype(np.int64) * heads + part["head"].to_numpy()
-        values[rows, cols] = part["value"].to_numpy()
+        values[rows[mine], column[mine]] = value[mine]
         out[metric] = ScoreMatrix(metric, sids, values, layers, heads)
     return out

@@ -117,23 +117,23 @@ def head_roles(run: Run, settings: RoleSettings | None = None) -> RoleResult:
     cols: dict[str, list] = {k: [] for k in (
         "layer", "head", "label", "role", "metric", "tau", "n", "mean", "ci_low", "ci_high", "effect",
         "statistic", "p", "p_free", "effect_free", "status")}
-    for metric, role in metrics.items():
-        m = mats[metric]
-        for tau in s.taus:
-            t, free = _tests(m.values, tau, s)
-            k = m.values.shape[1]
-            cols["layer"] += [c // m.heads for c in range(k)]
-            cols["head"] += [c % m.heads for c in range(k)]
-            cols["label"] += [f"L{c // m.heads + 1}-H{c % m.heads + 1}" for c in range(k)]
-            cols["role"] += [role] * k
-            cols["metric"] += [metric] * k
-            cols["tau"] += [float(tau)] * k
-            for name, arr in (("n", t.n), ("mean", t.estimate), ("ci_low", t.ci_low), ("ci_high", t.ci_high),
-                              ("effect", t.effect), ("statistic", t.statistic), ("p", t.p)):
-                cols[name] += list(arr)
-            cols["status"] += list(t.status)
-            cols["p_free"] += list(free.p) if free is not None else [np.nan] * k
-            cols["effect_free"] += list(free.effect) if free is not None else [np.nan] * k
+    names = list(metrics)
+    heads, k = mats[names[0]].heads, mats[names[0]].values.shape[1]
+    X = np.hstack([mats[m].values for m in names])  # one call per tau: columns sharing sentences share resamples
+    c = np.tile(np.arange(k), len(names))
+    for tau in s.taus:
+        t, free = _tests(X, tau, s)
+        cols["layer"] += list(c // heads)
+        cols["head"] += list(c % heads)
+        cols["label"] += [f"L{x // heads + 1}-H{x % heads + 1}" for x in c]
+        cols["role"] += [metrics[m] for m in names for _ in range(k)]
+        cols["metric"] += [m for m in names for _ in range(k)]
+        cols["tau"] += [float(tau)] * X.shape[1]
+        for name, arr in (("n", t.n), ("mean", t.estimate), ("ci_low", t.ci_low), ("ci_high", t.ci_high),
+                          ("effect", t.effect), ("statistic", t.statistic), ("p", t.p), ("status", t.status)):
+            cols[name] += list(arr)
+        cols["p_free"] += list(free.p) if free is not None else [np.nan] * X.shape[1]
+        cols["effect_free"] += list(free.effect) if free is not None else [np.nan] * X.shape[1]
     members = [f"{lab}/{role}/tau={tau:g}" for lab, role, tau in zip(cols["label"], cols["role"], cols["tau"])]
     p = np.asarray(cols["p"], dtype=float)
     fam_t = Family("roles: one-sample t, H1 mean > tau", members, s.correction, s.alpha)

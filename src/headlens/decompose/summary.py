@@ -33,65 +33,74 @@ def token_groups(batch) -> torch.Tensor:
 
 
 def group_means(values: torch.Tensor, groups: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``values[..., T]`` averaged over each group's tokens: (means [..., G], counts [B, G]); NaN for an empty group."""
-    g = groups.to(values.dtype)  # [G, B, T]
-    counts = g.sum(-1).T  # [B, G]
-    shape = values.shape[1:-1]
-    gg = g.reshape(g.shape[0], g.shape[1], *([1] * len(shape)), g.shape[2])
-    sums = (values.unsqueeze(0) * gg).sum(-1)  # [G, B, ...]
-    means = sums / gg.sum(-1)
-    return means.movedim(0, -1), counts
+    """``values [..., B, X, T]`` averaged over each group's tokens: (means [..., B, X, G], counts [B, G]); NaN for an
+    empty group. ``groups``: bool [G, B, T] (``token_groups``)."""
+    g = groups.to(values.dtype).permute(1, 2, 0)  # [B, T, G]
+    counts = g.sum(1)  # [B, G]
+    return (values @ g) / counts[:, None, :], counts
 
 
-def _ranks(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    filled = torch.where(valid, x, torch.full_like(x, float("inf")))
+def pair_mask(valid: torch.Tensor) -> torch.Tensor:
+    """bool [B, T*T]: (query, source) pairs of valid tokens, flattened."""
+    return (valid[:, :, None] & valid[:, None, :]).flatten(1)
+
+
+def ranks(x: torch.Tensor, pair: torch.Tensor) -> torch.Tensor:
+    """Ordinal ranks of a map's valid pairs (x [B, T, T], pair from ``pair_mask``), centred over them (0 elsewhere)."""
+    filled = torch.where(pair, x.flatten(1), torch.full_like(x.flatten(1), float("inf")))
     order = filled.argsort(-1)
-    ranks = torch.empty_like(order)
-    ranks.scatter_(-1, order, torch.arange(x.shape[-1], device=x.device).expand_as(order))
-    return ranks.to(x.dtype)
+    out = torch.empty_like(filled)
+    out.scatter_(-1, order, torch.arange(filled.shape[-1], device=x.device, dtype=x.dtype).expand_as(filled))
+    w = pair.to(x.dtype)
+    n = w.sum(-1, keepdim=True)
+    return (out - (out * w).sum(-1, keepdim=True) / n) * w
+
+
+def rank_correlation(ra: torch.Tensor, rb: torch.Tensor) -> torch.Tensor:
+    """Spearman rho per sentence from two maps' centred ranks (``ranks``)."""
+    return (ra * rb).sum(-1) / torch.sqrt((ra * ra).sum(-1) * (rb * rb).sum(-1))
 
 
 def spearman(a: torch.Tensor, b: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """Spearman rho per sentence between maps ``a``, ``b`` [B, T, T] over pairs of valid tokens."""
-    pair = (valid[:, :, None] & valid[:, None, :]).flatten(1)
-    ra, rb = _ranks(a.flatten(1), pair), _ranks(b.flatten(1), pair)
-    n = pair.sum(-1, keepdim=True).to(a.dtype)
-    w = pair.to(a.dtype)
-    ra, rb = (ra - (ra * w).sum(-1, keepdim=True) / n) * w, (rb - (rb * w).sum(-1, keepdim=True) / n) * w
-    return (ra * rb).sum(-1) / torch.sqrt((ra * ra).sum(-1) * (rb * rb).sum(-1))
+    pair = pair_mask(valid)
+    return rank_correlation(ranks(a, pair), ranks(b, pair))
 
 
 def _entity_runs(words) -> np.ndarray:
     """Entity id per word: consecutive words with the same non-empty label share one (-1: none)."""
-    ids, current, prev = np.full(len(words), -1, dtype=np.int64), -1, None
-    for k, w in enumerate(words):
-        label = w.entity or None
-        if label is not None:
-            current = current + 1 if label != prev else current
-            ids[k] = current
-        prev = label
-    return ids
+    labels = np.asarray([w.entity or "" for w in words], dtype=object)
+    if not labels.any():
+        return np.full(len(words), -1, dtype=np.int64)
+    named = labels != ""
+    new = named & np.r_[True, labels[1:] != labels[:-1]]
+    return np.where(named, np.cumsum(new) - 1, -1)
 
 
 def pair_types(items, t: int) -> np.ndarray:
     """int8 [B, T, T]: index into ``PAIR_TYPES``; -1 on the diagonal and for padding."""
-    out = np.full((len(items), t, t), -1, dtype=np.int8)
+    word = np.full((len(items), t), -1, dtype=np.int64)  # the token's word (-1: special, padding, no word)
+    went = np.full((len(items), t), -1, dtype=np.int64)  # the token's entity run (-1: none)
     for b, e in enumerate(items):
         n = e.n_tokens
         has = (e.token_unit >= 0) & (e.kinds == WORD)
-        word = np.where(has, e.unit_word[np.maximum(e.token_unit, 0)], -1)
-        has &= word >= 0
+        w = np.where(has, e.unit_word[np.maximum(e.token_unit, 0)], -1)
+        word[b, :n] = w
         ent = _entity_runs(e.sentence.words or ())
-        went = np.where(has, ent[np.maximum(word, 0)] if len(ent) else -1, -1)
-        wi, wj = word[:, None], word[None, :]
-        types = np.full((n, n), PAIR_TYPES.index("other"), dtype=np.int8)
-        types[np.abs(wi - wj) == 1] = PAIR_TYPES.index("adjacent")
-        types[(went[:, None] == went[None, :]) & (went[:, None] >= 0) & (wi != wj)] = PAIR_TYPES.index("entity")
-        types[wi == wj] = PAIR_TYPES.index("subword")
-        types[~(has[:, None] & has[None, :])] = PAIR_TYPES.index("special")
-        np.fill_diagonal(types, -1)
-        out[b, :n, :n] = types
-    return out
+        if (ent >= 0).any():
+            went[b, :n] = np.where(w >= 0, ent[np.maximum(w, 0)], -1)
+    has = word >= 0
+    wi, wj = word[:, :, None], word[:, None, :]
+    types = np.full((len(items), t, t), PAIR_TYPES.index("other"), dtype=np.int8)
+    types[np.abs(wi - wj) == 1] = PAIR_TYPES.index("adjacent")
+    types[(went[:, :, None] == went[:, None, :]) & (went[:, :, None] >= 0) & (wi != wj)] = PAIR_TYPES.index("entity")
+    types[wi == wj] = PAIR_TYPES.index("subword")
+    types[~(has[:, :, None] & has[:, None, :])] = PAIR_TYPES.index("special")
+    n = np.asarray([e.n_tokens for e in items])
+    inside = np.arange(t)[None, :] < n[:, None]
+    types[~(inside[:, :, None] & inside[:, None, :])] = -1
+    types[:, np.arange(t), np.arange(t)] = -1
+    return types
 
 
 def amplification(before: torch.Tensor, after: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -106,11 +115,9 @@ def amplification(before: torch.Tensor, after: torch.Tensor, valid: torch.Tensor
 
 def typed_means(amp: torch.Tensor, types: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean amplification per pair type: (means [B, P], counts [B, P])."""
-    means, counts = [], []
-    for k in range(len(PAIR_TYPES)):
-        sel = (types == k) & ~torch.isnan(amp)
-        c = sel.flatten(1).sum(-1)
-        means.append(torch.where(sel, amp, torch.zeros_like(amp)).flatten(1).sum(-1) / c.clamp_min(1))
-        counts.append(c)
-    counts_t = torch.stack(counts, -1)
-    return torch.where(counts_t > 0, torch.stack(means, -1), torch.full_like(torch.stack(means, -1), float("nan"))), counts_t
+    kinds = torch.arange(len(PAIR_TYPES), device=amp.device, dtype=types.dtype)
+    sel = (types.flatten(1)[:, :, None] == kinds) & ~torch.isnan(amp).flatten(1)[:, :, None]  # [B, T*T, P]
+    w = sel.to(amp.dtype)
+    counts = w.sum(1)
+    sums = (torch.nan_to_num(amp).flatten(1)[:, None, :] @ w)[:, 0]  # [B, P]
+    return torch.where(counts > 0, sums / counts.clamp_min(1), torch.full_like(sums, float("nan"))), counts

@@ -11,6 +11,15 @@ Stored per run part in ``collect/decomposition/part-N.npz`` (columns ``<table>.<
     source_token, pair_type, amplification (log2), share (the source's share of the ATBFF row)
 ``tokens``: sentence_id, layer, position, token_id, token, group, then one column
     per map with the token's mixing ratio
+
+Runs made without the feed-forward maps (the default ``--analyses decomposition``) have no
+``change``/``ffamp`` rows, no ``ffpairs`` rows, no FF completeness stages, and NaN in the FF maps'
+``tokens`` columns.
+
+Storage: the collector keeps a batch's rows as numpy columns (built at once for all layers,
+``Columns``); a string column is written as int codes ``<table>.<column>`` plus its dictionary
+``<table>.<column>.dictionary`` (token strings: one dictionary per part, of the part's distinct
+token ids). Part files written by earlier versions (plain string columns) read the same.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from .summary import PAIR_TYPES, TOKEN_GROUPS
-from .terms import MAPS, STAGES
+from .terms import MAPS
 
 _dict = pa.dictionary(pa.int16(), pa.string())
 SCHEMAS = {
@@ -33,57 +42,65 @@ SCHEMAS = {
                          *[(m, pa.float32()) for m in MAPS]]),
 }
 TOKEN_GROUP_OF = ("word", "punct", "cls", "sep")  # the exclusive groups (a token is in at most one)
+GROUP_NAMES = (*TOKEN_GROUPS, *PAIR_TYPES)  # the ``group`` dictionary of ``layers``
+DICTIONARY = ".dictionary"
+# string columns holding token ids until a part is written (then codes into the part's token dictionary)
+TOKEN_COLUMNS = {"tokens": ("token",), "ffpairs": ("query_token", "source_token")}
+# fixed dictionaries of the coded columns (``layers.metric`` depends on the run: ``layer_metrics``)
+FIXED = {("layers", "group"): GROUP_NAMES, ("ffpairs", "pair_type"): PAIR_TYPES, ("tokens", "group"): TOKEN_GROUP_OF}
+
+Columns = dict  # column name -> numpy array (one batch or part of one table)
 
 
-def _dictionary(names: list[str], codes: np.ndarray) -> pa.DictionaryArray:
-    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int16)), pa.array(names, pa.string()))
+def layer_metrics(maps, changes, stages, ff: bool) -> list[str]:
+    return [f"mixing:{m}" for m in maps] + [f"change:{c}" for c in changes] + \
+        [f"completeness:{s}" for s in stages] + (["ffamp"] if ff else [])
 
 
-def layer_rows(ids, layer, means, counts, change, errors, amp_means, amp_counts) -> pa.Table:
-    """From per-sentence arrays: means [B, M, G] with counts [B, G]; change [B, C]; errors [B, S]; amp [B, P]."""
-    from .analysis import CHANGES
+def layer_rows(ids, means, counts, errors, change=None, amp_means=None, amp_counts=None) -> Columns:
+    """Rows of ``layers`` for the sentences of one or more batches, all layers at once; metric codes in the order
+    of ``layer_metrics``.
 
-    metrics = [f"mixing:{m}" for m in MAPS] + [f"change:{c[0]}" for c in CHANGES] + \
-        [f"completeness:{s}" for s in STAGES] + ["ffamp"]
-    groups = list(TOKEN_GROUPS) + list(PAIR_TYPES)
-    b = len(ids)
-    sid, metric, group, count, value = [], [], [], [], []
-
-    def add(m: int, g: int, c: np.ndarray, v: np.ndarray) -> None:
-        keep = c > 0
-        sid.append(ids[keep]), metric.append(np.full(keep.sum(), m)), group.append(np.full(keep.sum(), g))
-        count.append(c[keep]), value.append(v[keep])
-
+    means [B, L, M, G] (token groups) with counts [B, G]; errors [B, L, S]; with the FF maps also
+    change [B, L, C] and the FF amplification by pair type amp_means, amp_counts [B, L, P].
+    """
+    b, lay, m, g = means.shape
     n_tokens = counts[:, 0]
-    for k in range(len(MAPS)):
-        for g in range(len(TOKEN_GROUPS)):
-            add(k, g, counts[:, g], means[:, k, g])
-    for k in range(change.shape[1]):
-        add(len(MAPS) + k, 0, n_tokens ** 2, change[:, k])
-    for k in range(errors.shape[1]):
-        add(len(MAPS) + change.shape[1] + k, 0, n_tokens, errors[:, k])
-    for p in range(len(PAIR_TYPES)):
-        add(len(metrics) - 1, len(TOKEN_GROUPS) + p, amp_counts[:, p], amp_means[:, p])
-    cat = np.concatenate
-    return pa.Table.from_arrays([
-        pa.array(cat(sid).astype(np.int64)), pa.array(np.full(sum(map(len, sid)), layer, np.int16)),
-        _dictionary(metrics, cat(metric)), _dictionary(groups, cat(group)),
-        pa.array(cat(count).astype(np.int32)), pa.array(cat(value).astype(np.float64)),
-    ], schema=SCHEMAS["layers"])
+    blocks = []  # (metric code [R], group code [R], count [B, L, R], value [B, L, R])
+
+    def block(metric, group, count, value) -> None:
+        blocks.append((np.broadcast_to(metric, value.shape[2:]).ravel(), np.broadcast_to(group, value.shape[2:]).ravel(),
+                       np.broadcast_to(count, value.shape).reshape(b, lay, -1), value.reshape(b, lay, -1)))
+
+    block(np.arange(m)[:, None], np.arange(g)[None, :], counts[:, None, None, :], means)
+    first = m
+    if change is not None:
+        c = change.shape[2]
+        block(first + np.arange(c), 0, (n_tokens ** 2)[:, None, None], change)
+        first += c
+    block(first + np.arange(errors.shape[2]), 0, n_tokens[:, None, None], errors)
+    first += errors.shape[2]
+    if amp_means is not None:
+        block(first, len(TOKEN_GROUPS) + np.arange(len(PAIR_TYPES)), amp_counts, amp_means)
+    metric = np.concatenate([k[0] for k in blocks])
+    group = np.concatenate([k[1] for k in blocks])
+    count = np.concatenate([k[2] for k in blocks], -1)
+    value = np.concatenate([k[3] for k in blocks], -1)
+    keep = count > 0
+    bi, li, ri = np.nonzero(keep)
+    return {"sentence_id": ids[bi].astype(np.int64), "layer": li.astype(np.int16),
+            "metric": metric[ri].astype(np.int16), "group": group[ri].astype(np.int16),
+            "count": count[keep].astype(np.int32), "value": value[keep].astype(np.float64)}
 
 
-def pair_rows(batch, layer, amp, query, source, types, share, tokenizer) -> pa.Table:
-    keep = np.isfinite(amp)
-    b_idx = np.nonzero(keep)[0]
-    q, s = query[keep], source[keep]
-    ids = [batch.items[b].input_ids for b in b_idx]
-    return pa.Table.from_arrays([
-        pa.array(batch.ids[b_idx]), pa.array(np.full(len(b_idx), layer, np.int16)),
-        pa.array(q.astype(np.int32)), pa.array(s.astype(np.int32)),
-        pa.array([tokenizer.convert_ids_to_tokens(int(i[k])) for i, k in zip(ids, q)], pa.string()),
-        pa.array([tokenizer.convert_ids_to_tokens(int(i[k])) for i, k in zip(ids, s)], pa.string()),
-        _dictionary(list(PAIR_TYPES), types[keep]), pa.array(amp[keep]), pa.array(share[keep]),
-    ], schema=SCHEMAS["ffpairs"])
+def pair_rows(ids, input_ids, types, best, query, source, share) -> Columns:
+    """Rows of ``ffpairs`` from each sentence's top pairs per layer: best, query, source, share [B, L, K]."""
+    bi, li, ki = np.nonzero(np.isfinite(best))
+    q, s = query[bi, li, ki].astype(np.int64), source[bi, li, ki].astype(np.int64)
+    return {"sentence_id": ids[bi].astype(np.int64), "layer": li.astype(np.int16), "query": q.astype(np.int32),
+            "source": s.astype(np.int32), "query_token": input_ids[bi, q], "source_token": input_ids[bi, s],
+            "pair_type": types[bi, q, s].astype(np.int16), "amplification": best[bi, li, ki].astype(np.float64),
+            "share": share[bi, li, ki].astype(np.float64)}
 
 
 def group_codes(groups: np.ndarray) -> np.ndarray:
@@ -94,46 +111,81 @@ def group_codes(groups: np.ndarray) -> np.ndarray:
     return codes
 
 
-def token_columns(batch, codes: np.ndarray, tokenizer) -> list:
-    """The layer-independent columns of a batch's token rows (``codes`` from ``group_codes``): computed once."""
-    b_idx, t_idx = np.nonzero(codes >= 0)
-    ids = batch.input_ids.cpu().numpy()[b_idx, t_idx]
-    return [b_idx, t_idx, pa.array(batch.ids[b_idx]), pa.array(t_idx.astype(np.int32)), pa.array(ids),
-            pa.array(tokenizer.convert_ids_to_tokens(ids.tolist()), pa.string())]
-
-
-def token_rows(layer, mixing, codes: np.ndarray, columns: list) -> pa.Table:
-    """mixing [B, M, T] -> one row per token of a group."""
-    b_idx, t_idx, sid, pos, ids, tokens = columns
-    cols = [sid, pa.array(np.full(len(b_idx), layer, np.int16)), pos, ids, tokens, _dictionary(list(TOKEN_GROUP_OF), codes[b_idx, t_idx])]
-    cols += [pa.array(mixing[b_idx, k, t_idx].astype(np.float32)) for k in range(len(MAPS))]
-    return pa.Table.from_arrays(cols, schema=SCHEMAS["tokens"])
-
-
-def concat(name: str, parts: list[pa.Table]) -> pa.Table:
-    return pa.concat_tables(parts) if parts else SCHEMAS[name].empty_table()
-
-
-def to_arrays(tables: dict[str, pa.Table]) -> dict[str, np.ndarray]:
-    """Columns as plain numpy arrays named ``<table>.<column>`` (dictionary columns as strings), for a part file."""
-    out = {}
-    for name, table in tables.items():
-        for col in table.column_names:
-            data = table[col]
-            if pa.types.is_dictionary(data.type):
-                data = data.cast(pa.string())
-            values = data.to_numpy(zero_copy_only=False)
-            out[f"{name}.{col}"] = values.astype(str) if values.dtype == object else values
+def token_rows(ids, input_ids, codes: np.ndarray, mixing: np.ndarray, maps) -> Columns:
+    """Rows of ``tokens``: one per token of a group and layer; mixing [B, L, M, T] in the order of ``maps``."""
+    keep = (codes >= 0).ravel()
+    b_idx, t_idx = np.divmod(np.flatnonzero(keep), codes.shape[1])
+    b, lay, m, t = mixing.shape
+    per = mixing.astype(np.float32).transpose(1, 2, 0, 3).reshape(lay, m, b * t)[:, :, keep]  # [L, M, N]
+    out = {"sentence_id": np.tile(ids[b_idx].astype(np.int64), lay),
+           "layer": np.repeat(np.arange(lay, dtype=np.int16), len(b_idx)),
+           "position": np.tile(t_idx.astype(np.int32), lay),
+           "token_id": np.tile(input_ids.ravel()[keep].astype(np.int64), lay),
+           "group": np.tile(codes.ravel()[keep], lay)}
+    out["token"] = out["token_id"]
+    for k, name in enumerate(maps):
+        out[name] = per[:, k].ravel()
     return out
 
 
+def select(columns: Columns, keep: np.ndarray) -> Columns:
+    return {k: v[keep] for k, v in columns.items()}
+
+
+def part_arrays(tables: dict[str, list[Columns]], metrics: list[str], vocab: np.ndarray) -> dict[str, np.ndarray]:
+    """One part file's arrays from the batches' columns: ``<table>.<column>``, string columns coded (token strings:
+    ``vocab`` [V], the tokenizer's string of every id)."""
+    out: dict[str, np.ndarray] = {}
+    joined = {name: _join(name, parts) for name, parts in tables.items()}
+    for name, cols in joined.items():
+        for col, values in cols.items():
+            out[f"{name}.{col}"] = values
+        for (table, col), names in (*FIXED.items(), (("layers", "metric"), metrics)):
+            if table == name:
+                out[f"{name}.{col}{DICTIONARY}"] = np.asarray(names, dtype=str)
+    used = np.zeros(len(vocab), dtype=bool)  # the part's distinct token ids, without sorting
+    for name, cols in TOKEN_COLUMNS.items():
+        for col in cols:
+            used[joined[name][col]] = True
+    code = np.cumsum(used) - 1
+    names = vocab[used]
+    for name, cols in TOKEN_COLUMNS.items():
+        for col in cols:
+            out[f"{name}.{col}"] = code[joined[name][col]].astype(np.int32)
+            out[f"{name}.{col}{DICTIONARY}"] = names
+    return out
+
+
+def _join(name: str, parts: list[Columns]) -> Columns:
+    if parts:
+        return {col: np.concatenate([p[col] for p in parts]) for col in parts[0]}
+    fields = [f for f in SCHEMAS[name] if f.name not in MAPS or name != "tokens"]
+    return {f.name: np.zeros(0, np.int64 if name in TOKEN_COLUMNS and f.name in TOKEN_COLUMNS[name]
+                             else _numpy_type(f.type)) for f in fields}
+
+
+def _numpy_type(t: pa.DataType):
+    if pa.types.is_dictionary(t):
+        return np.int16
+    return np.int64 if pa.types.is_string(t) else t.to_pandas_dtype()
+
+
+def _decode(part: dict[str, np.ndarray], key: str) -> np.ndarray:
+    values = part[key]
+    if key + DICTIONARY in part:
+        return part[key + DICTIONARY][values.astype(np.int64)] if len(values) else np.zeros(0, str)
+    return values
+
+
 def from_parts(parts: list[dict[str, np.ndarray]]) -> dict[str, pa.Table]:
-    """The tables of a run's committed parts (see ``collect.read_parts``)."""
+    """The tables of a run's committed parts (see ``collect.read_parts``); a map a run did not compute is NaN."""
     out = {}
     for name, schema in SCHEMAS.items():
+        rows = [len(p[f"{name}.sentence_id"]) for p in parts]
         cols = {}
         for field in schema:
-            arrays = [p[f"{name}.{field.name}"] for p in parts]
+            key = f"{name}.{field.name}"
+            arrays = [_decode(p, key) if key in p else np.full(n, np.nan, np.float32) for p, n in zip(parts, rows)]
             values = np.concatenate(arrays) if arrays else np.zeros(0)
             if pa.types.is_dictionary(field.type):
                 cols[field.name] = pa.array(values.astype(str), pa.string()).dictionary_encode()

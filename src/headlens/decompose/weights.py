@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -24,6 +24,48 @@ class LayerWeights:
     ln2: tuple[torch.Tensor, torch.Tensor, float]
     act0: float  # act(0)
     slope0: float  # act'(0)
+    # derived once per layer (not arguments), per head h (W^h: the columns of head h's value slice):
+    value_maps: torch.Tensor = field(init=False, repr=False)  # [H, d/H, 2d]: [W_O^h | LN1 W_O^h]^T, LN1 = diag(gamma1) P
+    ff_value_map: torch.Tensor = field(init=False, repr=False)  # [H, d/H, d_ff]: (W1 LN1 W_O^h)^T
+    head_gram: torch.Tensor = field(init=False, repr=False)  # [H, d/H, d/H]: W_O^h^T W_O^h
+
+    def __post_init__(self) -> None:
+        d, h = self.w_o.shape[0], self.heads
+        ln_w_o = self.ln1[0][:, None] * (self.w_o - self.w_o.mean(0, keepdim=True))  # gamma1 * centred, per column
+        per_head = lambda m: m.reshape(m.shape[0], h, self.w_o.shape[1] // h).permute(1, 2, 0).contiguous()  # noqa: E731
+        object.__setattr__(self, "value_maps", per_head(torch.cat((self.w_o, ln_w_o), 0)))
+        object.__setattr__(self, "ff_value_map", per_head(self.w1 @ ln_w_o))
+        w_o_heads = per_head(self.w_o)  # [H, dh, d]
+        object.__setattr__(self, "head_gram", w_o_heads @ w_o_heads.transpose(1, 2))
+
+
+@dataclass(frozen=True)
+class StackedWeights:
+    """The weights of consecutive layers stacked on a leading layer dimension, for decomposing them together."""
+
+    layers: tuple[LayerWeights, ...]
+    heads: int = field(init=False)
+    w_o: torch.Tensor = field(init=False, repr=False)  # [L, d, d]
+    b_o: torch.Tensor = field(init=False, repr=False)  # [L, d]
+    gamma1: torch.Tensor = field(init=False, repr=False)  # [L, d]
+    beta1: torch.Tensor = field(init=False, repr=False)
+    eps1: torch.Tensor = field(init=False, repr=False)  # [L]
+    value_maps: torch.Tensor = field(init=False, repr=False)  # [H, L, d/H, 2d] (head-major: see terms.value_terms)
+    head_gram: torch.Tensor = field(init=False, repr=False)  # [L, H, d/H, d/H]
+
+    def __post_init__(self) -> None:
+        first = self.layers[0]
+        stack = lambda get: torch.stack([get(w) for w in self.layers])  # noqa: E731
+        for name, value in (("heads", first.heads), ("w_o", stack(lambda w: w.w_o)), ("b_o", stack(lambda w: w.b_o)),
+                            ("gamma1", stack(lambda w: w.ln1[0])), ("beta1", stack(lambda w: w.ln1[1])),
+                            ("eps1", torch.tensor([w.ln1[2] for w in self.layers], dtype=first.w_o.dtype,
+                                                  device=first.w_o.device)),
+                            ("value_maps", torch.stack([w.value_maps for w in self.layers], 1)),
+                            ("head_gram", stack(lambda w: w.head_gram))):
+            object.__setattr__(self, name, value)
+
+    def __len__(self) -> int:
+        return len(self.layers)
 
 
 def _linear(m: nn.Module, what: str) -> tuple[torch.Tensor, torch.Tensor]:

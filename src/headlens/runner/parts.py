@@ -19,6 +19,7 @@ with the attention hooks only. A layer's tensors are dropped as soon as ``on_par
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -54,12 +55,26 @@ class LayerParts:
         return self.tensors[name]
 
 
+_MODULES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its hooked modules, resolved once
+
+
+def _modules(lm) -> tuple[list[nn.Module], list[nn.Module], dict[str, list[nn.Module]]]:
+    """(layer modules, attention modules, part name -> the part's module in every layer) of ``lm``'s model."""
+    got = _MODULES.get(lm.model)
+    if got is None or got[0] is not lm.adapter:
+        adapter = lm.adapter
+        layers = adapter.layer_modules(lm.model)
+        parts = {name: [adapter.part(layer, part) for layer in layers] for name, (part, _) in CAPTURED.items()}
+        got = _MODULES[lm.model] = (adapter, layers, adapter.attention_modules(lm.model), parts)
+    return got[1], got[2], got[3]
+
+
 class _PartCapture:
     """Collects each layer's parts (layer = call order of each part) and hands complete layers on."""
 
     def __init__(self, lm, on_layer: Callable[[LayerParts], None]):
         self.adapter = lm.adapter
-        self.layers = lm.adapter.layer_modules(lm.model)
+        self.layers = _modules(lm)[0]
         self.on_layer = on_layer
         self.calls: dict[str, int] = {}
         self.pending: dict[int, dict[str, torch.Tensor]] = {}
@@ -105,11 +120,11 @@ def part_hooks(lm, analyses: list, batch, keep, values: torch.Tensor, columns: d
             a.on_parts(parts)
 
     capture = _PartCapture(lm, on_layer)
-    adapter, layers = lm.adapter, capture.layers
+    _, attention, modules = _modules(lm)
     with ExitStack() as stack:
-        stack.enter_context(hooks(adapter.attention_modules(lm.model), AttentionCapture(capture.attention)))
-        for name, (part, keep_what) in CAPTURED.items():
-            stack.enter_context(hooks([adapter.part(layer, part) for layer in layers], capture.hook(name, keep_what)))
+        stack.enter_context(hooks(attention, AttentionCapture(capture.attention)))
+        for name, (_, keep_what) in CAPTURED.items():
+            stack.enter_context(hooks(modules[name], capture.hook(name, keep_what)))
         yield
     for a in analyses:
         a.end()
