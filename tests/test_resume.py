@@ -14,18 +14,15 @@ import numpy as np
 import pytest
 
 import headlens
+from test_runner import LINES as RUNNER_LINES
 from headlens.cli import main
 from headlens.runner.engine import Engine
 from headlens.store.catalog import Catalog
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
+SENTENCES = RUNNER_LINES[:6]
 LINES = [
-    "the cat sat on the mat .",
-    "new york is a city , he said !",
-    "playing dogs ran",
-    "a man went to the house and the woman said good day .",
-    "i run",
-    "they played in the city of new york for a year .",
+    *SENTENCES,
     " ".join(["the good man went to the city and the woman said new york is a good city ."] * 5),  # > 64 tokens
 ] * 6
 
