@@ -6,7 +6,9 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_VERBOSITY ?= error
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install demo test bench clean
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: install browser demo test bench clean
 
 install: $(STAMP)
 
@@ -19,12 +21,22 @@ $(STAMP): pyproject.toml
 
 demo: install
 	$(VENV)/bin/headlens run --out runs/demo --overwrite
+	$(VENV)/bin/headlens report runs/demo --out runs/demo/report.html
 
-test: install
+# The report's browser tests drive Debian's chromium: installed here when it is missing and we are root
+# (as in CI); otherwise those tests skip with the reason (and fail under HEADLENS_CI=1).
+browser:
+	@if [ ! -x $(CHROMIUM) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for the report's browser tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null) \
+			|| echo "could not install chromium: the browser tests will skip (and fail under HEADLENS_CI=1)"; \
+	fi
+
+test: install browser
 	$(PY) -m pytest -q
 
 bench: install
 	$(PY) benchmarks/bench.py
 
 clean:
-	rm -rf $(VENV) runs/demo .pytest_cache
+	rm -rf $(VENV) runs/demo .pytest_cache reports/screenshots

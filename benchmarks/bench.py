@@ -100,6 +100,7 @@ class Sizes:
     repeats_mpnet: int = 2  # ... and their number
 
 
+GROUPS = ("memory", "resume", "throughput", "store", "decomposition", "mpnet")  # --only picks among them
 FULL = Sizes(throughput=None, baseline=2000, memory_small=1000, memory_large=20000,
              baseline_memory=(1000, 2000), warmup=200, repeats_plain=5, repeats_baseline=3)
 QUICK = Sizes(throughput=200, baseline=100, memory_small=100, memory_large=1000,
@@ -154,6 +155,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke test, not a measurement")
     p.add_argument("--repeats", type=int, default=None, help="timed rounds of figures 1 and 2 (default 5 and 3)")
     p.add_argument("--output", default=os.path.join(REPO, "bench-results.json"))
+    p.add_argument("--only", default=",".join(GROUPS), help=f"comma-separated subset of {', '.join(GROUPS)}")
     args = p.parse_args(argv)
     if args.threads < 1:
         p.error("--threads must be >= 1")
@@ -477,22 +479,28 @@ def main(argv: list[str] | None = None) -> int:
     pin_threads(args.threads)  # before anything imports numpy or torch
     sizes = QUICK if args.quick else FULL
     report = Report()
+    only = set(args.only.split(","))
+    if only - set(GROUPS):
+        raise SystemExit(f"--only: unknown {', '.join(sorted(only - set(GROUPS)))}; known: {', '.join(GROUPS)}")
     with scratch_dir() as tmp:
         # Figure 3 first, while this process is still small: a child starts with the ru_maxrss of
         # the process it was spawned from, so a parent that holds models would mask the children's peaks.
-        memory = bench_memory(args, sizes, report, tmp)
-        resume = bench_resume(args, sizes, report, tmp)  # subprocesses too
+        memory = bench_memory(args, sizes, report, tmp) if "memory" in only else None
+        resume = bench_resume(args, sizes, report, tmp) if "resume" in only else None  # subprocesses too
         from benchutil import environment, set_torch_threads
 
         set_torch_threads(args.threads)
         env = environment(args)
         log(f"torch {env['torch']}, {args.threads} threads, {args.device}, {args.dtype}, {env['cpu_model']}")
-        report.figures.extend(bench_plain_inference(args, sizes, report, tmp))
-        report.figures.append(bench_store_then_analyze(args, sizes, report, tmp))
-        report.figures.append(bench_decomposition(args, sizes, report))
-        report.figures.extend(bench_mpnet(args, sizes, report, tmp))
-        report.figures.append(memory)
-        report.figures.append(resume)
+        if "throughput" in only:
+            report.figures.extend(bench_plain_inference(args, sizes, report, tmp))
+        if "store" in only:
+            report.figures.append(bench_store_then_analyze(args, sizes, report, tmp))
+        if "decomposition" in only:
+            report.figures.append(bench_decomposition(args, sizes, report))
+        if "mpnet" in only:
+            report.figures.extend(bench_mpnet(args, sizes, report, tmp))
+        report.figures.extend(f for f in (memory, resume) if f is not None)
     env["load_average_end"] = os.getloadavg()
     write_results(args.output, report, args, sizes, env)
     print("\n".join(report.lines()))

@@ -355,3 +355,17 @@ def test_runs_registering_at_the_same_time_do_not_corrupt_the_catalog(reference,
         assert p.returncode == 0, err[-3000:]
     runs = Catalog(str(root)).runs()
     assert [r["name"] for r in runs] == sorted(os.path.basename(d) for d in dirs)
+
+
+def test_atomic_files_get_the_permissions_of_open(tmp_path):
+    """The temporary file of an atomic write is private (mkstemp); what it becomes must not be."""
+    from headlens.store.atomic import atomic_write_json, atomic_write_parquet
+
+    import pyarrow as pa
+
+    mask = os.umask(0)
+    os.umask(mask)
+    atomic_write_json(str(tmp_path / "a.json"), {"x": 1})
+    atomic_write_parquet(str(tmp_path / "a.parquet"), pa.table({"x": [1]}))
+    for name in ("a.json", "a.parquet"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~mask

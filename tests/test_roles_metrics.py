@@ -68,9 +68,9 @@ def items(tmp_path, tiny_bert_dir):
     return Encoder(lm.tokenizer, lm.max_tokens).encode(singles + pairs)
 
 
-def _score(items, attn_fn, relations=RELATIONS, width=2):
+def _score(items, attn_fn, relations=RELATIONS, width=2, aggregation="clark"):
     metrics = resolve(["roles"], None, {"relations": relations, "role_window": width})
-    batch = Batch(items, torch.device("cpu"), torch.float64, words=False, relations=relations)
+    batch = Batch(items, torch.device("cpu"), torch.float64, words=False, aggregation=aggregation, relations=relations)
     b, t = batch.input_ids.shape
     attn = torch.zeros(b, 3, t, t, dtype=torch.float64)
     for i, e in enumerate(items):
@@ -126,14 +126,18 @@ def test_all_mass_on_the_first_sep_of_a_pair_scores_n_over_3(items):
         np.testing.assert_allclose(scores["role_delim_cls"][i], 0.0, atol=1e-12)
 
 
-def test_batched_scores_equal_loops_on_random_attention(items):
+@pytest.mark.parametrize("aggregation", ["clark", "first", "mean"])
+def test_batched_scores_equal_loops_on_random_attention(items, aggregation):
+    """The syntactic sieve averages over sub-tokens on both sides whatever the run's word
+    aggregation (from the word view's attention for clark and mean, on its own for first)."""
     gen = torch.Generator().manual_seed(3)
 
     def random_rows(e):
         return torch.softmax(3 * torch.randn(e.n_tokens, e.n_tokens, generator=gen, dtype=torch.float64), -1)
 
+    assert any(e.n_tokens > e.n_units for e in items), "the test needs words of several sub-tokens"
     for width in (1, 2, 4):
-        scores, attn = _score(items, random_rows, width=width)
+        scores, attn = _score(items, random_rows, width=width, aggregation=aggregation)
         for i, e in enumerate(items):
             words = e.sentence.words
             heads = [-2 if w.head is None else w.head for w in words]

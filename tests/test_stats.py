@@ -74,6 +74,17 @@ def test_wilcoxon_equals_scipy_and_hand_rank_biserial():
             assert same(t.statistic, r.statistic) and same(t.p, r.pvalue)
 
 
+@pytest.mark.parametrize("alternative", ALTERNATIVES)
+@pytest.mark.parametrize("n", [12, 80])
+def test_wilcoxon_effect_is_the_rank_biserial_with_ties_and_zeros(alternative, n):
+    """The one-sided effect comes from T+ (no second ranking): it must equal the ranked formula."""
+    rng = np.random.default_rng(n)
+    X = np.round(rng.normal(0.3, 1.0, (n, 40)), 1)  # ties, and zeros against popmean 0.1
+    X[:, :5] = 0.1 + np.round(rng.normal(0, 1, (n, 5)))  # many ties and zeros
+    tab = one_sample(X, 0.1, test="wilcoxon", alternative=alternative, n_boot=0)
+    np.testing.assert_allclose(tab.effect, rank_biserial(X, 0.1), rtol=1e-12, atol=1e-15)
+
+
 def test_sign_test_equals_binomtest_by_hand():
     x = np.array([1.0, 2, 3, 0, 0, -1, 4, 5, 6, 7, 8, 9])  # 9 positive, 1 negative, 2 zeros
     tab = one_sample(x, 0.0, test="sign", alternative="greater", n_boot=0)

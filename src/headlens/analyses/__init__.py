@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from ..store import Run
 from .categories import save_run_tables as save_categories
 from .decomposition import save_decomposition
+from .patterns import pattern_tables, save_patterns
 from .cluster import ClusterResult, ClusterSettings, cluster_heads, save_cluster
 from .roles import RoleResult, RoleSettings, head_roles, save_roles, unsupported_claims
 from .syntax import SyntaxResult, SyntaxSettings, dependency_accuracy, save_syntax
@@ -23,6 +24,7 @@ FINALIZERS: dict[str, Callable[[Run], object]] = {
     "decomposition": save_decomposition,
     "decomposition_ff": save_decomposition,
     "categories": save_categories,
+    "patterns": save_patterns,
 }
 
 
@@ -33,5 +35,5 @@ def finalize(run: Run, analyses: Iterable[str]) -> None:
 
 
 __all__ = ["ClusterResult", "ClusterSettings", "RoleResult", "RoleSettings", "SyntaxResult", "SyntaxSettings",
-           "cluster_heads", "dependency_accuracy", "finalize", "head_roles", "save_cluster", "save_roles", "save_syntax",
+           "cluster_heads", "dependency_accuracy", "finalize", "head_roles", "pattern_tables", "save_patterns", "save_cluster", "save_roles", "save_syntax",
            "unsupported_claims"]

@@ -36,11 +36,6 @@ def score_matrices(run: Run, metrics: list[str]) -> dict[str, ScoreMatrix]:
     column = table["layer"].to_numpy().astype(np.int64) * heads + table["head"].to_numpy()
     value = table["value"].to_numpy()
     sids = np.unique(sentence)
-    rows = np.searchsorted(sids, sentence)
-    out = {}
-    for k, metric in enumerate(metrics):
-        mine = codes == k
-        values = np.full((len(sids), layers * heads), np.nan)
-        values[rows[mine], column[mine]] = value[mine]
-        out[metric] = ScoreMatrix(metric, sids, values, layers, heads)
-    return out
+    values = np.full((len(metrics), len(sids), layers * heads), np.nan)
+    values[codes, np.searchsorted(sids, sentence), column] = value  # one scatter for all metrics
+    return {metric: ScoreMatrix(metric, sids, values[k], layers, heads) for k, metric in enumerate(metrics)}

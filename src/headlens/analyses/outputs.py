@@ -39,12 +39,18 @@ def write_outputs(run: Run, analysis: str, name: str, tables: dict[str, pa.Table
     return path
 
 
-def read_outputs(run: Run, analysis: str, name: str = "default") -> tuple[dict[str, pa.Table], dict]:
-    path = output_dir(run, analysis, name)
+def read_output_dir(path: str, missing: str) -> tuple[dict[str, pa.Table], dict]:
+    """Every ``*.parquet`` table of a finished output directory and its params (``missing``: the
+    error message when the directory is not finished, i.e. has no params file)."""
     params_path = os.path.join(path, PARAMS)
     if not os.path.exists(params_path):
-        raise RunStoreError(f"{path} has no finished {analysis} outputs; run `headlens {analysis} {run.path}` to compute them.")
+        raise RunStoreError(missing)
     with open(params_path, encoding="utf-8") as fh:
         params = json.load(fh)
     tables = {f[: -len(".parquet")]: pq.read_table(os.path.join(path, f)) for f in sorted(os.listdir(path)) if f.endswith(".parquet")}
     return tables, params
+
+
+def read_outputs(run: Run, analysis: str, name: str = "default") -> tuple[dict[str, pa.Table], dict]:
+    path = output_dir(run, analysis, name)
+    return read_output_dir(path, f"{path} has no finished {analysis} outputs; run `headlens {analysis} {run.path}` to compute them.")

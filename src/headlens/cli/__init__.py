@@ -17,8 +17,10 @@ from . import runs, sql  # the runs catalog
 from . import categories, compare, finetune  # fine-tuning and before/after comparison
 from . import cluster, probe, syntax  # Clark et al.: syntactic heads, head clustering, the probing classifier
 from . import mixing  # Kobayashi et al.: mixing ratios and FF pairs of the norm-based decomposition
+from . import ablate, patterns  # Kovaleva et al.: head and layer ablation, attention pattern types
+from . import figures, report  # the HTML report and the publication figures
 
-SUBCOMMANDS = (run, roles, models, runs, sql, finetune, compare, categories, syntax, cluster, probe, mixing)
+SUBCOMMANDS = (run, roles, models, runs, sql, finetune, compare, categories, syntax, cluster, probe, mixing, ablate, patterns, report, figures)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,7 +9,9 @@ arcs by label:
 - ``obj`` and ``dobj`` are one relation (UD v2 and spaCy's ClearNLP scheme name the direct
   object differently); no other label is translated between schemes, because the schemes
   differ in tree shape, not only in names (see docs/roles.md);
-- ``all`` is every arc except ``punct``.
+- ``all`` is every arc except ``punct``;
+- ``subj`` is any nominal subject: ``nsubj`` and its subtypes (UD ``nsubj:pass``) and spaCy's
+  ``nsubjpass`` (used by the features of interest, metrics/features.py).
 
 For each relation and direction the batch carries per-arc weights that turn a sum over arcs
 into the sieve formula's mean over queries of the mean over each query's sieve set:
@@ -28,7 +30,8 @@ from ..corpus.types import ROOT
 
 DEFAULT_RELATIONS = ("nsubj", "obj", "amod", "advmod", "det", "nmod", "all")
 DIRECTIONS = ("d2h", "h2d")
-ALIASES = {"obj": ("obj", "dobj"), "dobj": ("obj", "dobj")}
+ALIASES = {"obj": ("obj", "dobj"), "dobj": ("obj", "dobj"),
+           "subj": ("nsubj", "nsubjpass")}  # any nominal subject (UD nsubj, nsubj:pass; spaCy nsubj, nsubjpass)
 NOT_IN_ALL = ("punct",)
 
 
@@ -54,18 +57,24 @@ def item_arcs(enc) -> list[tuple[int, int, str]]:
     return out
 
 
-def arc_weights(heads: np.ndarray, selected: np.ndarray, direction: str) -> np.ndarray:
-    """Per-arc weights summing to 1 over the selected arcs of one sentence (all 0 when none)."""
-    w = np.zeros(len(heads), dtype=np.float64)
+def arc_weights(sentence: np.ndarray, head: np.ndarray, selected: np.ndarray, direction: str, n_sentences: int) -> np.ndarray:
+    """Per-arc weights of a batch's arcs (flattened: ``sentence`` and ``head`` unit per arc)
+    summing to 1 over each sentence's selected arcs (all 0 for a sentence without any).
+
+    ``d2h``: 1 / (selected arcs of the sentence). ``h2d``: 1 / (selected arcs sharing the
+    arc's head x distinct heads of the sentence): a mean over heads of a mean over dependents.
+    """
+    w = np.zeros(len(sentence), dtype=np.float64)
     if not selected.any():
         return w
+    s = sentence[selected]
     if direction == "d2h":
-        w[selected] = 1.0 / selected.sum()
+        w[selected] = 1.0 / np.bincount(s, minlength=n_sentences)[s]
         return w
-    chosen = heads[selected]
-    distinct, counts = np.unique(chosen, return_counts=True)
-    size = dict(zip(distinct.tolist(), counts.tolist()))
-    w[selected] = [1.0 / (size[h] * len(distinct)) for h in chosen.tolist()]
+    key = s * (int(head.max()) + 1) + head[selected]
+    _, first, inverse, counts = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
+    heads_per_sentence = np.bincount(s[first], minlength=n_sentences)
+    w[selected] = 1.0 / (counts[inverse.ravel()] * heads_per_sentence[s])
     return w
 
 
@@ -78,19 +87,23 @@ class Arcs:
     @classmethod
     def build(cls, items, relations, device, dtype) -> Arcs:
         per_item = [item_arcs(e) for e in items]
-        k = max(1, max(len(a) for a in per_item))
+        lengths = np.asarray([len(a) for a in per_item], dtype=np.int64)
+        k = max(1, int(lengths.max(initial=0)))
+        sentence = np.repeat(np.arange(len(items)), lengths)  # one entry per arc of the batch
+        slot = np.arange(len(sentence)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        flat = [a for arcs in per_item for a in arcs]
         dep = np.zeros((len(items), k), dtype=np.int64)
         head = np.zeros((len(items), k), dtype=np.int64)
-        weights = {(r, d): np.zeros((len(items), k)) for r in relations for d in DIRECTIONS}
-        for b, arcs in enumerate(per_item):
-            if not arcs:
-                continue
-            n = len(arcs)
-            dep[b, :n] = [a[0] for a in arcs]
-            head[b, :n] = [a[1] for a in arcs]
-            for r in relations:
-                selected = np.asarray([relation_matches(a[2], r) for a in arcs])
-                for d in DIRECTIONS:
-                    weights[(r, d)][b, :n] = arc_weights(head[b, :n], selected, d)
+        heads = np.asarray([a[1] for a in flat], dtype=np.int64)
+        dep[sentence, slot] = [a[0] for a in flat]
+        head[sentence, slot] = heads
+        labels, code = np.unique(np.asarray([a[2] for a in flat], dtype=object).astype(str), return_inverse=True)
+        weights = {}
+        for r in relations:
+            selected = np.asarray([relation_matches(str(label), r) for label in labels], dtype=bool)[code.ravel()]
+            for d in DIRECTIONS:
+                w = np.zeros((len(items), k))
+                w[sentence, slot] = arc_weights(sentence, heads, selected, d, len(items))
+                weights[(r, d)] = w
         to = lambda a, dt: torch.from_numpy(a).to(device=device, dtype=dt)  # noqa: E731
         return cls(to(dep, torch.long), to(head, torch.long), {key: to(w, dtype) for key, w in weights.items()})

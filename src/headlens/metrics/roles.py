@@ -84,6 +84,9 @@ def block(entropy_weighted: bool):
         if v.segment is None:
             raise ValueError("the block role needs token segments")
         b, h, n, _ = v.attn.shape
+        pairs = (v.segment == 1).any(-1)  # [B]: the role is defined for sentence pairs only
+        if not bool(pairs.any()):
+            return torch.full((b, h), NAN, dtype=v.attn.dtype, device=v.attn.device)
         seg = v.segment.long()
         members = torch.stack([seg == 0, seg == 1], dim=-1).to(v.attn.dtype)  # [B, N, 2]
         mass = torch.bmm(v.attn.reshape(b, h * n, n), members).view(b, h, n, 2)
@@ -94,7 +97,7 @@ def block(entropy_weighted: bool):
             own_mass = own_mass * torch.special.entr(v.attn).sum(-1)
         queries = (seg >= 0) & v.valid
         out = _relative(v, own_mass, size, queries)
-        return out.masked_fill(~(seg == 1).any(-1)[:, None], NAN)  # pairs only
+        return out.masked_fill(~pairs[:, None], NAN)
 
     return score
 

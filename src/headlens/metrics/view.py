@@ -8,6 +8,7 @@ at the end and masked by ``valid``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -29,8 +30,9 @@ class AttentionView:
     punct: torch.Tensor  # bool [B, N]
     segment: torch.Tensor | None = None  # int8 [B, N]: 0 / 1 (second text of a pair), -1 specials and padding
     arcs: Arcs | None = None  # dependency arcs between word units (token views of syntactic metrics)
-    word_mean: tuple[torch.Tensor, torch.Tensor] | None = None  # (rows [B, U, T], cols [B, T, U]), mean both sides
+    word_mean: Callable[[], torch.Tensor] | None = None  # word attention [B, H, U, U], mean over sub-tokens on both sides
     upos: torch.Tensor | None = None  # int8 [B, N] of word views: UPOS code (metrics.categories.UPOS), -1 none
+    negation: torch.Tensor | None = None  # bool [B, N] of word views: a negation word (metrics.features)
     _cache: dict = field(default_factory=dict, repr=False)
 
     def _memo(self, key, fn):
@@ -79,7 +81,7 @@ class AttentionView:
         the key's sub-tokens (Pande et al.): uniform token attention 1/N gives 1/N here too."""
         if self.word_mean is None:
             raise ValueError("this view has no word aggregation: the batch was built without arcs")
-        return self._memo("mean_word_attention", lambda: aggregate(self.attn, *self.word_mean))
+        return self._memo("mean_word_attention", self.word_mean)
 
 
 def aggregate(attn: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:

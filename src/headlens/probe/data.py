@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..align.encode import WORD, Encoder
-from ..collect import Collector
+from ..collect.words import WordMaps
 from ..corpus.reader import Corpus, CorpusSpec
 from ..corpus.types import ROOT, Skipped
 from ..errors import CorpusError
@@ -35,18 +35,6 @@ class ProbeSentence:
     specials: np.ndarray  # int: the [CLS] / [SEP] units
     vectors: torch.Tensor | None  # float [U, d]: mean input embedding of each unit's tokens (None unless asked)
 
-
-class _WordAttention(Collector):
-    name = "probe"
-    needs_attention = True
-
-    def __init__(self):
-        self.layers: list[torch.Tensor] = []
-
-    def on_layer(self, layer, attn, batch) -> None:
-        if layer == 0:
-            self.layers = []
-        self.layers.append(batch.word_view(attn).attn.float().cpu())
 
 
 def _sentence(enc, attn: torch.Tensor, vectors: torch.Tensor | None) -> ProbeSentence:
@@ -72,7 +60,7 @@ def stream(lm, spec: CorpusSpec, vectors: bool = False, max_tokens: int = 4096, 
     corpus = Corpus(spec)
     if spec.resolved_format != "conllu":
         raise CorpusError("the probe trains on gold dependency trees: give a CoNLL-U file (.conllu).", path=spec.path)
-    collector = _WordAttention()
+    collector = WordMaps()
     engine = Engine(lm, [], "clark", [collector])
     table = lm.model.get_input_embeddings() if vectors else None
     encoder = Encoder(lm.tokenizer, lm.max_tokens, "skip")
@@ -82,7 +70,7 @@ def stream(lm, spec: CorpusSpec, vectors: bool = False, max_tokens: int = 4096, 
             continue
         batch = Batch(item, lm.device, engine.compute_dtype, words=True, aggregation="clark")
         engine.score(batch)
-        attn = torch.stack(collector.layers, dim=1).flatten(1, 2)  # [B, L * H, U, U]
+        attn = collector.stacked().flatten(1, 2)  # [B, L * H, U, U]
         with torch.no_grad():
             out = [_sentence(e, attn[b], _unit_vectors(batch, b, e.n_units, table) if vectors else None)
                    for b, e in enumerate(item)]

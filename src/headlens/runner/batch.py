@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
@@ -9,6 +12,7 @@ from ..align.encode import Encoded
 from ..errors import param_error
 from ..metrics.arcs import Arcs
 from ..metrics.categories import upos_codes
+from ..metrics.features import is_negation
 from ..metrics.view import AttentionView, aggregate
 
 AGGREGATIONS = ("clark", "first", "mean")
@@ -25,6 +29,12 @@ def _unit_upos(e: Encoded) -> np.ndarray:
     """UPOS code of each unit's word (-1 for special units and untagged words)."""
     words = e.sentence.words or ()
     return np.asarray(upos_codes([words[w].upos if w >= 0 else None for w in e.unit_word]), dtype=np.int8)
+
+
+def _unit_negation(e: Encoded) -> np.ndarray:
+    """Whether each unit's word is a negation word (metrics.features.is_negation)."""
+    words = e.sentence.words or ()
+    return np.asarray([w >= 0 and is_negation(words[w]) for w in e.unit_word], dtype=bool)
 
 
 class Batch:
@@ -58,7 +68,9 @@ class Batch:
         self.token_segment = to(_pad([e.segment for e in items], t, -1, np.int8))
         self.has_words = words
         self.arcs = Arcs.build(items, relations, device, dtype) if relations else None
-        self.word_mean: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.relations = relations
+        self._mean_mats: tuple[torch.Tensor, torch.Tensor] | None = None  # (R [B, U, T], C [B, T, U]), mean both sides
+        self._key_scale: torch.Tensor | None = None  # 1 / sub-tokens of the key word, [B, 1, 1, U]
         if words or relations:
             u = max(e.n_units for e in items)
             units = _pad([e.token_unit for e in items], t, -1, np.int64)
@@ -66,6 +78,7 @@ class Batch:
             self.unit_kinds = to(_pad([e.unit_kind for e in items], u, 0, np.int8))
             self.unit_punct = to(_pad([e.unit_punct for e in items], u, False, bool))
             self.unit_upos = to(_pad([_unit_upos(e) for e in items], u, -1, np.int8))  # lexical categories
+            self.unit_negation = to(_pad([_unit_negation(e) for e in items], u, False, bool))  # features of interest
             member = np.zeros((len(items), t, u), dtype=np.float64)  # member[b, t, u] = token t is in unit u
             b_idx, t_idx = np.nonzero(units >= 0)
             member[b_idx, t_idx, units[b_idx, t_idx]] = 1.0
@@ -83,7 +96,11 @@ class Batch:
             self.row_agg = to(np.ascontiguousarray(rows.transpose(0, 2, 1)), dtype)  # [B, U, T]
             self.col_agg = to(cols, dtype)  # [B, T, U]
             if relations:  # the syntactic sieve: mean on both sides whatever the word aggregation
-                self.word_mean = (to(np.ascontiguousarray(mean_rows.transpose(0, 2, 1)), dtype), to(mean_rows, dtype))
+                if aggregation == "first":
+                    self._mean_mats = (to(np.ascontiguousarray(mean_rows.transpose(0, 2, 1)), dtype), to(mean_rows, dtype))
+                elif aggregation == "clark":  # R_mean A C_sum / |key word| = R_mean A C_mean: no second R A C
+                    inverse = np.divide(1.0, counts, out=np.zeros_like(counts), where=counts > 0)
+                    self._key_scale = to(inverse[:, None], dtype)  # [B, 1, 1, U]
 
     def __len__(self) -> int:
         return len(self.items)
@@ -91,12 +108,36 @@ class Batch:
     def model_inputs(self) -> dict[str, torch.Tensor]:
         return {"input_ids": self.input_ids, "attention_mask": self.attention_mask, "token_type_ids": self.token_type_ids}
 
-    def token_view(self, attn: torch.Tensor) -> AttentionView:
+    def word_attention(self, attn: torch.Tensor) -> Callable[[], torch.Tensor]:
+        """The word-level attention of ``attn`` (R @ A @ C), computed on first use and then shared
+        by the token view (syntactic sieve) and the word view of the same layer."""
+
+        @functools.cache
+        def words() -> torch.Tensor:
+            return aggregate(attn, self.row_agg, self.col_agg)
+
+        return words
+
+    def _mean_words(self, attn: torch.Tensor, words: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor] | None:
+        """Word attention averaged over the sub-tokens on both sides (Pande et al.), from ``words``
+        where the run's aggregation allows it (``mean``: the same; ``clark``: divided by the key
+        word's sub-token count), else by its own R @ A @ C."""
+        if not self.relations:
+            return None
+        if self._mean_mats is not None:
+            return lambda: aggregate(attn, *self._mean_mats)
+        if self._key_scale is not None:
+            return lambda: words() * self._key_scale
+        return words
+
+    def token_view(self, attn: torch.Tensor, words: Callable[[], torch.Tensor] | None = None) -> AttentionView:
+        words = words or self.word_attention(attn)
         return AttentionView(
             attn, self.token_valid, self.token_kinds, self.token_punct, segment=self.token_segment,
-            arcs=self.arcs, word_mean=self.word_mean,
+            arcs=self.arcs, word_mean=self._mean_words(attn, words),
         )
 
-    def word_view(self, attn: torch.Tensor) -> AttentionView:
-        return AttentionView(aggregate(attn, self.row_agg, self.col_agg), self.unit_valid, self.unit_kinds, self.unit_punct,
-                             arcs=self.arcs, upos=self.unit_upos)  # arcs join word units: dependency accuracy reads them here
+    def word_view(self, attn: torch.Tensor, words: Callable[[], torch.Tensor] | None = None) -> AttentionView:
+        words = words or self.word_attention(attn)
+        return AttentionView(words(), self.unit_valid, self.unit_kinds, self.unit_punct,
+                             arcs=self.arcs, upos=self.unit_upos, negation=self.unit_negation)  # arcs join word units: dependency accuracy reads them here

@@ -61,12 +61,13 @@ class Engine:
             if layer >= lm.num_layers:
                 raise ModelError(f"the model ran more attention layers than its config declares ({lm.num_layers}).")
             attn = probs if probs.dtype == self.compute_dtype else probs.to(self.compute_dtype)
+            words = batch.word_attention(attn)  # shared by both views, computed once if needed
             if self.token_metrics:
-                view = batch.token_view(attn)
+                view = batch.token_view(attn, words)
                 for k, metric in self.token_metrics:
                     out[:, k, layer] = metric.score(view)
             if self.word_metrics:
-                view = batch.word_view(attn)
+                view = batch.word_view(attn, words)
                 for k, metric in self.word_metrics:
                     out[:, k, layer] = metric.score(view)
             for collector in self.collectors:

@@ -12,10 +12,21 @@ import tempfile
 from collections.abc import Callable
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_umask()  # what open() would give a new file: mkstemp's 0600 would hide outputs from others
+
+
 def _temporary(path: str) -> str:
-    """A new, hidden temporary file beside ``path`` (same filesystem, so the rename is atomic)."""
+    """A new, hidden temporary file beside ``path`` (same filesystem, so the rename is atomic),
+    with the permissions of a file created by open() (mkstemp makes it private)."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".tmp-", dir=directory)
+    os.fchmod(fd, FILE_MODE)
     os.close(fd)
     return tmp
 
@@ -63,12 +74,12 @@ class AtomicParquetWriter:
     memory); ``commit()`` closes, fsyncs and renames it.
     """
 
-    def __init__(self, path: str, schema) -> None:
+    def __init__(self, path: str, schema, **options) -> None:
         import pyarrow.parquet as pq
 
         self.path = path
         self.tmp = _temporary(path)
-        self._writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
+        self._writer = pq.ParquetWriter(self.tmp, schema, **({"compression": "zstd"} | options))
 
     def write(self, table) -> None:
         self._writer.write_table(table)

@@ -65,9 +65,10 @@ class Run:
         return self.summary()
 
     def _repr_html_(self) -> str:
-        import html
+        """The summary a notebook shows: model, corpus, status, counts, analyses and their outputs (escaped)."""
+        from ..report.notebook import summary_html
 
-        return "<pre>" + html.escape(self.summary()) + "</pre>"
+        return summary_html(self)
 
 
 def open_run(path: str | os.PathLike[str], allow_incomplete: bool = False) -> Run:

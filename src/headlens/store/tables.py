@@ -19,6 +19,11 @@ SCORES_SCHEMA = pa.schema(
     ]
 )
 
+# The scores are the bulk of a run: lz4, and dictionaries only for the key columns (a
+# dictionary of float values costs a hash per value and is then abandoned): half the write time
+# of zstd with default dictionaries, and a smaller file.
+SCORES_WRITE_OPTIONS = {"compression": "lz4", "use_dictionary": ["sentence_id", "layer", "head", "metric"]}
+
 SENTENCES_SCHEMA = pa.schema(
     [
         pa.field("sentence_id", pa.int64()),

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from ..errors import RunStoreError
 from .atomic import AtomicParquetWriter, atomic_write, atomic_write_json, atomic_write_parquet
-from .tables import SCORES_SCHEMA, SENTENCES_SCHEMA, scores_table
+from .tables import SCORES_SCHEMA, SCORES_WRITE_OPTIONS, SENTENCES_SCHEMA, scores_table
 
 MANIFEST = "manifest.json"
 
@@ -66,9 +66,7 @@ class RunWriter:
         atomic_write_json(os.path.join(self.out, MANIFEST), manifest)
 
     def add_scores(self, sentence_ids: np.ndarray, values: np.ndarray) -> None:
-        if self._scores is None:
-            self._scores = AtomicParquetWriter(self._part_path("scores"), SCORES_SCHEMA)
-        self._scores.write(scores_table(sentence_ids, values, self.metric_names))
+        self._open_scores().write(scores_table(sentence_ids, values, self.metric_names))
 
     def add_sentence(self, record: dict) -> None:
         self._sentences.append(record)
@@ -82,9 +80,7 @@ class RunWriter:
         """Commit the current part: its scores file, then its sentences file (the part's marker)."""
         if not self._sentences and self._scores is None:
             return
-        if self._scores is None:  # a part of skipped items only
-            self._scores = AtomicParquetWriter(self._part_path("scores"), SCORES_SCHEMA)
-        self._scores.commit()
+        self._open_scores().commit()  # a part of skipped items only has an empty scores file
         atomic_write_parquet(self._part_path("sentences"), pa.Table.from_pylist(self._sentences, schema=SENTENCES_SCHEMA))
         self._scores, self._sentences = None, []
         self.parts += 1
@@ -98,6 +94,11 @@ class RunWriter:
             if os.path.exists(self._scores.tmp):
                 os.unlink(self._scores.tmp)
         self._scores, self._sentences = None, []
+
+    def _open_scores(self) -> AtomicParquetWriter:
+        if self._scores is None:
+            self._scores = AtomicParquetWriter(self._part_path("scores"), SCORES_SCHEMA, **SCORES_WRITE_OPTIONS)
+        return self._scores
 
     def _part_path(self, table: str) -> str:
         return os.path.join(self.out, table, f"part-{self.parts:05d}.parquet")

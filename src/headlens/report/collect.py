@@ -1,0 +1,264 @@
+"""Everything the report shows, gathered from a run directory into one JSON-able dict.
+
+Sources: the manifest (provenance), ``heads.parquet`` (the per-head mean, count and std of
+every metric), every finished analysis output ``runs/X/<analysis>/<name>/`` (read with
+``analyses.outputs.read_outputs``; a directory without ``params.json`` is unfinished and left
+out), optionally a second run to compare with, probe results (``headlens probe --json``) and
+the head view's word-level maps of a few sentences (``report.headview``). The HTML report and
+the matplotlib figures both draw from this dict, so they show the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+
+from ..analyses.outputs import PARAMS, read_output_dir, read_outputs
+from ..errors import ConfigError, RunStoreError
+from ..store import Run, open_run
+from . import views
+from .encode import jsonable, num, table
+
+NOT_OUTPUTS = {"scores", "sentences", "plan", "maps", "collect"}  # run-store folders, not analysis outputs
+DEFAULT_MAX_ROWS = 3000
+LIST_LIMIT = 24  # items of a params.json list shown in the report
+DEFAULT_SENTENCES = 5  # head-view sentences when none are named and the run stored no maps
+
+
+def discover_outputs(run: Run) -> list[tuple[str, str]]:
+    """(analysis, name) of every finished output directory of the run, sorted."""
+    out = []
+    for analysis in sorted(os.listdir(run.path)):
+        folder = os.path.join(run.path, analysis)
+        if analysis in NOT_OUTPUTS or analysis.startswith(".") or not os.path.isdir(folder):
+            continue
+        for name in sorted(os.listdir(folder)):
+            if not name.startswith(".") and os.path.exists(os.path.join(folder, name, PARAMS)):
+                out.append((analysis, name))
+    return out
+
+
+def provenance(run: Run) -> dict:
+    m = run.manifest
+    model, corpus, counts = m.get("model", {}), m.get("corpus", {}), m.get("counts", {})
+    return {
+        "path": os.path.abspath(run.path), "name": os.path.basename(os.path.normpath(run.path)),
+        "status": m.get("status"), "started": m.get("started"), "finished": m.get("finished"),
+        "seconds": m.get("seconds"), "sentences_per_second": m.get("sentences_per_second"),
+        "model": {k: model.get(k) for k in ("name", "path", "model_type", "family", "weights_sha256", "num_layers",
+                                            "num_heads", "hidden_size", "max_tokens", "attn_implementation", "device", "dtype")},
+        "tokenizer": model.get("tokenizer"),
+        "corpus": {k: corpus.get(k) for k in ("path", "sha256", "format")},
+        "annotator": m.get("annotator"), "analyses": m.get("analyses", []), "word_aggregation": m.get("word_aggregation"),
+        "special_tokens": m.get("special_tokens"), "counts": counts, "versions": m.get("versions", {}),
+        "maps": m.get("maps"), "error": m.get("error"),
+        "config": jsonable(m.get("config", {})),
+    }
+
+
+def head_values(run: Run, layers: int, heads: int) -> dict[str, dict]:
+    """metric -> {mean, count, std}: row-major [layers * heads] lists from heads.parquet."""
+    t = run.heads()
+    out: dict[str, dict] = {}
+    metric = t["metric"].to_pylist()
+    layer, head = t["layer"].to_pylist(), t["head"].to_pylist()
+    cols = {k: t[k].to_pylist() for k in ("mean", "count", "std")}
+    for i, name in enumerate(metric):
+        d = out.setdefault(name, {k: [None] * (layers * heads) for k in cols})
+        c = int(layer[i]) * heads + int(head[i])
+        for k, v in cols.items():
+            d[k][c] = num(v[i])
+    return out
+
+
+def _same_run(a: dict, run: Run) -> bool:
+    """Whether a compare params side (path, weights_sha256) designates ``run``."""
+    if not a:
+        return False
+    if a.get("path") and os.path.realpath(a["path"]) == os.path.realpath(run.path):
+        return True
+    return (a.get("weights_sha256") == run.manifest["model"].get("weights_sha256")
+            and os.path.basename(os.path.normpath(a.get("path") or "")) == os.path.basename(os.path.normpath(run.path)))
+
+
+def _compare_with(run: Run, other: Run, outputs: list[tuple[str, str]]) -> tuple[dict, dict, str]:
+    """The stored comparison of ``run`` with ``other`` (either direction), else one computed now (before = other)."""
+    for name in [n for a, n in outputs if a == "compare"]:
+        tables, params = read_outputs(run, "compare", name)
+        if _same_run(params.get("before"), other):
+            return tables, params, f"stored: {run.path}/compare/{name}"
+    for analysis, name in discover_outputs(other):
+        if analysis != "compare":
+            continue
+        tables, params = read_outputs(other, "compare", name)
+        if _same_run(params.get("before"), run):
+            return tables, params, f"stored: {other.path}/compare/{name}"
+    from ..analyses.compare import compare_runs
+
+    changes, params = compare_runs(other, run)
+    return ({"heads": changes.heads, "layers": changes.layers}, jsonable(params),
+            f"computed now with the default settings (store it with: headlens compare {other.path} {run.path})")
+
+
+def _probe(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot read the probe result {path}: {e}") from e
+    if not isinstance(data, dict) or "uas" not in data:
+        raise ConfigError(f"{path} is not a `headlens probe --json` result (it has no 'uas').")
+    return {"path": path, **jsonable(data)}
+
+
+def _sweep(path: str) -> tuple[dict, dict]:
+    """The tables and params of a `headlens ablate --out DIR` directory (DIR/*.parquet, DIR/params.json)."""
+    try:
+        return read_output_dir(path, f"{path} is not a finished ablation sweep: it has no {PARAMS} (see `headlens ablate --out`).")
+    except RunStoreError as e:
+        raise ConfigError(str(e)) from None
+
+
+def build(run: Run | str, compare: Run | str | None = None, sentences: int | None = None,
+          sentence_ids: list[str] | None = None, probes: tuple[str, ...] = (), ablations: tuple[str, ...] = (),
+          max_rows: int = DEFAULT_MAX_ROWS, device: str = "cpu", title: str | None = None,
+          strict_head_view: bool | None = None) -> dict:
+    """The report's data for ``run``.
+
+    ``sentences``: the head view shows the first N analysed sentences (None: the sentences whose
+    maps the run stored, if any); ``sentence_ids`` names them instead. A head view that was asked
+    for explicitly fails loudly; the default one is left out with a note when the model or
+    corpus cannot be read.
+    """
+    run = open_run(run) if isinstance(run, (str, os.PathLike)) else run
+    other = open_run(compare) if isinstance(compare, (str, os.PathLike)) else compare
+    model = run.manifest["model"]
+    layers, heads = int(model["num_layers"]), int(model["num_heads"])
+    means = head_values(run, layers, heads)
+    metric_info = [m for m in run.manifest.get("metrics", []) if m["name"] in means]
+    known = {m["name"] for m in metric_info}
+    metric_info += [{"name": n, "level": None, "analysis": None, "description": ""} for n in means if n not in known]
+    notes: list[str] = []
+    marks: dict[str, dict] = {}
+    outputs = discover_outputs(run)
+    sections: dict[str, list] = {}
+    tables_out = []
+    params_of: dict[str, dict] = {}
+
+    def add_marks(source: str, found: dict) -> None:
+        for metric, cells in found.items():
+            if metric in means and cells:
+                marks.setdefault(metric, []).append({"source": source, "cells": [[c, note] for c, note in sorted(cells.items())]})
+
+    for analysis, name in outputs:
+        try:
+            tables, params = read_outputs(run, analysis, name)
+        except (RunStoreError, OSError, ValueError) as e:
+            notes.append(f"{analysis}/{name} could not be read: {e}")
+            continue
+        source = f"{analysis}/{name}"
+        view_fn = views.VIEWS.get(analysis)
+        if view_fn and all(t in tables for t in views.REQUIRED[analysis]):
+            try:
+                view, found = view_fn(tables, params, layers, heads)
+            except (KeyError, TypeError, ValueError) as e:  # a table of an unexpected shape: the generic view only
+                notes.append(f"{source}: the {analysis} view could not read its tables ({type(e).__name__}: {e}); "
+                             "the tables are listed below")
+            else:
+                add_marks(source, found)
+                sections.setdefault(analysis, []).append({"name": name, "source": source, "view": view})
+        if analysis not in ("compare", "ablation", "roles"):
+            add_marks(source, views.generic_marks(analysis, tables, params, set(means), heads))
+        params_of[source] = shorten(jsonable(params))
+        for tname, t in tables.items():
+            tables_out.append({"analysis": analysis, "name": name, "table": tname, **table(t, max_rows)})
+
+    for path in ablations:  # sweeps written outside the run (`headlens ablate --out DIR`)
+        tables, params = _sweep(path)
+        if not views.ablation_tables(tables):
+            raise ConfigError(f"{path} has no table with the columns layer, head and delta.")
+        view, _ = views.ablation_view(tables, params, layers, heads)
+        name = os.path.basename(os.path.normpath(path))
+        sections.setdefault("ablation", []).append({"name": name, "source": path, "view": view})
+        params_of[f"ablation/{name}"] = shorten(jsonable(params))
+        outputs.append(("ablation", name))
+        for tname, t in tables.items():
+            tables_out.append({"analysis": "ablation", "name": name, "table": tname, **table(t, max_rows)})
+
+    compare_info = None
+    if other is not None:
+        if (int(other.manifest["model"]["num_layers"]), int(other.manifest["model"]["num_heads"])) != (layers, heads):
+            raise ConfigError(f"{other.path} has {other.manifest['model']['num_layers']} x {other.manifest['model']['num_heads']} "
+                              f"heads and {run.path} {layers} x {heads}; they cannot be compared head by head.")
+        tables, params, how = _compare_with(run, other, outputs)
+        view, _ = views.compare_view(tables, params, layers, heads)
+        compare_info = {"other": provenance(other), "how": how}
+        entry = {"name": f"--compare {other.path}", "source": how, "view": view}
+        sections["compare"] = [entry] + [s for s in sections.get("compare", []) if s["view"].get("before") != params.get("before")]
+
+    patterns = views.patterns_view({m: v["mean"] for m, v in means.items()}, layers, heads)
+    if patterns:
+        sections["patterns"] = [{"name": "pattern types", "source": "heads.parquet", "view": patterns}]
+
+    probe_results = [_probe(p) for p in probes]
+    names = sentence_ids or None
+    explicit = bool(names) or sentences is not None
+    if strict_head_view is None:
+        strict_head_view = explicit
+    head_view = {"sentences": []}
+    from . import headview
+
+    try:
+        if explicit:
+            ids = headview.choose_sentences(run, count=sentences, names=names)
+        else:  # the sentences whose maps the run stored, else the first few
+            ids = _stored_map_ids(run) or headview.choose_sentences(run, count=DEFAULT_SENTENCES)
+        head_view = headview.head_view(run, ids, device=device)
+    except Exception as e:  # noqa: BLE001 - an optional part: say why it is missing unless it was asked for
+        if strict_head_view:
+            raise
+        notes.append(f"head view left out: {type(e).__name__}: {e}")
+
+    return {
+        "format": 1,
+        "title": title or f"headlens report: {os.path.basename(os.path.normpath(run.path))}",
+        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "run": provenance(run),
+        "layers": layers,
+        "heads": heads,
+        "metrics": [{k: m.get(k) for k in ("name", "level", "analysis", "description")} for m in metric_info],
+        "values": means,
+        "marks": marks,
+        "sections": sections,
+        "outputs": [{"analysis": a, "name": n, "params": params_of[f"{a}/{n}"]} for a, n in outputs if f"{a}/{n}" in params_of],
+        "tables": tables_out,
+        "compare": compare_info,
+        "probes": probe_results,
+        "head_view": head_view,
+        "notes": notes,
+    }
+
+
+def shorten(value, limit: int = LIST_LIMIT):
+    """``value`` with every list longer than ``limit`` cut to its first items and a count (e.g. the
+    members of a family of thousands of tests, which params.json records in full)."""
+    if isinstance(value, dict):
+        return {k: shorten(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        head = [shorten(v, limit) for v in value[:limit]]
+        return head + [f"... {len(value) - limit} more (see params.json)"] if len(value) > limit else head
+    return value
+
+
+def _stored_map_ids(run: Run) -> list[int]:
+    folder = os.path.join(run.path, "maps")
+    if not os.path.isdir(folder):
+        return []
+    ids = []
+    for f in sorted(os.listdir(folder)):
+        stem = f[len("sentence-"):-len(".npz")] if f.startswith("sentence-") and f.endswith(".npz") else ""
+        if stem.isdigit():
+            ids.append(int(stem))
+    return sorted(ids)
+

@@ -1,0 +1,86 @@
+"""Publication figures: one file per view in SVG, PNG and PDF, each readable, with the expected panels."""
+
+import os
+import xml.etree.ElementTree as ET
+
+import pytest
+from PIL import Image
+from report_runs import HEADS, LAYERS, report_runs
+
+from headlens.cli import main
+from headlens.report import build
+from headlens.report.figures import draw_all
+
+METRICS = ["prev", "cls", "cat_pref"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    runs = report_runs(tmp_path_factory)
+    return build(runs["after"], sentence_ids=["0", "1"])
+
+
+def _expected(data) -> dict[str, int]:
+    """view name prefix -> panels, from the data the figures are drawn from."""
+    compare = data["sections"]["compare"][0]["view"]
+    changed = [m for m in compare["metrics"] if compare["per_metric"][m]["changed"]] or compare["metrics"][:1]
+    out = {f"heads {m}": 1 for m in METRICS}
+    out.update({f"head view sentence {s} L1-H1": 1 for s in (0, 1)})
+    out.update({f"head view sentence {s} L3-H4": 1 for s in (0, 1)})
+    out.update({"roles default": 2, "syntax default": 1, "cluster default": 1, "categories default": LAYERS,
+                "pattern types": 1, "mixing default": 1})
+    out.update({f"compare vs-base {m}": 1 for m in changed})
+    out.update({f"ablation sweep mode=mean, metric={m}": 1 for m in ("accuracy", "f1")})
+    return out
+
+
+def _svg_panels(path: str) -> int:
+    root = ET.parse(path).getroot()  # parses: the file is well-formed XML
+    assert root.tag.endswith("svg")
+    return sum(1 for g in root.iter() if g.tag.endswith("g") and (g.get("id") or "").startswith("panel-"))
+
+
+@pytest.mark.parametrize("fmt", ["svg", "png", "pdf"])
+def test_one_file_per_view_that_opens_with_its_panels(data, tmp_path, fmt):
+    files = draw_all(data, str(tmp_path), fmt, dpi=150, metrics=METRICS, heads=[(0, 0), (2, 3)])
+    expected = _expected(data)
+    assert {f.view: f.panels for f in files} == expected
+    assert len({f.path for f in files}) == len(files)
+    for f in files:
+        assert os.path.exists(f.path) and f.path.endswith("." + fmt)
+        if fmt == "svg":
+            assert _svg_panels(f.path) == f.panels
+        elif fmt == "png":
+            with Image.open(f.path) as im:
+                im.load()
+                assert im.format == "PNG" and im.size[0] >= 3.4 * 150 - 2  # a paper column at the asked dpi
+        else:
+            with open(f.path, "rb") as fh:
+                raw = fh.read()
+            assert raw.startswith(b"%PDF-") and raw.rstrip().endswith(b"%%EOF") and raw.count(b"/Type /Page\n") + raw.count(b"/Type /Page ") + raw.count(b"/Type/Page") >= 1
+
+
+def test_heatmap_figures_circle_the_marked_heads(data, tmp_path):
+    files = draw_all(data, str(tmp_path), "svg", metrics=["prev"], heads=[(0, 0)])
+    heat = next(f for f in files if f.view == "heads prev")
+    assert _svg_panels(heat.path) == 1
+    ablation = [f for f in files if f.view.startswith("ablation")][0]
+    text = open(ablation.path, encoding="utf-8").read()
+    assert text.count('id="line2d_') >= 2  # the two decided heads of the sweep are circled
+
+
+def test_cli_figures_and_its_refusals(tmp_path, tmp_path_factory, capsys):
+    runs = report_runs(tmp_path_factory)
+    out = str(tmp_path / "figs")
+    assert main(["figures", runs["after"].path, "--format", "png", "--out", out, "--metrics", "prev,entropy",
+                 "--sentences", "1", "--heads", "2-3", "--dpi", "100"]) == 0
+    printed = capsys.readouterr().out
+    assert "heads-prev.png" in printed and "headview-s0-L2-H3.png" in printed
+    assert os.path.exists(os.path.join(out, "heads-entropy.png"))
+    assert main(["figures", runs["after"].path, "--out", out, "--metrics", "nope", "--sentences", "0"]) == 2
+    assert "not in this run" in capsys.readouterr().err
+    assert main(["figures", runs["after"].path, "--out", out, "--heads", "0-1", "--sentences", "0"]) == 2
+    assert main(["figures", runs["after"].path, "--out", out, "--heads", f"{LAYERS + 1}-1", "--sentences", "1",
+                 "--metrics", "prev"]) == 2
+    assert "outside" in capsys.readouterr().err
+    assert HEADS == 12
