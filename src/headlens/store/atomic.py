@@ -21,6 +21,15 @@ def _umask() -> int:
 FILE_MODE = 0o666 & ~_umask()  # what open() would give a new file: mkstemp's 0600 would hide outputs from others
 
 
+def temporary_dir(out: str, hidden: bool = False) -> str:
+    """A new temporary directory beside ``out`` (same filesystem, for an atomic rename), with the
+    permissions of a directory created by os.makedirs (mkdtemp makes it private)."""
+    prefix = ("." if hidden else "") + os.path.basename(out) + ".tmp-"
+    tmp = tempfile.mkdtemp(prefix=prefix, dir=os.path.dirname(os.path.abspath(out)))
+    os.chmod(tmp, 0o777 & ~_umask())
+    return tmp
+
+
 def _temporary(path: str) -> str:
     """A new, hidden temporary file beside ``path`` (same filesystem, so the rename is atomic),
     with the permissions of a file created by open() (mkstemp makes it private)."""

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 
 from ..errors import ConfigError
+from .atomic import temporary_dir
 
 
 def check_new_dir(out: str, what: str = "output") -> None:
@@ -25,7 +25,7 @@ def publish_dir(out: str, write: Callable[[str], None], what: str = "output") ->
     check_new_dir(out, what)
     parent = os.path.dirname(out)
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=os.path.basename(out) + ".tmp-", dir=parent)
+    tmp = temporary_dir(out)
     try:
         write(tmp)
         check_new_dir(out, what)
