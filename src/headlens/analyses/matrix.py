@@ -35,7 +35,9 @@ def score_matrices(run: Run, metrics: list[str]) -> dict[str, ScoreMatrix]:
     sentence = table["sentence_id"].to_numpy()
     column = table["layer"].to_numpy().astype(np.int64) * heads + table["head"].to_numpy()
     value = table["value"].to_numpy()
-    sids = np.unique(sentence)
+    present = np.bincount(sentence) > 0 if len(sentence) else np.zeros(0, bool)  # ids are small: no sort
+    sids = np.flatnonzero(present).astype(np.int64)
+    row_of = np.cumsum(present) - 1
     values = np.full((len(metrics), len(sids), layers * heads), np.nan)
-    values[codes, np.searchsorted(sids, sentence), column] = value  # one scatter for all metrics
+    values[codes, row_of[sentence], column] = value  # one scatter for all metrics
     return {metric: ScoreMatrix(metric, sids, values[k], layers, heads) for k, metric in enumerate(metrics)}

@@ -24,11 +24,11 @@ def _nan_groups(X: np.ndarray) -> Iterator[tuple[object, object]]:
     if not mask.any():
         yield slice(None), slice(None)
         return
-    keys = np.packbits(mask, axis=0).T
-    _, inv = np.unique(keys, axis=0, return_inverse=True)
-    for g in range(inv.max() + 1):
-        cols = np.flatnonzero(inv.ravel() == g)
-        yield np.flatnonzero(~mask[:, cols[0]]), cols
+    groups: dict[bytes, list[int]] = {}
+    for j, key in enumerate(np.packbits(mask, axis=0).T):  # a dict of the columns' bit patterns: no sort
+        groups.setdefault(key.tobytes(), []).append(j)
+    for cols in groups.values():
+        yield np.flatnonzero(~mask[:, cols[0]]), np.asarray(cols)
 
 
 def _side(c: np.ndarray, popmean: float, alternative: str) -> np.ndarray:
