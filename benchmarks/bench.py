@@ -24,6 +24,10 @@ figures:
    "roles")``: the 18 surface metrics plus the 20 head-role sieve scores (local, delimiter,
    block, syntactic for 7 relations x 2 directions, on gold UD arcs) and, at the end, the role
    tests over every head (t and Wilcoxon with bootstrap CIs, FDR-corrected) written to the run.
+   INFO splits its cost: ``engine_roles_vs_plain_inference`` (``Engine.score`` with these 38
+   metrics alone over the same batches) and ``roles_tests_seconds`` (the role tests of the
+   finished run, ``analyses.roles.head_roles``, best of 3), the rest being reading, tokenizing,
+   batching and the store.
 
 2. ``run_vs_store_then_analyze`` (target >= 2.5): ``headlens.run`` throughput over that of the
    workflow of Clark et al.'s research code on the first 2,000 sentences (see ``baseline.py``):
@@ -232,7 +236,7 @@ def _run_vs_plain(args, model, spec, warmup: int, repeats: int, report: Report, 
                 plain(**b.model_inputs())
         synchronize(args.device)
 
-    def engine_only(subset=batches):
+    def engine_only(subset=batches, engine=engine):
         for b in subset:
             engine.score(b)
 
@@ -246,7 +250,10 @@ def _run_vs_plain(args, model, spec, warmup: int, repeats: int, report: Report, 
     run_headlens(corpus_spec(warmup), os.path.join(tmp, "warmup"), args, model=model)
     contenders = {"headlens_run": pipeline, "plain_inference": plain_inference}
     if extra:
-        contenders |= {"headlens_run_roles": lambda: pipeline(ROLES_RUN), "engine": engine_only}
+        roles_engine = Engine(lm, resolve(ROLES_RUN, options=cfg.analysis_options), cfg.word_aggregation)
+        roles_batches = headlens_batches(lm, roles_engine, spec)  # the same batches, with the arcs
+        contenders |= {"headlens_run_roles": lambda: pipeline(ROLES_RUN), "engine": engine_only,
+                       "engine_roles": lambda: engine_only(roles_batches, roles_engine)}
     times, _ = interleaved(contenders, repeats)
 
     rates = {c: sentences_per_s(n, t) for c, t in times.items()}
@@ -260,8 +267,20 @@ def _run_vs_plain(args, model, spec, warmup: int, repeats: int, report: Report, 
         report.add(f"{prefix}{c}_sentences_per_s", rates[c])
     if extra:
         report.add("engine_vs_plain_inference", rates["engine"] / rates["plain_inference"])
+        report.add("engine_roles_vs_plain_inference", rates["engine_roles"] / rates["plain_inference"])
+        report.add("roles_tests_seconds", _roles_tests_seconds(os.path.join(tmp, name)))
     report.add(f"{prefix}run_vs_plain_inference_per_round", per_round_ratios(times["headlens_run"], times["plain_inference"]))
     return times, rates
+
+
+def _roles_tests_seconds(run_dir: str) -> float:
+    """Best of 3 of the role tests (the default settings) over the roles run left in ``run_dir``."""
+    from benchutil import timed
+    from headlens.analyses.roles import head_roles
+    from headlens.store import open_run
+
+    run = open_run(run_dir)
+    return min(timed(lambda: head_roles(run))[0] for _ in range(3))
 
 
 # --- figure 5: the norm-based decomposition vs plain inference (see decomposition.py) ----------

@@ -153,6 +153,22 @@ def test_batched_scores_equal_loops_on_random_attention(items, aggregation):
                         assert got == pytest.approx(value, rel=1e-10), (name, i, h)
 
 
+@pytest.mark.parametrize("aggregation", ["clark", "first", "mean"])
+def test_arc_attention_reads_the_mean_word_attention_at_each_arc(items, aggregation):
+    """``arc_attention`` (gathered unscaled, then scaled per key) equals the scaled matrix read at the arcs."""
+    batch = Batch(items, torch.device("cpu"), torch.float64, words=True, aggregation=aggregation, relations=RELATIONS)
+    b, t = batch.input_ids.shape
+    gen = torch.Generator().manual_seed(5)
+    attn = torch.softmax(torch.randn(b, 3, t, t, generator=gen, dtype=torch.float64), -1) * batch.token_valid[:, None, None, :]
+    view = batch.token_view(attn)
+    full = view.mean_word_attention()
+    rows = torch.arange(b)[:, None]
+    for direction, (query, key) in {"d2h": (batch.arcs.dep, batch.arcs.head), "h2d": (batch.arcs.head, batch.arcs.dep)}.items():
+        expected = full[rows, :, query, key].permute(0, 2, 1)  # [B, H, K]
+        torch.testing.assert_close(view.arc_attention(direction), expected, rtol=1e-12, atol=0)
+    assert (batch._key_scale is not None) == (aggregation == "clark")  # only clark divides by the key's sub-tokens
+
+
 def test_roles_run_on_real_attention_matches_loops(tmp_path, tiny_bert_dir):
     corpus = tmp_path / "gold.conllu"
     corpus.write_text(CONLLU, encoding="utf-8")

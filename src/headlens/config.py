@@ -43,6 +43,9 @@ class RunConfig:
     attention maps are saved; nothing else keeps a map.
     ``resume``: continue the killed or stopped run in ``out`` (same options, model and corpus),
     keeping its committed parts (see ``headlens.store.resume``).
+    ``keep_freed_memory``: glibc keeps freed memory for reuse instead of returning it to the
+    kernel after every layer (fewer page faults; the process keeps its peak heap until it exits;
+    process-wide, see ``headlens.runner.allocator``).
     """
 
     out: str = "runs/run"
@@ -68,6 +71,7 @@ class RunConfig:
     mask_rate: float = 0.0  # share of word tokens replaced by the mask token (Kobayashi et al. 2021: 0.12)
     part_size: int = 2000
     threads: int | None = None
+    keep_freed_memory: bool = True
     overwrite: bool = False
     resume: bool = False
     progress: bool = True

@@ -24,6 +24,7 @@ from .metrics import resolve
 from .models import load_model
 from .collect import CollectorSet
 from .runner import Engine, plan_batches
+from .runner.allocator import keep_freed_memory
 from .runner.masking import mask_stream
 from .runner.windows import WindowCombiner
 from .runner.progress import make_progress
@@ -155,6 +156,8 @@ def run(config: RunConfig | None = None, **options) -> Run:
     metrics = resolve(cfg.analyses, cfg.metrics, cfg.analysis_options)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    if cfg.keep_freed_memory:
+        keep_freed_memory()
     annotator = make_annotator(cfg.annotator, spec.resolved_format, cfg.spacy_model)
     lm = load_model(cfg.model, device=cfg.device, dtype=cfg.dtype)
     collectors = CollectorSet.for_run(cfg, lm)  # batch-level accumulators of analyses that need them (syntax, cluster)

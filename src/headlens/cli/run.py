@@ -61,6 +61,8 @@ def add(sub) -> None:
                    help="replace this share of word tokens by the mask token (decomposition: Kobayashi et al. used 0.12)")
     p.add_argument("--store-maps", default="", help="comma-separated sentence ids or sent_ids whose full maps are saved")
     p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--release-memory", action="store_true",
+                   help="leave glibc's allocator as it is (default: keep freed memory for reuse, fewer page faults)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("metrics", help="list the registered metrics").set_defaults(func=_cmd_metrics)
 
@@ -89,7 +91,7 @@ def _cmd_run(args) -> int:
         relations=tuple(r for r in args.relations.split(",") if r), role_window=args.role_window,
         category_map=args.category_map, category_keys=args.category_keys,
         syntax_relations=tuple(r for r in args.syntax_relations.split(",") if r), store_maps=tuple(s for s in args.store_maps.split(",") if s), mask_rate=args.mask_rate,
-        threads=args.threads, overwrite=args.overwrite, resume=args.resume, progress=not args.quiet,
+        threads=args.threads, keep_freed_memory=not args.release_memory, overwrite=args.overwrite, resume=args.resume, progress=not args.quiet,
         annotation_cache=not args.no_annotation_cache,
     )
     if args.resume:

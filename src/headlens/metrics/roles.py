@@ -20,7 +20,7 @@ role_syn_<r>_h2d    head word of arcs r             its dependents with relation
 ==================  ==============================  =============================================
 
 Syntactic scores use word-to-word attention averaged over the sub-tokens on both sides
-(``AttentionView.mean_word_attention``), whatever ``--word-aggregation`` is. A sentence without
+(``AttentionView.mean_word_attention``, read at the arcs by ``arc_attention``), whatever ``--word-aggregation`` is. A sentence without
 the role's keys or queries (no arc of the relation, a single sentence for ``block``) gets NaN
 and does not enter that role's test.
 """
@@ -106,11 +106,7 @@ def syntactic(relation: str, direction: str):
     def score(v: AttentionView) -> torch.Tensor:
         if v.arcs is None:
             raise ValueError("the syntactic roles need the batch's arcs")
-        w_attn = v.mean_word_attention()
-        b, h, u, _ = w_attn.shape
-        query, key = (v.arcs.dep, v.arcs.head) if direction == "d2h" else (v.arcs.head, v.arcs.dep)
-        idx = (query * u + key)[:, None, :].expand(b, h, -1)
-        values = w_attn.reshape(b, h, u * u).gather(2, idx)  # [B, H, K]
+        values = v.arc_attention(direction)  # [B, H, K], shared by every relation of the layer
         weights = v.arcs.weights[(relation, direction)]
         out = (values * weights[:, None, :]).sum(-1) * v.n[:, None]
         return out.masked_fill((weights.sum(-1) == 0)[:, None], NAN)

@@ -30,7 +30,10 @@ class AttentionView:
     punct: torch.Tensor  # bool [B, N]
     segment: torch.Tensor | None = None  # int8 [B, N]: 0 / 1 (second text of a pair), -1 specials and padding
     arcs: Arcs | None = None  # dependency arcs between word units (token views of syntactic metrics)
-    word_mean: Callable[[], torch.Tensor] | None = None  # word attention [B, H, U, U], mean over sub-tokens on both sides
+    # word attention [B, H, U, U] averaged over the sub-tokens on both sides once its keys are
+    # multiplied by ``word_key_scale`` [B, U] (None: 1); see ``mean_word_attention``
+    word_mean: Callable[[], torch.Tensor] | None = None
+    word_key_scale: torch.Tensor | None = None
     upos: torch.Tensor | None = None  # int8 [B, N] of word views: UPOS code (metrics.categories.UPOS), -1 none
     negation: torch.Tensor | None = None  # bool [B, N] of word views: a negation word (metrics.features)
     _cache: dict = field(default_factory=dict, repr=False)
@@ -79,9 +82,33 @@ class AttentionView:
     def mean_word_attention(self) -> torch.Tensor:
         """[B, H, U, U]: word-to-word attention, mean over the query's sub-tokens of the mean over
         the key's sub-tokens (Pande et al.): uniform token attention 1/N gives 1/N here too."""
+        words = self._word_mean()
+        if self.word_key_scale is None:
+            return words
+        return self._memo("mean_word_attention", lambda: words * self.word_key_scale[:, None, None, :])
+
+    def arc_attention(self, direction: str) -> torch.Tensor:
+        """[B, H, K]: ``mean_word_attention`` along each of the batch's arcs, from the dependent
+        to its head (``d2h``) or from the head to the dependent (``h2d``); read from the unscaled
+        word attention at the arcs only, so the scaled [B, H, U, U] matrix is never formed."""
+        if self.arcs is None:
+            raise ValueError("this view has no dependency arcs: the batch was built without relations")
+
+        def compute():
+            words = self._word_mean()
+            b, h, u, _ = words.shape
+            query, key = (self.arcs.dep, self.arcs.head) if direction == "d2h" else (self.arcs.head, self.arcs.dep)
+            values = words.reshape(b, h, u * u).gather(2, (query * u + key)[:, None, :].expand(b, h, -1))
+            if self.word_key_scale is not None:
+                values = values * self.word_key_scale.gather(1, key)[:, None, :]
+            return values
+
+        return self._memo(("arc_attention", direction), compute)
+
+    def _word_mean(self) -> torch.Tensor:
         if self.word_mean is None:
             raise ValueError("this view has no word aggregation: the batch was built without arcs")
-        return self._memo("mean_word_attention", self.word_mean)
+        return self._memo("word_mean", self.word_mean)
 
 
 def aggregate(attn: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:

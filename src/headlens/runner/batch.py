@@ -70,7 +70,7 @@ class Batch:
         self.arcs = Arcs.build(items, relations, device, dtype) if relations else None
         self.relations = relations
         self._mean_mats: tuple[torch.Tensor, torch.Tensor] | None = None  # (R [B, U, T], C [B, T, U]), mean both sides
-        self._key_scale: torch.Tensor | None = None  # 1 / sub-tokens of the key word, [B, 1, 1, U]
+        self._key_scale: torch.Tensor | None = None  # 1 / sub-tokens of the key word, [B, U]
         if words or relations:
             u = max(e.n_units for e in items)
             units = _pad([e.token_unit for e in items], t, -1, np.int64)
@@ -100,7 +100,7 @@ class Batch:
                     self._mean_mats = (to(np.ascontiguousarray(mean_rows.transpose(0, 2, 1)), dtype), to(mean_rows, dtype))
                 elif aggregation == "clark":  # R_mean A C_sum / |key word| = R_mean A C_mean: no second R A C
                     inverse = np.divide(1.0, counts, out=np.zeros_like(counts), where=counts > 0)
-                    self._key_scale = to(inverse[:, None], dtype)  # [B, 1, 1, U]
+                    self._key_scale = to(np.ascontiguousarray(inverse[:, 0]), dtype)  # [B, U]
 
     def __len__(self) -> int:
         return len(self.items)
@@ -119,22 +119,20 @@ class Batch:
         return words
 
     def _mean_words(self, attn: torch.Tensor, words: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor] | None:
-        """Word attention averaged over the sub-tokens on both sides (Pande et al.), from ``words``
-        where the run's aggregation allows it (``mean``: the same; ``clark``: divided by the key
-        word's sub-token count), else by its own R @ A @ C."""
+        """Word attention averaged over the sub-tokens on both sides (Pande et al.) once its keys
+        are scaled by ``_key_scale``: ``words`` where the run's aggregation allows it (``mean``: the
+        same; ``clark``: the key word's sub-token count divides it), else its own R @ A @ C."""
         if not self.relations:
             return None
         if self._mean_mats is not None:
             return lambda: aggregate(attn, *self._mean_mats)
-        if self._key_scale is not None:
-            return lambda: words() * self._key_scale
         return words
 
     def token_view(self, attn: torch.Tensor, words: Callable[[], torch.Tensor] | None = None) -> AttentionView:
         words = words or self.word_attention(attn)
         return AttentionView(
             attn, self.token_valid, self.token_kinds, self.token_punct, segment=self.token_segment,
-            arcs=self.arcs, word_mean=self._mean_words(attn, words),
+            arcs=self.arcs, word_mean=self._mean_words(attn, words), word_key_scale=self._key_scale,
         )
 
     def word_view(self, attn: torch.Tensor, words: Callable[[], torch.Tensor] | None = None) -> AttentionView:

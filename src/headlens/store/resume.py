@@ -42,7 +42,7 @@ PROGRESS = "progress.json"
 PLAN = "plan"
 LOCK = ".headlens.lock"
 # options that do not change what a run computes: they may differ on resume
-FREE_OPTIONS = ("out", "overwrite", "resume", "progress", "threads", "annotation_cache", "cache_dir", "model")
+FREE_OPTIONS = ("out", "overwrite", "resume", "progress", "threads", "keep_freed_memory", "annotation_cache", "cache_dir", "model")
 PART = re.compile(r"^part-(\d+)\.(parquet|json)$")
 
 
