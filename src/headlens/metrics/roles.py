@@ -20,9 +20,9 @@ role_syn_<r>_h2d    head word of arcs r             its dependents with relation
 ==================  ==============================  =============================================
 
 Syntactic scores use word-to-word attention averaged over the sub-tokens on both sides
-(``AttentionView.mean_word_attention``, read at the arcs by ``arc_attention``), whatever ``--word-aggregation`` is. A sentence without
-the role's keys or queries (no arc of the relation, a single sentence for ``block``) gets NaN
-and does not enter that role's test.
+(``AttentionView.mean_word_attention``, read at the arcs by ``arc_attention``), whatever
+``--word-aggregation`` is. A sentence without the role's keys or queries (no arc of the
+relation, a single sentence for ``block``) gets NaN and does not enter that role's test.
 """
 
 from __future__ import annotations
