@@ -232,6 +232,12 @@
     ablation: "`headlens ablate ... --out DIR`, then `headlens report RUN --ablation DIR`"
   };
   function absent(s, name) { note(s, "Not in this run (" + HOW[name] + ").", "absent"); }
+  // a section with one block per stored output of an analysis (its source, its view), or a note that there is none
+  function eachOutput(name, title, short, block) {
+    var s = section(name, title, short), outs = outputsOf(name);
+    if (!outs.length) return absent(s, name);
+    outs.forEach(function (o, n) { block(s, o, o.view, n); });
+  }
 
   // provenance
   function provenance() {
@@ -389,11 +395,7 @@
 
   // roles
   function roles() {
-    var s = section("roles", "Head roles", "Roles");
-    var outs = outputsOf("roles");
-    if (!outs.length) return absent(s, "roles");
-    outs.forEach(function (o) {
-      var v = o.view;
+    eachOutput("roles", "Head roles", "Roles", function (s, o, v) {
       add(s, el("h3", null, o.source));
       note(s, "A head has a role when the mean sieve score exceeds tau = " + fmt(v.tau) + " (decision: " + (v.decision || "?") + ", alpha " + v.alpha + ", corrected over the whole family" +
         (v.family.t ? ": " + v.family.t.size + " tests, " + v.family.t.method : "") + ").");
@@ -475,11 +477,8 @@
 
   // head clustering map
   function cluster() {
-    var s = section("cluster", "Head clustering map", "Clustering");
-    var outs = outputsOf("cluster");
-    if (!outs.length) return absent(s, "cluster");
-    outs.forEach(function (o) {
-      var v = o.view, lc = v.layer_clustering || {};
+    eachOutput("cluster", "Head clustering map", "Clustering", function (s, o, v) {
+      var lc = v.layer_clustering || {};
       add(s, el("h3", null, o.source));
       note(s, "Metric MDS of the Jensen-Shannon distances between heads (stress-1 " + fmt(v.stress1) + ", " + fmt(v.tokens) + " tokens). Heads of one layer: within/between distance ratio " + fmt(lc.within_between_ratio) + " (permutation null mean " + fmt(lc.null_mean) + ", p " + fmt(lc.p) + ").");
       var kinds = []; v.points.forEach(function (p) { if (kinds.indexOf(p[4]) < 0) kinds.push(p[4]); });
@@ -505,11 +504,7 @@
 
   // lexical categories
   function categories() {
-    var s = section("categories", "Lexical categories", "Categories");
-    var outs = outputsOf("categories");
-    if (!outs.length) return absent(s, "categories");
-    outs.forEach(function (o) {
-      var v = o.view;
+    eachOutput("categories", "Lexical categories", "Categories", function (s, o, v) {
       add(s, el("h3", null, o.source + ": attention between content and function words, per layer"));
       note(s, "Rows: the query word's category, columns: the key word's; mean attention per word pair (keys " + (v.category_keys || "?") + "). The per-head cat_pref heatmap is in the Heads view, with its significant heads marked.");
       var sm = el("div", { "class": "small-multiples" });
@@ -531,11 +526,7 @@
 
   // before/after comparisons
   function compare() {
-    var s = section("compare", "Compare: before / after", "Compare");
-    var outs = outputsOf("compare");
-    if (!outs.length) return absent(s, "compare");
-    outs.forEach(function (o, n) {
-      var v = o.view;
+    eachOutput("compare", "Compare: before / after", "Compare", function (s, o, v, n) {
       add(s, el("h3", null, o.name + " (" + o.source + ")"));
       note(s, "delta = after - before, paired over " + fmt(v.sentences_paired) + " sentences. before: " + ((v.before || {}).path || "?") + " (" + ((v.before || {}).model || "?") + "); after: " + ((v.after || {}).path || "?") + " (" + ((v.after || {}).model || "?") + "). " + (v.decision || "") + ".");
       if (v.forced_despite && v.forced_despite.length) note(s, "compared despite: " + v.forced_despite.join("; "));
@@ -569,11 +560,7 @@
 
   // attention pattern types
   function patterns() {
-    var s = section("patterns", "Attention pattern types", "Patterns");
-    var outs = outputsOf("patterns");
-    if (!outs.length) return absent(s, "patterns");
-    outs.forEach(function (o) {
-      var v = o.view;
+    eachOutput("patterns", "Attention pattern types", "Patterns", function (s, o, v) {
       note(s, "Each head coloured by its most frequent pattern type (the pattern_is_* metric with the highest mean: the share of its maps of that type, Kovaleva et al. 2019); hover for every type's share.");
       var colors = v.types.map(function (_, i) { return CATEGORICAL[i % 10]; });
       var scale = { color: function (t) { return t === null ? "#eeeeee" : colors[t]; }, lo: 0, hi: v.types.length - 1 };
@@ -594,11 +581,7 @@
 
   // ablation deltas
   function ablation() {
-    var s = section("ablation", "Ablation deltas", "Ablation");
-    var outs = outputsOf("ablation");
-    if (!outs.length) return absent(s, "ablation");
-    outs.forEach(function (o, n) {
-      var v = o.view;
+    eachOutput("ablation", "Ablation deltas", "Ablation", function (s, o, v, n) {
       add(s, el("h3", null, o.source));
       if (!v.panels.length) { note(s, "no per-head delta table (columns layer, head, delta) in this output; its tables are listed below."); return; }
       note(s, "Change of the measured quantity when the head is ablated; \u2605 = significant (q <= " + v.alpha + " or the table's decision).");
@@ -648,11 +631,7 @@
     return wrap;
   }
   function decomposition() {
-    var s = section("decomposition", "Decomposition: mixing ratios", "Mixing");
-    var outs = outputsOf("decomposition");
-    if (!outs.length) return absent(s, "decomposition");
-    outs.forEach(function (o) {
-      var v = o.view;
+    eachOutput("decomposition", "Decomposition: mixing ratios", "Mixing", function (s, o, v) {
       add(s, el("h3", null, o.source));
       var layers = range(L).map(function (l) { return "L" + (l + 1); });
       if (v.mixing) {
