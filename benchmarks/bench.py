@@ -65,6 +65,12 @@ figures:
    transformers has no SDPA attention for MPNet, so its plain inference is the eager attention
    that does not return the weights (INFO ``mpnet_plain_attention``).
 
+7. ``default_vs_sdpa_T32|T128|T256|T512`` (targets >= 0.9, 0.85, 0.85, 0.85), ``default_vs_sdpa_T512_12x12``
+   (>= 0.85), ``syntax_vs_sdpa_T128`` (>= 0.6) and ``rss_default_vs_sdpa_T512`` (<= 1.1): headlens.run with
+   the default analyses (surface, roles, categories, features, patterns) against tokenization plus
+   SDPA inference of the same sentences in the same batches, at every sequence length, about
+   130,000 tokens per length, median of 3 interleaved rounds; see ``lengths.py``.
+
 Output: INFO lines (raw throughputs, times, memory), then one line per figure,
 ``BENCH <name> <value> target <op> <value>``; the same, with the environment (versions, threads,
 device, CPU model, date), goes to ``bench-results.json`` in the repository root. ``--quick`` runs
@@ -102,14 +108,16 @@ class Sizes:
     resume_part_size: int = 500  # ... and of its parts
     mpnet: int = 300  # figure 6: sentences of the MPNet-base rounds ...
     repeats_mpnet: int = 2  # ... and their number
+    length_tokens: int = 130_000  # figure 7: tokens of each length's corpus ...
+    repeats_lengths: int = 3  # ... and interleaved rounds (the median counts)
 
 
-GROUPS = ("memory", "resume", "throughput", "store", "decomposition", "mpnet")  # --only picks among them
+GROUPS = ("memory", "resume", "throughput", "store", "decomposition", "mpnet", "lengths")  # --only picks among them
 FULL = Sizes(throughput=None, baseline=2000, memory_small=1000, memory_large=20000,
              baseline_memory=(1000, 2000), warmup=200, repeats_plain=5, repeats_baseline=3)
 QUICK = Sizes(throughput=200, baseline=100, memory_small=100, memory_large=1000,
               baseline_memory=(100, 200), warmup=32, repeats_plain=1, repeats_baseline=1, resume=200, resume_part_size=20,
-              mpnet=32, repeats_mpnet=1)
+              mpnet=32, repeats_mpnet=1, length_tokens=6000, repeats_lengths=1)
 
 
 @dataclass
@@ -364,6 +372,46 @@ def bench_store_then_analyze(args, sizes: Sizes, report: Report, tmp: str) -> Fi
     return Figure("run_vs_store_then_analyze", rates["headlens_run_figure2"] / rates["store_then_analyze"], ">=", 2.5)
 
 
+# --- figure 7: every sequence length against plain SDPA inference (lengths.py) ---------------
+
+def bench_lengths(args, sizes: Sizes, report: Report, tmp: str) -> list[Figure]:
+    import json
+
+    import headlens
+    from lengths import DEFAULT_ANALYSES, LENGTHS, random_base_model, ratio, rss_child, write_length_corpus
+
+    lm = headlens.load_model(None, device=args.device, dtype=args.dtype)
+    figures, corpora = [], {}
+    for length in LENGTHS:
+        corpora[length] = write_length_corpus(UD_DEV, lm.tokenizer, length, sizes.length_tokens, tmp)
+        value, info = ratio(args, lm, corpora[length], DEFAULT_ANALYSES, sizes.repeats_lengths, tmp, log)
+        for key, v in info.items():
+            report.add(f"lengths_T{length}_{key}", v)
+        figures.append(Figure(f"default_vs_sdpa_T{length}", value, ">=", 0.9 if length == 32 else 0.85))
+    value, info = ratio(args, lm, corpora[128], ("syntax",), sizes.repeats_lengths, tmp, log)
+    report.add("lengths_syntax_T128_headlens_seconds", info["headlens_seconds"])
+    # full rows: the eager map plus the word aggregation (two bmm of T x T x U per head) and the argmax
+    # cost about a quarter of the plain forward's FLOPs at T=128 on MiniLM (docs/performance.md)
+    figures.append(Figure("syntax_vs_sdpa_T128", value, ">=", 0.6))
+    base = headlens.load_model(random_base_model(lm.path, tmp), device=args.device, dtype=args.dtype)
+    value, info = ratio(args, base, corpora[512], DEFAULT_ANALYSES, sizes.repeats_lengths, tmp, log)
+    for key, v in info.items():
+        report.add(f"lengths_T512_12x12_{key}", v)
+    figures.append(Figure("default_vs_sdpa_T512_12x12", value, ">=", 0.85))
+    from benchutil import headlens_batches
+    from headlens.runner import Engine
+
+    batches = os.path.join(tmp, "T512-batches.json")
+    with open(batches, "w", encoding="utf-8") as fh:
+        json.dump([[e.sentence.text for e in b.items]
+                   for b in headlens_batches(lm, Engine(lm, []), corpus_spec(None, corpora[512]))], fh)
+    ours, plain = rss_child("default", corpora[512], None, args), rss_child("plain", batches, None, args)
+    report.add("lengths_T512_default_max_rss_mib", ours)
+    report.add("lengths_T512_plain_max_rss_mib", plain)
+    figures.append(Figure("rss_default_vs_sdpa_T512", ours / plain, "<=", 1.1))
+    return figures
+
+
 # --- figure 3: peak memory, each measurement in its own process -------------------------------
 
 def child(pipeline: str, corpus: str, limit: int, args) -> dict:
@@ -519,6 +567,8 @@ def main(argv: list[str] | None = None) -> int:
             report.figures.append(bench_decomposition(args, sizes, report))
         if "mpnet" in only:
             report.figures.extend(bench_mpnet(args, sizes, report, tmp))
+        if "lengths" in only:
+            report.figures.extend(bench_lengths(args, sizes, report, tmp))
         report.figures.extend(f for f in (memory, resume) if f is not None)
     env["load_average_end"] = os.getloadavg()
     write_results(args.output, report, args, sizes, env)

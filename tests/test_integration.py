@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 def ud_run(tmp_path_factory):
     spec = CorpusSpec(require_shared(UD_DEV), limit=200)
     out = tmp_path_factory.mktemp("ud") / "run"
-    return headlens.run(out=str(out), corpus=spec, progress=False, store_maps=("weblog-blogspot.com_nominations_20041117172713_ENG_20041117_172713-0001",))
+    return headlens.run(out=str(out), corpus=spec, progress=False, analyses=("surface", "surface_rows"), store_maps=("weblog-blogspot.com_nominations_20041117172713_ENG_20041117_172713-0001",))
 
 
 def test_run_covers_every_sentence_layer_and_head(ud_run):

@@ -83,6 +83,12 @@ class Arcs:
     dep: torch.Tensor  # long [B, K]: unit of the dependent (0 for padding arcs)
     head: torch.Tensor  # long [B, K]
     weights: dict[tuple[str, str], torch.Tensor]  # (relation, direction) -> float [B, K]
+    # the token pairs of every arc (fused path): dependent token, head token, arc slot, [B, P]
+    # (padding pairs: slot K, tokens 0), and |dependent| x |head| sub-tokens per arc [B, K]
+    pair_dep: torch.Tensor | None = None
+    pair_head: torch.Tensor | None = None
+    pair_slot: torch.Tensor | None = None
+    pair_count: torch.Tensor | None = None
 
     @classmethod
     def build(cls, items, relations, device, dtype) -> Arcs:
@@ -106,4 +112,31 @@ class Arcs:
                 w[sentence, slot] = arc_weights(sentence, heads, selected, d, len(items))
                 weights[(r, d)] = w
         to = lambda a, dt: torch.from_numpy(a).to(device=device, dtype=dt)  # noqa: E731
-        return cls(to(dep, torch.long), to(head, torch.long), {key: to(w, dtype) for key, w in weights.items()})
+        pairs = token_pairs(items, per_item, k)
+        return cls(to(dep, torch.long), to(head, torch.long), {key: to(w, dtype) for key, w in weights.items()},
+                   *(to(a, torch.long) for a in pairs[:3]), to(pairs[3], dtype))
+
+
+def token_pairs(items, per_item: list[list[tuple[int, int, str]]], k: int) -> tuple[np.ndarray, ...]:
+    """(dependent token, head token, arc slot) [B, P] of every sub-token pair of every arc, and the
+    pair count of each arc [B, K] (0 for padding slots); padding pairs point at slot ``k``."""
+    lists = []
+    counts = np.zeros((len(items), k))
+    for b, (enc, arcs) in enumerate(zip(items, per_item)):
+        order = np.argsort(enc.token_unit, kind="stable")
+        units = enc.token_unit[order]
+        bounds = np.searchsorted(units, np.arange(enc.n_units + 1))  # tokens of unit u: order[bounds[u]:bounds[u + 1]]
+        dep_t, head_t, slot = [], [], []
+        for s, (du, hu, _) in enumerate(arcs):
+            dt, ht = order[bounds[du]:bounds[du + 1]], order[bounds[hu]:bounds[hu + 1]]
+            dep_t.append(np.repeat(dt, len(ht)))
+            head_t.append(np.tile(ht, len(dt)))
+            slot.append(np.full(len(dt) * len(ht), s))
+            counts[b, s] = len(dt) * len(ht)
+        lists.append(tuple(np.concatenate(x) if x else np.zeros(0, np.int64) for x in (dep_t, head_t, slot)))
+    p = max(1, max(len(x[0]) for x in lists))
+    out = [np.zeros((len(items), p), np.int64), np.zeros((len(items), p), np.int64), np.full((len(items), p), k, np.int64)]
+    for b, x in enumerate(lists):
+        for a, values in zip(out, x):
+            a[b, : len(values)] = values
+    return (*out, counts)

@@ -34,6 +34,7 @@ from collections.abc import Mapping
 import torch
 
 from ..errors import ConfigError
+from .fused import Fused, FusedView, KeySet
 from .registry import Metric, register, register_analysis
 from .view import AttentionView
 
@@ -89,35 +90,76 @@ def _lookup(mapping: Mapping[str, str]) -> torch.Tensor:
     return torch.tensor(codes, dtype=torch.int64)
 
 
-def category_cells(v: AttentionView, mapping: Mapping[str, str], keys: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """(S [B, H, 2, 2] category -> category means, R [B, H, 2] attention received per category)."""
+def _categories(v, mapping: Mapping[str, str]) -> torch.Tensor:
+    """long [B, U]: each unit's category (0 content, 1 function, 2 other, -1 dropped or invalid)."""
     if v.upos is None:
         raise ValueError("the category metrics need a word view with UPOS codes")
-    lut = _lookup(mapping).to(v.attn.device)
-    cat = lut[v.upos.long() + 1].masked_fill(~v.valid, -1)  # [B, U]
-    words = (cat >= 0).to(v.attn.dtype)
-    a = v.attn * words[:, None, None, :]
-    if keys == "renormalise":
-        a = a / a.sum(-1, keepdim=True).clamp_min(torch.finfo(a.dtype).tiny)
-    onehot = torch.stack([cat == 0, cat == 1], dim=-1).to(a.dtype)  # [B, U, 2]
-    b, h, u, _ = a.shape
-    to_cat = torch.bmm(a.reshape(b, h * u, u), onehot).view(b, h, u, 2)  # mass of query i on category k
+    lut = _lookup(mapping).to(v.valid.device)
+    return lut[v.upos.long() + 1].masked_fill(~v.valid, -1)
+
+
+def _cells(to_cat: torch.Tensor, cat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(S, R) from each query unit's attention to content and function words [B, H, U, 2]."""
+    words = (cat >= 0).to(to_cat.dtype)
+    onehot = torch.stack([cat == 0, cat == 1], dim=-1).to(to_cat.dtype)  # [B, U, 2]
     counts = onehot.sum(1)  # [B, 2]
     sums = torch.einsum("buq,bhuk->bhqk", onehot, to_cat)
     pairs = counts[:, None, :, None] * counts[:, None, None, :]
     s = (sums / pairs.clamp_min(1)).masked_fill(pairs == 0, NAN)
     n_q = words.sum(-1)  # [B]
     recv = torch.einsum("bu,bhuk->bhk", words, to_cat) / (n_q[:, None, None] * counts[:, None, :]).clamp_min(1)
-    recv = recv.masked_fill((counts == 0)[:, None, :], NAN)
-    return s, recv
+    return s, recv.masked_fill((counts == 0)[:, None, :], NAN)
+
+
+def category_cells(v: AttentionView, mapping: Mapping[str, str], keys: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(S [B, H, 2, 2] category -> category means, R [B, H, 2] attention received per category)."""
+    cat = _categories(v, mapping)
+    a = v.attn * (cat >= 0).to(v.attn.dtype)[:, None, None, :]
+    if keys == "renormalise":
+        a = a / a.sum(-1, keepdim=True).clamp_min(torch.finfo(a.dtype).tiny)
+    onehot = torch.stack([cat == 0, cat == 1], dim=-1).to(a.dtype)  # [B, U, 2]
+    b, h, u, _ = a.shape
+    return _cells(torch.bmm(a.reshape(b, h * u, u), onehot).view(b, h, u, 2), cat)
+
+
+def _key_sets(mapping: Mapping[str, str]) -> tuple[KeySet, KeySet, KeySet]:
+    """Word key sets of the content, function and every kept word (the map is part of their names)."""
+    tag = ",".join(f"{k}={v}" for k, v in sorted(mapping.items()))
+
+    def select(which: int | None):
+        lut = _lookup(mapping)
+
+        def units(batch) -> torch.Tensor:
+            cat = lut.to(batch.unit_upos.device)[batch.unit_upos.long() + 1]
+            return (cat >= 0) if which is None else (cat == which)
+
+        return units
+
+    return (KeySet(f"word:cat:content:{tag}", "word", select(0)), KeySet(f"word:cat:function:{tag}", "word", select(1)),
+            KeySet(f"word:cat:kept:{tag}", "word", select(None)))
+
+
+def category_cells_fused(v: FusedView, mapping: Mapping[str, str], keys: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``category_cells`` from the masses of the category key sets (a word row's mass on a category
+    over its mass on every kept word, when renormalised)."""
+    content, function, kept = _key_sets(mapping)
+    to_cat = torch.stack([v.mass(content), v.mass(function)], dim=-1)  # [B, H, U, 2]
+    if keys == "renormalise":
+        to_cat = to_cat / v.mass(kept).clamp_min(torch.finfo(to_cat.dtype).tiny)[..., None]
+    return _cells(to_cat, _categories(v, mapping))
 
 
 def _metric(name: str, pick, description: str, mapping: Mapping[str, str], keys: str) -> Metric:
-    def score(v: AttentionView) -> torch.Tensor:
-        return pick(*v._memo(("categories", keys, tuple(sorted(mapping.items()))),
-                             lambda: category_cells(v, mapping, keys)))
+    memo = ("categories", keys, tuple(sorted(mapping.items())))
 
-    return Metric(name, "word", description, score, ANALYSIS, {"category_map": dict(mapping), "category_keys": keys})
+    def score(v: AttentionView) -> torch.Tensor:
+        return pick(*v._memo(memo, lambda: category_cells(v, mapping, keys)))
+
+    def fused(v: FusedView) -> torch.Tensor:
+        return pick(*v._memo(memo, lambda: category_cells_fused(v, mapping, keys)))
+
+    return Metric(name, "word", description, score, ANALYSIS, {"category_map": dict(mapping), "category_keys": keys},
+                  need=Fused(fused, _key_sets(mapping)))
 
 
 def category_metrics(mapping: Mapping[str, str] = DEFAULT_MAP, keys: str = "renormalise") -> list[Metric]:

@@ -31,6 +31,7 @@ import torch
 from ..align.encode import CLS, SEP
 from ..corpus.types import Word
 from .categories import UPOS_CODE
+from .fused import Fused, FusedView
 from .registry import Metric, register
 from .view import AttentionView
 
@@ -59,7 +60,7 @@ def received(v: AttentionView) -> torch.Tensor:
 def max_received(v: AttentionView, units: torch.Tensor) -> torch.Tensor:
     """[B, H]: the most attention any unit of ``units`` (bool [B, U]) receives; NaN without such a unit."""
     units = units & v.valid
-    r = received(v).masked_fill(~units[:, None, :], float("-inf")).amax(-1)
+    r = (v.received() if isinstance(v, FusedView) else received(v)).masked_fill(~units[:, None, :], float("-inf")).amax(-1)
     return r.masked_fill(~units.any(-1)[:, None], NAN)
 
 
@@ -109,4 +110,4 @@ def _metric(units):
 
 for _name, (_units, _what, _params) in FEATURES.items():
     register(Metric(f"feat_recv_{_name}", "word", f"attention received by {_what}: max over them, mean over queries",
-                    _metric(_units), ANALYSIS, _params))
+                    _metric(_units), ANALYSIS, _params, need=Fused(_metric(_units), received=True)))

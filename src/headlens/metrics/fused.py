@@ -7,42 +7,95 @@ value columns:
 
 - ``E_i[k] = sum_j p_ij k_j``, so that the row entropy is exactly
   ``H_i = -sum_j p_ij log p_ij = lse_i - s q_i.E_i[k]``;
-- ``sum_j p_ij w_j`` for a few weighted key sets w (the [CLS] column, the [SEP]s, punctuation,
-  each with its word-level weights).
+- ``sum_j p_ij w_j`` for the weighted key sets w the run's metrics name (:class:`KeySet`).
 
-Any single probability is ``p_ij = exp(s q_i.k_j + bias_j - lse_i)``: a pair costs O(d), so
-self, previous and next tokens, and a word's own and neighbouring sub-tokens, are gathered along a
-few diagonals, never from a map.
+Any single probability is ``p_ij = exp(s q_i.k_j + bias_j - lse_i)``: a pair costs O(d), so self,
+previous and next tokens, local windows, a word's own and neighbouring sub-tokens and the token
+pairs of dependency arcs are gathered along a few diagonals or index lists, never from a map. The
+attention a key *receives*, ``sum_i r_i p_ij``, is one more kernel call with queries and keys
+swapped and the bias ``log r_i - lse_i`` (:meth:`FusedLayer.received`).
 
-A metric declares what it needs with a :class:`Need` (``Metric.need``); a metric without one reads
-full rows (its :class:`~headlens.metrics.view.AttentionView`), which the engine then computes for
-that layer. Word level follows the Clark aggregation exactly: a word's row is the mean (``clark``,
+A metric declares what it reads with ``Metric.need``: a :class:`Need` (a per-query quantity
+averaged over a query set: the surface metrics) or a :class:`Fused` (its own function of a
+:class:`FusedView`, with the key sets it needs). A metric without one reads full rows (its
+:class:`~headlens.metrics.view.AttentionView`), which the engine then computes for that layer.
+Word level follows the run's word aggregation exactly: a word's row is the mean (``clark``,
 ``mean``) or the first (``first``) of its sub-tokens' rows (``R``, the batch's row aggregation);
 its attention to a word is the sum (``clark``, ``first``) or the mean (``mean``) over that word's
-sub-tokens, which is a key weight per token (``Batch.key_weights``).
+sub-tokens, which is a key weight per token (``Batch.key_weight``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 
-from ..align.encode import CLS, SEP
+from ..align.encode import CLS, OTHER_SPECIAL, SEP, WORD
 
 NEED_KINDS = ("mass", "pair", "entropy")
 QUERY_SETS = ("valid", "cls", "sep", "has_prev", "has_next")
-KEY_SETS = ("cls", "sep", "punct")
+
+
+@dataclass(frozen=True)
+class KeySet:
+    """A weighted set of keys: ``select(batch)`` gives bool [B, T] (``level="token"``, over tokens)
+    or bool [B, U] (``level="word"``, over word units; each sub-token then weighs as the word
+    aggregation sums or averages it). ``name`` identifies it within a run (options included)."""
+
+    name: str
+    level: str
+    select: Callable[[object], torch.Tensor]
+
+
+def _token_set(name: str, select: Callable) -> KeySet:
+    return KeySet(f"token:{name}", "token", select)
+
+
+def _word_set(name: str, select: Callable) -> KeySet:
+    return KeySet(f"word:{name}", "word", select)
+
+
+KEY_SETS = {  # the built-in sets, by level
+    "token": {
+        "cls": _token_set("cls", lambda b: b.token_kinds == CLS),
+        "sep": _token_set("sep", lambda b: b.token_kinds == SEP),
+        "punct": _token_set("punct", lambda b: b.token_punct & b.token_valid),
+        "other_special": _token_set("other_special", lambda b: b.token_valid & (b.token_kinds == OTHER_SPECIAL)),
+        "segment0": _token_set("segment0", lambda b: b.token_segment == 0),
+        "segment1": _token_set("segment1", lambda b: b.token_segment == 1),
+        "segment0_words": _token_set("segment0_words", lambda b: (b.token_segment == 0) & (b.token_kinds == WORD)),
+        "segment1_words": _token_set("segment1_words", lambda b: (b.token_segment == 1) & (b.token_kinds == WORD)),
+    },
+    "word": {
+        "cls": _word_set("cls", lambda b: b.unit_kinds == CLS),
+        "sep": _word_set("sep", lambda b: b.unit_kinds == SEP),
+        "punct": _word_set("punct", lambda b: b.unit_punct),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Fused:
+    """A metric's fused computation: ``score(view) -> [B, H]`` on a :class:`FusedView` of the metric's
+    level, reading the masses of ``keysets``, the row ``entropy`` and the ``received`` attention
+    (column sums) only if it says so."""
+
+    score: Callable[[FusedView], torch.Tensor]
+    keysets: tuple[KeySet, ...] = ()
+    entropy: bool = False
+    received: bool = False
 
 
 @dataclass(frozen=True)
 class Need:
-    """What a metric reads on the fused path: a per-query quantity, averaged over a query set.
+    """A per-query quantity averaged over a query set (the surface metrics).
 
-    ``kind``: ``mass`` (attention to the key set ``arg``, one of :data:`KEY_SETS`), ``pair``
-    (attention to the unit at offset ``arg``: 0 itself, -1 the previous, +1 the next; at word level
-    a whole word), or ``entropy`` (the row entropy in nats). ``queries``: which queries the mean
-    runs over (:data:`QUERY_SETS`; ``has_prev``/``has_next``: the queries that have that neighbour).
+    ``kind``: ``mass`` (attention to the built-in key set ``arg``), ``pair`` (attention to the unit at
+    offset ``arg``: 0 itself, -1 the previous, +1 the next; at word level a whole word), or
+    ``entropy`` (the row entropy in nats, token level). ``queries``: which queries the mean runs
+    over (:data:`QUERY_SETS`; ``has_prev``/``has_next``: the queries that have that neighbour).
     """
 
     kind: str
@@ -54,10 +107,25 @@ class Need:
             raise ValueError(f"Need.kind must be one of {NEED_KINDS}, got {self.kind!r}")
         if self.queries not in QUERY_SETS:
             raise ValueError(f"Need.queries must be one of {QUERY_SETS}, got {self.queries!r}")
-        if self.kind == "mass" and self.arg not in KEY_SETS:
-            raise ValueError(f"a mass Need takes a key set in {KEY_SETS}, got {self.arg!r}")
+        if self.kind == "mass" and self.arg not in KEY_SETS["word"]:
+            raise ValueError(f"a mass Need takes a key set in {tuple(KEY_SETS['word'])}, got {self.arg!r}")
         if self.kind == "pair" and self.arg not in (-1, 0, 1):
             raise ValueError(f"a pair Need takes an offset in (-1, 0, 1), got {self.arg!r}")
+
+    def fused(self, level: str) -> Fused:
+        if self.kind == "mass":
+            keyset = KEY_SETS[level][self.arg]
+            per_unit, keysets = (lambda v: v.mass(keyset)), (keyset,)
+        elif self.kind == "pair":
+            per_unit, keysets = (lambda v: v.pair(self.arg)), ()
+        else:
+            per_unit, keysets = (lambda v: v.entropy()), ()
+        return Fused(lambda v: v.query_mean(per_unit(v), query_set(self.queries, v.valid, v.kinds)), keysets,
+                     entropy=self.kind == "entropy")
+
+
+def fused_spec(need: Need | Fused | None, level: str) -> Fused | None:
+    return need.fused(level) if isinstance(need, Need) else need
 
 
 def query_mean(per_query: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
@@ -90,7 +158,8 @@ class FusedLayer:
     """One layer's fused results for a batch (device tensors; statistics in ``dtype``).
 
     ``q``, ``k`` [B, H, T, d] as the model computed them; ``lse`` [B, H, T]; ``bias`` [B, T]
-    (0 or -inf); ``masses`` [B, H, T, m] by the batch's key columns; ``entropy`` [B, H, T].
+    (0 or -inf); ``masses`` [B, H, T, m] by the plan's key columns; ``entropy`` [B, H, T];
+    ``kernel(q, k, v, bias, scale) -> (out, lse)``, the fused kernel, for :meth:`received`.
     """
 
     q: torch.Tensor
@@ -101,6 +170,7 @@ class FusedLayer:
     dtype: torch.dtype
     masses: torch.Tensor | None = None
     entropy: torch.Tensor | None = None
+    kernel: Callable | None = None
     _pairs: dict = field(default_factory=dict, repr=False)
 
     def pair(self, offset: int) -> torch.Tensor:
@@ -112,83 +182,148 @@ class FusedLayer:
                 qi = slice(max(0, -offset), t - max(0, offset))
                 kj = slice(max(0, offset), t - max(0, -offset))
                 scores = torch.linalg.vecdot(self.q[:, :, qi].to(self.dtype), self.k[:, :, kj].to(self.dtype))
-                scores = scores * self.scale + self.bias[:, None, kj] - self.lse[:, :, qi]
-                out[:, :, qi] = torch.exp(scores)
+                out[:, :, qi] = torch.exp(scores * self.scale + self.bias[:, None, kj] - self.lse[:, :, qi])
             self._pairs[offset] = out
         return self._pairs[offset]
+
+    def gather(self, queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        """[B, H, P]: p(queries[b, p], keys[b, p]) for index lists [B, P] of real tokens."""
+        b, h, t, d = self.q.shape
+        qg = self.q.gather(2, queries[:, None, :, None].expand(b, h, -1, d)).to(self.dtype)
+        kg = self.k.gather(2, keys[:, None, :, None].expand(b, h, -1, d)).to(self.dtype)
+        lse = self.lse.gather(2, queries[:, None, :].expand(b, h, -1))
+        return torch.exp(torch.linalg.vecdot(qg, kg) * self.scale - lse)
+
+    def received(self, weights: torch.Tensor) -> torch.Tensor:
+        """[B, H, T]: sum_i w_i p_ij for every key j, query weights ``weights`` [B, T] (>= 0): one
+        kernel call with keys as queries, whose log-sum-exp over the queries i, biased by
+        ``log w_i - lse_i``, is the log of that sum."""
+        bias = (torch.log(weights.to(self.dtype))[:, None, :] - self.lse)[:, :, None, :]  # [B, H, 1, T]
+        _, lse = self.kernel(self.k, self.q, self.k, bias.to(self.q.dtype), self.scale)
+        return torch.exp(lse.to(self.dtype)) * (self.bias == 0)[:, None, :]
 
 
 class FusedView:
     """The fused counterpart of :class:`~headlens.metrics.view.AttentionView` for one level.
 
     ``level="token"``: units are tokens. ``level="word"``: units are the batch's word units; a
-    per-token quantity is carried to units by ``rows`` [B, U, T] (the row aggregation), and pairs
-    run over whole words: ``word_pair(r)`` sums, for each token, its attention to the sub-tokens of
-    the unit ``r`` after its own, weighted by the key weights of the aggregation.
+    per-token quantity is carried to units by the row aggregation ``R`` [B, U, T], and pairs run
+    over whole words. ``columns`` maps key-set names to the layer's mass columns.
     """
 
-    def __init__(self, layer: FusedLayer, valid, kinds, columns: dict[str, int], level: str = "token",
-                 rows: torch.Tensor | None = None, token_unit: torch.Tensor | None = None,
-                 key_weight: torch.Tensor | None = None):
-        self.layer, self.valid, self.kinds, self.columns, self.level = layer, valid, kinds, columns, level
-        self.rows, self.token_unit, self.key_weight = rows, token_unit, key_weight
+    def __init__(self, layer: FusedLayer, batch, level: str, columns: dict[str, int]):
+        self.layer, self.batch, self.level, self.columns = layer, batch, level, columns
+        if level == "token":
+            self.valid, self.kinds = batch.token_valid, batch.token_kinds
+            self.segment, self.upos, self.negation = batch.token_segment, None, None
+        else:
+            self.valid, self.kinds = batch.unit_valid, batch.unit_kinds
+            self.segment, self.upos, self.negation = None, batch.unit_upos, batch.unit_negation
+        self.arcs = batch.arcs
+        self.dtype = layer.dtype
         self._cache: dict = {}
+        self.query_mean = query_mean
 
-    def score(self, need: Need) -> torch.Tensor:
-        """[B, H]: the metric's value for every sentence and head."""
-        return query_mean(self._per_unit(need), query_set(need.queries, self.valid, self.kinds))
-
-    def _per_unit(self, need: Need) -> torch.Tensor:
-        key = (need.kind, need.arg)
+    def _memo(self, key, fn):
         if key not in self._cache:
-            self._cache[key] = self._compute(need)
+            self._cache[key] = fn()
         return self._cache[key]
 
-    def _compute(self, need: Need) -> torch.Tensor:
-        layer = self.layer
-        if need.kind == "mass":
-            per_token = layer.masses[..., self.columns[f"{self.level}:{need.arg}"]]
-        elif need.kind == "entropy":
-            if self.level != "token":
-                raise ValueError("word-level entropy reads full rows; it has no fused Need")
-            return layer.entropy
-        elif self.level == "token":
-            return layer.pair(need.arg)
-        else:
-            per_token = self._word_pair(need.arg)
+    @property
+    def n(self) -> torch.Tensor:
+        """float [B]: number of valid units."""
+        return self._memo("n", lambda: self.valid.sum(-1).to(self.dtype))
+
+    def _to_units(self, per_token: torch.Tensor) -> torch.Tensor:
         if self.level == "token":
             return per_token
-        return torch.einsum("bht,but->bhu", per_token, self.rows.to(per_token.dtype))
+        return torch.einsum("bht,but->bhu", per_token, self.batch.row_agg.to(per_token.dtype))
+
+    def mass(self, keyset: KeySet) -> torch.Tensor:
+        """[B, H, N]: each unit's attention to the key set."""
+        return self._memo(("mass", keyset.name), lambda: self._to_units(self.layer.masses[..., self.columns[keyset.name]]))
+
+    def entropy(self) -> torch.Tensor:
+        """[B, H, T]: each token's row entropy in nats (token level only: a word row's entropy needs full rows)."""
+        if self.level != "token":
+            raise ValueError("word-level entropy reads full rows; it has no fused form")
+        return self.layer.entropy
+
+    def pair(self, offset: int) -> torch.Tensor:
+        """[B, H, N]: each unit's attention to the unit ``offset`` after it (0: itself)."""
+        if self.level == "token":
+            return self.layer.pair(offset)
+        return self._memo(("pair", offset), lambda: self._to_units(self._word_pair(offset)))
+
+    def received(self) -> torch.Tensor:
+        """[B, H, N]: the attention each unit receives, the mean over the valid query units (word
+        level: of the aggregated word rows)."""
+
+        def compute():
+            if self.level == "token":
+                return self.layer.received(self.valid.to(self.dtype)) / self.n[:, None, None]
+            rows = (self.batch.row_agg * self.valid[:, :, None]).sum(1)  # [B, T]: each token's weight as a query
+            cols = self.layer.received(rows) * self.batch.key_weight[:, None, :].to(self.dtype)
+            per_unit = torch.einsum("bht,btu->bhu", cols, (self.batch.col_agg > 0).to(self.dtype))
+            return per_unit / self.n[:, None, None]
+
+        return self._memo("received", compute)
+
+    def arc_attention(self, direction: str) -> torch.Tensor:
+        """[B, H, K]: word attention along each arc, averaged over the sub-tokens on both sides
+        (``AttentionView.arc_attention``), from the token pairs of every arc."""
+        if self.arcs is None:
+            raise ValueError("this view has no dependency arcs: the batch was built without relations")
+
+        def compute():
+            arcs = self.arcs
+            query, key = (arcs.pair_dep, arcs.pair_head) if direction == "d2h" else (arcs.pair_head, arcs.pair_dep)
+            p = self.layer.gather(query, key)  # [B, H, P]
+            b, h, _ = p.shape
+            k = arcs.dep.shape[1]
+            sums = torch.zeros((b, h, k + 1), dtype=p.dtype, device=p.device)
+            sums.scatter_add_(2, arcs.pair_slot[:, None, :].expand(b, h, -1), p)  # slot k collects the padding
+            return sums[..., :k] / arcs.pair_count.clamp(min=1).to(p.dtype)[:, None, :]
+
+        return self._memo(("arc_attention", direction), compute)
+
+    def _spans(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(first, last) token of every unit [B, U] (first = T, last = -1 for a unit without tokens)."""
+
+        def compute():
+            unit = self.batch.token_unit
+            b, t = unit.shape
+            u = self.batch.unit_valid.shape[1]
+            pos = torch.arange(t, device=unit.device).expand(b, t)
+            member = unit >= 0
+            first = torch.full((b, u), t, dtype=torch.long, device=unit.device)
+            last = torch.full((b, u), -1, dtype=torch.long, device=unit.device)
+            first.scatter_reduce_(1, unit.clamp(min=0), torch.where(member, pos, t), "amin")
+            last.scatter_reduce_(1, unit.clamp(min=0), torch.where(member, pos, -1), "amax")
+            return first, last
+
+        return self._memo("spans", compute)
 
     def _word_pair(self, r: int) -> torch.Tensor:
         """[B, H, T]: for each token t, sum of w_j p(t, j) over the tokens j of unit(t) + r."""
-        unit = self.token_unit  # [B, T], -1 for none / padding
+        unit = self.batch.token_unit  # [B, T], -1 for none / padding
         b, t = unit.shape
-        n_units = self.valid.sum(-1, keepdim=True)  # [B, 1]
         target = unit + r
-        has = (unit >= 0) & (target >= 0) & (target < n_units)
-        out = torch.zeros(self.layer.lse.shape, dtype=self.layer.dtype, device=unit.device)
+        has = (unit >= 0) & (target >= 0) & (target < self.valid.sum(-1, keepdim=True))
+        out = torch.zeros(self.layer.lse.shape, dtype=self.dtype, device=unit.device)
         if not bool(has.any()):
             return out
+        first, last = self._spans()
         pos = torch.arange(t, device=unit.device).expand(b, t)
-        # the token span of each unit: offsets from a token to the first and last token of its target unit
-        u = self.valid.shape[1]
-        first = torch.full((b, u), t, dtype=torch.long, device=unit.device)
-        last = torch.full((b, u), -1, dtype=torch.long, device=unit.device)
-        member = unit >= 0
-        first.scatter_reduce_(1, unit.clamp(min=0), torch.where(member, pos, t), "amin")
-        last.scatter_reduce_(1, unit.clamp(min=0), torch.where(member, pos, -1), "amax")
-        tgt = target.clamp(0, u - 1)
+        tgt = target.clamp(0, first.shape[1] - 1)
         lo = int((first.gather(1, tgt) - pos)[has].min())
         hi = int((last.gather(1, tgt) - pos)[has].max())
-        for o in range(lo, hi + 1):
-            if abs(o) >= t:
-                continue
+        for o in range(max(lo, 1 - t), min(hi, t - 1) + 1):
             qi = slice(max(0, -o), t - max(0, o))
             kj = slice(max(0, o), t - max(0, -o))
             hit = has[:, qi] & (unit[:, kj] == target[:, qi])
             if not bool(hit.any()):
                 continue
-            w = torch.where(hit, self.key_weight[:, kj], 0).to(out.dtype)  # [B, T - |o|]
+            w = torch.where(hit, self.batch.key_weight[:, kj], 0).to(out.dtype)  # [B, T - |o|]
             out[:, :, qi] += self.layer.pair(o)[:, :, qi] * w[:, None, :]
         return out

@@ -15,7 +15,7 @@ pattern_segment         pairs only: of the attention that the word tokens of a t
                         word tokens, the share that stays in their own text; the mean of that
                         share over the two texts (uniform attention gives exactly 0.5 whatever
                         the lengths); NaN for single sentences
-pattern_entropy         mean over every query of its row entropy (smoothed, nats) divided by
+pattern_entropy         mean over every query of its row entropy (nats) divided by
                         log N: 1 for uniform attention, 0 for one-hot rows
 ======================  =====================================================================
 
@@ -39,6 +39,7 @@ import torch
 
 from ..align.encode import OTHER_SPECIAL, WORD
 from ..errors import ConfigError
+from .fused import KEY_SETS, Fused, FusedView
 from .registry import Metric, register
 from .view import AttentionView
 
@@ -70,8 +71,21 @@ def _diag_mass(v: AttentionView, words: torch.Tensor) -> torch.Tensor:
     return mass
 
 
-def _own_text_share(v: AttentionView, words: torch.Tensor) -> torch.Tensor:
-    """[B, H]: the balanced own-text share of word attention (pairs), NaN for single sentences."""
+def _own_text_share(v, words: torch.Tensor, mass: torch.Tensor) -> torch.Tensor:
+    """[B, H]: the balanced own-text share of word attention (pairs), NaN for single sentences, from
+    each query's attention to the word tokens of each text ``mass`` [B, H, N, 2]."""
+    seg = v.segment.long()
+    b, h, n, _ = mass.shape
+    own = mass.gather(-1, seg.clamp(min=0)[:, None, :, None].expand(b, h, n, 1)).squeeze(-1)  # [B, H, N]
+    total = mass.sum(-1)
+    per_text = []
+    for s in (0, 1):  # ratio of sums: queries with little word attention weigh little
+        q = (words & (seg == s)).to(mass.dtype)[:, None, :]
+        per_text.append((own * q).sum(-1) / (total * q).sum(-1))  # NaN when the text has no word
+    return (per_text[0] + per_text[1]) / 2
+
+
+def _segment(v: AttentionView, words: torch.Tensor) -> torch.Tensor:
     if v.segment is None:
         raise ValueError("the pattern features need token segments")
     b, h, n, _ = v.attn.shape
@@ -79,34 +93,47 @@ def _own_text_share(v: AttentionView, words: torch.Tensor) -> torch.Tensor:
         return torch.full((b, h), NAN, dtype=v.attn.dtype, device=v.attn.device)
     seg = v.segment.long()
     members = torch.stack([(seg == 0) & words, (seg == 1) & words], dim=-1).to(v.attn.dtype)  # [B, N, 2]
-    mass = torch.bmm(v.attn.reshape(b, h * n, n), members).view(b, h, n, 2)
-    own = mass.gather(-1, seg.clamp(min=0)[:, None, :, None].expand(b, h, n, 1)).squeeze(-1)  # [B, H, N]
-    total = mass.sum(-1)
-    per_text = []
-    for s in (0, 1):  # ratio of sums: queries with little word attention weigh little
-        q = (words & (seg == s)).to(v.attn.dtype)[:, None, :]
-        per_text.append((own * q).sum(-1) / (total * q).sum(-1))  # NaN when the text has no word
-    return (per_text[0] + per_text[1]) / 2
+    return _own_text_share(v, words, torch.bmm(v.attn.reshape(b, h * n, n), members).view(b, h, n, 2))
 
 
-def pattern_features(v: AttentionView) -> torch.Tensor:
+def _features(v: AttentionView) -> torch.Tensor:
+    words = (v.kinds == WORD) & v.valid
+    cm = v.column_mass()  # [B, H, N, 3]: mass on [CLS], on [SEP]s, on punctuation (shared with surface)
+    special = cm[..., 0] + cm[..., 1]
+    other = v.valid & (v.kinds == OTHER_SPECIAL)  # a special token that is neither [CLS] nor [SEP]
+    if bool(other.any()):
+        b, h, n, _ = v.attn.shape
+        special = special + torch.bmm(v.attn.reshape(b, h * n, n), other.to(v.attn.dtype)[..., None]).view(b, h, n)
+    s = v.query_mean(special, v.valid)
+    d = v.query_mean(_diag_mass(v, words), words)
+    e = v.query_mean(v.row_entropy(), v.valid) / torch.log(v.n.clamp_min(2.0))[:, None]
+    return torch.stack([s, d, _segment(v, words), e], dim=-1)
+
+
+FUSED_SETS = tuple(KEY_SETS["token"][k] for k in ("cls", "sep", "other_special", "segment0_words", "segment1_words"))
+
+
+def _features_fused(v: FusedView) -> torch.Tensor:
+    """The four features from masses, the +-1 pairs and the row entropy (no map)."""
+    cls, sep, other, seg0, seg1 = FUSED_SETS
+    words = (v.kinds == WORD) & v.valid
+    w = words.to(v.dtype)[:, None, :]
+    diag = torch.zeros_like(v.pair(1))
+    diag[..., :-1] += v.pair(1)[..., :-1] * w[..., 1:]
+    diag[..., 1:] += v.pair(-1)[..., 1:] * w[..., :-1]
+    s = v.query_mean(v.mass(cls) + v.mass(sep) + v.mass(other), v.valid)
+    d = v.query_mean(diag, words)
+    if bool((v.segment == 1).any()):
+        seg = _own_text_share(v, words, torch.stack([v.mass(seg0), v.mass(seg1)], dim=-1))
+    else:
+        seg = torch.full_like(s, NAN)
+    e = v.query_mean(v.entropy(), v.valid) / torch.log(v.n.clamp_min(2.0))[:, None]
+    return torch.stack([s, d, seg, e], dim=-1)
+
+
+def pattern_features(v) -> torch.Tensor:
     """[B, H, 4]: special, diag, segment, entropy (see the module docstring); memoised on the view."""
-
-    def compute():
-        words = (v.kinds == WORD) & v.valid
-        cm = v.column_mass()  # [B, H, N, 3]: mass on [CLS], on [SEP]s, on punctuation (shared with surface)
-        special = cm[..., 0] + cm[..., 1]
-        other = v.valid & (v.kinds == OTHER_SPECIAL)  # a special token that is neither [CLS] nor [SEP]
-        if bool(other.any()):
-            b, h, n, _ = v.attn.shape
-            special = special + torch.bmm(v.attn.reshape(b, h * n, n), other.to(v.attn.dtype)[..., None]).view(b, h, n)
-        s = v.query_mean(special, v.valid)
-        d = v.query_mean(_diag_mass(v, words), words)
-        seg = _own_text_share(v, words)
-        e = v.query_mean(v.row_entropy(), v.valid) / torch.log(v.n.clamp_min(2.0))[:, None]
-        return torch.stack([s, d, seg, e], dim=-1)
-
-    return v._memo("pattern_features", compute)
+    return v._memo("pattern_features", lambda: _features_fused(v) if isinstance(v, FusedView) else _features(v))
 
 
 def check_thresholds(changes: dict[str, float] | None) -> dict[str, float]:
@@ -146,7 +173,7 @@ def _feature(k: int):
 
 
 def _is(k: int):
-    return lambda v: (_types(v) == k).to(v.attn.dtype)
+    return lambda v: (_types(v) == k).to(v.dtype)
 
 
 DESCRIPTIONS = {
@@ -156,7 +183,8 @@ DESCRIPTIONS = {
     "entropy": "pattern feature: mean row entropy / log N (1 uniform)",
 }
 for _k, _name in enumerate(FEATURES):
-    register(Metric(f"pattern_{_name}", "token", DESCRIPTIONS[_name], _feature(_k), ANALYSIS))
+    register(Metric(f"pattern_{_name}", "token", DESCRIPTIONS[_name], _feature(_k), ANALYSIS,
+                    need=Fused(_feature(_k), FUSED_SETS, entropy=True)))
 for _k, _name in enumerate(TYPES):
     register(Metric(f"pattern_is_{_name}", "token", f"1 when the map is of type {_name} (Kovaleva et al. 2019), else 0",
-                    _is(_k), ANALYSIS))
+                    _is(_k), ANALYSIS, need=Fused(_is(_k), FUSED_SETS, entropy=True)))

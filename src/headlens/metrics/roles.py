@@ -35,6 +35,7 @@ import torch
 from ..align.encode import CLS, SEP
 from ..errors import ConfigError
 from .arcs import DEFAULT_RELATIONS, DIRECTIONS
+from .fused import KEY_SETS, Fused, FusedView
 from .registry import Metric, MetricFamily, register, register_analysis, register_family
 from .view import AttentionView
 
@@ -51,6 +52,13 @@ def _relative(v: AttentionView, set_mass: torch.Tensor, set_size: torch.Tensor, 
     return out.masked_fill(undefined[:, None], NAN)
 
 
+def _window_size(v, width: int) -> torch.Tensor:
+    """[B, N]: tokens in the window i-k .. i+k clipped to the sentence."""
+    i = torch.arange(v.valid.shape[1], device=v.valid.device)
+    last = v.valid.sum(-1, keepdim=True) - 1  # [B, 1]
+    return (torch.minimum(i + width, last) - (i - width).clamp(min=0) + 1).to(v.dtype)
+
+
 def local(width: int):
     def score(v: AttentionView) -> torch.Tensor:
         b, h, n, _ = v.attn.shape
@@ -61,22 +69,54 @@ def local(width: int):
                 mass[..., : n - d] += diag
             else:
                 mass[..., -d:] += diag
-        i = torch.arange(n, device=v.attn.device)
-        last = v.valid.sum(-1, keepdim=True) - 1  # [B, 1]
-        size = torch.minimum(i + width, last) - (i - width).clamp(min=0) + 1  # [B, N]
-        return _relative(v, mass, size.to(v.attn.dtype), v.valid)
+        return _relative(v, mass, _window_size(v, width), v.valid)
 
     return score
+
+
+def local_fused(width: int) -> Fused:
+    def score(v: FusedView) -> torch.Tensor:
+        n = v.valid.shape[1]
+        mass = sum(v.pair(d) for d in range(-min(width, n - 1), min(width, n - 1) + 1))
+        return _relative(v, mass, _window_size(v, width), v.valid)
+
+    return Fused(score)
+
+
+def _delimiter_size(v, cls: bool, sep: bool) -> torch.Tensor:
+    size = ((v.kinds == CLS) & v.valid).sum(-1) * cls + ((v.kinds == SEP) & v.valid).sum(-1) * sep
+    return size.to(v.dtype)[:, None].expand_as(v.valid)
 
 
 def delimiter(cls: bool, sep: bool):
     def score(v: AttentionView) -> torch.Tensor:
         cm = v.column_mass()
-        mass = cm[..., 0] * cls + cm[..., 1] * sep
-        size = ((v.kinds == CLS) & v.valid).sum(-1) * cls + ((v.kinds == SEP) & v.valid).sum(-1) * sep
-        return _relative(v, mass, size.to(v.attn.dtype)[:, None].expand_as(v.valid), v.valid)
+        return _relative(v, cm[..., 0] * cls + cm[..., 1] * sep, _delimiter_size(v, cls, sep), v.valid)
 
     return score
+
+
+def delimiter_fused(cls: bool, sep: bool) -> Fused:
+    sets = tuple(KEY_SETS["token"][name] for name, on in (("cls", cls), ("sep", sep)) if on)
+
+    def score(v: FusedView) -> torch.Tensor:
+        return _relative(v, sum(v.mass(ks) for ks in sets), _delimiter_size(v, cls, sep), v.valid)
+
+    return Fused(score, sets)
+
+
+def _own_text(v, mass: torch.Tensor, entropy: torch.Tensor | None) -> torch.Tensor:
+    """The block sieve from each query's mass on the two texts [B, H, N, 2] (NaN for single sentences)."""
+    seg = v.segment.long()
+    b, h, n, _ = mass.shape
+    own = seg.clamp(min=0)  # [B, N]: the query's own text
+    own_mass = mass.gather(-1, own[:, None, :, None].expand(b, h, n, 1)).squeeze(-1)
+    members = torch.stack([seg == 0, seg == 1], dim=-1).to(v.dtype)  # [B, N, 2]
+    size = members.sum(1).gather(-1, own)  # [B, N]
+    if entropy is not None:
+        own_mass = own_mass * entropy
+    out = _relative(v, own_mass, size, (seg >= 0) & v.valid)
+    return out.masked_fill(~(v.segment == 1).any(-1)[:, None], NAN)
 
 
 def block(entropy_weighted: bool):
@@ -84,25 +124,31 @@ def block(entropy_weighted: bool):
         if v.segment is None:
             raise ValueError("the block role needs token segments")
         b, h, n, _ = v.attn.shape
-        pairs = (v.segment == 1).any(-1)  # [B]: the role is defined for sentence pairs only
-        if not bool(pairs.any()):
+        if not bool((v.segment == 1).any()):  # the role is defined for sentence pairs only
             return torch.full((b, h), NAN, dtype=v.attn.dtype, device=v.attn.device)
         seg = v.segment.long()
         members = torch.stack([seg == 0, seg == 1], dim=-1).to(v.attn.dtype)  # [B, N, 2]
         mass = torch.bmm(v.attn.reshape(b, h * n, n), members).view(b, h, n, 2)
-        own = seg.clamp(min=0)  # [B, N]: the query's own text
-        own_mass = mass.gather(-1, own[:, None, :, None].expand(b, h, n, 1)).squeeze(-1)
-        size = members.sum(1).gather(-1, own)  # [B, N]
-        if entropy_weighted:
-            own_mass = own_mass * torch.special.entr(v.attn).sum(-1)
-        queries = (seg >= 0) & v.valid
-        out = _relative(v, own_mass, size, queries)
-        return out.masked_fill(~pairs[:, None], NAN)
+        return _own_text(v, mass, torch.special.entr(v.attn).sum(-1) if entropy_weighted else None)
 
     return score
 
 
+def block_fused(entropy_weighted: bool) -> Fused:
+    sets = (KEY_SETS["token"]["segment0"], KEY_SETS["token"]["segment1"])
+
+    def score(v: FusedView) -> torch.Tensor:
+        if not bool((v.segment == 1).any()):
+            return torch.full((v.valid.shape[0], v.layer.q.shape[1]), NAN, dtype=v.dtype, device=v.valid.device)
+        mass = torch.stack([v.mass(ks) for ks in sets], dim=-1)
+        return _own_text(v, mass, v.entropy() if entropy_weighted else None)
+
+    return Fused(score, sets, entropy=entropy_weighted)
+
+
 def syntactic(relation: str, direction: str):
+    """Works on both views: the arcs' word attention comes from the map or from the arcs' token pairs."""
+
     def score(v: AttentionView) -> torch.Tensor:
         if v.arcs is None:
             raise ValueError("the syntactic roles need the batch's arcs")
@@ -115,14 +161,18 @@ def syntactic(relation: str, direction: str):
 
 
 FIXED = {
-    "role_delim": (delimiter(True, True), "sieve score: attention to [CLS] and [SEP]s relative to uniform"),
-    "role_delim_cls": (delimiter(True, False), "sieve score: attention to [CLS] relative to uniform"),
-    "role_delim_sep": (delimiter(False, True), "sieve score: attention to [SEP]s relative to uniform"),
-    "role_block": (block(False), "sieve score: attention to the query's own text of a pair relative to uniform"),
-    "role_block_h": (block(True), "block sieve score times the row entropy (Pande et al.'s weighting)"),
+    "role_delim": (delimiter(True, True), delimiter_fused(True, True),
+                   "sieve score: attention to [CLS] and [SEP]s relative to uniform"),
+    "role_delim_cls": (delimiter(True, False), delimiter_fused(True, False),
+                       "sieve score: attention to [CLS] relative to uniform"),
+    "role_delim_sep": (delimiter(False, True), delimiter_fused(False, True),
+                       "sieve score: attention to [SEP]s relative to uniform"),
+    "role_block": (block(False), block_fused(False),
+                   "sieve score: attention to the query's own text of a pair relative to uniform"),
+    "role_block_h": (block(True), block_fused(True), "block sieve score times the row entropy (Pande et al.'s weighting)"),
 }
-for _name, (_fn, _desc) in FIXED.items():
-    register(Metric(_name, "token", _desc, _fn, ANALYSIS))
+for _name, (_fn, _fused, _desc) in FIXED.items():
+    register(Metric(_name, "token", _desc, _fn, ANALYSIS, need=_fused))
 
 LOCAL_PATTERN = r"role_local_w(?P<width>[0-9]+)"
 SYN_PATTERN = r"role_syn_(?P<relation>[A-Za-z]+(?::[A-Za-z]+)?)_(?P<direction>d2h|h2d)"
@@ -133,14 +183,15 @@ def _local_metric(m: re.Match) -> Metric:
     if width < 1:
         raise ConfigError(f"{m.group(0)}: the local window width must be at least 1.")
     return Metric(m.group(0), "token", f"sieve score: attention to tokens within +-{width} relative to uniform",
-                  local(width), ANALYSIS, {"width": width})
+                  local(width), ANALYSIS, {"width": width}, need=local_fused(width))
 
 
 def _syn_metric(m: re.Match) -> Metric:
     rel, direction = m["relation"], m["direction"]
     what = "dependent -> head" if direction == "d2h" else "head -> dependents"
+    fn = syntactic(rel, direction)
     return Metric(m.group(0), "token", f"sieve score: {what} attention along {rel} arcs relative to uniform",
-                  syntactic(rel, direction), ANALYSIS, {"relation": rel, "direction": direction})
+                  fn, ANALYSIS, {"relation": rel, "direction": direction}, need=Fused(fn))
 
 
 register_family(MetricFamily(ANALYSIS, LOCAL_PATTERN, _local_metric, "role_local_w<k>", "local window of +-k tokens"))

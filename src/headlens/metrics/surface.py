@@ -73,6 +73,12 @@ SURFACE = {  # name: (full-row function, description, token-level Need, word-lev
     "cls_entropy": (_cls_entropy, "entropy in nats of the [CLS] row", Need("entropy", queries="cls"), None),
 }
 
+# The word-level entropies read full rows (the entropy of an aggregated word row has no fused
+# form), so they form an analysis of their own that a run names when it wants them
+# (``--analyses surface,surface_rows``); every metric of "surface" runs without the T x T map.
+FULL_ROWS = "surface_rows"
+
 for _name, (_fn, _desc, _token, _word) in SURFACE.items():
     register(Metric(_name, "token", _desc + " (token level)", _fn, "surface", need=_token))
-    register(Metric("word_" + _name, "word", _desc + " (word level, Clark aggregation)", _fn, "surface", need=_word))
+    register(Metric("word_" + _name, "word", _desc + " (word level, Clark aggregation)", _fn,
+                    "surface" if _word else FULL_ROWS, need=_word))

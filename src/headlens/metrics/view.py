@@ -48,6 +48,10 @@ class AttentionView:
         return self._cache[key]
 
     @property
+    def dtype(self) -> torch.dtype:
+        return self.attn.dtype
+
+    @property
     def n(self) -> torch.Tensor:
         """float [B]: number of valid units."""
         return self._memo("n", lambda: self.valid.sum(-1).to(self.attn.dtype))

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from ..align.encode import CLS, SEP, Encoded
+from ..align.encode import Encoded
 from ..errors import param_error
 from ..metrics.arcs import Arcs
 from ..metrics.categories import upos_codes
@@ -113,22 +113,19 @@ class Batch:
     def model_inputs(self) -> dict[str, torch.Tensor]:
         return {"input_ids": self.input_ids, "attention_mask": self.attention_mask, "token_type_ids": self.token_type_ids}
 
-    def key_columns(self, names: list[str], dtype: torch.dtype) -> torch.Tensor:
-        """[B, T, m] key-set weights for the fused path, one column per ``level:set`` name
-        (``metrics.fused.KEY_SETS``): token level by the token's kind, word level by its unit's,
-        weighted as the word aggregation sums (or averages) a word's sub-token columns."""
+    def key_columns(self, keysets, dtype: torch.dtype) -> torch.Tensor:
+        """[B, T, m] key weights for the fused path, one column per ``metrics.fused.KeySet``: a token
+        set as it selects; a word set through each token's unit, weighted as the word aggregation
+        sums (or averages) a word's sub-token columns."""
         cols = []
-        for name in names:
-            level, which = name.split(":")
-            if level == "token":
-                col = {"cls": self.token_kinds == CLS, "sep": self.token_kinds == SEP,
-                       "punct": self.token_punct & self.token_valid}[which].to(dtype)
+        for keyset in keysets:
+            selected = keyset.select(self)
+            if keyset.level == "token":
+                cols.append(selected.to(dtype))
             else:
                 unit = self.token_unit.clamp(min=0)
-                kinds = self.unit_kinds.gather(1, unit)
-                col = {"cls": kinds == CLS, "sep": kinds == SEP, "punct": self.unit_punct.gather(1, unit)}[which]
-                col = (col & (self.token_unit >= 0)).to(dtype) * self.key_weight.to(dtype)
-            cols.append(col)
+                member = selected.gather(1, unit) & (self.token_unit >= 0)
+                cols.append(member.to(dtype) * self.key_weight.to(dtype))
         return torch.stack(cols, dim=-1)
 
     def word_attention(self, attn: torch.Tensor) -> Callable[[], torch.Tensor]:

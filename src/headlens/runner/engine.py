@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, ModelError, param_error
-from ..metrics.fused import FusedLayer, FusedView
+from ..metrics.fused import FusedLayer, FusedView, fused_spec
 from ..metrics.registry import Metric
 from . import fused as fused_path
 from ..models.loading import LoadedModel
@@ -52,13 +52,14 @@ class Engine:
                               f"run it with --analyses {','.join(analyses)} instead of --metrics.")
         self.path, self.path_reason = self._choose(attention)
         fused = self.path == "fused"
-        self.fused_metrics = [(k, m) for k, m in enumerate(metrics) if fused and m.need is not None and m.level != "parts"]
-        on_fused = {k for k, _ in self.fused_metrics}
+        self.fused_metrics = [(k, m, fused_spec(m.need, m.level)) for k, m in enumerate(metrics)
+                              if fused and m.need is not None and m.level != "parts"]
+        on_fused = {k for k, _, _ in self.fused_metrics}
         self.token_metrics = [(k, m) for k, m in enumerate(metrics) if m.level == "token" and k not in on_fused]
         self.word_metrics = [(k, m) for k, m in enumerate(metrics) if m.level == "word" and k not in on_fused]
         self.words = any(m.level == "word" for m in metrics)
-        self.columns = sorted({f"{m.level}:{m.need.arg}" for _, m in self.fused_metrics if m.need.kind == "mass"})
-        self.entropy = any(m.need.kind == "entropy" for _, m in self.fused_metrics)
+        self.keysets = list({ks.name: ks for _, _, spec in self.fused_metrics for ks in spec.keysets}.values())
+        self.entropy = any(spec.entropy for _, _, spec in self.fused_metrics)
         self.full_rows = bool(self.token_metrics or self.word_metrics or self.collectors)
         self.relations = tuple(dict.fromkeys(m.params["relation"] for m in metrics if "relation" in m.params))
         self.modules = lm.adapter.attention_modules(lm.model)
@@ -87,7 +88,7 @@ class Engine:
     def metric_paths(self) -> dict[str, str]:
         """How each metric is computed: ``fused`` (no map), ``full-rows`` (the layer's map, computed in
         the fused call), ``eager`` (the eager implementation's map), ``parts`` (a layer analysis)."""
-        fused = {m.name for _, m in self.fused_metrics}
+        fused = {m.name for _, m, _ in self.fused_metrics}
         other = "full-rows" if self.path == "fused" else "eager"
         return {m.name: "parts" if m.level == "parts" else "fused" if m.name in fused else other for m in self.metrics}
 
@@ -150,21 +151,14 @@ class Engine:
         return capture.calls
 
     def _forward_fused(self, batch, inputs, out, kept) -> int:
-        columns = {name: i for i, name in enumerate(self.columns)}
-        token_metrics = [(k, m) for k, m in self.fused_metrics if m.level == "token"]
-        word_metrics = [(k, m) for k, m in self.fused_metrics if m.level == "word"]
+        columns = {ks.name: i for i, ks in enumerate(self.keysets)}
+        levels = {m.level for _, m, _ in self.fused_metrics}
 
         def on_layer(layer: int, fused: FusedLayer, probs) -> None:
             self._check_layer(layer)
-            if token_metrics:
-                view = FusedView(fused, batch.token_valid, batch.token_kinds, columns)
-                for k, metric in token_metrics:
-                    out[:, k, layer] = view.score(metric.need)
-            if word_metrics:
-                view = FusedView(fused, batch.unit_valid, batch.unit_kinds, columns, "word", rows=batch.row_agg,
-                                 token_unit=batch.token_unit, key_weight=batch.key_weight)
-                for k, metric in word_metrics:
-                    out[:, k, layer] = view.score(metric.need)
+            views = {level: FusedView(fused, batch, level, columns) for level in levels}
+            for k, metric, spec in self.fused_metrics:
+                out[:, k, layer] = spec.score(views[metric.level])
             if self.full_rows:
                 self._full_rows(layer, probs, batch, out)
             for row in kept:
@@ -173,7 +167,7 @@ class Engine:
 
         plan = fused_path.Plan(
             batch.token_valid, on_layer, self.compute_dtype, entropy=self.entropy, full_rows=self.full_rows,
-            columns=batch.key_columns(self.columns, self.compute_dtype) if self.columns else None,
+            columns=batch.key_columns(self.keysets, self.compute_dtype) if self.keysets else None,
             rows=tuple(kept),
         )
         with torch.inference_mode(), fused_path.using(self.lm.model, plan):

@@ -94,7 +94,7 @@ def using(model, plan: Plan) -> Iterator[Plan]:
 
 
 def _kernel(q, k, v, bias, scale):
-    """(output [B, H, T, D], lse [B, H, T]) of softmax(s q k^T + bias) v, bias [B, 1, 1, T]."""
+    """(output [B, H, T, D], lse [B, H, T]) of softmax(s q k^T + bias) v, bias [B, 1 or H, 1, T]."""
     if q.dtype != torch.float64:
         if q.device.type == "cpu":
             out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v, attn_mask=bias, scale=scale)
@@ -102,7 +102,7 @@ def _kernel(q, k, v, bias, scale):
         if q.device.type == "cuda":
             t = q.shape[2]
             res = torch.ops.aten._scaled_dot_product_efficient_attention(
-                q, k, v, bias.expand(-1, q.shape[1], t, -1), True, scale=scale)
+                q, k, v, bias.expand(-1, q.shape[1], t, -1), True, scale=scale)  # lse padded to 32
             return res[0], res[1][..., :t]
     scores = torch.matmul(q, k.transpose(-1, -2)) * scale + bias
     lse = torch.logsumexp(scores, -1)
@@ -141,7 +141,7 @@ def fused_attention(module, query, key, value, attention_mask=None, scaling=None
         values, q, k = value, query, key
     out, lse = _kernel(q, k, values, bias[:, None, None, :], scale)
     stats = out[..., d:].to(plan.dtype)
-    fused = FusedLayer(query, key, lse.to(plan.dtype), bias.to(plan.dtype), scale, plan.dtype)
+    fused = FusedLayer(query, key, lse.to(plan.dtype), bias.to(plan.dtype), scale, plan.dtype, kernel=_kernel)
     if plan.entropy:
         expected_k = stats[..., :d]
         fused.entropy = fused.lse - scale * torch.linalg.vecdot(query.to(plan.dtype), expected_k)

@@ -1,0 +1,215 @@
+"""The fused attention path equals the eager maps (runner/fused.py, metrics/fused.py).
+
+Every metric with a fused Need is computed from the kernel's log-sum-exp, its extra value
+columns and diagonal pair gathers; here each is compared with the same metric on the eager
+implementation's maps, on tiny models of every family, on the real MiniLM from 8 to 512 tokens
+with pairs and mixed padding, and on exact (uniform) cases.
+"""
+
+import json
+import math
+import random
+
+import numpy as np
+import pytest
+import torch
+from conftest import UD_DEV, require_shared, write
+from tiny import make_tiny
+
+import headlens
+from headlens.corpus import CorpusSpec
+from headlens.errors import ConfigError
+from headlens.metrics import available
+from headlens.metrics.fused import FusedLayer, Need
+from headlens.models import load_model
+
+TOL = 1e-5  # float32: fused against eager, every metric (docs/performance.md)
+FAMILIES = ("bert", "roberta", "distilbert", "electra", "albert")
+DEFAULT = ("surface", "roles", "categories", "features", "patterns")  # every metric of these is fused
+ANALYSES = ("surface", "surface_rows", "roles", "features", "patterns")
+TSV = ("the cat sat on the mat .\tthe dog ran to the house , he said !\n"
+       "new york is a city .\tgood\n"
+       "playing dogs ran unable to go .\tthe man went to the city and the woman said hello .\n"
+       "hello\tworld\n")
+
+
+def _values(run) -> dict:
+    t = run.scores().to_pydict()
+    return {k: v for k, v in zip(zip(t["sentence_id"], t["layer"], t["head"], t["metric"]), t["value"])}
+
+
+def _both(tmp_path, **kw) -> tuple[dict, dict, dict]:
+    """(eager scores, fused scores, the fused run's manifest) of the same run."""
+    out = {}
+    for attention in ("eager", "auto"):
+        run = headlens.run(out=str(tmp_path / attention), attention=attention, progress=False, **kw)
+        out[attention] = run
+    with open(out["auto"].path + "/manifest.json") as fh:
+        manifest = json.load(fh)
+    return _values(out["eager"]), _values(out["auto"]), manifest
+
+
+def _max_diff(a: dict, b: dict) -> dict[str, float]:
+    """Per metric, the largest |a - b| / max(1, |a|): absolute for probabilities and entropies,
+    relative for the sieve scores, which are ratios to uniform attention (up to N times a mass)."""
+    assert a.keys() == b.keys()  # the same sentences, layers, heads and metrics are defined
+    worst: dict[str, float] = {}
+    for key, value in a.items():
+        both_nan = math.isnan(value) and math.isnan(b[key])
+        worst[key[3]] = max(worst.get(key[3], 0.0), 0.0 if both_nan else abs(value - b[key]) / max(1.0, abs(value)))
+    return worst
+
+
+@pytest.fixture(scope="module", params=FAMILIES)
+def family_dir(request, tmp_path_factory):
+    return make_tiny(request.param, str(tmp_path_factory.mktemp(request.param)), max_positions=128)
+
+
+@pytest.mark.parametrize("aggregation", ["clark", "first", "mean"])
+def test_fused_equals_eager_on_every_family(family_dir, aggregation, tmp_path):
+    corpus = write(tmp_path, "pairs.tsv", TSV)
+    eager, fused, manifest = _both(
+        tmp_path, model=family_dir, corpus=CorpusSpec(corpus, format="tsv", text_column=0, text_b_column=1),
+        annotator="regex", word_aggregation=aggregation, max_tokens=64,  # several batches with padding
+        analyses=ANALYSES)
+    worst = _max_diff(eager, fused)
+    assert {"role_block", "pattern_segment", "feat_recv_sep", "word_prev", "word_entropy"} <= set(worst)
+    assert max(worst.values()) < TOL, worst
+    paths = manifest["attention"]["metrics"]
+    assert manifest["attention"]["path"] == "fused"
+    assert {m for m, p in paths.items() if p == "full-rows"} == {"word_entropy", "word_cls_entropy"}
+    assert all(p == "fused" for m, p in paths.items() if m not in ("word_entropy", "word_cls_entropy"))
+
+
+@pytest.mark.parametrize("aggregation", ["clark", "mean"])
+def test_fused_equals_eager_with_gold_syntax(tiny_bert_dir, tmp_path, aggregation):
+    """Gold UPOS and arcs: categories, features of interest and the syntactic sieve on the fused path."""
+    conllu = "".join(
+        f"# sent_id = s{i}\n# text = {' '.join(f for f, _, _, _ in words)}\n"
+        + "".join(f"{k + 1}\t{f}\t{f}\t{u}\t_\t_\t{h}\t{r}\t_\t_\n" for k, (f, u, h, r) in enumerate(words)) + "\n"
+        for i, words in enumerate([
+            [("the", "DET", 2, "det"), ("cat", "NOUN", 3, "nsubj"), ("sat", "VERB", 0, "root"), ("not", "PART", 3, "advmod"),
+             ("on", "ADP", 7, "case"), ("the", "DET", 7, "det"), ("mat", "NOUN", 3, "obl"), (".", "PUNCT", 3, "punct")],
+            [("playing", "VERB", 0, "root"), ("dogs", "NOUN", 1, "obj"), ("unable", "ADJ", 2, "amod"),
+             ("he", "PRON", 5, "nsubj"), ("ran", "VERB", 1, "parataxis")],
+        ]))
+    corpus = write(tmp_path, "gold.conllu", conllu)
+    eager, fused, manifest = _both(tmp_path, model=tiny_bert_dir, corpus=CorpusSpec(corpus, format="conllu"),
+                                   analyses=DEFAULT, word_aggregation=aggregation)
+    worst = _max_diff(eager, fused)
+    assert {"cat_pref", "feat_recv_noun", "feat_recv_subject", "role_syn_nsubj_d2h", "role_syn_all_h2d"} <= set(worst)
+    assert max(worst.values()) < TOL, worst
+    assert set(manifest["attention"]["metrics"].values()) == {"fused"}
+
+
+def test_mpnet_takes_the_eager_path_and_says_why(tmp_path):
+    model = make_tiny("mpnet", str(tmp_path / "mpnet"))
+    corpus = write(tmp_path, "c.txt", "the cat sat on the mat .\nhello world\n")
+    run = headlens.run(out=str(tmp_path / "run"), model=model, corpus=corpus, annotator="regex", progress=False)
+    with open(run.path + "/manifest.json") as fh:
+        attention = json.load(fh)["attention"]
+    assert attention["path"] == "eager" and "attention interface" in attention["why"]
+    assert set(attention["metrics"].values()) == {"eager"}
+    with pytest.raises(ConfigError, match="fused attention path is not available"):
+        headlens.run(out=str(tmp_path / "run2"), model=model, corpus=corpus, annotator="regex", progress=False,
+                     attention="fused")
+
+
+@pytest.mark.parametrize("attention", ["auto", "eager"])
+def test_uniform_attention_is_exact_on_both_paths(tiny_bert_dir, tmp_path, monkeypatch, attention):
+    """Zero query/key projections: every row is uniform over the n valid keys."""
+    lm = load_model(tiny_bert_dir, dtype="float64")
+    for layer in lm.model.encoder.layer:
+        for lin in (layer.attention.self.query, layer.attention.self.key):
+            torch.nn.init.zeros_(lin.weight)
+            torch.nn.init.zeros_(lin.bias)
+    monkeypatch.setattr("headlens.pipeline.load_model", lambda *a, **k: lm)
+    corpus = write(tmp_path, "c.txt", "the cat sat on the mat .\nnew york\nplaying dogs ran , he said !\n")
+    run = headlens.run(out=str(tmp_path / "run"), model=tiny_bert_dir, corpus=corpus, annotator="regex",
+                       dtype="float64", progress=False, attention=attention, max_tokens=16)
+    n = {r["sentence_id"]: r["n_tokens"] for r in run.sentences().to_pylist()}
+    values = _values(run)
+    for (sid, _, _, metric), value in values.items():
+        if metric in ("cls", "self", "prev", "next", "sep", "sep_sep"):  # one [CLS], one [SEP]
+            assert value == pytest.approx(1.0 / n[sid], rel=1e-12), metric
+        elif metric in ("entropy", "cls_entropy"):
+            assert value == pytest.approx(math.log(n[sid]), rel=1e-12), metric
+
+
+def test_results_do_not_depend_on_batch_composition(tiny_bert_dir, tmp_path):
+    corpus = write(tmp_path, "c.txt", "\n".join(["the cat sat on the mat and the dog ran to the house , he said !",
+                                                  "hello", "new york is a city .", "a b c d e f g h i j k"]) + "\n")
+    runs = [headlens.run(out=str(tmp_path / str(b)), model=tiny_bert_dir, corpus=corpus, annotator="regex",
+                         progress=False, max_batch=b) for b in (1, 4)]
+    worst = _max_diff(_values(runs[0]), _values(runs[1]))
+    assert max(worst.values()) < 1e-6, worst
+
+
+def test_pair_gathers_equal_the_map_entries():
+    torch.manual_seed(0)
+    b, h, t, d = 2, 3, 9, 4
+    q, k = torch.randn(b, h, t, d), torch.randn(b, h, t, d)
+    valid = torch.ones(b, t, dtype=torch.bool)
+    valid[1, 6:] = False
+    bias = torch.zeros(b, t).masked_fill(~valid, float("-inf"))
+    scores = q @ k.transpose(-1, -2) * 0.5 + bias[:, None, None, :]
+    probs = scores.softmax(-1)
+    layer = FusedLayer(q, k, torch.logsumexp(scores, -1), bias, 0.5, torch.float32)
+    for offset in (-3, -1, 0, 1, 4, 9):
+        expected = torch.zeros(b, h, t)
+        for i in range(t):
+            if 0 <= i + offset < t:
+                expected[:, :, i] = probs[:, :, i, i + offset]
+        torch.testing.assert_close(layer.pair(offset), expected, atol=1e-6, rtol=0)
+    assert layer.pair(1)[1, :, 5].abs().max() == 0  # the key after position 5 is padding
+
+
+def test_needs_are_validated():
+    with pytest.raises(ValueError, match="key set"):
+        Need("mass", "nouns")
+    with pytest.raises(ValueError, match="offset"):
+        Need("pair", 2)
+    with pytest.raises(ValueError, match="queries"):
+        Need("entropy", queries="words")
+
+
+def _long_texts(n_items: int, seed: int) -> list[str]:
+    """Texts of UD words, from about 8 to about 512 tokens, in a mixed order (every batch pads)."""
+    with open(require_shared(UD_DEV), encoding="utf-8") as fh:
+        sentences = [line[len("# text = "):].split() for line in fh if line.startswith("# text = ")]
+    rng = random.Random(seed)
+    texts = []
+    for target in np.geomspace(5, 420, n_items).astype(int):
+        words: list[str] = []
+        while len(words) < target:
+            words += rng.choice(sentences)
+        texts.append(" ".join(words[:target]))
+    rng.shuffle(texts)
+    return texts
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("pairs", [False, True])
+def test_fused_equals_eager_on_minilm_8_to_512_tokens(tmp_path, pairs):
+    texts = _long_texts(12, seed=3)
+    if pairs:
+        lines = [json.dumps({"text": t[: len(t) // 2], "text_b": t[len(t) // 2:] or "."}) for t in texts]
+        corpus = CorpusSpec(write(tmp_path, "pairs.jsonl", "\n".join(lines) + "\n"), format="jsonl", text_b_field="text_b")
+    else:
+        corpus = CorpusSpec(write(tmp_path, "texts.txt", "\n".join(texts) + "\n"), format="text")
+    eager, fused, manifest = _both(tmp_path, corpus=corpus, annotator="regex", max_tokens=2048, long="truncate",
+                                   sort_window=4, analyses=ANALYSES)
+    n_tokens = [r["n_tokens"] for r in headlens.open_run(str(tmp_path / "auto")).sentences().to_pylist()]
+    assert min(n_tokens) <= 12 and max(n_tokens) >= 500
+    worst = _max_diff(eager, fused)
+    assert max(worst.values()) < TOL, worst
+    assert manifest["attention"]["path"] == "fused"
+
+
+@pytest.mark.integration
+def test_fused_equals_eager_on_minilm_gold_ud(tmp_path):
+    eager, fused, manifest = _both(tmp_path, corpus=CorpusSpec(require_shared(UD_DEV), limit=40), analyses=DEFAULT)
+    worst = _max_diff(eager, fused)
+    assert set(manifest["attention"]["metrics"]) - set(worst) == {"role_block", "role_block_h", "pattern_segment"}  # pairs only
+    assert max(worst.values()) < TOL, worst
+    assert set(manifest["attention"]["metrics"].values()) == {"fused"}
