@@ -53,6 +53,7 @@ class Batch:
         if aggregation not in AGGREGATIONS:
             raise param_error("RunConfig", "word_aggregation", f"one of {AGGREGATIONS}", aggregation)
         self.items = items
+        self.cache: dict = {}  # what the metrics derive from the batch once, for every layer (metrics.fused)
         self.ids = np.asarray([e.sentence.index for e in items], dtype=np.int64)
         lengths = [e.n_tokens for e in items]
         t = max(lengths)

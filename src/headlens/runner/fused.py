@@ -144,7 +144,7 @@ def fused_attention(module, query, key, value, attention_mask=None, scaling=None
     fused = FusedLayer(query, key, lse.to(plan.dtype), bias.to(plan.dtype), scale, plan.dtype, kernel=_kernel)
     if plan.entropy:
         expected_k = stats[..., :d]
-        fused.entropy = fused.lse - scale * torch.linalg.vecdot(query.to(plan.dtype), expected_k)
+        fused.entropy = fused.lse - scale * torch.einsum("bhtd,bhtd->bht", query.to(plan.dtype), expected_k)
         stats = stats[..., d:]
     if plan.columns is not None:
         fused.masses = stats
