@@ -23,6 +23,7 @@ from .errors import CorpusError
 from .metrics import resolve
 from .models import load_model
 from .collect import CollectorSet
+from . import decompose  # noqa: F401 - registers the decomposition's collectors (--analyses decomposition)
 from .runner import Engine, plan_batches
 from .runner.allocator import keep_freed_memory
 from .runner.masking import mask_stream

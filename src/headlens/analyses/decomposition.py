@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from scipy.stats import spearmanr
 
 from ..decompose import tables as dtables
-from ..decompose.terms import MAPS
+from ..decompose.names import MAPS
 from ..errors import ConfigError
 from ..store import Run
 from .outputs import write_outputs
