@@ -29,7 +29,7 @@ from ..metrics.patterns import FEATURES, THRESHOLDS, TYPES, check_thresholds, cl
 from ..store import Run, head_label
 from .changes import layer_means
 from .matrix import score_matrices
-from .outputs import write_outputs
+from ..store.outputs import write_outputs
 
 ONE_HOT = tuple(f"pattern_is_{t}" for t in TYPES)
 FEATURE_METRICS = tuple(f"pattern_{f}" for f in FEATURES)
