@@ -89,3 +89,18 @@ def test_commands_that_need_no_model_import_no_model_library(stored, command):
         assert "3 head-view sentences" in proc.stdout  # the maps a run stores by default
     if command == "runs list":
         assert "a" in proc.stdout.split() and "b" in proc.stdout.split()
+
+
+def test_a_lazy_module_is_imported_on_first_use_and_then_is_the_module():
+    code = "\n".join([
+        "import sys",
+        "from headlens.lazy import lazy_module",
+        "m = lazy_module('colorsys')",
+        "assert 'colorsys' not in sys.modules and 'not imported' in repr(m)",
+        "assert not hasattr(m, '__wrapped__') and 'colorsys' not in sys.modules  # probes by tools import nothing",
+        "assert m.rgb_to_hsv(1.0, 0.0, 0.0) == (0.0, 1.0, 1.0) and 'colorsys' in sys.modules",
+        "import colorsys",
+        "assert m.rgb_to_hsv is colorsys.rgb_to_hsv and 'rgb_to_hsv' in vars(m) and lazy_module('colorsys') is m",
+    ])
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
