@@ -23,8 +23,9 @@ def word_map(attn: np.ndarray, token_unit: np.ndarray, n_units: int, mode: str =
     return out
 
 
-def surface(attn: np.ndarray, kinds: np.ndarray, punct: np.ndarray, smoothing: float = 1e-4) -> dict[str, float]:
-    """All surface metrics of one head's map [n, n] (rows = queries)."""
+def surface(attn: np.ndarray, kinds: np.ndarray, punct: np.ndarray, smoothing: float = 0.0) -> dict[str, float]:
+    """All surface metrics of one head's map [n, n] (rows = queries). The entropy is Shannon's
+    (0 log 0 = 0); ``smoothing=1e-4`` gives Clark et al.'s smoothed one."""
     n = attn.shape[0]
     cls_cols = [j for j in range(n) if kinds[j] == CLS]
     sep_cols = [j for j in range(n) if kinds[j] == SEP]
@@ -35,6 +36,7 @@ def surface(attn: np.ndarray, kinds: np.ndarray, punct: np.ndarray, smoothing: f
 
     def entropy(row):
         p = (1 - smoothing) * row + smoothing / n
+        p = p[p > 0]
         return float(-(p * np.log(p)).sum())
 
     return {

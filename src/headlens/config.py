@@ -15,6 +15,7 @@ from .runner.batch import AGGREGATIONS
 
 LONG_POLICIES = ("skip", "truncate", "window")
 DEFAULT_STORE_MAPS = ("0", "1", "2")  # the report's head view draws these sentences' stored maps
+ATTENTION_PATHS = ("auto", "fused", "eager")  # how attention statistics are computed (runner.engine.Engine)
 DEVICES_HELP = "'cpu', 'cuda', 'cuda:N' or 'auto'"
 
 
@@ -38,6 +39,10 @@ class RunConfig:
     ``sort_window``: sentences read ahead and sorted by length before batching.
     ``long``: a sentence longer than the model's limit is skipped, truncated, or split into windows.
     ``word_aggregation``: clark (to = sum, from = mean), first (from = first sub-token), mean (both).
+    ``attention``: ``auto`` computes every metric that declares a fused need without the T x T map
+    (one fused kernel call per layer) and reads full rows only for the others; ``eager`` reads the
+    eager implementation's maps for all (for checking); ``fused`` is ``auto`` that fails where the
+    fused path is unavailable (MPNet, the decomposition). See docs/performance.md.
     ``relations`` / ``role_window``: the dependency relations and the local window (+-k tokens)
     of ``--analyses roles`` (defaults: nsubj, obj, amod, advmod, det, nmod, all; 2).
     ``store_maps``: sentence ids (0-based stream positions) or CoNLL-U sent_ids whose full
@@ -65,6 +70,7 @@ class RunConfig:
     sort_window: int = 2048
     long: str = "skip"
     word_aggregation: str = "clark"
+    attention: str = "auto"  # auto | fused | eager: how attention statistics are computed (runner/engine.py)
     relations: tuple[str, ...] = DEFAULT_RELATIONS
     role_window: int = 2
     syntax_relations: tuple[str, ...] = ()  # empty: the syntax analysis's default (metrics/dependency.py)
@@ -110,6 +116,8 @@ class RunConfig:
             _positive_int(owner, "threads", self.threads)
         if self.long not in LONG_POLICIES:
             raise param_error(owner, "long", f"one of {LONG_POLICIES}", self.long)
+        if self.attention not in ATTENTION_PATHS:
+            raise param_error(owner, "attention", f"one of {ATTENTION_PATHS}", self.attention)
         if self.word_aggregation not in AGGREGATIONS:
             raise param_error(owner, "word_aggregation", f"one of {AGGREGATIONS}", self.word_aggregation)
         if self.annotator not in ANNOTATORS:

@@ -152,7 +152,9 @@ def run(config: RunConfig | None = None, **options) -> Run:
     if spec.limit:
         estimate = min(estimate, spec.limit)
     names = [m.name for m in metrics]
+    engine = Engine(lm, metrics, cfg.word_aggregation, collectors.attention, cfg.attention)
     manifest = _manifest(cfg, lm, annotator, spec, corpus_sha, metrics)
+    manifest["attention"] = {"path": engine.path, "why": engine.path_reason, "metrics": engine.metric_paths()}
     fresh = Moments((len(metrics), lm.num_layers, lm.num_heads))
     out, state = resume.start(cfg.out, fresh, manifest, cfg.resume, lambda o: prepare_run_dir(o, cfg.overwrite))
     writer = RunWriter(out, names, part_size=cfg.part_size)
@@ -166,7 +168,6 @@ def run(config: RunConfig | None = None, **options) -> Run:
     if annotator:
         annotated = Annotation(annotator, cache, replace_gold=replace_gold).stream(annotated)
     encoder = Encoder(lm.tokenizer, lm.max_tokens, cfg.long)
-    engine = Engine(lm, metrics, cfg.word_aggregation, collectors.attention)
     windows = WindowCombiner()
     moments, counts, skipped, maps_found = state.moments, state.counts, state.skipped, state.maps_found
     maps_wanted = set(cfg.store_maps)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from ..annotate.annotators import ANNOTATORS, DEFAULT_SPACY_MODEL
-from ..config import DEFAULT_STORE_MAPS, LONG_POLICIES, RunConfig
+from ..config import ATTENTION_PATHS, DEFAULT_STORE_MAPS, LONG_POLICIES, RunConfig
 from ..corpus.reader import FORMATS, CorpusSpec
 from ..metrics.arcs import DEFAULT_RELATIONS
 from ..runner.batch import AGGREGATIONS
@@ -49,6 +49,10 @@ def add(sub) -> None:
     p.add_argument("--sort-window", type=int, default=2048, help="sentences sorted by length at a time")
     p.add_argument("--long", default="skip", choices=LONG_POLICIES, help="sentences over the model's limit")
     p.add_argument("--word-aggregation", default="clark", choices=AGGREGATIONS)
+    p.add_argument("--attention", default="auto", choices=ATTENTION_PATHS,
+                   help="auto: exact statistics without the T x T map where a metric allows it (fused kernel), "
+                        "full rows elsewhere; eager: the eager maps for every metric (for checking); "
+                        "fused: like auto, but fail where the fused path is unavailable")
     p.add_argument("--relations", default=",".join(DEFAULT_RELATIONS),
                    help="roles: comma-separated dependency labels ('all' = every arc but punct)")
     p.add_argument("--syntax-relations", default="",
@@ -90,6 +94,7 @@ def _cmd_run(args) -> int:
         annotator=args.annotator, spacy_model=args.spacy_model, device=args.device, dtype=args.dtype,
         max_tokens=args.max_tokens, max_batch=args.max_batch, sort_window=args.sort_window, long=args.long,
         word_aggregation=args.word_aggregation,
+        attention=args.attention,
         relations=tuple(r for r in args.relations.split(",") if r), role_window=args.role_window,
         category_map=args.category_map, category_keys=args.category_keys,
         syntax_relations=tuple(r for r in args.syntax_relations.split(",") if r), store_maps=tuple(s for s in args.store_maps.split(",") if s and args.store_maps != "none"), mask_rate=args.mask_rate,

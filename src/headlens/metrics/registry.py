@@ -2,7 +2,9 @@
 
 A metric has one verb, ``score(view) -> Tensor[B, H]``: one number per sentence and head for
 the layer the view holds (NaN where the metric is undefined for a sentence). The runner calls it
-on every layer, on the device, right after the layer has run.
+on every layer, on the device, right after the layer has run. A metric that also declares a
+``need`` (:class:`~headlens.metrics.fused.Need`) is computed on the fused path, without the
+layer's attention map, to the same value (tests/test_fused.py).
 
 Parametrised metrics (a sieve window width, a dependency relation) are registered as a
 *family*: a name pattern and a builder, so that ``role_syn_acl:relcl_d2h`` or ``role_local_w3``
@@ -22,6 +24,7 @@ from ..errors import ConfigError
 if TYPE_CHECKING:  # the registry holds names and descriptions without importing torch
     import torch
 
+    from .fused import Need
     from .view import AttentionView
 
 
@@ -33,6 +36,7 @@ class Metric:
     fn: Callable[[AttentionView], torch.Tensor]
     analysis: str
     params: Mapping[str, object] = field(default_factory=dict)  # e.g. {"relation": "nsubj"}: what the batch must provide
+    need: Need | None = None  # what it reads on the fused path (metrics.fused); None: full rows
 
     def score(self, view: AttentionView) -> torch.Tensor:
         return self.fn(view)

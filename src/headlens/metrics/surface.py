@@ -4,8 +4,9 @@ Per sentence and head (means over the queries that have the pattern defined):
 ``cls``/``sep``/``punct`` attention to [CLS], to any [SEP], to punctuation; ``self``,
 ``prev``, ``next`` attention to the query itself, the unit before, the unit after (the
 original plotting code swaps prev and next; this does not); ``sep_sep`` attention from [SEP]
-queries to [SEP]s; ``entropy`` the row entropy in nats after smoothing
-alpha <- 0.9999 alpha + 0.0001 / n; ``cls_entropy`` the entropy of the [CLS] row.
+queries to [SEP]s; ``entropy`` the row entropy in nats (exact Shannon entropy; Clark et al.'s
+code first smooths alpha <- 0.9999 alpha + 0.0001 / n, which moves it by up to about 1e-3 nats);
+``cls_entropy`` the entropy of the [CLS] row.
 Word-level variants (``word_*``) use word attention: to a word = sum over its sub-tokens,
 from a word = mean over its sub-tokens (Clark aggregation by default; special tokens are units
 of their own).
@@ -16,6 +17,7 @@ from __future__ import annotations
 from ..lazy import torch  # imported on first use: the names register without torch (headlens.lazy)
 
 from ..align.encode import CLS, SEP
+from .fused import Need
 from .registry import Metric, register
 from .view import AttentionView
 
@@ -58,18 +60,19 @@ def _cls_entropy(v: AttentionView) -> torch.Tensor:
     return v.query_mean(v.row_entropy(), v.valid & (v.kinds == CLS))
 
 
-SURFACE = {
-    "cls": (_cls, "attention to [CLS]"),
-    "sep": (_sep, "attention to [SEP] tokens"),
-    "punct": (_punct, "attention to punctuation"),
-    "self": (_self, "attention to the query itself"),
-    "prev": (_prev, "attention to the previous unit"),
-    "next": (_next, "attention to the next unit"),
-    "sep_sep": (_sep_sep, "attention from [SEP] to [SEP] tokens"),
-    "entropy": (_entropy, "row entropy in nats (smoothed), mean over queries"),
-    "cls_entropy": (_cls_entropy, "entropy in nats of the [CLS] row"),
+SURFACE = {  # name: (full-row function, description, token-level Need, word-level Need)
+    "cls": (_cls, "attention to [CLS]", Need("mass", "cls"), Need("mass", "cls")),
+    "sep": (_sep, "attention to [SEP] tokens", Need("mass", "sep"), Need("mass", "sep")),
+    "punct": (_punct, "attention to punctuation", Need("mass", "punct"), Need("mass", "punct")),
+    "self": (_self, "attention to the query itself", Need("pair", 0), Need("pair", 0)),
+    "prev": (_prev, "attention to the previous unit", Need("pair", -1, "has_prev"), Need("pair", -1, "has_prev")),
+    "next": (_next, "attention to the next unit", Need("pair", 1, "has_next"), Need("pair", 1, "has_next")),
+    "sep_sep": (_sep_sep, "attention from [SEP] to [SEP] tokens", Need("mass", "sep", "sep"), Need("mass", "sep", "sep")),
+    # word-level entropy is the entropy of the aggregated word row: full rows
+    "entropy": (_entropy, "row entropy in nats, mean over queries", Need("entropy"), None),
+    "cls_entropy": (_cls_entropy, "entropy in nats of the [CLS] row", Need("entropy", queries="cls"), None),
 }
 
-for _name, (_fn, _desc) in SURFACE.items():
-    register(Metric(_name, "token", _desc + " (token level)", _fn, "surface"))
-    register(Metric("word_" + _name, "word", _desc + " (word level, Clark aggregation)", _fn, "surface"))
+for _name, (_fn, _desc, _token, _word) in SURFACE.items():
+    register(Metric(_name, "token", _desc + " (token level)", _fn, "surface", need=_token))
+    register(Metric("word_" + _name, "word", _desc + " (word level, Clark aggregation)", _fn, "surface", need=_word))

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING
 from ..lazy import torch  # imported on first use: the names register without torch (headlens.lazy)
 
 from ..align.encode import CLS, SEP
+from .fused import query_mean
 
 if TYPE_CHECKING:
     from .arcs import Arcs
 
-SMOOTHING = 1e-4  # Clark et al.: alpha <- (1 - s) alpha + s / n before the entropy
+SMOOTHING = 1e-4  # Clark et al.'s code: alpha <- (1 - s) alpha + s / n before the entropy (``smoothing``)
 
 
 @dataclass
@@ -36,6 +37,9 @@ class AttentionView:
     word_key_scale: torch.Tensor | None = None
     upos: torch.Tensor | None = None  # int8 [B, N] of word views: UPOS code (metrics.categories.UPOS), -1 none
     negation: torch.Tensor | None = None  # bool [B, N] of word views: a negation word (metrics.features)
+    # entropy smoothing: 0 (default) is the exact Shannon entropy, which the fused path computes
+    # from the log-sum-exp; SMOOTHING reproduces Clark et al.'s code (docs/performance.md)
+    smoothing: float = 0.0
     _cache: dict = field(default_factory=dict, repr=False)
 
     def _memo(self, key, fn):
@@ -48,13 +52,7 @@ class AttentionView:
         """float [B]: number of valid units."""
         return self._memo("n", lambda: self.valid.sum(-1).to(self.attn.dtype))
 
-    def query_mean(self, per_query: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
-        """Mean over the selected queries: per_query [B, H, Q], queries bool [B, Q] -> [B, H].
-
-        NaN for a sentence with no selected query (the metric is undefined there).
-        """
-        w = queries.to(per_query.dtype).unsqueeze(1)
-        return (per_query * w).sum(-1) / w.sum(-1)
+    query_mean = staticmethod(query_mean)  # [B, H, Q], bool [B, Q] -> [B, H]; NaN without queries
 
     def column_mass(self) -> torch.Tensor:
         """[B, H, N, 3]: each query's attention to [CLS], to [SEP]s and to punctuation."""
@@ -67,14 +65,17 @@ class AttentionView:
         return self._memo("column_mass", compute)
 
     def row_entropy(self) -> torch.Tensor:
-        """[B, H, N]: entropy in nats of each query's smoothed attention over the valid keys."""
+        """[B, H, N]: entropy in nats of each query's attention over the valid keys (smoothed
+        first when ``smoothing`` > 0)."""
 
         def compute():
-            # two passes over [B, H, N, N]: smoothing, then -p log p in place (entr(0) = 0). Padded
-            # keys have attention exactly 0 (masked softmax) and eps 0, so they add nothing.
+            if not self.smoothing:  # -p log p (entr(0) = 0; padded keys have attention exactly 0)
+                return torch.special.entr(self.attn).sum(-1)
+            # two passes over [B, H, N, N]: smoothing, then -p log p in place. Padded keys have
+            # attention exactly 0 (masked softmax) and eps 0, so they add nothing.
             keys = self.valid.to(self.attn.dtype)[:, None, None, :]
-            eps = (SMOOTHING / self.n)[:, None, None, None] * keys
-            p = torch.add(eps, self.attn, alpha=1.0 - SMOOTHING)
+            eps = (self.smoothing / self.n)[:, None, None, None] * keys
+            p = torch.add(eps, self.attn, alpha=1.0 - self.smoothing)
             return torch.special.entr(p, out=p).sum(-1)
 
         return self._memo("row_entropy", compute)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 from ..lazy import torch  # imported on first use: AGGREGATIONS is read without torch (headlens.lazy)
 
-from ..align.encode import Encoded
+from ..align.encode import CLS, SEP, Encoded
 from ..errors import param_error
 from ..metrics.arcs import Arcs
 from ..metrics.categories import upos_codes
@@ -95,6 +95,11 @@ class Batch:
             cols = mean_rows if aggregation == "mean" else member
             self.row_agg = to(np.ascontiguousarray(rows.transpose(0, 2, 1)), dtype)  # [B, U, T]
             self.col_agg = to(cols, dtype)  # [B, T, U]
+            self.token_unit = to(units)  # [B, T]: the token's unit, -1 for none and padding
+            # what a key token adds to its word's column (fused path): 1 (sum), 1 / sub-tokens (mean)
+            size = np.take_along_axis(counts[:, 0], np.maximum(units, 0), axis=1)
+            weight = np.where(units >= 0, 1.0 / np.maximum(size, 1) if aggregation == "mean" else 1.0, 0.0)
+            self.key_weight = to(weight, dtype)
             if relations:  # the syntactic sieve: mean on both sides whatever the word aggregation
                 if aggregation == "first":
                     self._mean_mats = (to(np.ascontiguousarray(mean_rows.transpose(0, 2, 1)), dtype), to(mean_rows, dtype))
@@ -107,6 +112,24 @@ class Batch:
 
     def model_inputs(self) -> dict[str, torch.Tensor]:
         return {"input_ids": self.input_ids, "attention_mask": self.attention_mask, "token_type_ids": self.token_type_ids}
+
+    def key_columns(self, names: list[str], dtype: torch.dtype) -> torch.Tensor:
+        """[B, T, m] key-set weights for the fused path, one column per ``level:set`` name
+        (``metrics.fused.KEY_SETS``): token level by the token's kind, word level by its unit's,
+        weighted as the word aggregation sums (or averages) a word's sub-token columns."""
+        cols = []
+        for name in names:
+            level, which = name.split(":")
+            if level == "token":
+                col = {"cls": self.token_kinds == CLS, "sep": self.token_kinds == SEP,
+                       "punct": self.token_punct & self.token_valid}[which].to(dtype)
+            else:
+                unit = self.token_unit.clamp(min=0)
+                kinds = self.unit_kinds.gather(1, unit)
+                col = {"cls": kinds == CLS, "sep": kinds == SEP, "punct": self.unit_punct.gather(1, unit)}[which]
+                col = (col & (self.token_unit >= 0)).to(dtype) * self.key_weight.to(dtype)
+            cols.append(col)
+        return torch.stack(cols, dim=-1)
 
     def word_attention(self, attn: torch.Tensor) -> Callable[[], torch.Tensor]:
         """The word-level attention of ``attn`` (R @ A @ C), computed on first use and then shared

@@ -1,0 +1,158 @@
+"""The fused attention path: the model's own forward, one attention kernel call per layer.
+
+The engine registers :func:`fused_attention` with transformers' ``AttentionInterface`` under
+:data:`IMPLEMENTATION` and switches a model to it for the forward passes it scores
+(:func:`using`). Each self-attention layer then makes one call of a fused kernel that returns each
+row's log-sum-exp, with the values widened by the extra columns that the run's metrics need
+(``[V | K | key-set weights]``; q and k are zero-padded to that width, which leaves every score
+unchanged). The layer output is the first ``d`` columns: the model runs as it would with SDPA. The
+rest, and the per-row log-sum-exp, become a :class:`~headlens.metrics.fused.FusedLayer` handed to
+the engine's callback. Full rows are computed only when the plan asks for them (metrics without a
+fused ``Need``, stored maps), as the eager implementation would.
+
+Kernels: on CPU ``aten._scaled_dot_product_flash_attention_for_cpu``; on CUDA
+``aten._scaled_dot_product_efficient_attention`` with ``compute_log_sumexp``; elsewhere, and for
+float64, the same quantities from the explicit scores. Padding keys get exactly zero mass (an
+additive -inf bias of the batch's own key mask); padded queries are computed and ignored by the
+metrics, so results do not depend on batch composition.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import ModelError
+from ..metrics.fused import FusedLayer
+
+IMPLEMENTATION = "headlens_fused"
+_PLAN: contextvars.ContextVar[Plan | None] = contextvars.ContextVar("headlens_fused_plan", default=None)
+_REGISTERED = False
+
+
+@dataclass
+class Plan:
+    """What one forward pass asks of every layer (set by the engine around the pass)."""
+
+    key_valid: torch.Tensor  # bool [B, T]
+    on_layer: Callable[[int, FusedLayer, torch.Tensor | None], None]  # (layer, fused, full probs or None)
+    dtype: torch.dtype  # statistics dtype (float32, or float64 for float64 models)
+    columns: torch.Tensor | None = None  # [B, T, m] key-set weights (metrics.fused.KEY_SETS, by level)
+    entropy: bool = False
+    full_rows: bool = False  # every row of every sentence (metrics without a fused Need)
+    rows: tuple[int, ...] = ()  # batch rows whose full maps are wanted (stored maps)
+    calls: int = 0
+    _bias: dict = field(default_factory=dict, repr=False)
+
+    def bias(self, dtype: torch.dtype) -> torch.Tensor:
+        """[B, T] additive key bias in ``dtype``: 0 for a real key, -inf for padding."""
+        if dtype not in self._bias:
+            zero = torch.zeros(self.key_valid.shape, dtype=dtype, device=self.key_valid.device)
+            self._bias[dtype] = zero.masked_fill(~self.key_valid, float("-inf"))
+        return self._bias[dtype]
+
+
+def register() -> None:
+    """Register :func:`fused_attention` (and SDPA's mask builder) with transformers, once."""
+    global _REGISTERED
+    if _REGISTERED:
+        return
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+    AttentionInterface.register(IMPLEMENTATION, fused_attention)
+    AttentionMaskInterface.register(IMPLEMENTATION, sdpa_mask)
+    _REGISTERED = True
+
+
+def supports(model) -> bool:
+    """Whether ``model``'s attention goes through transformers' attention interface (MPNet's does not)."""
+    import importlib
+
+    module = importlib.import_module(type(model).__module__)
+    return hasattr(module, "ALL_ATTENTION_FUNCTIONS")
+
+
+@contextmanager
+def using(model, plan: Plan) -> Iterator[Plan]:
+    """Run ``model`` on the fused path with ``plan`` inside the block; restore its implementation after."""
+    register()
+    config = model.config
+    before = config._attn_implementation
+    token = _PLAN.set(plan)
+    config._attn_implementation = IMPLEMENTATION
+    try:
+        yield plan
+    finally:
+        config._attn_implementation = before
+        _PLAN.reset(token)
+
+
+def _kernel(q, k, v, bias, scale):
+    """(output [B, H, T, D], lse [B, H, T]) of softmax(s q k^T + bias) v, bias [B, 1, 1, T]."""
+    if q.dtype != torch.float64:
+        if q.device.type == "cpu":
+            out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v, attn_mask=bias, scale=scale)
+            return out, lse
+        if q.device.type == "cuda":
+            t = q.shape[2]
+            res = torch.ops.aten._scaled_dot_product_efficient_attention(
+                q, k, v, bias.expand(-1, q.shape[1], t, -1), True, scale=scale)
+            return res[0], res[1][..., :t]
+    scores = torch.matmul(q, k.transpose(-1, -2)) * scale + bias
+    lse = torch.logsumexp(scores, -1)
+    return torch.matmul(torch.exp(scores - lse[..., None]), v), lse
+
+
+def full_probs(q, k, bias, scale, dtype) -> torch.Tensor:
+    """[B, H, T, T] attention probabilities as the eager implementation computes them."""
+    scores = torch.matmul(q, k.transpose(-1, -2)) * scale + bias[:, None, None, :]
+    return torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype).to(dtype)
+
+
+def fused_attention(module, query, key, value, attention_mask=None, scaling=None, dropout=0.0, **kwargs):
+    """transformers attention function: (output [B, T, H, d], None). See the module doc."""
+    plan = _PLAN.get()
+    if plan is None:  # outside a headlens pass the model behaves as with SDPA
+        from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+        return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs)
+    if key.shape[2] != query.shape[2] or key.shape[1] != query.shape[1]:
+        raise ModelError("the fused attention path supports self-attention with one key per query head only; "
+                         "run with --attention eager.")
+    layer = plan.calls
+    plan.calls += 1
+    b, h, t, d = query.shape
+    scale = float(scaling) if scaling is not None else d ** -0.5
+    bias = plan.bias(query.dtype)
+    extras = [key] if plan.entropy else []
+    if plan.columns is not None:
+        extras.append(plan.columns.to(value.dtype)[:, None].expand(b, h, t, -1))
+    if extras:
+        values = torch.cat([value, *extras], dim=-1)
+        width = values.shape[-1]
+        q, k = F.pad(query, (0, width - d)), F.pad(key, (0, width - d))
+    else:
+        values, q, k = value, query, key
+    out, lse = _kernel(q, k, values, bias[:, None, None, :], scale)
+    stats = out[..., d:].to(plan.dtype)
+    fused = FusedLayer(query, key, lse.to(plan.dtype), bias.to(plan.dtype), scale, plan.dtype)
+    if plan.entropy:
+        expected_k = stats[..., :d]
+        fused.entropy = fused.lse - scale * torch.linalg.vecdot(query.to(plan.dtype), expected_k)
+        stats = stats[..., d:]
+    if plan.columns is not None:
+        fused.masses = stats
+    probs = None
+    if plan.full_rows:
+        probs = full_probs(query, key, bias, scale, plan.dtype)
+    elif plan.rows:
+        rows = list(plan.rows)
+        probs = dict(zip(rows, full_probs(query[rows], key[rows], bias[rows], scale, plan.dtype)))
+    plan.on_layer(layer, fused, probs)
+    return out[..., :d].transpose(1, 2).contiguous(), None
