@@ -39,6 +39,8 @@ def imported(argv: list[str], cwd: str | None = None, **env: str) -> tuple[subpr
 
 def test_importing_the_upper_layer_imports_no_model_library():
     code = ("import headlens, headlens.report, headlens.stats, headlens.store, headlens.cli; import sys; "
+            "import headlens.config, headlens.store.catalog, headlens.analyses, headlens.metrics; "
+            "headlens.RunConfig(); headlens.available_metrics(); "
             "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, "
             "sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers'))[:5]")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=300)
