@@ -65,7 +65,13 @@ figures:
    transformers has no SDPA attention for MPNet, so its plain inference is the eager attention
    that does not return the weights (INFO ``mpnet_plain_attention``).
 
-7. ``default_vs_sdpa_T32|T128|T256|T512`` (targets >= 0.9, 0.85, 0.85, 0.85), ``default_vs_sdpa_T512_12x12``
+7. ``startup_help_vs_bare`` (target <= 2.0): the wall time of ``headlens --help`` in a fresh
+   process (the console script's code, ``from headlens.cli import main``) over that of ``python -c
+   "import duckdb, pyarrow"``, the libraries the store cannot do without; both interleaved after a
+   warm-up of each, the median of each one's rounds (9; quick: 5). The upper layer imports neither
+   torch nor transformers (docs/architecture.md). INFO gives both medians and each round's ratio.
+
+8. ``default_vs_sdpa_T32|T128|T256|T512`` (targets >= 0.9, 0.85, 0.85, 0.85), ``default_vs_sdpa_T512_12x12``
    (>= 0.85), ``syntax_vs_sdpa_T128`` (>= 0.6) and ``rss_default_vs_sdpa_T512`` (<= 1.1): headlens.run with
    the default analyses (surface, roles, categories, features, patterns) against tokenization plus
    SDPA inference of the same sentences in the same batches, at every sequence length, about
@@ -108,16 +114,21 @@ class Sizes:
     resume_part_size: int = 500  # ... and of its parts
     mpnet: int = 300  # figure 6: sentences of the MPNet-base rounds ...
     repeats_mpnet: int = 2  # ... and their number
-    length_tokens: int = 130_000  # figure 7: tokens of each length's corpus ...
+    length_tokens: int = 130_000  # figure 8: tokens of each length's corpus ...
     repeats_lengths: int = 3  # ... and interleaved rounds (the median counts)
+    startup: int = 9  # figure 7: interleaved rounds of `headlens --help` and the bare import
 
 
-GROUPS = ("memory", "resume", "throughput", "store", "decomposition", "mpnet", "lengths")  # --only picks among them
+GROUPS = ("memory", "resume", "throughput", "store", "decomposition", "mpnet", "startup", "lengths")  # --only picks among them
 FULL = Sizes(throughput=None, baseline=2000, memory_small=1000, memory_large=20000,
              baseline_memory=(1000, 2000), warmup=200, repeats_plain=5, repeats_baseline=3)
 QUICK = Sizes(throughput=200, baseline=100, memory_small=100, memory_large=1000,
               baseline_memory=(100, 200), warmup=32, repeats_plain=1, repeats_baseline=1, resume=200, resume_part_size=20,
-              mpnet=32, repeats_mpnet=1, length_tokens=6000, repeats_lengths=1)
+              mpnet=32, repeats_mpnet=1, startup=5, length_tokens=6000, repeats_lengths=1)
+STARTUP = {  # figure 7: two fresh processes
+    "headlens_help": ["-c", "import sys; from headlens.cli import main; sys.exit(main())", "--help"],
+    "bare_duckdb_pyarrow": ["-c", "import duckdb, pyarrow"],
+}
 
 
 @dataclass
@@ -132,7 +143,8 @@ class Figure:
         return self.value >= self.target if self.op == ">=" else self.value <= self.target
 
     def line(self) -> str:
-        return f"BENCH {self.name} {self.value:.2f} target {self.op} {self.target:g}"
+        target = f"{self.target:g}" if self.target % 1 else f"{self.target:.1f}"
+        return f"BENCH {self.name} {self.value:.2f} target {self.op} {target}"
 
 
 @dataclass
@@ -372,7 +384,7 @@ def bench_store_then_analyze(args, sizes: Sizes, report: Report, tmp: str) -> Fi
     return Figure("run_vs_store_then_analyze", rates["headlens_run_figure2"] / rates["store_then_analyze"], ">=", 2.5)
 
 
-# --- figure 7: every sequence length against plain SDPA inference (lengths.py) ---------------
+# --- figure 8: every sequence length against plain SDPA inference (lengths.py) ---------------
 
 def bench_lengths(args, sizes: Sizes, report: Report, tmp: str) -> list[Figure]:
     import json
@@ -525,6 +537,25 @@ def bench_resume(args, sizes: Sizes, report: Report, tmp: str) -> Figure:
     return Figure("resume_total_vs_uninterrupted", (best["killed"] + best["resumed"]) / best["uninterrupted"], "<=", 1.5)
 
 
+def bench_startup(sizes: Sizes, report: Report) -> Figure:
+    import statistics
+
+    from benchutil import interleaved
+
+    def start(argv: list[str]) -> None:
+        subprocess.run([sys.executable, *argv], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    contenders = {name: (lambda argv=argv: start(argv)) for name, argv in STARTUP.items()}
+    log(f"figure 7: `headlens --help` vs `python -c 'import duckdb, pyarrow'`, {sizes.startup} interleaved rounds")
+    interleaved(contenders, 1)  # warm-up: the files in the page cache
+    times, _ = interleaved(contenders, sizes.startup)
+    help_s, bare_s = (statistics.median(times[name]) for name in STARTUP)
+    report.add("startup_help_seconds_median", help_s)
+    report.add("startup_bare_seconds_median", bare_s)
+    report.add("startup_help_vs_bare_per_round", [h / b for h, b in zip(*times.values())])
+    return Figure("startup_help_vs_bare", help_s / bare_s, "<=", 2.0)
+
+
 # --- main ---------------------------------------------------------------------------------------
 
 def write_results(path: str, report: Report, args, sizes: Sizes, env: dict) -> None:
@@ -554,6 +585,7 @@ def main(argv: list[str] | None = None) -> int:
         # the process it was spawned from, so a parent that holds models would mask the children's peaks.
         memory = bench_memory(args, sizes, report, tmp) if "memory" in only else None
         resume = bench_resume(args, sizes, report, tmp) if "resume" in only else None  # subprocesses too
+        startup = bench_startup(sizes, report) if "startup" in only else None  # fresh processes too
         from benchutil import environment, set_torch_threads
 
         set_torch_threads(args.threads)
@@ -569,7 +601,7 @@ def main(argv: list[str] | None = None) -> int:
             report.figures.extend(bench_mpnet(args, sizes, report, tmp))
         if "lengths" in only:
             report.figures.extend(bench_lengths(args, sizes, report, tmp))
-        report.figures.extend(f for f in (memory, resume) if f is not None)
+        report.figures.extend(f for f in (memory, resume, startup) if f is not None)
     env["load_average_end"] = os.getloadavg()
     write_results(args.output, report, args, sizes, env)
     print("\n".join(report.lines()))

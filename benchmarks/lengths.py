@@ -1,4 +1,4 @@
-"""Figure 7: headlens at every sequence length against plain SDPA inference (the fused path).
+"""Figure 8: headlens at every sequence length against plain SDPA inference (the fused path).
 
 For each length T in 32, 128, 256, 512 tokens, a gold CoNLL-U corpus of about ``tokens`` tokens
 is written whose sentences are UD English EWT dev sentences joined until they hold close to T

@@ -2,7 +2,7 @@
 
 ``report_runs(factory)`` builds them once per test session (the three report test files share
 them): ``after`` has surface, roles, syntax, cluster, categories and decomposition outputs and
-stored maps of sentence 1; ``base`` is another random model on the same corpus (surface and
+stored maps of sentences 0-7 and the hostile ones (the head view draws stored maps only); ``base`` is another random model on the same corpus (surface and
 categories), compared with ``after`` and stored as ``after/compare/vs-base``. ``after`` also gets an
 ablation output directory with the ablation sweep's columns, and the one-hot pattern-type
 metrics in its heads table, so that every view of the report has data.
@@ -22,7 +22,7 @@ from tiny import WORDS, make_tiny_bert
 
 import headlens
 from headlens.analyses.compare import compare_runs, save_compare
-from headlens.analyses.outputs import write_outputs
+from headlens.store.outputs import write_outputs
 from headlens.store import open_run
 
 SCRIPT = "<script>window.__pwned=1</script> hello"
@@ -111,7 +111,7 @@ def report_runs(factory) -> dict:
     corpus = write_corpus(str(root / "corpus.conllu"))
     model = make_tiny_bert(str(root / "model"), layers=LAYERS, heads=HEADS, hidden=48, max_positions=512)
     other = make_tiny_bert(str(root / "model-b"), layers=LAYERS, heads=HEADS, hidden=48, max_positions=512, seed=1)
-    after = headlens.run(out=str(root / "after"), model=model, corpus=corpus, progress=False, store_maps=("1",),
+    after = headlens.run(out=str(root / "after"), model=model, corpus=corpus, progress=False, store_maps=(*map(str, range(8)), *(f"hostile-{k}" for k in range(len(HOSTILE)))),
                          analyses=("surface", "roles", "syntax", "cluster", "categories", "decomposition"))
     base = headlens.run(out=str(root / "base"), model=other, corpus=corpus, progress=False, analyses=("surface", "categories"))
     changes, params = compare_runs(base, after)

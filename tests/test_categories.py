@@ -156,7 +156,7 @@ def ud_runs(tmp_path_factory, tiny_bert_dir):
 
 
 def test_run_tables_are_left_by_the_run(ud_runs):
-    from headlens.analyses.outputs import read_outputs
+    from headlens.store.outputs import read_outputs
 
     tables, params = read_outputs(ud_runs[0], "categories")
     assert set(tables) == {"heads", "layers", "pref_heads", "pref_layers"}

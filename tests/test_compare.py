@@ -14,7 +14,7 @@ from tiny import WORDS
 import headlens
 from headlens.analyses.changes import ChangeSettings, paired_changes
 from headlens.analyses.compare import compare_runs, save_compare
-from headlens.analyses.outputs import read_outputs
+from headlens.store.outputs import read_outputs
 from headlens.cli import main
 from headlens.errors import ConfigError
 from headlens.store import open_run

@@ -11,7 +11,7 @@ from conftest import write
 
 import headlens
 from headlens.align.encode import CLS, SEP, WORD
-from headlens.analyses.outputs import read_outputs
+from headlens.store.outputs import read_outputs
 from headlens.metrics.patterns import TYPES, classify, pattern_features
 from headlens.metrics.view import AttentionView
 

@@ -11,8 +11,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from report_runs import HEADS, HOSTILE, LAYERS, hostile_ids, report_runs
+from test_syntax import _word_attention
 
-from headlens.analyses.outputs import write_outputs
+from headlens.errors import RunStoreError
+
+from headlens.store.outputs import write_outputs
 from headlens.cli import main
 from headlens.report import build, render, write_report
 from headlens.report.figures import _decode
@@ -128,22 +131,32 @@ def test_head_view_maps_are_word_level_rows_of_one(data, runs):
         assert u == records[s["id"]]["n_words"] + 2  # [CLS], the words, [SEP]
         assert s["units"][0] == "[CLS]" and s["units"][-1] == "[SEP]" and s["kinds"][0] == "cls"
         np.testing.assert_allclose(attn.sum(-1), 1.0, atol=5e-3)  # Clark: rows of word attention still sum to 1
-    assert sentences[1]["source"].startswith("stored maps") and sentences[0]["source"].startswith("recomputed")
+    assert [s["source"] for s in sentences] == [f"stored maps (maps/sentence-{s['id']}.npz)" for s in sentences]
 
 
-def test_stored_and_recomputed_maps_agree(runs, tmp_path):
+def test_head_view_maps_are_the_stored_token_maps_aggregated_to_words(data, runs):
+    for s in data["head_view"]["sentences"]:
+        with np.load(os.path.join(runs["after"].path, "maps", f"sentence-{s['id']}.npz")) as z:
+            expected, _ = _word_attention(z)  # Clark aggregation in numpy, from the token maps
+            words = [str(w) for w in z["words"]]
+        np.testing.assert_allclose(_decode(s), expected, atol=2e-3)  # float16 in the page
+        assert [u for u, k in zip(s["units"], s["kinds"]) if k == "word"] == words  # one token per word here
+
+
+def test_without_stored_maps_the_report_says_how_to_store_them(runs, tmp_path):
     run_dir = str(tmp_path / "run")
     shutil.copytree(runs["after"].path, run_dir)
-    stored = build(open_run(run_dir), sentence_ids=["1"])["head_view"]["sentences"][0]
     shutil.rmtree(os.path.join(run_dir, "maps"))
-    again = build(open_run(run_dir), sentence_ids=["1"])["head_view"]["sentences"][0]
-    assert stored["source"].startswith("stored") and again["source"].startswith("recomputed")
-    np.testing.assert_allclose(_decode(stored), _decode(again), atol=2e-3)
+    got = build(open_run(run_dir))
+    assert got["head_view"]["sentences"] == []
+    assert any(n.startswith("head view left out") and "--store-maps" in n for n in got["notes"])
+    with pytest.raises(RunStoreError, match="no stored maps of sentence 1.*--store-maps"):
+        build(open_run(run_dir), sentence_ids=["1"])
 
 
 def test_default_head_view_uses_the_stored_maps(runs):
     got = build(runs["after"])
-    assert [s["id"] for s in got["head_view"]["sentences"]] == [1]
+    assert [s["id"] for s in got["head_view"]["sentences"]] == [*range(8), *hostile_ids(runs["after"])]
 
 
 def test_a_12x12_report_with_10_head_view_sentences_is_under_5_mb(runs, tmp_path):

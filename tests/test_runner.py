@@ -76,14 +76,19 @@ def test_scores_do_not_depend_on_batching(tiny_bert_dir, corpus, tmp_path):
     np.testing.assert_allclose([a[k] for k in a], [b[k] for k in a], rtol=1e-9, atol=1e-12)
 
 
-def test_full_maps_only_when_asked(tiny_bert_dir, corpus, tmp_path):
+def test_full_maps_of_the_first_three_sentences_by_default_else_as_asked(tiny_bert_dir, corpus, tmp_path):
     run = _run(tiny_bert_dir, corpus, tmp_path / "r")
+    assert sorted(os.listdir(os.path.join(run.path, "maps"))) == ["sentence-0.npz", "sentence-1.npz", "sentence-2.npz"]
+    run = _run(tiny_bert_dir, corpus, tmp_path / "none", store_maps=())
     assert not os.path.exists(os.path.join(run.path, "maps"))
     run = _run(tiny_bert_dir, corpus, tmp_path / "m", store_maps=("3",))
     assert os.listdir(os.path.join(run.path, "maps")) == ["sentence-3.npz"]
     z = np.load(os.path.join(run.path, "maps", "sentence-3.npz"))
     assert z["attention"].shape[:2] == (2, 4)
     assert z["attention"].shape[2] == z["attention"].shape[3] == len(z["tokens"])
+    units = len(z["unit_labels"])  # the head view's word maps: [CLS], the words, [SEP]
+    assert z["word_attention"].shape == (2, 4, units, units) and units == z["token_unit"].max() + 1
+    assert list(z["unit_kinds"][[0, -1]]) == ["cls", "sep"] and list(z["unit_labels"][1:-1]) == list(z["words"])
 
 
 def test_sentence_pairs_have_two_separators(tiny_bert_dir, tmp_path):
@@ -155,6 +160,9 @@ def test_unknown_map_names_are_reported(tiny_bert_dir, corpus, tmp_path, capsys)
     m = headlens.open_run(out).manifest
     assert m["maps"] == {"requested": ["1", "nope"], "not_found": ["nope"]}
     assert os.listdir(out / "maps") == ["sentence-1.npz"]
+    assert main(["run", "--model", tiny_bert_dir, "--corpus", corpus, "--annotator", "regex", "--out", str(tmp_path / "n"),
+                 "--store-maps", "none", "--quiet"]) == 0
+    assert not os.path.exists(tmp_path / "n" / "maps") and headlens.open_run(tmp_path / "n").manifest["maps"]["requested"] == []
 
 
 def test_interrupted_run_is_marked_and_keeps_its_parts(tiny_bert_dir, corpus, tmp_path, monkeypatch, capsys):

@@ -5,15 +5,21 @@
 >>> run.top_heads("prev", k=3)
 """
 
-from .config import RunConfig, default_corpus_path
-from .corpus import CorpusSpec, Sentence, Word, read_corpus
-from .errors import AnnotationError, ConfigError, CorpusError, HeadlensError, ModelError, RunStoreError
-from .metrics import available as available_metrics
-from .models import default_model_path, load_model, supported_model_types
-from .pipeline import run
-from .store import Run, open_run
+from importlib import import_module
 
-__version__ = "0.1.0"
+from .errors import AnnotationError, ConfigError, CorpusError, HeadlensError, ModelError, RunStoreError
+from .version import __version__
+
+# Everything else is imported on first use (PEP 562): ``import headlens`` imports neither torch nor
+# transformers; ``headlens.run`` and the model functions import them when called for.
+_WHERE = {
+    "RunConfig": ".config", "default_corpus_path": ".config",
+    "CorpusSpec": ".corpus", "Sentence": ".corpus", "Word": ".corpus", "read_corpus": ".corpus",
+    "available_metrics": (".metrics", "available"),
+    "default_model_path": ".models", "load_model": ".models", "supported_model_types": ".models",
+    "run": ".pipeline",
+    "Run": ".store", "open_run": ".store",
+}
 
 __all__ = [
     "AnnotationError",
@@ -37,3 +43,16 @@ __all__ = [
     "run",
     "supported_model_types",
 ]
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attr = _WHERE[name] if isinstance(_WHERE[name], tuple) else (_WHERE[name], name)
+    value = getattr(import_module(module, __name__), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -14,6 +14,7 @@ from .metrics.categories import KEY_MODES, load_category_map
 from .runner.batch import AGGREGATIONS
 
 LONG_POLICIES = ("skip", "truncate", "window")
+DEFAULT_STORE_MAPS = ("0", "1", "2")  # the report's head view draws these sentences' stored maps
 ATTENTION_PATHS = ("auto", "fused", "eager")  # how attention statistics are computed (runner.engine.Engine)
 DEVICES_HELP = "'cpu', 'cuda', 'cuda:N' or 'auto'"
 
@@ -45,7 +46,9 @@ class RunConfig:
     ``relations`` / ``role_window``: the dependency relations and the local window (+-k tokens)
     of ``--analyses roles`` (defaults: nsubj, obj, amod, advmod, det, nmod, all; 2).
     ``store_maps``: sentence ids (0-based stream positions) or CoNLL-U sent_ids whose full
-    attention maps are saved; nothing else keeps a map.
+    attention maps are saved (``runner.maps``: token and word maps, read by the report's head
+    view); default: the first three sentences (ids 0, 1, 2), ``()`` stores none; nothing else
+    keeps a map.
     ``resume``: continue the killed or stopped run in ``out`` (same options, model and corpus),
     keeping its committed parts (see ``headlens.store.resume``).
     ``keep_freed_memory``: glibc keeps freed memory for reuse instead of returning it to the
@@ -73,7 +76,7 @@ class RunConfig:
     syntax_relations: tuple[str, ...] = ()  # empty: the syntax analysis's default (metrics/dependency.py)
     category_map: dict | str | None = None  # categories: UPOS -> category (JSON file or dict; None: the default)
     category_keys: str = "renormalise"  # categories: rows renormalised over the words kept, or "raw"
-    store_maps: tuple[str, ...] = ()
+    store_maps: tuple[str, ...] = DEFAULT_STORE_MAPS
     mask_rate: float = 0.0  # share of word tokens replaced by the mask token (Kobayashi et al. 2021: 0.12)
     part_size: int = 2000
     threads: int | None = None

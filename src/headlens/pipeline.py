@@ -23,8 +23,10 @@ from .errors import CorpusError
 from .metrics import resolve
 from .models import load_model
 from .collect import CollectorSet
+from . import decompose  # noqa: F401 - registers the decomposition's collectors (--analyses decomposition)
 from .runner import Engine, plan_batches
 from .runner.allocator import keep_freed_memory
+from .runner.maps import map_arrays, map_name
 from .runner.masking import mask_stream
 from .runner.windows import WindowCombiner
 from .runner.progress import make_progress
@@ -116,21 +118,6 @@ def _store_sentences(done: list, writer: RunWriter, moments: Moments, counts: Co
         counts["words_without_tokens"] += record["words_without_tokens"]
 
 
-def _write_maps(writer: RunWriter, tokenizer, enc: Encoded, attention) -> None:
-    name = f"sentence-{enc.sentence.index}" + (f"-window-{enc.window}" if enc.n_windows > 1 else "")
-    writer.write_maps(name, {
-        "attention": attention,
-        "input_ids": enc.input_ids,
-        "tokens": tokenizer.convert_ids_to_tokens(enc.input_ids.tolist()),
-        "token_unit": enc.token_unit,
-        "unit_word": enc.unit_word,
-        "words": [w.form for w in enc.sentence.words or ()],
-        "segment": enc.segment,
-        "word_head": np.asarray([-2 if w.head is None else w.head for w in enc.sentence.words or ()], dtype=np.int64),
-        "word_deprel": [w.deprel or "" for w in enc.sentence.words or ()],
-    })
-
-
 def run(config: RunConfig | None = None, **options) -> Run:
     """Run the analyses of ``config`` (or of ``RunConfig(**options)``) and return the stored Run.
 
@@ -212,7 +199,7 @@ def run(config: RunConfig | None = None, **options) -> Run:
                 _store_sentences(windows.add(new, values if todo is None else values[todo]), writer, moments, counts)
                 collectors.add(batch, rows)
                 for row, attention in maps.items():
-                    _write_maps(writer, lm.tokenizer, item[row], attention)
+                    writer.write_maps(map_name(item[row]), map_arrays(item[row], attention, lm.tokenizer, cfg.word_aggregation))
                 state.done(item, todo)
                 writer.end_batch()
                 progress.advance(task, len(item))

@@ -24,7 +24,7 @@ from ..store import Run
 from .changes import ChangeSettings, layer_means, paired_changes, settings_dict
 from .compare import check_comparable, paired_matrices
 from .matrix import score_matrices
-from .outputs import write_outputs
+from ..store.outputs import write_outputs
 
 PREF = "cat_pref"
 CELLS = ("cat_content_content", "cat_content_function", "cat_function_content", "cat_function_function",

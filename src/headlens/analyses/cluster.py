@@ -28,7 +28,7 @@ from ..collect import read_parts
 from ..errors import ConfigError, RunStoreError
 from ..metrics.behaviour import BEHAVIOUR_METRICS
 from ..store import Run, head_label
-from .outputs import write_outputs
+from ..store.outputs import write_outputs
 
 THRESHOLDS = (("prev", 0.5), ("next", 0.5), ("cls", 0.6), ("sep", 0.6), ("punct", 0.6), ("entropy", 3.8))
 LABELS = {"entropy": "broad"}

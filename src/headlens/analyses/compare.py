@@ -17,7 +17,7 @@ from ..errors import ConfigError
 from ..store import Run
 from .changes import ChangeSettings, Changes, paired_changes, settings_dict, summary
 from .matrix import score_matrices
-from .outputs import write_outputs
+from ..store.outputs import write_outputs
 
 SETTINGS_THAT_CHANGE_METRICS = ("word_aggregation", "relations", "role_window", "syntax_relations", "category_map",
                                 "category_keys", "long")

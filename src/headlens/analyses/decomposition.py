@@ -24,10 +24,10 @@ import pyarrow.compute as pc
 from scipy.stats import spearmanr
 
 from ..decompose import tables as dtables
-from ..decompose.terms import MAPS
+from ..decompose.names import MAPS
 from ..errors import ConfigError
 from ..store import Run
-from .outputs import write_outputs
+from ..store.outputs import write_outputs
 
 # Kobayashi et al. 2021, BERT-base, 12% masked: mean mixing ratio over tokens and layers (%)
 KOBAYASHI_2021 = {"Attn-W": 96.41, "Attn-N": 85.28, "AttnRes-W": 48.21, "AttnRes-N": 22.25, "ATB": 18.75}

@@ -23,14 +23,13 @@ from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
-import torch
 
 from ..errors import ConfigError
 from ..metrics.patterns import FEATURES, THRESHOLDS, TYPES, check_thresholds, classify
 from ..store import Run, head_label
 from .changes import layer_means
 from .matrix import score_matrices
-from .outputs import write_outputs
+from ..store.outputs import write_outputs
 
 ONE_HOT = tuple(f"pattern_is_{t}" for t in TYPES)
 FEATURE_METRICS = tuple(f"pattern_{f}" for f in FEATURES)
@@ -54,6 +53,8 @@ def _one_hots(run: Run, changes: dict[str, float] | None) -> tuple[dict, list[st
     if len(features) < len(FEATURE_METRICS):
         raise ConfigError(f"run {run.path} lacks the pattern features {sorted(set(FEATURE_METRICS) - set(features))}; "
                           "run it with --analyses patterns to classify with other thresholds.")
+    import torch  # only to reclassify with other thresholds (metrics.patterns.classify); reading needs none
+
     mats = score_matrices(run, features)
     stacked = np.stack([mats[m].values for m in FEATURE_METRICS], axis=-1)  # [n, layers * heads, 4]
     types = classify(torch.from_numpy(stacked), thresholds).numpy()

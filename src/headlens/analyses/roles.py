@@ -26,7 +26,7 @@ from ..errors import ConfigError
 from ..stats import CORRECTIONS, Family, one_sample
 from ..store import Run
 from .matrix import score_matrices
-from .outputs import write_outputs
+from ..store.outputs import write_outputs
 
 REPLICATIONS = ("pande2021",)
 DISTRIBUTION_FREE = ("wilcoxon", "sign", "none")

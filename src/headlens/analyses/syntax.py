@@ -28,7 +28,7 @@ from ..metrics.dependency import DIRECTIONS
 from ..stats import CORRECTIONS, Family, paired_ratio_bootstrap
 from ..store import Run, head_label
 from .matrix import score_matrices
-from .outputs import write_outputs
+from ..store.outputs import write_outputs
 
 
 @dataclass(frozen=True)

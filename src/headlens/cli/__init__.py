@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from .. import __version__
+from ..version import __version__
 from . import models, roles, run
 from . import runs, sql  # the runs catalog
 from . import categories, compare, finetune  # fine-tuning and before/after comparison

@@ -27,7 +27,7 @@ def _tables(path: str):
 
 def _cmd_mixing(args) -> int:
     from ..analyses import decomposition as dec
-    from ..decompose.terms import ATTENTION_MAPS, MAPS
+    from ..decompose.names import ATTENTION_MAPS, MAPS
 
     t = _tables(args.run)
     ff = dec.has_ff(t["layers"])

@@ -32,7 +32,7 @@ def _changes(items: list[str]) -> dict[str, float] | None:
 
 def _cmd(args) -> int:
     from ..analyses.patterns import save_patterns
-    from ..analyses.outputs import read_outputs
+    from ..store.outputs import read_outputs
     from ..metrics.patterns import TYPES
     from ..store import open_run
 

@@ -12,21 +12,20 @@ def add_view_options(p) -> None:
                                                     "comparison if there is one, else computed now")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--sentences", type=int, metavar="N",
-                       help="head view of the first N analysed sentences (default: the sentences whose maps the run "
-                            "stored, else the first 5; 0: no head view)")
+                       help="head view of the first N analysed sentences, from the maps the run stored (default: every "
+                            "sentence whose maps it stored, see `headlens run --store-maps`; 0: no head view)")
     which.add_argument("--sentence-ids", metavar="IDS", help="head view of these sentences: comma-separated sentence ids "
                                                              "(0-based) or CoNLL-U sent_ids")
     p.add_argument("--probe", action="append", default=[], metavar="JSON",
                    help="a `headlens probe --json` result to show with the syntax tables (repeatable)")
     p.add_argument("--ablation", action="append", default=[], metavar="DIR",
                    help="a `headlens ablate --out DIR` sweep to show with the run (repeatable)")
-    p.add_argument("--device", default="cpu", help="where the head view's maps are recomputed (cpu, cuda, auto)")
 
 
 def build_options(args) -> dict:
     ids = [s for s in args.sentence_ids.split(",") if s] if args.sentence_ids else None
     return {"compare": args.compare, "sentences": args.sentences, "sentence_ids": ids, "probes": tuple(args.probe),
-            "ablations": tuple(args.ablation), "device": args.device}
+            "ablations": tuple(args.ablation)}
 
 
 def add(sub) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from ..annotate.annotators import ANNOTATORS, DEFAULT_SPACY_MODEL
-from ..config import ATTENTION_PATHS, LONG_POLICIES, RunConfig
+from ..config import ATTENTION_PATHS, DEFAULT_STORE_MAPS, LONG_POLICIES, RunConfig
 from ..corpus.reader import FORMATS, CorpusSpec
 from ..metrics.arcs import DEFAULT_RELATIONS
 from ..runner.batch import AGGREGATIONS
@@ -63,7 +63,9 @@ def add(sub) -> None:
                    help="categories: rescale each row over the words kept (default) or keep the raw weights")
     p.add_argument("--mask-rate", type=float, default=0.0,
                    help="replace this share of word tokens by the mask token (decomposition: Kobayashi et al. used 0.12)")
-    p.add_argument("--store-maps", default="", help="comma-separated sentence ids or sent_ids whose full maps are saved")
+    p.add_argument("--store-maps", default=",".join(DEFAULT_STORE_MAPS),
+                   help="comma-separated sentence ids (0-based) or sent_ids whose full maps are saved; the report's head "
+                        "view draws them (default: %(default)s; 'none': no maps)")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--release-memory", action="store_true",
                    help="leave glibc's allocator as it is (default: keep freed memory for reuse, fewer page faults)")
@@ -95,7 +97,7 @@ def _cmd_run(args) -> int:
         attention=args.attention,
         relations=tuple(r for r in args.relations.split(",") if r), role_window=args.role_window,
         category_map=args.category_map, category_keys=args.category_keys,
-        syntax_relations=tuple(r for r in args.syntax_relations.split(",") if r), store_maps=tuple(s for s in args.store_maps.split(",") if s), mask_rate=args.mask_rate,
+        syntax_relations=tuple(r for r in args.syntax_relations.split(",") if r), store_maps=tuple(s for s in args.store_maps.split(",") if s and args.store_maps != "none"), mask_rate=args.mask_rate,
         threads=args.threads, keep_freed_memory=not args.release_memory, overwrite=args.overwrite, resume=args.resume, progress=not args.quiet,
         annotation_cache=not args.no_annotation_cache,
     )

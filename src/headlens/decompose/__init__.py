@@ -11,33 +11,16 @@ AttnRes-N, ATB); ``--analyses decomposition_ff`` adds the feed-forward block's (
 ATBFFRESLN), which cost a per-pair FF product (docs/decomposition.md gives the measured costs).
 
 The per-head numbers are metrics of level ``parts`` (filled by the decomposition collector, not
-by an attention view), so they land in ``scores/`` and ``heads.parquet`` like any metric.
+by an attention view), so they land in ``scores/`` and ``heads.parquet`` like any metric; their
+names are registered by ``headlens.metrics.decomposition``, this package registers the collectors.
 """
 
 from __future__ import annotations
 
 from ..collect import register as register_collector
-from ..metrics.registry import Metric, register, register_analysis
+from ..metrics.decomposition import ANALYSIS, FF_ANALYSIS, HEAD_METRICS  # the metrics' names (registered there)
 
-ANALYSIS = "decomposition"
-FF_ANALYSIS = "decomposition_ff"  # the same, plus the feed-forward maps (ATBFF, ATBFFRES, ATBFFRESLN): costly
-HEAD_METRICS = {
-    "dec_fnorm": "mean ||f_h(x_j)|| over the sentence's tokens (value vector through W_O, Kobayashi 2020)",
-    "dec_fnorm_word": "mean ||f_h(x_j)|| over tokens of non-punctuation words",
-    "dec_fnorm_punct": "mean ||f_h(x_j)|| over punctuation tokens",
-    "dec_fnorm_cls": "||f_h(x_j)|| of the [CLS]/<s> token",
-    "dec_fnorm_sep": "mean ||f_h(x_j)|| over [SEP]/</s> tokens",
-    "dec_mix_w": "head mixing ratio by weights: mean over tokens of 1 - alpha_ii",
-    "dec_mix_n": "head mixing ratio by norms: ||sum_{j!=i} alpha_ij f(x_j)|| / (that + ||alpha_ii f(x_i)||)",
-}
-
-
-def _computed_by_the_collector(view):
-    raise NotImplementedError("decomposition metrics are filled by the decomposition collector, not by a view")
-
-
-for _name, _desc in HEAD_METRICS.items():
-    register(Metric(_name, "parts", _desc, _computed_by_the_collector, ANALYSIS))
+__all__ = ["ANALYSIS", "FF_ANALYSIS", "HEAD_METRICS"]
 
 
 def _collector(ff: bool):
@@ -57,4 +40,3 @@ def _collector(ff: bool):
 
 register_collector(ANALYSIS, _collector(False))
 register_collector(FF_ANALYSIS, _collector(True))
-register_analysis(FF_ANALYSIS, lambda options: list(HEAD_METRICS))

@@ -20,9 +20,7 @@ import numpy as np
 import torch
 
 from ..align.encode import CLS, SEP, WORD
-
-TOKEN_GROUPS = ("all", "word", "punct", "cls", "sep")
-PAIR_TYPES = ("subword", "entity", "adjacent", "other", "special")
+from .names import PAIR_TYPES, TOKEN_GROUPS
 
 
 def token_groups(batch) -> torch.Tensor:

@@ -27,8 +27,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from .summary import PAIR_TYPES, TOKEN_GROUPS
-from .terms import MAPS
+from .names import MAPS, PAIR_TYPES, TOKEN_GROUPS
 
 _dict = pa.dictionary(pa.int16(), pa.string())
 SCHEMAS = {

@@ -49,14 +49,9 @@ from dataclasses import dataclass
 import torch
 
 from .ig import closed_form_ratio
+from .names import ATTENTION_MAPS, ATTENTION_STAGES, FF_MAPS, MAPS, STAGES, VECTOR_MAPS  # noqa: F401 - re-exported
 from .weights import LayerWeights, StackedWeights
 
-VECTOR_MAPS = ("Attn-N", "AttnRes-N", "ATB", "ATBFF", "ATBFFRES", "ATBFFRESLN")
-MAPS = ("Attn-W", "AttnRes-W", *VECTOR_MAPS)
-FF_MAPS = ("ATBFF", "ATBFFRES", "ATBFFRESLN")
-ATTENTION_MAPS = tuple(m for m in MAPS if m not in FF_MAPS)  # the default (attention block) maps
-STAGES = ("attention", "residual", "layernorm1", "ff_pre", "activation", "ff", "residual2", "layernorm2")
-ATTENTION_STAGES = STAGES[:3]
 BUDGET = 1 << 23  # elements of a chunk's largest temporary (on CUDA the callers pass more, see analysis.py)
 FF_BUDGET_CAP = 1 << 27  # ... but never more than this for the FF chunks' [b, T, q, d_ff] tensors
 

@@ -4,6 +4,6 @@ from . import behaviour, categories, dependency, roles, surface  # noqa: F401 - 
 from . import features, patterns  # noqa: F401 - Kovaleva et al.: features of interest, pattern types
 from .registry import Metric, analyses, available, register, resolve
 from .view import SMOOTHING, AttentionView
-from .. import decompose  # noqa: F401,E402 - registers the decomposition's per-head metrics (level "parts")
+from . import decomposition  # noqa: F401,E402 - the decomposition's per-head metrics (level "parts"), names only
 
 __all__ = ["SMOOTHING", "AttentionView", "Metric", "analyses", "available", "register", "resolve"]

@@ -31,7 +31,7 @@ import json
 import os
 from collections.abc import Mapping
 
-import torch
+from ..lazy import torch  # imported on first use: the names register without torch (headlens.lazy)
 
 from ..errors import ConfigError
 from .fused import Fused, FusedView, KeySet

@@ -26,7 +26,7 @@ morphological features); in English it marks the same closed class the word list
 
 from __future__ import annotations
 
-import torch
+from ..lazy import torch  # imported on first use: the names register without torch (headlens.lazy)
 
 from ..align.encode import CLS, SEP
 from ..corpus.types import Word

@@ -35,7 +35,7 @@ for the reasons behind each threshold.
 
 from __future__ import annotations
 
-import torch
+from ..lazy import torch  # imported on first use: the names register without torch (headlens.lazy)
 
 from ..align.encode import OTHER_SPECIAL, WORD
 from ..errors import ConfigError

@@ -17,12 +17,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from .fused import Need
-from .view import AttentionView
+
+if TYPE_CHECKING:  # the registry holds names and descriptions without importing torch
+    import torch
+
+    from .fused import Need
+    from .view import AttentionView
 
 
 @dataclass(frozen=True)

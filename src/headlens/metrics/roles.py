@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-import torch
+from ..lazy import torch  # imported on first use: the names register without torch (headlens.lazy)
 
 from ..align.encode import CLS, SEP
 from ..errors import ConfigError

@@ -14,7 +14,7 @@ of their own).
 
 from __future__ import annotations
 
-import torch
+from ..lazy import torch  # imported on first use: the names register without torch (headlens.lazy)
 
 from ..align.encode import CLS, SEP
 from .fused import Need

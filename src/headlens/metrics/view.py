@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import torch
+from ..lazy import torch  # imported on first use: the names register without torch (headlens.lazy)
 
 from ..align.encode import CLS, SEP
 from .fused import query_mean

@@ -22,7 +22,7 @@ def write_report(run, out: str | None = None, **options) -> tuple[str, dict]:
     """Build and write the report of ``run`` (a Run or its path); returns (path, data).
 
     ``out`` defaults to ``RUN/report.html``; ``options`` go to :func:`build` (compare,
-    sentences, sentence_ids, probes, max_rows, device, title).
+    sentences, sentence_ids, probes, ablations, max_rows, title).
     """
     data = build(run, **options)
     path = out or os.path.join(data["run"]["path"], "report.html")

@@ -2,7 +2,7 @@
 
 Sources: the manifest (provenance), ``heads.parquet`` (the per-head mean, count and std of
 every metric), every finished analysis output ``runs/X/<analysis>/<name>/`` (read with
-``analyses.outputs.read_outputs``; a directory without ``params.json`` is unfinished and left
+``store.outputs.read_outputs``; a directory without ``params.json`` is unfinished and left
 out), optionally a second run to compare with, probe results (``headlens probe --json``) and
 the head view's word-level maps of a few sentences (``report.headview``). The HTML report and
 the matplotlib figures both draw from this dict, so they show the same numbers.
@@ -14,29 +14,14 @@ import json
 import os
 from datetime import datetime, timezone
 
-from ..analyses.outputs import PARAMS, read_output_dir, read_outputs
 from ..errors import ConfigError, RunStoreError
 from ..store import Run, open_run
-from . import views
+from ..store.outputs import PARAMS, discover_outputs, read_output_dir, read_outputs
+from . import headview, views
 from .encode import jsonable, num, table
 
-NOT_OUTPUTS = {"scores", "sentences", "plan", "maps", "collect"}  # run-store folders, not analysis outputs
 DEFAULT_MAX_ROWS = 3000
 LIST_LIMIT = 24  # items of a params.json list shown in the report
-DEFAULT_SENTENCES = 5  # head-view sentences when none are named and the run stored no maps
-
-
-def discover_outputs(run: Run) -> list[tuple[str, str]]:
-    """(analysis, name) of every finished output directory of the run, sorted."""
-    out = []
-    for analysis in sorted(os.listdir(run.path)):
-        folder = os.path.join(run.path, analysis)
-        if analysis in NOT_OUTPUTS or analysis.startswith(".") or not os.path.isdir(folder):
-            continue
-        for name in sorted(os.listdir(folder)):
-            if not name.startswith(".") and os.path.exists(os.path.join(folder, name, PARAMS)):
-                out.append((analysis, name))
-    return out
 
 
 def provenance(run: Run) -> dict:
@@ -122,14 +107,14 @@ def _sweep(path: str) -> tuple[dict, dict]:
 
 def build(run: Run | str, compare: Run | str | None = None, sentences: int | None = None,
           sentence_ids: list[str] | None = None, probes: tuple[str, ...] = (), ablations: tuple[str, ...] = (),
-          max_rows: int = DEFAULT_MAX_ROWS, device: str = "cpu", title: str | None = None,
+          max_rows: int = DEFAULT_MAX_ROWS, title: str | None = None,
           strict_head_view: bool | None = None) -> dict:
     """The report's data for ``run``.
 
     ``sentences``: the head view shows the first N analysed sentences (None: the sentences whose
-    maps the run stored, if any); ``sentence_ids`` names them instead. A head view that was asked
-    for explicitly fails loudly; the default one is left out with a note when the model or
-    corpus cannot be read.
+    maps the run stored); ``sentence_ids`` names them instead. The head view draws stored maps
+    only (``report.headview``): one that was asked for explicitly fails loudly when a sentence
+    has none; the default one is left out with a note saying how to store them.
     """
     run = open_run(run) if isinstance(run, (str, os.PathLike)) else run
     other = open_run(compare) if isinstance(compare, (str, os.PathLike)) else compare
@@ -207,14 +192,15 @@ def build(run: Run | str, compare: Run | str | None = None, sentences: int | Non
     if strict_head_view is None:
         strict_head_view = explicit
     head_view = {"sentences": []}
-    from . import headview
 
     try:
         if explicit:
             ids = headview.choose_sentences(run, count=sentences, names=names)
-        else:  # the sentences whose maps the run stored, else the first few
-            ids = _stored_map_ids(run) or headview.choose_sentences(run, count=DEFAULT_SENTENCES)
-        head_view = headview.head_view(run, ids, device=device)
+        else:  # the sentences whose maps the run stored
+            ids = headview.stored_map_ids(run)
+            if not ids:
+                raise RunStoreError(f"{run.path} stored no maps: {headview.HOW_TO_STORE}")
+        head_view = headview.head_view(run, ids)
     except Exception as e:  # noqa: BLE001 - an optional part: say why it is missing unless it was asked for
         if strict_head_view:
             raise
@@ -249,16 +235,3 @@ def shorten(value, limit: int = LIST_LIMIT):
         head = [shorten(v, limit) for v in value[:limit]]
         return head + [f"... {len(value) - limit} more (see params.json)"] if len(value) > limit else head
     return value
-
-
-def _stored_map_ids(run: Run) -> list[int]:
-    folder = os.path.join(run.path, "maps")
-    if not os.path.isdir(folder):
-        return []
-    ids = []
-    for f in sorted(os.listdir(folder)):
-        stem = f[len("sentence-"):-len(".npz")] if f.startswith("sentence-") and f.endswith(".npz") else ""
-        if stem.isdigit():
-            ids.append(int(stem))
-    return sorted(ids)
-

@@ -1,7 +1,7 @@
 """The specialised views of the analyses a run may contain, from their stored tables.
 
 Each ``*_view`` takes the tables and params of one output directory
-(``runs/X/<analysis>/<name>/``, read by ``analyses.outputs.read_outputs``) and the model shape,
+(``runs/X/<analysis>/<name>/``, read by ``store.outputs.read_outputs``) and the model shape,
 and returns a JSON-able dict for the report and the figures; ``marks`` give the significance
 marks that the per-head heatmaps draw (metric -> {cell index: note}). A view only reads the
 columns it names; a table without them is shown by the generic table view alone.

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 
 import numpy as np
-import torch
+from ..lazy import torch  # imported on first use: AGGREGATIONS is read without torch (headlens.lazy)
 
 from ..align.encode import Encoded
 from ..errors import param_error

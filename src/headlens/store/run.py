@@ -66,7 +66,7 @@ class Run:
 
     def _repr_html_(self) -> str:
         """The summary a notebook shows: model, corpus, status, counts, analyses and their outputs (escaped)."""
-        from ..report.notebook import summary_html
+        from .notebook import summary_html
 
         return summary_html(self)
 

@@ -8,7 +8,8 @@ Layout::
       sentences/part-00000.parquet  one row per corpus item, analysed or skipped (with reason)
       heads.parquet              metric, level, layer, head, label, count, mean, std, min, max
       maps/sentence-<id>.npz     full attention maps, only for sentences named with --store-maps
-                                 (sentence-<id>-window-<k>.npz for the windows of a long sentence)
+                                 (default 0,1,2; sentence-<id>-window-<k>.npz for the windows of a
+                                 long sentence; what they hold: runner/maps.py)
 
 Every file is written under a temporary name and renamed; parts are flushed every
 ``part_size`` sentences, so a killed run keeps every finished part. A part counts as committed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from .collect import discover_outputs
+from .outputs import discover_outputs
 
 
 def summary_html(run) -> str:

@@ -15,10 +15,24 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import RunStoreError
-from ..store import Run
-from ..store.atomic import atomic_write_json, atomic_write_parquet
+from .atomic import atomic_write_json, atomic_write_parquet
+from .run import Run
 
 PARAMS = "params.json"
+NOT_OUTPUTS = {"scores", "sentences", "plan", "maps", "collect"}  # run-store folders, not analysis outputs
+
+
+def discover_outputs(run: Run) -> list[tuple[str, str]]:
+    """(analysis, name) of every finished output directory of the run, sorted."""
+    out = []
+    for analysis in sorted(os.listdir(run.path)):
+        folder = os.path.join(run.path, analysis)
+        if analysis in NOT_OUTPUTS or analysis.startswith(".") or not os.path.isdir(folder):
+            continue
+        for name in sorted(os.listdir(folder)):
+            if not name.startswith(".") and os.path.exists(os.path.join(folder, name, PARAMS)):
+                out.append((analysis, name))
+    return out
 
 
 def output_dir(run: Run, analysis: str, name: str) -> str:

@@ -1,0 +1,71 @@
+"""The maps a run keeps of a few chosen sentences (``--store-maps``), as the report's head view reads them.
+
+``maps/sentence-<id>.npz`` (``-window-<k>`` for the windows of a long sentence) holds:
+
+- ``attention`` [L, H, T, T] float32: the token maps, with ``input_ids``, ``tokens``,
+  ``token_unit``, ``unit_word``, ``words``, ``segment``, ``word_head`` (-2: none) and ``word_deprel``;
+- ``word_attention`` [L, H, U, U] float32: the word maps of the run's word aggregation, the
+  R @ A @ C the word metrics see ([CLS], the words that received a token, [SEP]);
+- ``unit_labels`` and ``unit_kinds`` (``word``, ``cls``, ``sep`` or ``special``) of those units.
+
+The report draws the head view from these alone, without a model (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..align.encode import CLS, SEP, Encoded
+from ..metrics.view import aggregate
+from .batch import Batch
+
+
+def map_name(enc: Encoded) -> str:
+    return f"sentence-{enc.sentence.index}" + (f"-window-{enc.window}" if enc.n_windows > 1 else "")
+
+
+def unit_labels(enc: Encoded, tokenizer) -> tuple[list[str], list[str]]:
+    """The label (word form, or the special token) and the kind of each unit of ``enc``."""
+    words = enc.sentence.words or ()
+    first: dict[int, int] = {}
+    for t, u in enumerate(enc.token_unit.tolist()):
+        first.setdefault(u, t)
+    labels, kinds = [], []
+    for u, (kind, w) in enumerate(zip(enc.unit_kind.tolist(), enc.unit_word.tolist())):
+        if w >= 0:
+            labels.append(words[w].form)
+            kinds.append("word")
+        else:
+            labels.append(tokenizer.convert_ids_to_tokens(int(enc.input_ids[first[u]])) if u in first else "?")
+            kinds.append("cls" if kind == CLS else "sep" if kind == SEP else "special")
+    return labels, kinds
+
+
+def word_maps(enc: Encoded, attention: np.ndarray, aggregation: str) -> np.ndarray:
+    """float32 [L, H, U, U]: the token maps ``attention`` [L, H, T, T] of ``enc`` aggregated to its units."""
+    batch = Batch([enc], torch.device("cpu"), torch.float32, words=True, aggregation=aggregation)
+    layers, u, t = attention.shape[0], enc.n_units, enc.n_tokens
+    rows = batch.row_agg[:, :u, :t].expand(layers, u, t).contiguous()
+    cols = batch.col_agg[:, :t, :u].expand(layers, t, u).contiguous()
+    return aggregate(torch.from_numpy(np.ascontiguousarray(attention, dtype=np.float32)), rows, cols).numpy()
+
+
+def map_arrays(enc: Encoded, attention: np.ndarray, tokenizer, aggregation: str) -> dict[str, np.ndarray]:
+    """What ``maps/<map_name(enc)>.npz`` holds (see the module's docstring)."""
+    labels, kinds = unit_labels(enc, tokenizer)
+    words = enc.sentence.words or ()
+    return {
+        "attention": attention,
+        "input_ids": enc.input_ids,
+        "tokens": tokenizer.convert_ids_to_tokens(enc.input_ids.tolist()),
+        "token_unit": enc.token_unit,
+        "unit_word": enc.unit_word,
+        "words": [w.form for w in words],
+        "segment": enc.segment,
+        "word_head": np.asarray([-2 if w.head is None else w.head for w in words], dtype=np.int64),
+        "word_deprel": [w.deprel or "" for w in words],
+        "word_attention": word_maps(enc, attention, aggregation),
+        "unit_labels": labels,
+        "unit_kinds": kinds,
+    }
