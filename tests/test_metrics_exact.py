@@ -81,7 +81,8 @@ def test_metrics_match_reference_on_real_attention(tiny_bert_dir, corpus, tmp_pa
     """Token- and word-level metrics from the batched engine equal loop-based numpy on stored maps."""
     for mode in ("clark", "first", "mean"):
         run = headlens.run(out=str(tmp_path / mode), model=tiny_bert_dir, corpus=corpus, annotator="regex",
-                           dtype="float64", progress=False, store_maps=("0", "1", "2", "3"), word_aggregation=mode)
+                           dtype="float64", progress=False, store_maps=("0", "1", "2", "3"), word_aggregation=mode,
+                           analyses=("surface", "surface_rows"))
         rows = run.scores().to_pylist()
         stored = {(r["sentence_id"], r["layer"], r["head"], r["metric"]): r["value"] for r in rows}
         for sid in range(4):

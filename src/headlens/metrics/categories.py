@@ -127,10 +127,8 @@ def _key_sets(mapping: Mapping[str, str]) -> tuple[KeySet, KeySet, KeySet]:
     tag = ",".join(f"{k}={v}" for k, v in sorted(mapping.items()))
 
     def select(which: int | None):
-        lut = _lookup(mapping)
-
         def units(batch) -> torch.Tensor:
-            cat = lut.to(batch.unit_upos.device)[batch.unit_upos.long() + 1]
+            cat = _lookup(mapping).to(batch.unit_upos.device)[batch.unit_upos.long() + 1]
             return (cat >= 0) if which is None else (cat == which)
 
         return units
