@@ -72,11 +72,11 @@ def read_jsonl(
     label_field: str | None,
 ) -> Iterator[Sentence | Skipped | None]:
     sample: list[tuple[int, dict]] = []  # the first objects read as sentences, for the field check
-    flags = {"--text-field": text_field} | ({"--text-b-field": text_b_field} if text_b_field else {})
+    fields = {"text": text_field} | ({"text_b": text_b_field} if text_b_field else {})
 
     def check() -> None:
         if sample:
-            check_jsonl(path, sample[0][0], [o for _, o in sample], flags)
+            check_jsonl(path, sample[0][0], [o for _, o in sample], fields)
 
     items = _read_objects(lines, path, on_error, text_field, text_b_field, label_field, sample)
     return held_back(items, lambda: len(sample), check)

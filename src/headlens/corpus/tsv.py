@@ -50,8 +50,7 @@ def read_tsv(
     def check() -> None:
         head, idx = found.get("head"), found.get("idx")
         if idx is not None:
-            flags = {"--text-column": idx[0]} | ({"--text-b-column": idx[1]} if idx[1] is not None else {})
-            check_tsv(path, rows, head, header, flags)
+            check_tsv(path, rows, head, header, {"text": idx[0]} | ({"text_b": idx[1]} if idx[1] is not None else {}))
 
     items = _read_rows(lines, path, on_error, (text_column, text_b_column, label_column), header, rows, found)
     return held_back(items, lambda: len(rows), check)
