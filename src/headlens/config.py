@@ -136,8 +136,10 @@ class RunConfig:
             raise param_error(owner, "dtype", "one of ('float32', 'float64', 'bfloat16', 'float16')", self.dtype)
         if not isinstance(self.device, str) or not self.device:
             raise param_error(owner, "device", DEVICES_HELP, self.device)
-        if not isinstance(self.out, (str, os.PathLike)) or not os.fspath(self.out).strip():
+        if not isinstance(self.out, (str, os.PathLike)):
             raise param_error(owner, "out", "a run directory path such as 'runs/NAME'", self.out)
+        if not os.fspath(self.out).strip():
+            raise ConfigError("--out (RunConfig 'out') is empty: give the run directory to create, e.g. runs/NAME.")
         resolve(self.analyses, self.metrics, self.analysis_options)  # unknown names: ConfigError with the valid ones
 
     @property
