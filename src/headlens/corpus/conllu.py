@@ -7,17 +7,16 @@ it, proportionally otherwise). Empty nodes (``8.1``) carry no surface text and a
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from ..digits import ascii_int
 from ..errors import CorpusError, shorten
 from .lines import Line
 from .types import ROOT, Sentence, Skipped, Word
 
 SCHEME = "ud"
 FIELDS = ("ID", "FORM", "LEMMA", "UPOS", "XPOS", "FEATS", "HEAD", "DEPREL", "DEPS", "MISC")
-_NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII only: str.isdigit() accepts '²' and Arabic-Indic digits
 
 
 @dataclass
@@ -36,8 +35,8 @@ class _Malformed(Exception):
 
 
 def _number(text: str) -> int | None:
-    """The value of an ID or HEAD field: ASCII digits only, at most 9 of them; None otherwise."""
-    return int(text) if _NUMBER.fullmatch(text) else None
+    """The value of an ID or HEAD field: ASCII digits only (not '²'), at most 9 of them; None otherwise."""
+    return ascii_int(text, 9)
 
 
 def _space_after(misc: str) -> bool:

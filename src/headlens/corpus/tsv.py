@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..errors import CorpusError, listing
+from ..digits import column_ref
+from ..errors import CorpusError, listing, shorten
 from .columns import SAMPLE_ROWS, check_tsv, held_back
 from .lines import Line, reject
 from .types import Sentence, Skipped
@@ -22,16 +23,16 @@ def _resolve(col: int | str | None, header: list[str] | None, path: str, what: s
         return None
     if isinstance(col, int):
         return col
-    if col.isdigit():
+    if isinstance(column_ref(col), int):
         return int(col)
     if header is None:
         raise CorpusError(
-            f"{what} column {col!r} is a name, but the file is read without a header row. "
+            f"{what} column {shorten(col)} is a name, but the file is read without a header row. "
             "Give a 0-based column index, or pass --header yes.",
             path=path,
         )
     if col not in header:
-        raise CorpusError(f"{what} column {col!r} is not in the header ({listing(header)}).", path=path, line=header_line)
+        raise CorpusError(f"{what} column {shorten(col)} is not in the header ({listing(header)}).", path=path, line=header_line)
     return header.index(col)
 
 
@@ -66,7 +67,7 @@ def _read_rows(
     found: dict,
 ) -> Iterator[Sentence | Skipped | None]:
     text_column, text_b_column, label_column = columns
-    cols_named = any(isinstance(c, str) and not c.isdigit() for c in (text_column, text_b_column, label_column) if c is not None)
+    cols_named = any(isinstance(c, str) and isinstance(column_ref(c), str) for c in (text_column, text_b_column, label_column) if c is not None)
     has_header = header == "yes" or (header == "auto" and cols_named)
     head: list[str] | None = None
     width: int | None = None

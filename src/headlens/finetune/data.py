@@ -18,6 +18,7 @@ from ..corpus.columns import ColumnError
 from ..corpus.lines import check_readable
 from ..corpus.reader import Corpus, CorpusSpec
 from ..corpus.types import Skipped
+from ..digits import column_ref
 from ..errors import ConfigError, CorpusError, listing, shorten
 
 KEYS = ("text", "text_b", "label")
@@ -46,7 +47,7 @@ class Columns:
                 )
             if key in found:
                 raise ConfigError(f"--columns names {key!r} twice in {spec!r}.")
-            found[key] = int(value) if value.isdigit() else value
+            found[key] = column_ref(value)
         missing = [k for k in ("text", "label") if k not in found]
         if missing:
             raise ConfigError(f"--columns {spec!r} lacks {' and '.join(missing)}; both text= and label= are required.")
