@@ -30,10 +30,13 @@ def _no_constant(name: str):
     raise _NotJson(f"{name} is not valid JSON (write null or a string)")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)  # one decoder: json.loads(kw=...) builds one per call
+
+
 def _parse(text: str) -> tuple[object, str | None]:
     """The line's value, or None and what is wrong with it."""
     try:
-        return json.loads(text, parse_constant=_no_constant), None
+        return _DECODER.decode(text), None
     except json.JSONDecodeError as e:
         return None, f"not valid JSON ({e.msg} at column {e.colno})."
     except _NotJson as e:
@@ -56,8 +59,7 @@ def _check_fields(obj: object, fields: tuple[str | None, ...], label_field: str 
                     "Name the fields with --text-field / --text-b-field.")
     for name in (*fields, label_field):
         value = obj.get(name) if name is not None else None
-        bad = _SURROGATE.search(value) if isinstance(value, str) else None
-        if bad:
+        if isinstance(value, str) and not value.isascii() and (bad := _SURROGATE.search(value)):
             return (f"field {name!r} holds a lone surrogate escape ({ascii(bad.group())} at character {bad.start() + 1}), "
                     "which is not a character; fix the escape (a pair like \\ud83d\\ude00 is fine).")
     return None
