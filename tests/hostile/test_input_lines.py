@@ -8,6 +8,8 @@ Extends tests/test_bad_input.py, whose CLI helpers it reuses.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import headlens
@@ -50,6 +52,8 @@ LINES = [
     ("jsonl-truncated", "jsonl", b'{"text": "a b', (), "malformed", "not valid JSON"),
     ("jsonl-single-quotes", "jsonl", b"{'text': 'a b'}", (), "malformed", "not valid JSON"),
     ("jsonl-raw-control-char", "jsonl", b'{"text": "a\tb"}', (), "malformed", "Invalid control character"),
+    ("jsonl-duplicate-key", "jsonl", b'{"text": "a b", "text": "c d"}', (), "malformed", "duplicate key 'text'"),
+    ("jsonl-nested-duplicate-key", "jsonl", b'{"text": "a b", "m": {"x": 1, "x": 2}}', (), "malformed", "duplicate key 'x'"),
     ("jsonl-array", "jsonl", b'["a", "b"]', (), "malformed", "expected a JSON object, got an array"),
     ("jsonl-string", "jsonl", b'"the cat"', (), "malformed", "got a string"),
     ("jsonl-number", "jsonl", b"42", (), "malformed", "got a number"),
@@ -212,3 +216,18 @@ def test_handled_input(capsys, tmp_path, tiny_bert_dir, name, content, extra, ex
     assert rc == 0, err
     assert [(r["status"], r["text"], r["label"]) for r in sentences(out)] == expected
     assert headlens.open_run(out).manifest["counts"]["skipped_by_reason"] == reasons
+
+
+@pytest.mark.parametrize("kind", ["dev-zero", "fifo"])
+def test_corpus_that_is_not_a_regular_file(capsys, tmp_path, tiny_bert_dir, kind):
+    """/dev/zero would be read forever (it has no line end), a FIFO would block: both refused up front."""
+    if kind == "fifo":
+        corpus = str(tmp_path / "pipe.txt")
+        os.mkfifo(corpus)
+    else:
+        corpus = "/dev/zero"
+        if not os.path.exists(corpus):
+            pytest.skip("no /dev/zero")
+    rc, _, err = run_cli(capsys, tiny_bert_dir, corpus, str(tmp_path / "run"), "--on-error", "skip")
+    assert_error(rc, err, "CorpusError", f"{corpus}: ", "not a regular file", "write it to a file")
+    assert not (tmp_path / "run").exists()

@@ -1,7 +1,8 @@
 """JSON Lines: one object per line with configurable field names.
 
 Every line that is not a JSON object with the named string fields is a bad line (stop, or skip
-and count with ``--on-error skip``): invalid JSON, NaN/Infinity (not JSON), nesting deeper
+and count with ``--on-error skip``): invalid JSON, NaN/Infinity (not JSON), a key given twice
+in one object (Python would keep the last silently), nesting deeper
 than the parser's recursion limit, an integer too long for Python to convert, and a text or
 label holding a lone surrogate escape (``\\ud800``: not a character, it cannot be stored).
 """
@@ -13,7 +14,7 @@ import re
 import sys
 from collections.abc import Iterator
 
-from ..errors import listing
+from ..errors import listing, shorten
 from .columns import SAMPLE_ROWS, check_jsonl, held_back
 from .lines import Line, reject
 from .types import Sentence, Skipped
@@ -30,7 +31,17 @@ def _no_constant(name: str):
     raise _NotJson(f"{name} is not valid JSON (write null or a string)")
 
 
-_DECODER = json.JSONDecoder(parse_constant=_no_constant)  # one decoder: json.loads(kw=...) builds one per call
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise _NotJson(f"duplicate key {shorten(key)}: which value is meant is not defined")
+    return obj
+
+
+# one decoder for all lines (json.loads with keywords builds one per call)
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, object_pairs_hook=_unique_keys)
 
 
 def _parse(text: str) -> tuple[object, str | None]:
