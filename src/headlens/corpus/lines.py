@@ -49,17 +49,11 @@ def reject(path: str, line: int, on_error: str, index: int, reason: str, message
     return Skipped(index, f"{path}:{line}", reason, message, text=text)
 
 
-def _raw_lines(fh) -> Iterator[tuple[bytes, int]]:
-    """(line without its ending, 0), or (b"", its size in bytes) for a line over MAX_LINE_BYTES,
-    which is read past in chunks."""
-    while raw := fh.readline(MAX_LINE_BYTES + 1):
-        if len(raw) <= MAX_LINE_BYTES or raw.endswith(b"\n"):
-            yield raw.rstrip(b"\n").rstrip(b"\r"), 0
-            continue
-        size = len(raw)
-        while (rest := fh.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
-            size += len(rest)
-        yield b"", size + len(rest.rstrip(b"\n"))
+def _skip_rest(fh, size: int) -> int:
+    """Read past the rest of an overlong line in chunks; its full size in bytes (without the LF)."""
+    while (rest := fh.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+        size += len(rest)
+    return size + len(rest.rstrip(b"\n"))
 
 
 def _decode(number: int, raw: bytes, oversize: int) -> Line:
@@ -97,7 +91,12 @@ def iter_lines(path: str) -> Iterator[Line]:
         if wide is not None:
             raise CorpusError(f"the file is {wide} (it starts with a {wide} byte-order mark); headlens reads UTF-8. "
                               f"Convert it, e.g. iconv -f {wide} -t UTF-8.", path=path, line=1)
-        for number, (raw, oversize) in enumerate(_raw_lines(fh), start=1):
-            yield _decode(number, raw, oversize)
+        number, readline = 0, fh.readline
+        while raw := readline(MAX_LINE_BYTES + 1):
+            number += 1
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                yield _decode(number, b"", _skip_rest(fh, len(raw)))
+            else:
+                yield _decode(number, raw.rstrip(b"\n").rstrip(b"\r"), 0)
     finally:
         fh.close()
