@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -34,9 +35,10 @@ def check_readable(path: str | os.PathLike[str]) -> str:
         raise CorpusError("file not found. Check the path given to --corpus.", path=p)
     if os.path.isdir(p):
         raise CorpusError("is a directory, not a corpus file. Pass a file with --corpus.", path=p)
-    if not os.path.isfile(p):  # /dev/zero, a FIFO, a socket: read twice (fingerprint, then items), maybe forever
-        raise CorpusError("is not a regular file (a device, pipe or socket); a corpus is read twice, so write it "
-                          "to a file and pass that with --corpus.", path=p)
+    mode = os.stat(p).st_mode
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):  # /dev/zero has no line end: it would be read forever
+        raise CorpusError("is a device, not a corpus file; write the corpus to a file (or a pipe) and pass that "
+                          "with --corpus.", path=p)
     if not os.access(p, os.R_OK):
         raise CorpusError("permission denied: the file is not readable by this user.", path=p)
     return p
