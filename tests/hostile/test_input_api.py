@@ -88,3 +88,15 @@ def test_run_with_a_string_of_analyses(tmp_path, tiny_bert_dir):
     names = {m["name"] for m in run.manifest["metrics"]}
     assert {"prev", "cls"} <= names and any(m["analysis"] == "roles" for m in run.manifest["metrics"])
     assert run.manifest["counts"]["analysed"] == 6
+
+
+SPEC_WRONG = [("text_column", -1), ("text_column", 1.5), ("text_column", ""), ("text_column", None), ("label_column", True),
+              ("text_b_column", [1]), ("text_field", None), ("text_field", ""), ("text_b_field", 3), ("label_field", ["y"])]
+
+
+@pytest.mark.parametrize("field, value", SPEC_WRONG, ids=[f"{f}={v!r}" for f, v in SPEC_WRONG])
+def test_corpus_spec_columns_and_fields(field, value):
+    """A negative index would silently read from the right (Python's fields[-1]); a float or list
+    would fail deep in the reader."""
+    with pytest.raises(ConfigError, match=rf"The '{field}' parameter of CorpusSpec must be"):
+        headlens.CorpusSpec("c.tsv", **{field: value})
