@@ -93,3 +93,9 @@ def test_tokenizer_that_does_not_fit(capsys, tmp_path, damage, needles):
 def test_the_embedded_tiny_model_passes(tiny_bert_dir):
     lm = headlens.load_model(tiny_bert_dir)
     assert len(lm.tokenizer) <= lm.model.get_input_embeddings().num_embeddings and lm.max_tokens == 64
+
+
+@pytest.mark.integration
+def test_the_packaged_model_passes():
+    lm = headlens.load_model(None)
+    assert len(lm.tokenizer) == lm.model.get_input_embeddings().num_embeddings == 30522 and lm.max_tokens == 512
