@@ -36,6 +36,9 @@ LINES = [
     ("txt-latin1", "txt", "caf\u00e9 cr\u00e8me".encode("latin-1"), (), "invalid_utf8", "invalid UTF-8"),
     ("txt-nul", "txt", b"nul\x00byte", (), "nul_byte", "NUL byte at column 4"),
     ("txt-utf16-line", "txt", "the cat".encode("utf-16-le"), (), "nul_byte", "UTF-16"),
+    ("txt-cr-inside", "txt", b"the cat\rsat", (), "carriage_return", "carriage return (CR) at column 8"),
+    ("tsv-cr-inside-field", "tsv", b"a b\r\t1", (), "carriage_return", "column 4"),
+    ("jsonl-cr-between-objects", "jsonl", b'{"text": "a"}\r{"text": "b"}', (), "carriage_return", "old Mac (CR) line endings"),
     ("jsonl-deep-array", "jsonl", b"[" * DEEP + b"]" * DEEP, (), "malformed", "nested deeper than the parser allows"),
     ("jsonl-deep-object", "jsonl", b'{"a":' * DEEP + b"1" + b"}" * DEEP, (), "malformed", "nested deeper"),
     ("jsonl-deep-in-field", "jsonl", b'{"text": "x", "meta": ' + b"[" * DEEP + b"]" * DEEP + b"}", (), "malformed", "nested deeper"),
@@ -226,3 +229,10 @@ def test_corpus_that_is_a_device(capsys, tmp_path, tiny_bert_dir):
     rc, _, err = run_cli(capsys, tiny_bert_dir, "/dev/zero", str(tmp_path / "run"), "--on-error", "skip")
     assert_error(rc, err, "CorpusError", "/dev/zero: ", "is a device", "write the corpus to a file")
     assert not (tmp_path / "run").exists()
+
+
+def test_old_mac_line_endings(capsys, tmp_path, tiny_bert_dir):
+    """A file with CR-only line endings is one line to a LF reader: refused, never one long sentence."""
+    corpus = write(tmp_path, "mac.txt", b"the cat sat\rthe dog ran\rthe man went\r")
+    rc, _, err = run_cli(capsys, tiny_bert_dir, corpus, str(tmp_path / "run"))
+    assert_error(rc, err, "CorpusError", f"{corpus}:1: ", "carriage return (CR) at column 12", "Convert them to LF")

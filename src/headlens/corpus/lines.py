@@ -72,13 +72,18 @@ def _decode(number: int, raw: bytes, oversize: int) -> Line:
         bad = raw[e.start : e.start + 4]
         return Line(number, None, f"invalid UTF-8 (byte {bad!r} at column {e.start + 1}); fix the encoding or pass "
                     "--on-error skip.")
+    cr = text.find("\r")
+    if cr >= 0:  # CRLF is stripped above: this CR would end a line elsewhere, or hide inside a text
+        return Line(number, None, f"carriage return (CR) at column {cr + 1} inside the line: old Mac (CR) line endings? "
+                    "Convert them to LF (e.g. tr '\\r' '\\n')" + _FIX, "carriage_return")
     return Line(number, text[1:] if text.startswith(_BOM) else text)
 
 
 def iter_lines(path: str) -> Iterator[Line]:
     """Yield the file's lines without their line ending (LF or CRLF), one at a time (never the whole file).
 
-    A line that cannot be read as text (invalid UTF-8, a NUL byte, longer than MAX_LINE_BYTES)
+    A line that cannot be read as text (invalid UTF-8, a NUL byte, a CR that is not part of a
+    CRLF ending, longer than MAX_LINE_BYTES)
     is yielded with ``text=None``, its ``reason`` and a description, so that the caller decides
     whether to stop or skip. A UTF-8 byte-order mark at the start of a line is dropped (files
     joined with ``cat`` carry one at each join); a UTF-16 or UTF-32 file is refused.
