@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ..digits import ascii_int
 from ..errors import CorpusError, shorten
-from .lines import Line
+from .lines import Line, reject
 from .types import ROOT, Sentence, Skipped, Word
 
 SCHEME = "ud"
@@ -205,9 +205,7 @@ def read_conllu(lines: Iterator[Line], path: str, on_error: str) -> Iterator[Sen
             try:
                 item = _build(block, index, path)
             except _Malformed as e:
-                if on_error != "skip":
-                    raise CorpusError(str(e), path=path, line=e.line) from None
-                item = Skipped(index, f"{path}:{e.line}", "malformed", str(e))
+                item = reject(path, e.line, on_error, index, "malformed", str(e))
         else:
             item = Skipped(index, f"{path}:{broken[0]}", broken[2], broken[1])
         index += 1
