@@ -11,6 +11,7 @@ from .corpus.reader import CorpusSpec
 from .errors import ConfigError, param_error
 from .metrics.arcs import DEFAULT_RELATIONS
 from .metrics.categories import KEY_MODES, load_category_map
+from .metrics.registry import resolve
 from .runner.batch import AGGREGATIONS
 
 LONG_POLICIES = ("skip", "truncate", "window")
@@ -22,6 +23,18 @@ DEVICES_HELP = "'cpu', 'cuda', 'cuda:N' or 'auto'"
 def default_corpus_path() -> str:
     """The embedded default corpus: a sample of UD English EWT dev (CC BY-SA 4.0, see data/README)."""
     return str(resources.files("headlens") / "data" / "en_ewt-ud-dev-sample.conllu")
+
+
+def names(owner: str, name: str, value: object, numbers: bool = False) -> tuple[str, ...]:
+    """A list-typed option as a tuple of names: a comma-separated string ("surface,roles") or a
+    list/tuple of strings (and of ints when ``numbers``, e.g. sentence ids); blanks are dropped."""
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    kinds = (str, int) if numbers else (str,)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, kinds) and not isinstance(v, bool) for v in value):
+        return tuple(str(v).strip() for v in value if str(v).strip())
+    what = "strings or ints" if numbers else "strings"
+    raise param_error(owner, name, f"a comma-separated string or a list of {what}", value)
 
 
 def _positive_int(owner: str, name: str, value: object) -> None:
@@ -98,11 +111,11 @@ class RunConfig:
             self._spec = CorpusSpec(os.fspath(self.corpus))
         else:
             raise param_error(owner, "corpus", "a path, a CorpusSpec or None", self.corpus)
-        self.analyses = tuple(self.analyses)
-        self.metrics = tuple(self.metrics) if self.metrics else None
-        self.store_maps = tuple(str(s) for s in self.store_maps)
-        self.relations = tuple(self.relations)
-        self.syntax_relations = tuple(self.syntax_relations)
+        self.analyses = names(owner, "analyses", self.analyses)
+        self.metrics = names(owner, "metrics", self.metrics) or None if self.metrics is not None else None
+        self.store_maps = names(owner, "store_maps", self.store_maps, numbers=True)
+        self.relations = names(owner, "relations", self.relations)
+        self.syntax_relations = names(owner, "syntax_relations", self.syntax_relations)
         self.category_map = load_category_map(self.category_map)  # the mapping itself is recorded
         if self.category_keys not in KEY_MODES:
             raise param_error(owner, "category_keys", f"one of {KEY_MODES}", self.category_keys)
@@ -126,6 +139,11 @@ class RunConfig:
             raise param_error(owner, "dtype", "one of ('float32', 'float64', 'bfloat16', 'float16')", self.dtype)
         if not isinstance(self.device, str) or not self.device:
             raise param_error(owner, "device", DEVICES_HELP, self.device)
+        if not isinstance(self.out, (str, os.PathLike)):
+            raise param_error(owner, "out", "a run directory path such as 'runs/NAME'", self.out)
+        if not os.fspath(self.out).strip():
+            raise ConfigError("--out (RunConfig 'out') is empty: give the run directory to create, e.g. runs/NAME.")
+        resolve(self.analyses, self.metrics, self.analysis_options)  # unknown names: ConfigError with the valid ones
 
     @property
     def analysis_options(self) -> dict:

@@ -42,3 +42,20 @@ class RunStoreError(HeadlensError):
 def param_error(owner: str, name: str, expected: str, got: object) -> ConfigError:
     """A ConfigError in one shape for every parameter check."""
     return ConfigError(f"The {name!r} parameter of {owner} must be {expected}. Got {got!r} instead.")
+
+
+def shorten(value: object, limit: int = 60) -> str:
+    """``repr(value)``, cut to about ``limit`` characters with the full length said: an error
+    quotes what it found, never a whole line or file."""
+    r = repr(value)
+    if len(r) <= limit:
+        return r
+    size = f"{len(value):,} characters" if isinstance(value, str) else f"{len(r):,} characters as text"
+    return f"{r[:limit]}... ({size})"
+
+
+def listing(values, limit: int = 8, width: int = 40) -> str:
+    """At most ``limit`` values, each shortened, then how many there are in all."""
+    values = list(values)
+    shown = ", ".join(shorten(v, width) for v in values[:limit])
+    return shown if len(values) <= limit else f"{shown}, ... ({len(values):,} in all)"

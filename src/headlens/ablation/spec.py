@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..digits import ascii_int
 from ..errors import ConfigError
 from ..store import head_label
 
@@ -46,9 +47,10 @@ def _shape(num_layers: int, num_heads: int) -> str:
 
 
 def _int(text: str, what: str, spec: str) -> int:
-    if not text.strip().isdigit():
+    index = ascii_int(text.strip(), 9)
+    if index is None:
         raise ConfigError(f"{what} {text!r} in {spec!r} is not a 0-based index.")
-    return int(text)
+    return index
 
 
 def parse_heads(spec: str, num_layers: int, num_heads: int) -> list[Ablation]:

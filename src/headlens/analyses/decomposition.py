@@ -25,6 +25,7 @@ from scipy.stats import spearmanr
 
 from ..decompose import tables as dtables
 from ..decompose.names import MAPS
+from ..digits import ascii_int
 from ..errors import ConfigError
 from ..store import Run
 from ..store.outputs import write_outputs
@@ -117,9 +118,11 @@ def read_counts(path: str) -> dict[str, int]:
             parts = line.rstrip("\n").rsplit(None, 1)
             if not parts:
                 continue
-            if len(parts) != 2 or not parts[1].isdigit():
-                raise ConfigError(f"{path}:{n}: expected 'token count', got {line.strip()[:80]!r}.")
-            counts[parts[0]] = counts.get(parts[0], 0) + int(parts[1])
+            count = ascii_int(parts[1]) if len(parts) == 2 else None
+            if count is None:
+                raise ConfigError(f"{path}:{n}: expected 'token count' (a count of up to 18 ASCII digits), "
+                                  f"got {line.strip()[:80]!r}.")
+            counts[parts[0]] = counts.get(parts[0], 0) + count
     return counts
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..digits import column_ref
+
 
 def add_test_options(p) -> None:
     p.add_argument("--alpha", type=float, default=0.05)
@@ -28,9 +30,9 @@ def add(sub) -> None:
     m.add_argument("model_b", help="model directory with the same tokenizer (e.g. models/M-cola)")
     m.add_argument("--corpus", required=True, help="corpus file (text, CoNLL-U, TSV or JSONL)")
     m.add_argument("--format", default="auto", choices=("auto", "text", "conllu", "tsv", "jsonl"))
-    m.add_argument("--text-column", type=_column, default=0, help="TSV: index or header name of the text")
-    m.add_argument("--text-b-column", type=_column, help="TSV: column of the second sentence of a pair")
-    m.add_argument("--label-column", type=_column, help="TSV: column of the label")
+    m.add_argument("--text-column", type=column_ref, default=0, help="TSV: index or header name of the text")
+    m.add_argument("--text-b-column", type=column_ref, help="TSV: column of the second sentence of a pair")
+    m.add_argument("--label-column", type=column_ref, help="TSV: column of the label")
     m.add_argument("--text-field", default="text", help="JSONL: field of the text")
     m.add_argument("--text-b-field", help="JSONL: field of the second sentence")
     m.add_argument("--limit", type=int, help="stop after this many corpus items")
@@ -44,10 +46,6 @@ def add(sub) -> None:
     m.add_argument("--threads", type=int)
     m.add_argument("--quiet", action="store_true")
     add_test_options(m)
-
-
-def _column(value: str) -> int | str:
-    return int(value) if value.isdigit() else value
 
 
 def settings_from(args):

@@ -6,14 +6,16 @@ from .report import add_view_options, build_options
 
 
 def _heads(text: str) -> list[tuple[int, int]]:
+    from ..digits import ascii_int
     from ..errors import ConfigError
 
     out = []
     for part in (x for x in text.split(",") if x):
         layer, _, head = part.partition("-")
-        if not (layer.isdigit() and head.isdigit()) or int(layer) < 1 or int(head) < 1:
+        a, b = ascii_int(layer, 9), ascii_int(head, 9)
+        if a is None or b is None or a < 1 or b < 1:
             raise ConfigError(f"--heads takes 1-based LAYER-HEAD pairs such as 3-7,5-1; got {part!r}.")
-        out.append((int(layer) - 1, int(head) - 1))
+        out.append((a - 1, b - 1))
     return out
 
 

@@ -7,14 +7,11 @@ import os
 from ..annotate.annotators import ANNOTATORS, DEFAULT_SPACY_MODEL
 from ..config import ATTENTION_PATHS, DEFAULT_STORE_MAPS, LONG_POLICIES, RunConfig
 from ..corpus.reader import FORMATS, CorpusSpec
+from ..digits import column_ref
 from ..metrics.arcs import DEFAULT_RELATIONS
 from ..runner.batch import AGGREGATIONS
 
 HIGHLIGHT = ("prev", "next", "self", "cls", "sep", "punct")
-
-
-def _column(value: str) -> int | str:
-    return int(value) if value.isdigit() else value
 
 
 def add(sub) -> None:
@@ -30,9 +27,9 @@ def add(sub) -> None:
     p.add_argument("--analyses", default="surface", help="comma-separated analyses (default: surface)")
     p.add_argument("--metrics", help="comma-separated metric names, instead of whole analyses")
     g = p.add_argument_group("TSV / JSONL columns")
-    g.add_argument("--text-column", type=_column, default=0, help="TSV: 0-based index or header name of the text")
-    g.add_argument("--text-b-column", type=_column, help="TSV: column of the second sentence of a pair")
-    g.add_argument("--label-column", type=_column, help="TSV: column of the label")
+    g.add_argument("--text-column", type=column_ref, default=0, help="TSV: 0-based index or header name of the text")
+    g.add_argument("--text-b-column", type=column_ref, help="TSV: column of the second sentence of a pair")
+    g.add_argument("--label-column", type=column_ref, help="TSV: column of the label")
     g.add_argument("--header", default="auto", choices=("auto", "yes", "no"), help="TSV: first row is a header (auto: if columns are named)")
     g.add_argument("--text-field", default="text", help="JSONL: field of the text (default: text)")
     g.add_argument("--text-b-field", help="JSONL: field of the second sentence (e.g. text_b)")

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ..errors import CorpusError
-from .lines import Line
+from ..digits import ascii_int
+from ..errors import CorpusError, shorten
+from .lines import Line, reject
 from .types import ROOT, Sentence, Skipped, Word
 
 SCHEME = "ud"
+FIELDS = ("ID", "FORM", "LEMMA", "UPOS", "XPOS", "FEATS", "HEAD", "DEPREL", "DEPS", "MISC")
 
 
 @dataclass
@@ -30,6 +32,11 @@ class _Malformed(Exception):
     def __init__(self, line: int, message: str):
         super().__init__(message)
         self.line = line
+
+
+def _number(text: str) -> int | None:
+    """The value of an ID or HEAD field: ASCII digits only (not '²'), at most 9 of them; None otherwise."""
+    return ascii_int(text, 9)
 
 
 def _space_after(misc: str) -> bool:
@@ -51,19 +58,24 @@ def _parse_line(block: _Block, line: Line) -> None:
             f"a word line needs 10 tab-separated fields, found {len(cols)}. "
             "CoNLL-U separates fields by TAB characters, not spaces.",
         )
+    empty = [name for name, col in zip(FIELDS, cols) if not col]
+    if empty:
+        raise _Malformed(line.number, f"empty {', '.join(empty)} field; CoNLL-U writes '_' for no value.")
     ident = cols[0]
     if "." in ident:  # empty node: no surface text, not part of the basic tree
         return
     if "-" in ident:
-        a, _, b = ident.partition("-")
-        if not (a.isdigit() and b.isdigit()) or int(a) >= int(b):
-            raise _Malformed(line.number, f"bad multiword-token range {ident!r}; expected e.g. '4-5'.")
-        block.mwts.append((line.number, int(a), int(b), cols[1], _space_after(cols[9])))
+        a, _, b = (_number(x) for x in ident.partition("-"))
+        if a is None or b is None or a >= b:
+            raise _Malformed(line.number, f"bad multiword-token range {shorten(ident)}; expected e.g. '4-5' (ASCII digits).")
+        block.mwts.append((line.number, a, b, cols[1], _space_after(cols[9])))
         return
-    if not ident.isdigit():
-        raise _Malformed(line.number, f"bad word ID {ident!r}; expected an integer, a range 'a-b' or 'a.b'.")
+    number = _number(ident)
+    if number is None:
+        raise _Malformed(line.number, f"bad word ID {shorten(ident)}; expected an integer (ASCII digits), a range "
+                         "'a-b' or 'a.b'.")
     expected = len(block.words) + 1
-    if int(ident) != expected:
+    if number != expected:
         raise _Malformed(line.number, f"word ID {ident} out of order; expected {expected}.")
     block.words.append((line.number, cols))
 
@@ -149,12 +161,13 @@ def _build(block: _Block, index: int, path: str) -> Sentence:
     words = []
     for k, (lineno, cols) in enumerate(block.words, start=1):
         head_s = cols[6]
+        number = _number(head_s)
         if head_s == "_":
             head = None
-        elif head_s.isdigit() and int(head_s) <= n:
-            head = ROOT if int(head_s) == 0 else int(head_s) - 1
+        elif number is not None and number <= n:
+            head = ROOT if number == 0 else number - 1
         else:
-            raise _Malformed(lineno, f"HEAD {head_s!r} is not a word ID of this sentence (0..{n}).")
+            raise _Malformed(lineno, f"HEAD {shorten(head_s)} is not a word ID of this sentence (0..{n}, ASCII digits).")
         s, e = word_span[k]
         words.append(
             Word(
@@ -192,9 +205,7 @@ def read_conllu(lines: Iterator[Line], path: str, on_error: str) -> Iterator[Sen
             try:
                 item = _build(block, index, path)
             except _Malformed as e:
-                if on_error != "skip":
-                    raise CorpusError(str(e), path=path, line=e.line) from None
-                item = Skipped(index, f"{path}:{e.line}", "malformed", str(e))
+                item = reject(path, e.line, on_error, index, "malformed", str(e))
         else:
             item = Skipped(index, f"{path}:{broken[0]}", broken[2], broken[1])
         index += 1
@@ -203,10 +214,10 @@ def read_conllu(lines: Iterator[Line], path: str, on_error: str) -> Iterator[Sen
     for line in lines:
         if line.text is None:
             if on_error != "skip":
-                raise CorpusError(line.error + "; fix the encoding or pass --on-error skip.", path, line.number)
+                raise CorpusError(line.error or "", path, line.number)
             if block is None:
                 block = _Block(line.number)
-            broken = broken or (line.number, line.error or "invalid UTF-8", "invalid_utf8")
+            broken = broken or (line.number, line.error or "", line.reason)
             continue
         if not line.text.strip():
             item = finish()

@@ -56,6 +56,16 @@ class CorpusSpec:
             raise param_error("CorpusSpec", "limit", "an int in the range [1, inf) or None", self.limit)
         if not isinstance(self.skip, int) or isinstance(self.skip, bool) or self.skip < 0:
             raise param_error("CorpusSpec", "skip", "an int in the range [0, inf)", self.skip)
+        for name in ("text_column", "text_b_column", "label_column"):
+            value = getattr(self, name)
+            if value is None and name != "text_column":
+                continue
+            if isinstance(value, bool) or not (isinstance(value, int) and value >= 0 or isinstance(value, str) and value):
+                raise param_error("CorpusSpec", name, "a 0-based column index (int >= 0) or a header name", value)
+        for name in ("text_field", "text_b_field", "label_field"):
+            value = getattr(self, name)
+            if not (value is None and name != "text_field" or isinstance(value, str) and value):
+                raise param_error("CorpusSpec", name, "a field name (a non-empty string)", value)
 
     @property
     def resolved_format(self) -> str:

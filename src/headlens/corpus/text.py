@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..errors import CorpusError
-from .lines import Line
+from .lines import Line, reject
 from .types import Sentence, Skipped
 
 
@@ -14,9 +13,7 @@ def read_text(lines: Iterator[Line], path: str, on_error: str) -> Iterator[Sente
     index = 0
     for line in lines:
         if line.text is None:
-            if on_error != "skip":
-                raise CorpusError(line.error + "; fix the encoding or pass --on-error skip.", path, line.number)
-            yield Skipped(index, f"{path}:{line.number}", "invalid_utf8", line.error or "")
+            yield reject(path, line.number, on_error, index, line.reason, line.error or "")
             index += 1
             continue
         if not line.text.strip():

@@ -2,15 +2,19 @@
 
 The layouts in circulation differ (header or not; label first or last), so columns are given
 explicitly: a 0-based index, or a header name (which implies a header row). Fields are split on
-TAB only; quotes are not interpreted (GLUE files contain unbalanced quotes).
+TAB only; quotes are not interpreted (GLUE files contain unbalanced quotes). The first rows are
+checked before any is yielded (see ``columns.py``): a text column of labels, or a header read as
+data, stops the read with the flags to use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..errors import CorpusError
-from .lines import Line
+from ..digits import column_ref
+from ..errors import CorpusError, listing, shorten
+from .columns import SAMPLE_ROWS, check_tsv, held_back
+from .lines import Line, reject
 from .types import Sentence, Skipped
 
 
@@ -19,16 +23,16 @@ def _resolve(col: int | str | None, header: list[str] | None, path: str, what: s
         return None
     if isinstance(col, int):
         return col
-    if col.isdigit():
+    if isinstance(column_ref(col), int):
         return int(col)
     if header is None:
         raise CorpusError(
-            f"{what} column {col!r} is a name, but the file is read without a header row. "
+            f"{what} column {shorten(col)} is a name, but the file is read without a header row. "
             "Give a 0-based column index, or pass --header yes.",
             path=path,
         )
     if col not in header:
-        raise CorpusError(f"{what} column {col!r} is not in the header {header}.", path=path, line=header_line)
+        raise CorpusError(f"{what} column {shorten(col)} is not in the header ({listing(header)}).", path=path, line=header_line)
     return header.index(col)
 
 
@@ -41,7 +45,29 @@ def read_tsv(
     label_column: int | str | None,
     header: str,
 ) -> Iterator[Sentence | Skipped | None]:
-    cols_named = any(isinstance(c, str) and not c.isdigit() for c in (text_column, text_b_column, label_column) if c is not None)
+    rows: list[tuple[int, list[str]]] = []  # the first rows read as sentences, for the column check
+    found: dict = {}
+
+    def check() -> None:
+        head, idx = found.get("head"), found.get("idx")
+        if idx is not None:
+            check_tsv(path, rows, head, header, {"text": idx[0]} | ({"text_b": idx[1]} if idx[1] is not None else {}))
+
+    items = _read_rows(lines, path, on_error, (text_column, text_b_column, label_column), header, rows, found)
+    return held_back(items, lambda: len(rows), check)
+
+
+def _read_rows(
+    lines: Iterator[Line],
+    path: str,
+    on_error: str,
+    columns: tuple[int | str, int | str | None, int | str | None],
+    header: str,
+    rows: list[tuple[int, list[str]]],
+    found: dict,
+) -> Iterator[Sentence | Skipped | None]:
+    text_column, text_b_column, label_column = columns
+    cols_named = any(isinstance(c, str) and isinstance(column_ref(c), str) for c in (text_column, text_b_column, label_column) if c is not None)
     has_header = header == "yes" or (header == "auto" and cols_named)
     head: list[str] | None = None
     width: int | None = None
@@ -50,14 +76,9 @@ def read_tsv(
     checked = False
     index = 0
 
-    def fail(line: Line, reason: str, message: str) -> Skipped:
-        if on_error != "skip":
-            raise CorpusError(message, path=path, line=line.number)
-        return Skipped(index, f"{path}:{line.number}", reason, message)
-
     for line in lines:
         if line.text is None:
-            yield fail(line, "invalid_utf8", (line.error or "") + "; fix the encoding or pass --on-error skip.")
+            yield reject(path, line.number, on_error, index, line.reason, line.error or "")
             index += 1
             continue
         if not line.text.strip():
@@ -65,11 +86,11 @@ def read_tsv(
             continue
         fields = line.text.split("\t")
         if has_header and head is None:
-            head = [f.strip() for f in fields]
+            head = found["head"] = [f.strip() for f in fields]
             width, width_line = len(head), line.number
             continue
         if idx is None:
-            idx = (
+            idx = found["idx"] = (
                 _resolve(text_column, head, path, "text", width_line),
                 _resolve(text_b_column, head, path, "text_b", width_line),
                 _resolve(label_column, head, path, "label", width_line),
@@ -87,8 +108,8 @@ def read_tsv(
                     line=width_line,
                 )
         if len(fields) != width:
-            yield fail(
-                line,
+            yield reject(
+                path, line.number, on_error, index,
                 "wrong_columns",
                 f"row has {len(fields)} tab-separated columns, expected {width} "
                 f"(as on line {width_line}). Fix the row or pass --on-error skip.",
@@ -102,6 +123,8 @@ def read_tsv(
             yield Skipped(index, f"{path}:{line.number}", "empty_text", "the text column is empty", text=text)
             index += 1
             continue
+        if len(rows) < SAMPLE_ROWS:
+            rows.append((line.number, fields))
         yield Sentence(
             index=index,
             text=text,

@@ -14,11 +14,15 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from ..corpus.columns import ColumnError
+from ..corpus.lines import check_readable
 from ..corpus.reader import Corpus, CorpusSpec
 from ..corpus.types import Skipped
-from ..errors import ConfigError, CorpusError
+from ..digits import column_ref
+from ..errors import ConfigError, CorpusError, listing, shorten
 
 KEYS = ("text", "text_b", "label")
+MAX_DERIVED_LABELS = 100  # more classes than this, most of them seen once: the label column holds text
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ class Columns:
                 )
             if key in found:
                 raise ConfigError(f"--columns names {key!r} twice in {spec!r}.")
-            found[key] = int(value) if value.isdigit() else value
+            found[key] = column_ref(value)
         missing = [k for k in ("text", "label") if k not in found]
         if missing:
             raise ConfigError(f"--columns {spec!r} lacks {' and '.join(missing)}; both text= and label= are required.")
@@ -101,15 +105,19 @@ def _tsv_width(path: str, header: bool) -> int | None:
     return None if first is None else len(first.split("\t"))
 
 
-def _read_items(path: str, columns: Columns, fmt: str = "auto") -> tuple[CorpusSpec, list]:
-    spec = columns.corpus_spec(path, fmt)
-    items = list(Corpus(spec))
+def _read_items(spec: CorpusSpec, columns: Columns) -> list:
+    try:
+        items = list(Corpus(spec))
+    except ColumnError as e:  # the advice in this command's terms: --columns, not --text-column
+        given = {"text": columns.text, "text_b": columns.text_b, "label": columns.label}
+        hint = e.hint(lambda c: "--columns " + ",".join(f"{k}={v}" for k, v in (given | c).items() if v is not None))
+        raise CorpusError(e.problem + hint, path=e.path, line=e.line) from None
     bad = next((s for s in items if isinstance(s, Skipped)), None)
     if bad is not None:
         raise CorpusError(f"{bad.reason}: {bad.detail or 'the text is empty'}; fix or remove the row.", path=bad.source)
     if not items:
-        raise CorpusError("no examples: the file is empty.", path=path)
-    return spec, items
+        raise CorpusError("no examples: the file is empty.", path=spec.path)
+    return items
 
 
 def read_examples(path: str, columns: Columns, labels: tuple[str, ...] | None = None, fmt: str = "auto",
@@ -118,7 +126,7 @@ def read_examples(path: str, columns: Columns, labels: tuple[str, ...] | None = 
 
     ``like``: the training examples that a dev file must match in layout.
     """
-    spec, items = _read_items(path, columns, fmt)
+    spec = columns.corpus_spec(check_readable(path), fmt)
     named = any(isinstance(c, str) for c in (columns.text, columns.text_b, columns.label))
     width = _tsv_width(path, header=named) if spec.resolved_format == "tsv" else None
     if like is not None and like.width is not None and width is not None and width != like.width:
@@ -126,8 +134,14 @@ def read_examples(path: str, columns: Columns, labels: tuple[str, ...] | None = 
             f"the dev file has another layout: {width} tab-separated columns per row, the training file "
             f"{like.path} has {like.width}. The same --columns ({columns}) apply to both; convert the dev "
             "file to the training file's layout.", path=path)
+    items = _read_items(spec, columns)
     if labels is None:
         labels = tuple(sorted({(s.label or "").strip() for s in items}))
+        if len(labels) > MAX_DERIVED_LABELS and 2 * len(labels) > len(items):
+            raise CorpusError(
+                f"the label column {columns.label!r} has {len(labels):,} different values in {len(items):,} rows "
+                f"(e.g. {listing(labels, 3)}): it holds text, not labels. Check --columns, or give the classes with "
+                "--labels.", path=path)
     index = {lab: k for k, lab in enumerate(labels)}
     out: list[int] = []
     for s in items:
@@ -135,7 +149,7 @@ def read_examples(path: str, columns: Columns, labels: tuple[str, ...] | None = 
         if lab not in index:
             hint = " The file may have another layout than the column spec says (check --columns)." if like else ""
             raise CorpusError(
-                f"label {lab!r} is not one of the labels {', '.join(labels)} (label column {columns.label!r}).{hint} "
+                f"label {shorten(lab)} is not one of the labels {listing(labels)} (label column {columns.label!r}).{hint} "
                 "Give every class with --labels, or fix the row.", path=s.source)
         out.append(index[lab])
     pairs = columns.text_b is not None

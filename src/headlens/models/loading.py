@@ -13,6 +13,7 @@ import torch
 
 from ..errors import ConfigError, ModelError, param_error
 from .adapters import Adapter, adapter_for
+from .checks import check_tokenizer
 
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -230,6 +231,8 @@ def load_model(
             "by character offsets, which needs a fast tokenizer (tokenizer.json)."
         )
     adapter.check(model)
+    max_tokens = _max_tokens(config, tokenizer, adapter)
+    check_tokenizer(path, model, tokenizer, max_tokens)
     model.eval()
     model.to(dev)
     layers = adapter.layer_modules(model)
@@ -246,5 +249,5 @@ def load_model(
         dtype=DTYPES[dtype],
         num_layers=num_layers,
         num_heads=config.num_attention_heads,
-        max_tokens=_max_tokens(config, tokenizer, adapter),
+        max_tokens=max_tokens,
     )

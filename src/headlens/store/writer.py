@@ -32,7 +32,17 @@ MANIFEST = "manifest.json"
 
 
 def prepare_run_dir(out: str, overwrite: bool) -> str:
+    """The absolute run directory, made ready for a new run. An existing empty directory is used
+    in place (never removed); a run is replaced only with ``overwrite``; anything else, and a
+    symbolic link, is refused."""
+    if not os.fspath(out).strip():
+        raise RunStoreError("--out is empty: give the run directory to create, e.g. --out runs/NAME.")
     out = os.path.abspath(out)
+    if os.path.islink(out):
+        raise RunStoreError(
+            f"{out} is a symbolic link (to {os.readlink(out)}); a run is written into a real directory, never "
+            f"through a link that --overwrite could follow. Pass the target ({os.path.realpath(out)}) or another --out."
+        )
     if os.path.exists(out):
         if not os.path.isdir(out):
             raise RunStoreError(f"{out} exists and is a file; choose another --out.")
@@ -44,9 +54,10 @@ def prepare_run_dir(out: str, overwrite: bool) -> str:
                 f"{out} is not empty and is not a headlens run (no {MANIFEST}); refusing to delete it even with "
                 "--overwrite. Choose another --out."
             )
-        shutil.rmtree(out)
+        if entries:
+            shutil.rmtree(out)
     try:
-        os.makedirs(os.path.join(out, "scores"))
+        os.makedirs(os.path.join(out, "scores"))  # an empty --out is kept: only its contents are made
         os.makedirs(os.path.join(out, "sentences"))
     except OSError as e:
         raise RunStoreError(f"cannot create the run directory {out}: {e.strerror}.") from e
