@@ -14,6 +14,10 @@ from .metrics.categories import KEY_MODES, load_category_map
 from .runner.batch import AGGREGATIONS
 
 LONG_POLICIES = ("skip", "truncate", "window")
+# Sentences per committed part: `headlens run` on the embedded corpus and model analyses 18
+# sentences/s on a shared 2-core CPU (surface analyses), so a kill loses at most ~30 s of work
+# (about a minute with heavier analyses). See docs/reliability.md.
+PART_SIZE = 500
 DEVICES_HELP = "'cpu', 'cuda', 'cuda:N' or 'auto'"
 
 
@@ -43,6 +47,7 @@ class RunConfig:
     attention maps are saved; nothing else keeps a map.
     ``resume``: continue the killed or stopped run in ``out`` (same options, model and corpus),
     keeping its committed parts (see ``headlens.store.resume``).
+    ``part_size``: sentences per committed part (a kill loses at most the part being written).
     ``keep_freed_memory``: glibc keeps freed memory for reuse instead of returning it to the
     kernel after every layer (fewer page faults; the process keeps its peak heap until it exits;
     process-wide, see ``headlens.runner.allocator``).
@@ -69,7 +74,7 @@ class RunConfig:
     category_keys: str = "renormalise"  # categories: rows renormalised over the words kept, or "raw"
     store_maps: tuple[str, ...] = ()
     mask_rate: float = 0.0  # share of word tokens replaced by the mask token (Kobayashi et al. 2021: 0.12)
-    part_size: int = 2000
+    part_size: int = PART_SIZE
     threads: int | None = None
     keep_freed_memory: bool = True
     overwrite: bool = False

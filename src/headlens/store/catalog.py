@@ -26,12 +26,14 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import time
 import warnings
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from ..errors import RunStoreError
+from . import integrity
 from .writer import MANIFEST
 
 CATALOG = "catalog.duckdb"
@@ -96,8 +98,9 @@ class Catalog:
         self.path = os.path.join(self.root, CATALOG)
 
     @contextmanager
-    def _connect(self, registering: str | None = None):
-        """An exclusive, checked connection; the catalog is rebuilt first if missing or unreadable."""
+    def _connect(self, registering: str | None = None, read_only: bool = False):
+        """An exclusive, checked connection (``read_only``: DuckDB refuses every change); the catalog is
+        rebuilt first if missing or unreadable."""
         import duckdb
 
         if not os.path.isdir(self.root):
@@ -113,7 +116,7 @@ class Catalog:
             while True:
                 con = None
                 try:
-                    con = duckdb.connect(self.path)
+                    con = duckdb.connect(self.path, read_only=read_only)
                     if con.execute("SELECT max(version) FROM meta").fetchone()[0] != VERSION:
                         raise duckdb.CatalogException(f"its format is not version {VERSION}")
                     break
@@ -138,7 +141,13 @@ class Catalog:
         """Write a new catalog of the runs under the root to a temporary file, then rename it (lock held)."""
         import duckdb
 
-        found = self.find_runs()
+        found = []
+        for path in self.find_runs():
+            try:
+                sql_path(os.path.join(path, MANIFEST))
+                found.append(path)
+            except RunStoreError as e:
+                warnings.warn(f"the runs catalog leaves out a run: {e}", stacklevel=4)
         if problem or set(found) - {registering}:
             warnings.warn(f"the runs catalog {self.path} is {'unreadable (' + problem + ')' if problem else 'missing'}; "
                           f"rebuilt it from the {len(found)} run directories under {self.root}.", stacklevel=4)
@@ -158,6 +167,7 @@ class Catalog:
         if os.path.exists(self.path + ".wal"):
             os.unlink(self.path + ".wal")
         os.replace(tmp, self.path)
+        _warn_damaged([p for p in found if p != registering])
 
     def find_runs(self) -> list[str]:
         """Run directories (with a manifest) at most SCAN_DEPTH levels under the root, not inside another run."""
@@ -188,6 +198,7 @@ class Catalog:
         """Add or update the run in ``run_dir``; return its name in the catalog."""
         path = os.path.abspath(run_dir)
         manifest = _manifest(path)
+        sql_path(os.path.join(path, MANIFEST))  # a name DuckDB cannot read exactly is refused here, not when a view is read
         with self._connect(registering=path) as con:
             con.execute("BEGIN")
             name = self._upsert(con, path, manifest, name)
@@ -196,38 +207,135 @@ class Catalog:
         return name
 
     def _views(self, con, temp: bool, include_incomplete: bool) -> None:
+        """Views over the runs' committed files, each named literally (never a glob pattern); a run
+        whose files are missing or altered is left out of ``scores``/``heads`` with a warning naming them."""
         kind = "TEMP VIEW" if temp else "VIEW"
         where = "" if include_incomplete else " WHERE status = 'complete'"
         rows = con.execute(f"SELECT name, path FROM registry{where} ORDER BY name").fetchall()
         live = [(n, p) for n, p in rows if os.path.isdir(p)] if temp else rows
-        scores = [f"SELECT {_lit(n)} AS run, * FROM read_parquet({_lit(os.path.join(p, 'scores', '*.parquet'))})"
-                  for n, p in live if any(f.endswith(".parquet") for f in _listdir(os.path.join(p, "scores")))]
-        heads = [f"SELECT {_lit(n)} AS run, * FROM read_parquet({_lit(os.path.join(p, 'heads.parquet'))})"
-                 for n, p in live if os.path.exists(os.path.join(p, "heads.parquet"))]
+        scores, heads = [], []
+        for name, path in live:
+            try:
+                files = _view_files(path, quick_check=temp)
+            except RunStoreError as e:
+                if temp:
+                    warnings.warn(f"run {name!r} is left out of the scores and heads views: {e}", stacklevel=4)
+                continue
+            if files["scores"]:
+                scores.append((name, f"SELECT {_lit(name)} AS run, * FROM read_parquet([{', '.join(files['scores'])}])"))
+            if files["heads"]:
+                heads.append((name, f"SELECT {_lit(name)} AS run, * FROM read_parquet([{files['heads']}])"))
         live_names = ", ".join(_lit(n) for n, _ in live) or "NULL"
         con.execute(f"CREATE OR REPLACE {kind} runs AS SELECT * FROM registry WHERE name IN ({live_names})")
         for view, parts in (("scores", scores), ("heads", heads)):
-            con.execute(f"CREATE OR REPLACE {kind} {view} AS " + (" UNION ALL BY NAME ".join(parts) or EMPTY[view]))
+            try:
+                con.execute(f"CREATE OR REPLACE {kind} {view} AS " + (" UNION ALL BY NAME ".join(q for _, q in parts) or EMPTY[view]))
+            except Exception:  # noqa: BLE001 - a file DuckDB cannot open: find it, leave its run out
+                kept = [(n, q) for n, q in parts if _readable(con, n, q, warn=temp)]
+                con.execute(f"CREATE OR REPLACE {kind} {view} AS " + (" UNION ALL BY NAME ".join(q for _, q in kept) or EMPTY[view]))
 
     def sql(self, query: str, include_incomplete: bool = False) -> tuple[list[str], list[tuple]]:
-        """Run ``query`` over ``runs``, ``scores`` and ``heads``; return (column names, rows)."""
+        """Run ``query`` over ``runs``, ``scores`` and ``heads`` on a read-only connection; return
+        (column names, rows). A statement that would change the catalog fails with a RunStoreError."""
         import duckdb
 
-        with self._connect() as con:
+        with self._connect(read_only=True) as con:
             self._views(con, temp=True, include_incomplete=include_incomplete)
             try:
                 cur = con.execute(query)
                 return [d[0] for d in cur.description or []], cur.fetchall()
             except duckdb.Error as e:
-                raise RunStoreError(f"SQL error: {e}. Tables: runs, scores, heads (see docs/catalog.md).") from e
+                if "read-only" in str(e):
+                    raise RunStoreError(f"the runs catalog is read-only for queries: {e}. Runs are changed with headlens "
+                                        "run and headlens runs register; the catalog is rebuilt from the run directories "
+                                        f"(delete {self.path} to rebuild it).") from e
+                damaged = _damaged_files(con, include_incomplete)
+                raise RunStoreError(f"SQL error: {e}. " + (f"Damaged run files: {damaged}. " if damaged else "") +
+                                    "Tables: runs, scores, heads (see docs/catalog.md).") from e
 
     def runs(self, include_incomplete: bool = False) -> list[dict]:
         cols, rows = self.sql("SELECT * FROM runs ORDER BY created, name", include_incomplete)
         return [dict(zip(cols, r)) for r in rows]
 
 
-def _listdir(d: str) -> list[str]:
-    return os.listdir(d) if os.path.isdir(d) else []
+GLOB = re.compile(r"[*?\[]")
+_REPRESENTABLE: dict[str, bool] = {}
+
+
+def sql_path(path: str) -> str:
+    """The file ``path`` as a DuckDB string literal that ``read_parquet`` reads as exactly that file
+    (glob characters escaped as ``[*]``, ``[?]``, ``[[]``); a RunStoreError for a path that cannot
+    be represented (not UTF-8, or not globbed back to itself)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise RunStoreError(f"the path {path!r} is not valid UTF-8, which DuckDB (the runs "
+                            "catalog) cannot read; rename it (e.g. with `mv`) and register it again.") from e
+    escaped = GLOB.sub(lambda m: f"[{m.group(0)}]", path)
+    if escaped != path and path not in _REPRESENTABLE and os.path.exists(path):
+        import duckdb
+
+        with duckdb.connect() as con:  # does DuckDB's glob give back exactly this path?
+            got = [r[0] for r in con.execute("SELECT file FROM glob(?)", [escaped]).fetchall()]
+        _REPRESENTABLE[path] = got == [path]
+    if escaped != path and not _REPRESENTABLE.get(path, True):
+        raise RunStoreError(f"the path {path!r} cannot be read literally by DuckDB (the runs catalog); rename the run "
+                            "directory without the characters * ? [ and register it again.")
+    return _lit(escaped)
+
+
+def _view_files(path: str, quick_check: bool) -> dict:
+    """The run's committed scores parts and heads.parquet as SQL literals; a RunStoreError naming
+    every missing file (and, with ``quick_check``, every truncated or altered one)."""
+    manifest = _manifest(path)
+    index = integrity.committed_index(path, manifest)
+    parts = integrity.committed_parts(path, manifest)
+    wanted = [f for f in parts if f.startswith("scores/")]
+    heads = "heads.parquet" if os.path.exists(os.path.join(path, "heads.parquet")) or manifest.get("status") == "complete" else None
+    if index is not None and quick_check:
+        problems = integrity.check_files(path, index, only=("scores/", "heads.parquet"), quick=True)
+    else:
+        problems = [integrity.Problem(f, "missing") for f in [*wanted, *([heads] if heads else [])]
+                    if not os.path.exists(os.path.join(path, *f.split("/")))]
+    if problems:
+        raise RunStoreError("; ".join(f"{os.path.join(path, p.file)} is {p.kind}" for p in problems) +
+                            f" (`headlens runs verify {path}` checks every file)")
+    return {"scores": [sql_path(os.path.join(path, *f.split("/"))) for f in wanted],
+            "heads": sql_path(os.path.join(path, heads)) if heads else None}
+
+
+def _readable(con, name: str, query: str, warn: bool) -> bool:
+    try:
+        con.execute(f"DESCRIBE {query}")
+        return True
+    except Exception as e:  # noqa: BLE001 - DuckDB raises IO and format errors of several types
+        if warn:
+            warnings.warn(f"run {name!r} is left out of the scores and heads views: DuckDB cannot read one of its "
+                          f"files: {e}", stacklevel=5)
+        return False
+
+
+def _damaged_files(con, include_incomplete: bool) -> str:
+    """The damaged files of the runs a failed query could read (full checks), as one line."""
+    where = "" if include_incomplete else " WHERE status = 'complete'"
+    found = []
+    for name, path in con.execute(f"SELECT name, path FROM registry{where}").fetchall():
+        if os.path.isdir(path):
+            found += [f"{os.path.join(path, p.file)} ({p.kind})" for p in integrity.check(path).damaged]
+    return "; ".join(found)
+
+
+def _warn_damaged(paths: list[str]) -> None:
+    """After a rebuild: verify every run found, and warn about each damaged one by file name."""
+    for path in paths:
+        try:
+            damaged = integrity.check(path).damaged
+        except RunStoreError as e:
+            warnings.warn(str(e), stacklevel=5)
+            continue
+        if damaged:
+            warnings.warn(f"run {path} is damaged: {'; '.join(str(p) for p in damaged)} (headlens runs verify {path}).",
+                          stacklevel=5)
 
 
 def register_run(run_dir: str) -> str | None:
