@@ -119,6 +119,7 @@ class Catalog:
                     con = duckdb.connect(self.path, read_only=read_only)
                     if con.execute("SELECT max(version) FROM meta").fetchone()[0] != VERSION:
                         raise duckdb.CatalogException(f"its format is not version {VERSION}")
+                    con.execute(f"SELECT {', '.join(NAMES)} FROM registry LIMIT 0")  # the table headlens keeps
                     break
                 except duckdb.Error as e:
                     if con is not None:
