@@ -203,8 +203,8 @@ class Catalog:
         with self._connect(registering=path) as con:
             con.execute("BEGIN")
             name = self._upsert(con, path, manifest, name)
-            self._views(con, temp=False, include_incomplete=False)
             con.execute("COMMIT")
+            self._views(con, temp=False, include_incomplete=False)  # each statement atomic; a bad file is left out
         return name
 
     def _views(self, con, temp: bool, include_incomplete: bool) -> None:
@@ -217,7 +217,7 @@ class Catalog:
         scores, heads = [], []
         for name, path in live:
             try:
-                files = _view_files(path, quick_check=temp)
+                files = _view_files(path)
             except RunStoreError as e:
                 if temp:
                     warnings.warn(f"run {name!r} is left out of the scores and heads views: {e}", stacklevel=4)
@@ -285,15 +285,16 @@ def sql_path(path: str) -> str:
     return _lit(escaped)
 
 
-def _view_files(path: str, quick_check: bool) -> dict:
+def _view_files(path: str) -> dict:
     """The run's committed scores parts and heads.parquet as SQL literals; a RunStoreError naming
-    every missing file (and, with ``quick_check``, every truncated or altered one)."""
+    every missing, truncated or altered one (by size and modification time; a changed file is
+    then checked by its sha256)."""
     manifest = _manifest(path)
     index = integrity.committed_index(path, manifest)
     parts = integrity.committed_parts(path, manifest)
     wanted = [f for f in parts if f.startswith("scores/")]
     heads = "heads.parquet" if os.path.exists(os.path.join(path, "heads.parquet")) or manifest.get("status") == "complete" else None
-    if index is not None and quick_check:
+    if index is not None:
         problems = integrity.check_files(path, index, only=("scores/", "heads.parquet"), quick=True)
     else:
         problems = [integrity.Problem(f, "missing") for f in [*wanted, *([heads] if heads else [])]
