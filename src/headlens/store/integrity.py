@@ -178,7 +178,8 @@ def raise_damaged(run_dir: str, problems: list[Problem]) -> None:
 
 
 def _present(run_dir: str) -> list[str]:
-    """Part files, heads.parquet and maps present in ``run_dir`` (relative paths; temporary files excluded)."""
+    """Part files, heads.parquet, maps and temporary files of interrupted writes present in ``run_dir``
+    (relative paths)."""
     found = ["heads.parquet"] if os.path.exists(os.path.join(run_dir, "heads.parquet")) else []
     dirs = [*PART_DIRS, "maps"]
     collect = os.path.join(run_dir, COLLECT)
@@ -187,7 +188,7 @@ def _present(run_dir: str) -> list[str]:
     for d in dirs:
         full = os.path.join(run_dir, *d.split("/"))
         if os.path.isdir(full):
-            found += [f"{d}/{n}" for n in sorted(os.listdir(full)) if ".tmp-" not in n and not n.startswith(".")]
+            found += [f"{d}/{n}" for n in sorted(os.listdir(full)) if ".tmp-" in n or not n.startswith(".")]
     return found
 
 
@@ -218,7 +219,7 @@ def check(run_dir: str) -> Report:
         for rel in _present(run_dir):
             if rel not in index:
                 m = PART.match(rel.rsplit("/", 1)[-1])
-                late = running and (m is not None or rel.startswith("maps/"))
+                late = ".tmp-" in rel or running and (m is not None or rel.startswith("maps/"))
                 report.problems.append(Problem(rel, "uncommitted" if late else "extra",
                                                "written after the last committed part; --resume drops it" if late
                                                else "not recorded in the run's index; readers ignore it"))
