@@ -158,3 +158,25 @@ def test_a_damaged_catalog_is_rebuilt_from_the_runs(reference, tmp_path, capsys,
     with pytest.warns(UserWarning, match="rebuilt it from the 2 run directories"):
         assert main(["runs", "list", "--root", str(root), "--format", "json"]) == 0
     assert [r["name"] for r in json.loads(capsys.readouterr().out)] == ["a", "b"]
+
+
+@pytest.mark.parametrize("garbage", ["scores/part-00001.parquet", "heads.parquet"])
+def test_an_unreadable_file_of_a_run_without_checksums_leaves_only_that_run_out(reference, tmp_path, capsys, garbage):
+    root = tmp_path / "runs"
+    copy_run(reference, root / "ok")
+    old = copy_run(reference, root / "old")
+    for name in ("manifest.json", "progress.json"):  # as written before checksums existed
+        path = os.path.join(old, name)
+        data = json.load(open(path))
+        data.pop("files"), data.pop("integrity", None)
+        json.dump(data, open(path, "w"))
+    with open(os.path.join(old, *garbage.split("/")), "wb") as fh:
+        fh.write(b"PAR1 this is no parquet file PAR1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Catalog(str(root)).register(str(root / "ok"))
+        Catalog(str(root)).register(old)
+    view = "scores" if garbage.startswith("scores") else "heads"
+    with pytest.warns(UserWarning, match=r"run 'old' is left out of the scores and heads views: DuckDB cannot read one of its files"):
+        assert main(["sql", f"SELECT run, count(*) AS n FROM {view} GROUP BY run", "--root", str(root), "--format", "json"]) == 0
+    assert [r["run"] for r in json.loads(capsys.readouterr().out)] == ["ok"]

@@ -11,7 +11,7 @@ import pytest
 
 import headlens
 import headlens.store.atomic as atomic
-from headlens.store.resume import live
+from headlens.store.lock import live
 from store_runs import assert_same_run, corpus, options, reference  # noqa: F401 - fixtures
 
 

@@ -46,14 +46,14 @@ def _cmd_list(args) -> int:
 
 def _state(status: str | None, path: str) -> str | None:
     """A run whose manifest says 'running' is 'killed' unless a live process holds its lock."""
-    from ..store.resume import live
+    from ..store.lock import live
 
     return "killed" if status == "running" and not live(path) else status
 
 
 def _cmd_show(args) -> int:
     from ..store import open_run
-    from ..store.resume import live, lock_holder
+    from ..store.lock import holder, live
 
     run = open_run(args.run, allow_incomplete=True)
     m = run.manifest
@@ -74,7 +74,7 @@ def _cmd_show(args) -> int:
     else:
         c = run.committed
         if m.get("status") == "running" and live(run.path):
-            print(f"  state          live: process {lock_holder(run.path)} is writing it; {c['parts']} parts "
+            print(f"  state          live: process {holder(run.path)} is writing it; {c['parts']} parts "
                   f"({c['items']} corpus items) committed so far")
         else:
             state = "killed: its process is gone" if m.get("status") == "running" else f"{m.get('status')}"

@@ -24,16 +24,14 @@ directories found under ROOT (a warning says so once).
 from __future__ import annotations
 
 import fcntl
-import json
 import os
-import re
 import time
 import warnings
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from ..errors import RunStoreError
-from . import integrity
+from .catalog_views import _damaged_files, _lit, _manifest, _readable, _view_files, _warn_damaged, sql_path
 from .writer import MANIFEST
 
 CATALOG = "catalog.duckdb"
@@ -62,10 +60,6 @@ def runs_root(root: str | None = None, run_dir: str | None = None) -> str:
     return os.path.abspath(chosen)
 
 
-def _lit(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
-
-
 def _time(s: str | None) -> datetime | None:
     if not s:
         return None
@@ -80,14 +74,6 @@ def _row(name: str, path: str, m: dict) -> list:
             [x["name"] for x in m.get("metrics") or []], c.get("read"), c.get("analysed"), c.get("skipped"),
             c.get("tokens"), _time(m.get("started")), _time(m.get("finished")), m.get("seconds"),
             len(m.get("resumed") or []), (m.get("versions") or {}).get("headlens"), datetime.now(timezone.utc).replace(tzinfo=None)]
-
-
-def _manifest(path: str) -> dict:
-    try:
-        with open(os.path.join(path, MANIFEST), encoding="utf-8") as fh:
-            return json.load(fh)
-    except (OSError, ValueError) as e:
-        raise RunStoreError(f"{path} is not a readable headlens run ({MANIFEST}: {e}); pass a run directory.") from e
 
 
 class Catalog:
@@ -207,7 +193,7 @@ class Catalog:
             self._views(con, temp=False, include_incomplete=False)  # each statement atomic; a bad file is left out
         return name
 
-    def _views(self, con, temp: bool, include_incomplete: bool) -> None:
+    def _views(self, con, temp: bool, include_incomplete: bool, probe: bool = False) -> None:
         """Views over the runs' committed files, each named literally (never a glob pattern); a run
         whose files are missing or altered is left out of ``scores``/``heads`` with a warning naming them."""
         kind = "TEMP VIEW" if temp else "VIEW"
@@ -230,6 +216,8 @@ class Catalog:
         con.execute(f"CREATE OR REPLACE {kind} runs AS SELECT * FROM registry WHERE name IN ({live_names})")
         for view, parts in (("scores", scores), ("heads", heads)):
             try:
+                if probe:  # after a query failed on a file: every run's files are opened, bad runs left out
+                    raise RunStoreError("probe")
                 con.execute(f"CREATE OR REPLACE {kind} {view} AS " + (" UNION ALL BY NAME ".join(q for _, q in parts) or EMPTY[view]))
             except Exception:  # noqa: BLE001 - a file DuckDB cannot open: find it, leave its run out
                 kept = [(n, q) for n, q in parts if _readable(con, n, q, warn=temp)]
@@ -243,101 +231,27 @@ class Catalog:
         with self._connect(read_only=True) as con:
             self._views(con, temp=True, include_incomplete=include_incomplete)
             try:
-                cur = con.execute(query)
+                query_error = (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)
+                try:
+                    cur = con.execute(query)
+                except duckdb.Error as e:  # a file no record could check (an older run): leave its run out, retry
+                    if isinstance(e, query_error) or "read-only" in str(e):
+                        raise
+                    self._views(con, temp=True, include_incomplete=include_incomplete, probe=True)
+                    cur = con.execute(query)
                 return [d[0] for d in cur.description or []], cur.fetchall()
             except duckdb.Error as e:
                 if "read-only" in str(e):
                     raise RunStoreError(f"the runs catalog is read-only for queries: {e}. Runs are changed with headlens "
                                         "run and headlens runs register; the catalog is rebuilt from the run directories "
                                         f"(delete {self.path} to rebuild it).") from e
-                damaged = _damaged_files(con, include_incomplete)
+                damaged = "" if isinstance(e, query_error) else _damaged_files(con, include_incomplete)  # a file, not the query
                 raise RunStoreError(f"SQL error: {e}. " + (f"Damaged run files: {damaged}. " if damaged else "") +
                                     "Tables: runs, scores, heads (see docs/catalog.md).") from e
 
     def runs(self, include_incomplete: bool = False) -> list[dict]:
         cols, rows = self.sql("SELECT * FROM runs ORDER BY created, name", include_incomplete)
         return [dict(zip(cols, r)) for r in rows]
-
-
-GLOB = re.compile(r"[*?\[]")
-_REPRESENTABLE: dict[str, bool] = {}
-
-
-def sql_path(path: str) -> str:
-    """The file ``path`` as a DuckDB string literal that ``read_parquet`` reads as exactly that file
-    (glob characters escaped as ``[*]``, ``[?]``, ``[[]``); a RunStoreError for a path that cannot
-    be represented (not UTF-8, or not globbed back to itself)."""
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError as e:
-        raise RunStoreError(f"the path {path!r} is not valid UTF-8, which DuckDB (the runs "
-                            "catalog) cannot read; rename it (e.g. with `mv`) and register it again.") from e
-    escaped = GLOB.sub(lambda m: f"[{m.group(0)}]", path)
-    if escaped != path and path not in _REPRESENTABLE and os.path.exists(path):
-        import duckdb
-
-        with duckdb.connect() as con:  # does DuckDB's glob give back exactly this path?
-            got = [r[0] for r in con.execute("SELECT file FROM glob(?)", [escaped]).fetchall()]
-        _REPRESENTABLE[path] = got == [path]
-    if escaped != path and not _REPRESENTABLE.get(path, True):
-        raise RunStoreError(f"the path {path!r} cannot be read literally by DuckDB (the runs catalog); rename the run "
-                            "directory without the characters * ? [ and register it again.")
-    return _lit(escaped)
-
-
-def _view_files(path: str) -> dict:
-    """The run's committed scores parts and heads.parquet as SQL literals; a RunStoreError naming
-    every missing, truncated or altered one (by size and modification time; a changed file is
-    then checked by its sha256)."""
-    manifest = _manifest(path)
-    index = integrity.committed_index(path, manifest)
-    parts = integrity.committed_parts(path, manifest)
-    wanted = [f for f in parts if f.startswith("scores/")]
-    heads = "heads.parquet" if os.path.exists(os.path.join(path, "heads.parquet")) or manifest.get("status") == "complete" else None
-    if index is not None:
-        problems = integrity.check_files(path, index, only=("scores/", "heads.parquet"), quick=True)
-    else:
-        problems = [integrity.Problem(f, "missing") for f in [*wanted, *([heads] if heads else [])]
-                    if not os.path.exists(os.path.join(path, *f.split("/")))]
-    if problems:
-        raise RunStoreError("; ".join(f"{os.path.join(path, p.file)} is {p.kind}" for p in problems) +
-                            f" (`headlens runs verify {path}` checks every file)")
-    return {"scores": [sql_path(os.path.join(path, *f.split("/"))) for f in wanted],
-            "heads": sql_path(os.path.join(path, heads)) if heads else None}
-
-
-def _readable(con, name: str, query: str, warn: bool) -> bool:
-    try:
-        con.execute(f"DESCRIBE {query}")
-        return True
-    except Exception as e:  # noqa: BLE001 - DuckDB raises IO and format errors of several types
-        if warn:
-            warnings.warn(f"run {name!r} is left out of the scores and heads views: DuckDB cannot read one of its "
-                          f"files: {e}", stacklevel=5)
-        return False
-
-
-def _damaged_files(con, include_incomplete: bool) -> str:
-    """The damaged files of the runs a failed query could read (full checks), as one line."""
-    where = "" if include_incomplete else " WHERE status = 'complete'"
-    found = []
-    for name, path in con.execute(f"SELECT name, path FROM registry{where}").fetchall():
-        if os.path.isdir(path):
-            found += [f"{os.path.join(path, p.file)} ({p.kind})" for p in integrity.check(path).damaged]
-    return "; ".join(found)
-
-
-def _warn_damaged(paths: list[str]) -> None:
-    """After a rebuild: verify every run found, and warn about each damaged one by file name."""
-    for path in paths:
-        try:
-            damaged = integrity.check(path).damaged
-        except RunStoreError as e:
-            warnings.warn(str(e), stacklevel=5)
-            continue
-        if damaged:
-            warnings.warn(f"run {path} is damaged: {'; '.join(str(p) for p in damaged)} (headlens runs verify {path}).",
-                          stacklevel=5)
 
 
 def register_run(run_dir: str) -> str | None:

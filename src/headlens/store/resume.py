@@ -36,11 +36,11 @@ from ..corpus.types import Skipped
 from ..errors import RunStoreError
 from . import integrity
 from .atomic import atomic_write_json
+from .lock import LOCK, acquire as _lock
 from .writer import MANIFEST
 
 PROGRESS = "progress.json"
 PLAN = "plan"
-LOCK = ".headlens.lock"
 # options that do not change what a run computes: they may differ on resume
 FREE_OPTIONS = ("out", "overwrite", "resume", "progress", "threads", "keep_freed_memory", "annotation_cache", "cache_dir", "model",
                 "part_size")
@@ -307,57 +307,3 @@ def _intact(out: str, progress: dict | None) -> tuple[dict | None, list]:
             steps += len(json.load(fh)["steps"])
     keep = {f: v for f, v in (index or {}).items() if int(PART.match(f.rsplit("/", 1)[-1]).group(1)) < first}
     return {"parts": first, "steps": steps, **state, "files": keep}, damaged
-
-
-def _lock(out: str):
-    """Hold an exclusive lock on ``out/.headlens.lock`` while this run lives (a killed process releases it)."""
-    import fcntl
-
-    fh = open(os.path.join(out, LOCK), "a")  # noqa: SIM115 - kept open with the run's state
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as e:
-        fh.close()
-        holder = lock_holder(out)
-        raise RunStoreError(f"another headlens process is writing {out} right now{f' (pid {holder})' if holder else ''}; "
-                            "wait for it to end (or stop it) before resuming.") from e
-    os.ftruncate(fh.fileno(), 0)
-    fh.write(f"{os.getpid()}\n")
-    fh.flush()
-    return fh
-
-
-def lock_holder(out: str) -> int | None:
-    """The pid recorded in the run's lock file (the process that last held it), if any."""
-    try:
-        with open(os.path.join(out, LOCK), encoding="ascii") as fh:
-            return int(fh.read().strip() or 0) or None
-    except (OSError, ValueError):
-        return None
-
-
-def live(out: str) -> bool:
-    """True when the process recorded in the run's lock file exists and holds the lock now; a run
-    whose status is 'running' but is not live was killed."""
-    import fcntl
-
-    pid = lock_holder(out)
-    try:
-        os.kill(pid or 0, 0) if pid else None
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # another user's process: it exists
-    if pid is None:
-        return False
-    try:
-        fh = open(os.path.join(out, LOCK))  # noqa: SIM115
-    except OSError:
-        return False
-    with fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError:
-            return True
-        fcntl.flock(fh, fcntl.LOCK_UN)
-        return False
