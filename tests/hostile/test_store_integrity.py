@@ -158,3 +158,30 @@ def test_a_garbage_part_with_a_matching_record_is_named_by_the_reader(reference,
     json.dump(manifest, open(os.path.join(run, "manifest.json"), "w"))
     with pytest.raises(headlens.RunStoreError, match=f"cannot read run {run}: {part}"):
         headlens.open_run(run).scores()
+
+
+@pytest.mark.parametrize("what, message", [
+    ("no directory", r"is not a headlens run: it has no manifest\.json"),
+    ("no manifest", r"is not a headlens run: it has no manifest\.json"),
+    ("garbage manifest", r"cannot read .*manifest\.json: .*The run directory is damaged"),
+    ("garbage progress", r"cannot read .*progress\.json: .*The run directory is damaged"),
+])
+def test_verify_of_something_that_is_not_a_readable_run(reference, tmp_path, capsys, what, message):
+    run = str(tmp_path / "r")
+    if what != "no directory":
+        copy_run(reference, run)
+    if what == "no manifest":
+        os.unlink(os.path.join(run, "manifest.json"))
+    elif what == "garbage manifest":
+        open(os.path.join(run, "manifest.json"), "w").write("{not json")
+    elif what == "garbage progress":
+        manifest = json.load(open(os.path.join(run, "manifest.json")))
+        manifest["status"] = "running"
+        json.dump(manifest, open(os.path.join(run, "manifest.json"), "w"))
+        open(os.path.join(run, "progress.json"), "w").write("\x00" * 10)
+    assert main(["runs", "verify", run]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("RunStoreError: ") and "Traceback" not in err
+    import re
+
+    assert re.search(message, err), err

@@ -172,3 +172,21 @@ def test_options_that_do_not_change_results_may_differ(tiny_bert_dir, corpus, re
     kw = _interrupted(tiny_bert_dir, corpus, out, monkeypatch)
     run, _ = _resume({**kw, "part_size": 7, "threads": 1})
     assert_same_run(run.path, reference)
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--max-tokens", "64", "max_tokens (stored 40, now 64)"),
+    ("--long", "window", "long (stored 'skip', now 'window')"),
+    ("--word-aggregation", "first", "word_aggregation (stored 'clark', now 'first')"),
+])
+def test_cli_resume_of_a_complete_run_with_other_options_refuses(tiny_bert_dir, corpus, reference, tmp_path, capsys, flag, value, message):
+    from headlens.cli import main
+
+    out = copy_run(reference, tmp_path / "runs" / "r")
+    args = ["run", "--model", tiny_bert_dir, "--corpus", corpus, "--annotator", "regex", "--quiet", "--resume",
+            "--max-tokens", "40", "--sort-window", "8", "--out", out]
+    assert main([*args, flag, value]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"RunStoreError: cannot resume {out}: it was completed with other settings: ") and message in err
+    assert main(args) == 0  # the same options: nothing to do
+    assert "complete already: nothing to resume" in capsys.readouterr().out
