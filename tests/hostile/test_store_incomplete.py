@@ -114,7 +114,8 @@ def test_readers_give_the_committed_part_of_a_stopped_run(reference, tmp_path, c
     out = _as_stopped(reference, tmp_path / "runs" / "r")
     _lock(out, _dead_pid()).close()
     LEFTOVERS[leftover](out)
-    with pytest.raises(headlens.RunStoreError, match="'running', not complete.*allow_incomplete=True"):
+    with pytest.raises(headlens.RunStoreError, match=rf"'running', not complete.*allow_incomplete=True .*\(3 committed "
+                                                     rf"parts, {3 * PART} corpus items; .*runs show .* --allow-incomplete"):
         headlens.open_run(out)
     run = headlens.open_run(out, allow_incomplete=True)
     assert run.committed == {"parts": 3, "items": 3 * PART}

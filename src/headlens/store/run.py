@@ -130,6 +130,14 @@ class Run:
         return summary_html(self)
 
 
+def _committed_note(run: Run) -> str:
+    try:
+        c = run.committed
+    except RunStoreError as e:
+        return f"its committed parts cannot be counted: {e}"
+    return f"{c['parts']} committed parts, {c['items']} corpus items"
+
+
 def open_run(path: str | os.PathLike[str], allow_incomplete: bool = False) -> Run:
     path = os.fspath(path)
     manifest_path = os.path.join(path, MANIFEST)
@@ -144,6 +152,7 @@ def open_run(path: str | os.PathLike[str], allow_incomplete: bool = False) -> Ru
     if not run.complete and not allow_incomplete:
         raise RunStoreError(
             f"run {path} is {manifest.get('status')!r}, not complete (it was interrupted or is still running). "
-            "Pass allow_incomplete=True to read what it finished."
+            f"Pass allow_incomplete=True to read what it finished ({_committed_note(run)}; on the command line: "
+            f"headlens runs show {path} --allow-incomplete, or headlens sql --all)."
         )
     return run
