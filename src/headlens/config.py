@@ -14,9 +14,9 @@ from .metrics.categories import KEY_MODES, load_category_map
 from .runner.batch import AGGREGATIONS
 
 LONG_POLICIES = ("skip", "truncate", "window")
-# Sentences per committed part: `headlens run` on the embedded corpus and model analyses 18
-# sentences/s on a shared 2-core CPU (surface analyses), so a kill loses at most ~30 s of work
-# (about a minute with heavier analyses). See docs/reliability.md.
+# Sentences per committed part: `headlens run` on the embedded corpus and model analyses 18 to 49
+# sentences/s on a shared 2-core CPU (surface analyses; 26/s with roles and syntax), so a kill
+# loses at most 10 to 30 s of work. See docs/reliability.md.
 PART_SIZE = 500
 DEVICES_HELP = "'cpu', 'cuda', 'cuda:N' or 'auto'"
 

@@ -155,7 +155,7 @@ def test_part_size_option(tiny_bert_dir, corpus, tmp_path, capsys):
     from headlens.cli import build_parser
 
     helptext = " ".join(build_parser()._subparsers._group_actions[0].choices["run"].format_help().split())
-    assert "--part-size" in helptext and "default 500" in helptext and "18 sentences/s" in helptext
+    assert "--part-size" in helptext and "default 500" in helptext and "18 to 49 sentences/s" in helptext
     assert headlens.RunConfig().part_size == 500
     args = ["run", "--model", tiny_bert_dir, "--corpus", corpus, "--annotator", "regex", "--quiet", "--max-tokens", "40"]
     assert main([*args, "--out", str(tmp_path / "a"), "--part-size", "0"]) == 2

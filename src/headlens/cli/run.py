@@ -63,8 +63,8 @@ def add(sub) -> None:
     p.add_argument("--store-maps", default="", help="comma-separated sentence ids or sent_ids whose full maps are saved")
     p.add_argument("--part-size", type=int, default=PART_SIZE,
                    help=f"sentences per committed part (default {PART_SIZE}): a kill loses at most the part being written. "
-                        "Measured: 18 sentences/s for the default analyses on the embedded corpus and model on a shared "
-                        "2-core CPU, so a part is about 30 s of work (heavier analyses: about a minute)")
+                        "Measured with the embedded corpus and model on a shared 2-core CPU: 18 to 49 sentences/s for the "
+                        "default analyses, 26 sentences/s with roles and syntax, so a part is 10 to 30 s of work")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--release-memory", action="store_true",
                    help="leave glibc's allocator as it is (default: keep freed memory for reuse, fewer page faults)")
