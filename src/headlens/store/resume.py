@@ -8,9 +8,17 @@ sentences part, a sentences part or plan not yet recorded, any ``*.tmp-*`` file)
 resume and its sentences are computed again; nothing committed is ever computed again or lost.
 
 ``progress.json`` holds what the run had accumulated when its last part was committed: the head
-moments (exact, mergeable), the counts, the maps found, and how many stream steps (batches and
-skipped items) the committed parts cover. A resumed run starts from that state, so it ends with
-the same sentences, scores and ``heads.parquet`` as a run that was never stopped.
+moments (exact, mergeable), the counts, the maps found, how many stream steps (batches and
+skipped items) the committed parts cover, and the size and sha256 of every committed file
+(``store/integrity.py``). A resumed run starts from that state, so it ends with the same
+sentences, scores and ``heads.parquet`` as a run that was never stopped.
+
+Damaged parts. Resume first checks every committed file against its checksum. At the first
+missing or damaged part k it drops parts k and later and starts from the state recorded with part
+k-1 (``plan/part-(k-1).json`` keeps the state the run had after it), so those sentences are
+computed again; a complete run with a damaged part is resumed the same way. Every option that
+changes results, the weights' and each tokenizer file's sha256 and the corpus sha256 must equal the
+stored ones (``differences``), for incomplete and complete runs alike; a refusal releases the lock.
 
 The batch plan. Batches are a deterministic function of the corpus, the tokenizer and
 ``max_tokens``/``max_batch``/``sort_window``/``long``; ``plan/part-N.json`` records the steps of
