@@ -215,20 +215,21 @@ def run(config: RunConfig | None = None, **options) -> Run:
         raise
     register_run(out)  # listed (status running) while it runs: `headlens runs list --all`
 
-    cache = AnnotationCache(cfg.cache_dir) if annotator is not None and cfg.annotation_cache else None
-    replace_gold = annotator is not None and spec.resolved_format == "conllu"
-    annotated = chain([first], items)
-    if annotator:
-        annotated = Annotation(annotator, cache, replace_gold=replace_gold).stream(annotated)
-    encoder = Encoder(lm.tokenizer, lm.max_tokens, cfg.long)
-    engine = Engine(lm, metrics, cfg.word_aggregation, collectors.attention)
-    windows = WindowCombiner()
     moments, counts, skipped, maps_found = state.moments, state.counts, state.skipped, state.maps_found
     maps_wanted = set(cfg.store_maps)
     status = "failed"
     write_error: WriteError | None = None
+    cache = None
     progress = make_progress(cfg.progress)
-    try:
+    try:  # from here on, whatever happens, the manifest records the end and the lock is released
+        cache = AnnotationCache(cfg.cache_dir) if annotator is not None and cfg.annotation_cache else None
+        replace_gold = annotator is not None and spec.resolved_format == "conllu"
+        annotated = chain([first], items)
+        if annotator:
+            annotated = Annotation(annotator, cache, replace_gold=replace_gold).stream(annotated)
+        encoder = Encoder(lm.tokenizer, lm.max_tokens, cfg.long)
+        engine = Engine(lm, metrics, cfg.word_aggregation, collectors.attention)
+        windows = WindowCombiner()
         with progress:
             task = progress.add_task("headlens run", total=estimate or None)
             for item in plan_batches(mask_stream(encoder.stream(annotated), cfg.mask_rate, lm.tokenizer), cfg.max_tokens, cfg.max_batch, cfg.sort_window):
