@@ -61,15 +61,22 @@ def _sql(run_dir: str, rel: str, capsys) -> str:
     return " ".join(str(w.message) for w in caught)
 
 
-READERS = {"api": _api, "matrices": _matrices, "runs show": _show, "sql": _sql}
+def _report(run_dir: str, rel: str, capsys) -> str:
+    out = os.path.join(os.path.dirname(run_dir), "report.html")
+    assert main(["report", run_dir, "--out", out, "--sentences", "0"]) == 2
+    assert not os.path.exists(out)
+    return capsys.readouterr().err
+
+
+READERS = {"api": _api, "matrices": _matrices, "runs show": _show, "sql": _sql, "report": _report}
 CASES = [
     ("scores/part-00001.parquet", "flip", ["api", "matrices", "sql"]),
     ("scores/part-00003.parquet", "truncate", ["api", "matrices", "sql"]),
     ("scores/part-00000.parquet", "delete", ["api", "matrices", "sql"]),
-    ("sentences/part-00002.parquet", "flip", ["api"]),
+    ("sentences/part-00002.parquet", "flip", ["api", "report"]),
     ("sentences/part-00000.parquet", "truncate", ["api"]),
     ("sentences/part-00005.parquet", "delete", ["api"]),
-    ("heads.parquet", "flip", ["api", "runs show", "sql"]),
+    ("heads.parquet", "flip", ["api", "runs show", "sql", "report"]),
     ("heads.parquet", "truncate", ["api", "runs show", "sql"]),
     ("heads.parquet", "delete", ["api", "runs show"]),
     ("plan/part-00001.json", "flip", []),
