@@ -118,7 +118,8 @@ def _cmd_verify(args) -> int:
         print(f"{os.path.join(args.run, p.file)}: {p.kind} ({p.detail})")
     for what in report.unchecked:
         print(f"not checked: {what}: no checksums recorded")
-    print(f"{report.checked} files match their recorded size and sha256; {len(report.problems)} problems")
+    n = len(report.problems)
+    print(f"{report.checked} files match their recorded size and sha256; {n} problem{'' if n == 1 else 's'}")
     if not report.ok:
         bad = [p for p in report.problems if p.kind != "uncommitted"]
         raise RunStoreError(f"run {args.run} is damaged: {', '.join(f'{p.file} ({p.kind})' for p in bad)}. Resume it "
