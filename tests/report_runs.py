@@ -24,6 +24,7 @@ import headlens
 from headlens.analyses.compare import compare_runs, save_compare
 from headlens.store.outputs import write_outputs
 from headlens.store import open_run
+from headlens.store.integrity import record
 
 SCRIPT = "<script>window.__pwned=1</script> hello"
 IMG = 'a cat <img src=x onerror="window.__pwned=1"> sat'
@@ -80,6 +81,7 @@ def _add_patterns(run_dir: str) -> None:
         manifest = json.load(fh)
     manifest["metrics"] += [{"name": f"pattern_is_{n}", "level": "token", "analysis": "patterns",
                              "description": f"1 when the map is of type {n}"} for n in PATTERN_TYPES]
+    manifest["files"].update(record(run_dir, ["heads.parquet"]))  # the new file's checksum, as a run records it
     with open(path, "w", encoding="utf-8") as fh:
         json.dump(manifest, fh)
 

@@ -1,5 +1,6 @@
 """compare: a run against itself finds nothing; against a copy with shifted scores it finds the shift."""
 
+import json
 import os
 import random
 import shutil
@@ -18,6 +19,7 @@ from headlens.store.outputs import read_outputs
 from headlens.cli import main
 from headlens.errors import ConfigError
 from headlens.store import open_run
+from headlens.store.integrity import record
 
 
 def _corpus(path, n, seed):
@@ -49,6 +51,10 @@ def _shifted_copy(run, out, shifts, seed=1):
             values[hit] += shift + rng.normal(0, 0.002, hit.sum())
         table = table.set_column(table.schema.get_field_index("value"), "value", pa.array(values))
         pq.write_table(table, os.path.join(folder, name))
+    manifest_path = os.path.join(out, "manifest.json")  # the new parts' checksums, as a run that computed them has
+    manifest = json.load(open(manifest_path))
+    manifest["files"].update(record(out, [f"scores/{name}" for name in os.listdir(folder)]))
+    json.dump(manifest, open(manifest_path, "w"))
     return open_run(out)
 
 

@@ -253,12 +253,14 @@ def test_interrupted_run_resumes_and_refuses_other_settings(tiny_bert_dir, corpu
 
 def test_resume_of_a_complete_or_missing_run(tiny_bert_dir, corpus, reference, tmp_path, capsys):
     before = os.path.getmtime(os.path.join(reference["skip"], "manifest.json"))
-    args = ["run", "--model", tiny_bert_dir, "--corpus", corpus, "--annotator", "regex", "--quiet", "--resume"]
+    args = ["run", "--model", tiny_bert_dir, "--corpus", corpus, "--annotator", "regex", "--quiet", "--resume",
+            "--max-tokens", "40", "--sort-window", "9", "--part-size", "5"]
     assert main([*args, "--out", reference["skip"]]) == 0
     assert "complete already: nothing to resume" in capsys.readouterr().out
     assert os.path.getmtime(os.path.join(reference["skip"], "manifest.json")) == before
     with pytest.warns(UserWarning, match="complete already"):
-        assert headlens.run(out=reference["skip"], resume=True).complete
+        assert headlens.run(**options(tiny_bert_dir, corpus, reference["skip"], long="skip"), resume=True).complete
+    assert os.path.getmtime(os.path.join(reference["skip"], "manifest.json")) == before
     assert main([*args, "--out", str(tmp_path / "nope")]) == 2
     assert "does not exist, so there is no run to resume: drop --resume" in capsys.readouterr().err
 

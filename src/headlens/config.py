@@ -17,6 +17,10 @@ from .runner.batch import AGGREGATIONS
 LONG_POLICIES = ("skip", "truncate", "window")
 DEFAULT_STORE_MAPS = ("0", "1", "2")  # the report's head view draws these sentences' stored maps
 ATTENTION_PATHS = ("auto", "fused", "eager")  # how attention statistics are computed (runner.engine.Engine)
+# Sentences per committed part: `headlens run` on the embedded corpus and model analyses 18 to 49
+# sentences/s on a shared 2-core CPU (surface analyses; 26/s with roles and syntax), so a kill
+# loses at most 10 to 30 s of work. See docs/reliability.md.
+PART_SIZE = 500
 DEVICES_HELP = "'cpu', 'cuda', 'cuda:N' or 'auto'"
 
 
@@ -64,6 +68,7 @@ class RunConfig:
     keeps a map.
     ``resume``: continue the killed or stopped run in ``out`` (same options, model and corpus),
     keeping its committed parts (see ``headlens.store.resume``).
+    ``part_size``: sentences per committed part (a kill loses at most the part being written).
     ``keep_freed_memory``: glibc keeps freed memory for reuse instead of returning it to the
     kernel after every layer (fewer page faults; the process keeps its peak heap until it exits;
     process-wide, see ``headlens.runner.allocator``).
@@ -91,7 +96,7 @@ class RunConfig:
     category_keys: str = "renormalise"  # categories: rows renormalised over the words kept, or "raw"
     store_maps: tuple[str, ...] = DEFAULT_STORE_MAPS
     mask_rate: float = 0.0  # share of word tokens replaced by the mask token (Kobayashi et al. 2021: 0.12)
-    part_size: int = 2000
+    part_size: int = PART_SIZE
     threads: int | None = None
     keep_freed_memory: bool = True
     overwrite: bool = False

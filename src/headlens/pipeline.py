@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 import warnings
@@ -19,7 +20,7 @@ from .annotate import Annotation, AnnotationCache, make_annotator
 from .config import RunConfig
 from .corpus.reader import Corpus, fingerprint
 from .corpus.types import Skipped
-from .errors import CorpusError
+from .errors import CorpusError, RunStoreError
 from .metrics import resolve
 from .models import load_model
 from .collect import CollectorSet
@@ -30,7 +31,8 @@ from .runner.maps import map_arrays, map_name
 from .runner.masking import mask_stream
 from .runner.windows import WindowCombiner
 from .runner.progress import make_progress
-from .store import Run, RunWriter, open_run, prepare_run_dir, resume
+from .store import Run, RunWriter, integrity, open_run, prepare_run_dir, resume
+from .store.atomic import WriteError
 from .store.catalog import register_run
 from .store.tables import heads_table
 
@@ -93,6 +95,7 @@ def _manifest(cfg: RunConfig, lm, annotator, spec, corpus_sha: str, metrics) -> 
         "config": cfg.to_dict(),
         "versions": package_versions(),
         "counts": {},
+        integrity.INTEGRITY: integrity.INTEGRITY_NOTE,
         "tables": {
             "scores": "scores/*.parquet: sentence_id, layer, head, metric, value (layer/head 0-based)",
             "sentences": "sentences/*.parquet: one row per corpus item, analysed or skipped with reason",
@@ -118,6 +121,38 @@ def _store_sentences(done: list, writer: RunWriter, moments: Moments, counts: Co
         counts["words_without_tokens"] += record["words_without_tokens"]
 
 
+def _failed(out: str, error: WriteError, state) -> RunStoreError:
+    items = state.saved["counts"].get("analysed", 0) + sum(state.saved["skipped"].values())
+    return RunStoreError(f"run {out} failed: {error} Its {state.parts} committed parts ({items} corpus items) are kept "
+                         "and its manifest.json says 'failed'; fix the cause (e.g. free disk space) and continue with: "
+                         f"headlens run ... --out {out} --resume")
+
+
+def _end(writer: RunWriter, state, manifest: dict, status: str, error: WriteError | None, heads) -> WriteError | None:
+    """Write heads.parquet (a complete run) and the final manifest with the checksums of every
+    committed file, then release the run directory's lock whatever happens; return the write error
+    that failed the run, if any."""
+    out = writer.out
+    try:
+        ended = []
+        if status == "complete":
+            try:
+                writer.write_table("heads.parquet", heads())
+                maps = os.path.join(out, "maps")
+                ended = ["heads.parquet", *(f"maps/{f}" for f in sorted(os.listdir(maps)) if ".tmp-" not in f and
+                                            not f.startswith("."))] if os.path.isdir(maps) else ["heads.parquet"]
+            except WriteError as e:
+                error, status = e, "failed"
+                manifest["error"] = f"{type(e).__name__}: {e}"
+        manifest["files"] = {**state.files, **integrity.record(out, ended)}
+        manifest["status"] = status
+        manifest["finished"] = _now()
+        writer.write_manifest(manifest)
+    finally:
+        state.release()  # the run directory's lock (see store/resume.py)
+    return error
+
+
 def run(config: RunConfig | None = None, **options) -> Run:
     """Run the analyses of ``config`` (or of ``RunConfig(**options)``) and return the stored Run.
 
@@ -127,9 +162,6 @@ def run(config: RunConfig | None = None, **options) -> Run:
     """
     cfg = config if config is not None else RunConfig(**options)
     t0 = time.perf_counter()
-    if cfg.resume and resume.completed(cfg.out):
-        warnings.warn(f"{cfg.out} is complete already: --resume has nothing to do.", stacklevel=2)
-        return open_run(cfg.out)
     spec = cfg.corpus_spec
     corpus = Corpus(spec)  # checks the path before anything slow
     items = iter(corpus)
@@ -157,23 +189,35 @@ def run(config: RunConfig | None = None, **options) -> Run:
     manifest["attention"] = {"path": engine.path, "why": engine.path_reason, "metrics": engine.metric_paths()}
     fresh = Moments((len(metrics), lm.num_layers, lm.num_heads))
     out, state = resume.start(cfg.out, fresh, manifest, cfg.resume, lambda o: prepare_run_dir(o, cfg.overwrite))
+    if state == resume.COMPLETE:  # same settings, every recorded file intact
+        warnings.warn(f"{cfg.out} is complete already: --resume has nothing to do.", stacklevel=2)
+        result = open_run(out)
+        result.note = f"{cfg.out} is complete already: nothing to resume (use --overwrite to run it again)."
+        return result
     writer = RunWriter(out, names, part_size=cfg.part_size)
     writer.parts = state.parts
     writer.on_commit = collectors.on_commit(out, state.commit)  # a part counts once progress.json records it
-    writer.write_manifest(manifest)
+    try:
+        writer.write_manifest(manifest)
+    except BaseException:
+        state.release()
+        raise
+    register_run(out)  # listed (status running) while it runs: `headlens runs list --all`
 
-    cache = AnnotationCache(cfg.cache_dir) if annotator is not None and cfg.annotation_cache else None
-    replace_gold = annotator is not None and spec.resolved_format == "conllu"
-    annotated = chain([first], items)
-    if annotator:
-        annotated = Annotation(annotator, cache, replace_gold=replace_gold).stream(annotated)
-    encoder = Encoder(lm.tokenizer, lm.max_tokens, cfg.long)
-    windows = WindowCombiner()
     moments, counts, skipped, maps_found = state.moments, state.counts, state.skipped, state.maps_found
     maps_wanted = set(cfg.store_maps)
     status = "failed"
+    write_error: WriteError | None = None
+    cache = None
     progress = make_progress(cfg.progress)
-    try:
+    try:  # from here on, whatever happens, the manifest records the end and the lock is released
+        cache = AnnotationCache(cfg.cache_dir) if annotator is not None and cfg.annotation_cache else None
+        replace_gold = annotator is not None and spec.resolved_format == "conllu"
+        annotated = chain([first], items)
+        if annotator:
+            annotated = Annotation(annotator, cache, replace_gold=replace_gold).stream(annotated)
+        encoder = Encoder(lm.tokenizer, lm.max_tokens, cfg.long)
+        windows = WindowCombiner()
         with progress:
             task = progress.add_task("headlens run", total=estimate or None)
             for item in plan_batches(mask_stream(encoder.stream(annotated), cfg.mask_rate, lm.tokenizer), cfg.max_tokens, cfg.max_batch, cfg.sort_window):
@@ -208,12 +252,23 @@ def run(config: RunConfig | None = None, **options) -> Run:
     except KeyboardInterrupt:
         status = "interrupted"
         raise
+    except WriteError as e:  # disk full or another write error: what is committed stays, resumable
+        write_error = e
+        manifest["error"] = f"{type(e).__name__}: {e}"
+        raise _failed(out, e, state) from e
     except Exception as e:
         manifest["error"] = f"{type(e).__name__}: {e}"
         raise
     finally:
         # finished batches are kept even when the run stops early; a batch cut while being stored is not
-        writer.discard() if state.storing else writer.flush()
+        try:
+            writer.discard() if state.storing or write_error else writer.flush()
+        except WriteError as e:
+            write_error, status = e, "failed"
+            manifest["error"] = f"{type(e).__name__}: {e}"
+            writer.discard()
+        if write_error or state.storing:  # the open part was dropped: count what is committed
+            counts, skipped = Counter(state.saved["counts"]), Counter(state.saved["skipped"])
         if cache is not None:
             cache.close()
         elapsed = time.perf_counter() - t0
@@ -231,13 +286,11 @@ def run(config: RunConfig | None = None, **options) -> Run:
         manifest["maps"] = {"requested": list(cfg.store_maps), "not_found": sorted(maps_wanted - maps_found)}
         manifest["seconds"] = round(elapsed, 3)
         manifest["sentences_per_second"] = round(counts["analysed"] / elapsed, 2) if elapsed > 0 else None
-        if status == "complete":
-            writer.write_table("heads.parquet", heads_table(moments, names, [m.level for m in metrics]))
-        manifest["status"] = status
-        manifest["finished"] = _now()
-        writer.write_manifest(manifest)
-        state.release()  # the run directory's lock (see store/resume.py)
+        write_error = _end(writer, state, manifest, status, write_error,
+                           lambda: heads_table(moments, names, [m.level for m in metrics]))
         register_run(out)  # the runs catalog of the parent directory; a failure only warns
+    if write_error is not None:  # a write failed while the run was being closed
+        raise _failed(out, write_error, state) from write_error
     from .analyses import finalize
 
     result = open_run(out)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,8 +28,9 @@ def score_matrices(run: Run, metrics: list[str]) -> dict[str, ScoreMatrix]:
     """One scan of the run's score parts for all ``metrics`` (rows: every sentence that has any score)."""
     model = run.manifest["model"]
     layers, heads = int(model["num_layers"]), int(model["num_heads"])
-    dataset = ds.dataset(os.path.join(run.path, "scores"), format="parquet")
-    table = dataset.to_table(filter=ds.field("metric").isin(metrics), columns=["sentence_id", "layer", "head", "metric", "value"])
+    dataset = run.dataset("scores")  # the committed parts, checked against their checksums
+    table = run._read(dataset.files, lambda: dataset.to_table(filter=ds.field("metric").isin(metrics),
+                                                              columns=["sentence_id", "layer", "head", "metric", "value"]))
     codes = pc.index_in(table["metric"], value_set=pa.array(metrics)).to_numpy(zero_copy_only=False)
     sentence = table["sentence_id"].to_numpy()
     column = table["layer"].to_numpy().astype(np.int64) * heads + table["head"].to_numpy()

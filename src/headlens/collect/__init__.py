@@ -107,15 +107,12 @@ def _save(tmp: str, arrays: dict[str, np.ndarray]) -> None:
         np.savez(fh, **arrays)
 
 
-def committed_parts(run_dir: str) -> int:
-    d = os.path.join(run_dir, "sentences")
-    return sum(1 for f in os.listdir(d) if f.startswith("part-") and f.endswith(".parquet") and ".tmp-" not in f)
-
-
 def read_parts(run, name: str) -> list[dict[str, np.ndarray]]:
-    """The committed parts of collector ``name`` of ``run``, checked against its analysed sentences."""
+    """The committed parts of collector ``name`` of ``run``, checked against its analysed sentences
+    and against their recorded checksums."""
     parts = []
-    for n in range(committed_parts(run.path)):
+    run._verified(f"{DIRECTORY}/{name}/")
+    for n in range(run.committed["parts"]):
         path = part_path(run.path, name, n)
         if not os.path.exists(path):
             raise RunStoreError(f"{path} is missing: run {run.path} was not made with this analysis's collector "

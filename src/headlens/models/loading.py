@@ -74,6 +74,15 @@ def sha256_files(paths: list[str]) -> str:
     return hashlib.sha256("".join(f"{n} {d}\n" for n, d in digests).encode()).hexdigest()
 
 
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+                   "vocab.txt", "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model")
+
+
+def tokenizer_sha256(path: str) -> dict[str, str]:
+    """sha256 of each tokenizer file the model directory ``path`` has."""
+    return {f: sha256_files([os.path.join(path, f)]) for f in TOKENIZER_FILES if os.path.exists(os.path.join(path, f))}
+
+
 def _looks_like_path(name: str) -> bool:
     return name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep == "\\" and "\\" in name
 
@@ -156,6 +165,7 @@ class LoadedModel:
                 "class": type(self.tokenizer).__name__,
                 "vocab_size": len(self.tokenizer),
                 "do_lower_case": getattr(self.tokenizer, "do_lower_case", None),
+                "files_sha256": tokenizer_sha256(self.path),  # --resume refuses a changed tokenizer
             },
         }
 

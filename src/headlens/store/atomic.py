@@ -10,6 +10,31 @@ import json
 import os
 import tempfile
 from collections.abc import Callable
+from contextlib import contextmanager
+
+from ..errors import RunStoreError
+
+
+class WriteError(RunStoreError):
+    """A file could not be written (disk full, no permission, I/O error): names the file; ``errno`` as OSError's."""
+
+    def __init__(self, path: str, error: OSError):
+        self.path = path
+        self.errno = error.errno
+        reason = error.strerror or str(error) or type(error).__name__
+        super().__init__(f"cannot write {path}: {reason}" + (f" (errno {error.errno})" if error.errno else "") +
+                         "; nothing of this file was kept.")
+
+
+@contextmanager
+def writing(path: str):
+    """Turn an OSError raised while writing ``path`` into a WriteError that names it."""
+    try:
+        yield
+    except WriteError:
+        raise
+    except OSError as e:
+        raise WriteError(path, e) from e
 
 
 def _umask() -> int:
@@ -42,14 +67,15 @@ def _temporary(path: str) -> str:
 
 def atomic_write(path: str, write: Callable[[str], None]) -> None:
     """Call ``write(tmp_path)`` then rename ``tmp_path`` over ``path``."""
-    tmp = _temporary(path)
-    try:
-        write(tmp)
-        _publish(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with writing(path):
+        tmp = _temporary(path)
+        try:
+            write(tmp)
+            _publish(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
 
 
 def _publish(tmp: str, path: str) -> None:
@@ -87,12 +113,24 @@ class AtomicParquetWriter:
         import pyarrow.parquet as pq
 
         self.path = path
-        self.tmp = _temporary(path)
-        self._writer = pq.ParquetWriter(self.tmp, schema, **({"compression": "zstd"} | options))
+        with writing(path):
+            self.tmp = _temporary(path)
+            self._writer = pq.ParquetWriter(self.tmp, schema, **({"compression": "zstd"} | options))
 
     def write(self, table) -> None:
-        self._writer.write_table(table)
+        with writing(self.path):
+            self._writer.write_table(table)
 
     def commit(self) -> None:
-        self._writer.close()
-        _publish(self.tmp, self.path)
+        with writing(self.path):
+            self._writer.close()
+            _publish(self.tmp, self.path)
+
+    def abandon(self) -> None:
+        """Close and delete the temporary file (nothing of it is committed)."""
+        try:
+            self._writer.close()
+        except OSError:
+            pass  # a failed write may leave it unclosable; the file goes anyway
+        if os.path.exists(self.tmp):
+            os.unlink(self.tmp)

@@ -24,7 +24,6 @@ directories found under ROOT (a warning says so once).
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import time
 import warnings
@@ -32,6 +31,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from ..errors import RunStoreError
+from .catalog_views import _damaged_files, _lit, _manifest, _readable, _view_files, _warn_damaged, sql_path
 from .writer import MANIFEST
 
 CATALOG = "catalog.duckdb"
@@ -60,10 +60,6 @@ def runs_root(root: str | None = None, run_dir: str | None = None) -> str:
     return os.path.abspath(chosen)
 
 
-def _lit(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
-
-
 def _time(s: str | None) -> datetime | None:
     if not s:
         return None
@@ -80,14 +76,6 @@ def _row(name: str, path: str, m: dict) -> list:
             len(m.get("resumed") or []), (m.get("versions") or {}).get("headlens"), datetime.now(timezone.utc).replace(tzinfo=None)]
 
 
-def _manifest(path: str) -> dict:
-    try:
-        with open(os.path.join(path, MANIFEST), encoding="utf-8") as fh:
-            return json.load(fh)
-    except (OSError, ValueError) as e:
-        raise RunStoreError(f"{path} is not a readable headlens run ({MANIFEST}: {e}); pass a run directory.") from e
-
-
 class Catalog:
     """``Catalog(root)``: register runs, list them, query them with SQL (see the module docstring)."""
 
@@ -96,8 +84,9 @@ class Catalog:
         self.path = os.path.join(self.root, CATALOG)
 
     @contextmanager
-    def _connect(self, registering: str | None = None):
-        """An exclusive, checked connection; the catalog is rebuilt first if missing or unreadable."""
+    def _connect(self, registering: str | None = None, read_only: bool = False):
+        """An exclusive, checked connection (``read_only``: DuckDB refuses every change); the catalog is
+        rebuilt first if missing or unreadable."""
         import duckdb
 
         if not os.path.isdir(self.root):
@@ -113,9 +102,10 @@ class Catalog:
             while True:
                 con = None
                 try:
-                    con = duckdb.connect(self.path)
+                    con = duckdb.connect(self.path, read_only=read_only)
                     if con.execute("SELECT max(version) FROM meta").fetchone()[0] != VERSION:
                         raise duckdb.CatalogException(f"its format is not version {VERSION}")
+                    con.execute(f"SELECT {', '.join(NAMES)} FROM registry LIMIT 0")  # the table headlens keeps
                     break
                 except duckdb.Error as e:
                     if con is not None:
@@ -138,7 +128,13 @@ class Catalog:
         """Write a new catalog of the runs under the root to a temporary file, then rename it (lock held)."""
         import duckdb
 
-        found = self.find_runs()
+        found = []
+        for path in self.find_runs():
+            try:
+                sql_path(os.path.join(path, MANIFEST))
+                found.append(path)
+            except RunStoreError as e:
+                warnings.warn(f"the runs catalog leaves out a run: {e}", stacklevel=4)
         if problem or set(found) - {registering}:
             warnings.warn(f"the runs catalog {self.path} is {'unreadable (' + problem + ')' if problem else 'missing'}; "
                           f"rebuilt it from the {len(found)} run directories under {self.root}.", stacklevel=4)
@@ -158,6 +154,7 @@ class Catalog:
         if os.path.exists(self.path + ".wal"):
             os.unlink(self.path + ".wal")
         os.replace(tmp, self.path)
+        _warn_damaged([p for p in found if p != registering])
 
     def find_runs(self) -> list[str]:
         """Run directories (with a manifest) at most SCAN_DEPTH levels under the root, not inside another run."""
@@ -188,46 +185,73 @@ class Catalog:
         """Add or update the run in ``run_dir``; return its name in the catalog."""
         path = os.path.abspath(run_dir)
         manifest = _manifest(path)
+        sql_path(os.path.join(path, MANIFEST))  # a name DuckDB cannot read exactly is refused here, not when a view is read
         with self._connect(registering=path) as con:
             con.execute("BEGIN")
             name = self._upsert(con, path, manifest, name)
-            self._views(con, temp=False, include_incomplete=False)
             con.execute("COMMIT")
+            self._views(con, temp=False, include_incomplete=False)  # each statement atomic; a bad file is left out
         return name
 
-    def _views(self, con, temp: bool, include_incomplete: bool) -> None:
+    def _views(self, con, temp: bool, include_incomplete: bool, probe: bool = False) -> None:
+        """Views over the runs' committed files, each named literally (never a glob pattern); a run
+        whose files are missing or altered is left out of ``scores``/``heads`` with a warning naming them."""
         kind = "TEMP VIEW" if temp else "VIEW"
         where = "" if include_incomplete else " WHERE status = 'complete'"
         rows = con.execute(f"SELECT name, path FROM registry{where} ORDER BY name").fetchall()
         live = [(n, p) for n, p in rows if os.path.isdir(p)] if temp else rows
-        scores = [f"SELECT {_lit(n)} AS run, * FROM read_parquet({_lit(os.path.join(p, 'scores', '*.parquet'))})"
-                  for n, p in live if any(f.endswith(".parquet") for f in _listdir(os.path.join(p, "scores")))]
-        heads = [f"SELECT {_lit(n)} AS run, * FROM read_parquet({_lit(os.path.join(p, 'heads.parquet'))})"
-                 for n, p in live if os.path.exists(os.path.join(p, "heads.parquet"))]
+        scores, heads = [], []
+        for name, path in live:
+            try:
+                files = _view_files(path)
+            except RunStoreError as e:
+                if temp:
+                    warnings.warn(f"run {name!r} is left out of the scores and heads views: {e}", stacklevel=4)
+                continue
+            if files["scores"]:
+                scores.append((name, f"SELECT {_lit(name)} AS run, * FROM read_parquet([{', '.join(files['scores'])}])"))
+            if files["heads"]:
+                heads.append((name, f"SELECT {_lit(name)} AS run, * FROM read_parquet([{files['heads']}])"))
         live_names = ", ".join(_lit(n) for n, _ in live) or "NULL"
         con.execute(f"CREATE OR REPLACE {kind} runs AS SELECT * FROM registry WHERE name IN ({live_names})")
         for view, parts in (("scores", scores), ("heads", heads)):
-            con.execute(f"CREATE OR REPLACE {kind} {view} AS " + (" UNION ALL BY NAME ".join(parts) or EMPTY[view]))
+            try:
+                if probe:  # after a query failed on a file: every run's files are opened, bad runs left out
+                    raise RunStoreError("probe")
+                con.execute(f"CREATE OR REPLACE {kind} {view} AS " + (" UNION ALL BY NAME ".join(q for _, q in parts) or EMPTY[view]))
+            except Exception:  # noqa: BLE001 - a file DuckDB cannot open: find it, leave its run out
+                kept = [(n, q) for n, q in parts if _readable(con, n, q, warn=temp)]
+                con.execute(f"CREATE OR REPLACE {kind} {view} AS " + (" UNION ALL BY NAME ".join(q for _, q in kept) or EMPTY[view]))
 
     def sql(self, query: str, include_incomplete: bool = False) -> tuple[list[str], list[tuple]]:
-        """Run ``query`` over ``runs``, ``scores`` and ``heads``; return (column names, rows)."""
+        """Run ``query`` over ``runs``, ``scores`` and ``heads`` on a read-only connection; return
+        (column names, rows). A statement that would change the catalog fails with a RunStoreError."""
         import duckdb
 
-        with self._connect() as con:
+        with self._connect(read_only=True) as con:
             self._views(con, temp=True, include_incomplete=include_incomplete)
             try:
-                cur = con.execute(query)
+                query_error = (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)
+                try:
+                    cur = con.execute(query)
+                except duckdb.Error as e:  # a file no record could check (an older run): leave its run out, retry
+                    if isinstance(e, query_error) or "read-only" in str(e):
+                        raise
+                    self._views(con, temp=True, include_incomplete=include_incomplete, probe=True)
+                    cur = con.execute(query)
                 return [d[0] for d in cur.description or []], cur.fetchall()
             except duckdb.Error as e:
-                raise RunStoreError(f"SQL error: {e}. Tables: runs, scores, heads (see docs/catalog.md).") from e
+                if "read-only" in str(e):
+                    raise RunStoreError(f"the runs catalog is read-only for queries: {e}. Runs are changed with headlens "
+                                        "run and headlens runs register; the catalog is rebuilt from the run directories "
+                                        f"(delete {self.path} to rebuild it).") from e
+                damaged = "" if isinstance(e, query_error) else _damaged_files(con, include_incomplete)  # a file, not the query
+                raise RunStoreError(f"SQL error: {e}. " + (f"Damaged run files: {damaged}. " if damaged else "") +
+                                    "Tables: runs, scores, heads (see docs/catalog.md).") from e
 
     def runs(self, include_incomplete: bool = False) -> list[dict]:
         cols, rows = self.sql("SELECT * FROM runs ORDER BY created, name", include_incomplete)
         return [dict(zip(cols, r)) for r in rows]
-
-
-def _listdir(d: str) -> list[str]:
-    return os.listdir(d) if os.path.isdir(d) else []
 
 
 def register_run(run_dir: str) -> str | None:

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import RunStoreError
+from . import integrity
 from .atomic import atomic_write_json, atomic_write_parquet
 from .run import Run
 
@@ -49,7 +50,8 @@ def write_outputs(run: Run, analysis: str, name: str, tables: dict[str, pa.Table
         os.remove(stale)  # the directory is incomplete until the new params are written
     for table_name, table in tables.items():
         atomic_write_parquet(os.path.join(path, f"{table_name}.parquet"), table)
-    atomic_write_json(os.path.join(path, PARAMS), params)
+    files = integrity.record(path, [f"{t}.parquet" for t in tables])  # checked by readers and `headlens runs verify`
+    atomic_write_json(os.path.join(path, PARAMS), {**params, "files": files})
     return path
 
 
@@ -61,7 +63,16 @@ def read_output_dir(path: str, missing: str) -> tuple[dict[str, pa.Table], dict]
         raise RunStoreError(missing)
     with open(params_path, encoding="utf-8") as fh:
         params = json.load(fh)
-    tables = {f[: -len(".parquet")]: pq.read_table(os.path.join(path, f)) for f in sorted(os.listdir(path)) if f.endswith(".parquet")}
+    recorded = params.pop("files", None)  # None: written before checksums were recorded
+    if recorded is not None:
+        integrity.raise_damaged(path, integrity.check_files(path, recorded))
+    names = sorted(recorded) if recorded is not None else sorted(f for f in os.listdir(path) if f.endswith(".parquet"))
+    tables = {}
+    for f in names:
+        try:
+            tables[f[: -len(".parquet")]] = pq.read_table(os.path.join(path, f))
+        except (pa.ArrowException, OSError) as e:
+            raise RunStoreError(f"cannot read {os.path.join(path, f)}: {e}. Compute the outputs again.") from e
     return tables, params
 
 

@@ -8,9 +8,17 @@ sentences part, a sentences part or plan not yet recorded, any ``*.tmp-*`` file)
 resume and its sentences are computed again; nothing committed is ever computed again or lost.
 
 ``progress.json`` holds what the run had accumulated when its last part was committed: the head
-moments (exact, mergeable), the counts, the maps found, and how many stream steps (batches and
-skipped items) the committed parts cover. A resumed run starts from that state, so it ends with
-the same sentences, scores and ``heads.parquet`` as a run that was never stopped.
+moments (exact, mergeable), the counts, the maps found, how many stream steps (batches and
+skipped items) the committed parts cover, and the size and sha256 of every committed file
+(``store/integrity.py``). A resumed run starts from that state, so it ends with the same
+sentences, scores and ``heads.parquet`` as a run that was never stopped.
+
+Damaged parts. Resume first checks every committed file against its checksum. At the first
+missing or damaged part k it drops parts k and later and starts from the state recorded with part
+k-1 (``plan/part-(k-1).json`` keeps the state the run had after it), so those sentences are
+computed again; a complete run with a damaged part is resumed the same way. Every option that
+changes results, the weights' and each tokenizer file's sha256 and the corpus sha256 must equal the
+stored ones (``differences``), for incomplete and complete runs alike; a refusal releases the lock.
 
 The batch plan. Batches are a deterministic function of the corpus, the tokenizer and
 ``max_tokens``/``max_batch``/``sort_window``/``long``; ``plan/part-N.json`` records the steps of
@@ -25,7 +33,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import warnings
 from collections import Counter
 from datetime import datetime, timezone
@@ -35,15 +42,17 @@ import pyarrow.parquet as pq
 from ..accumulate import Moments
 from ..corpus.types import Skipped
 from ..errors import RunStoreError
+from . import integrity
 from .atomic import atomic_write_json
+from .lock import LOCK, acquire as _lock
 from .writer import MANIFEST
 
 PROGRESS = "progress.json"
 PLAN = "plan"
-LOCK = ".headlens.lock"
 # options that do not change what a run computes: they may differ on resume
-FREE_OPTIONS = ("out", "overwrite", "resume", "progress", "threads", "keep_freed_memory", "annotation_cache", "cache_dir", "model")
-PART = re.compile(r"^part-(\d+)\.(parquet|json)$")
+FREE_OPTIONS = ("out", "overwrite", "resume", "progress", "threads", "keep_freed_memory", "annotation_cache", "cache_dir", "model",
+                "part_size")
+PART = integrity.PART
 
 
 def step_key(item) -> int | list:
@@ -80,7 +89,7 @@ def differences(old: dict, new: dict) -> list[str]:
     pairs = {
         "format_version": (old.get("format_version"), new.get("format_version")),
         "model sha256": (old["model"].get("weights_sha256"), new["model"].get("weights_sha256")),
-        "model tokenizer": (old["model"].get("tokenizer"), new["model"].get("tokenizer")),
+        "model tokenizer": _tokenizer(old["model"].get("tokenizer"), new["model"].get("tokenizer")),
         "corpus sha256": (old["corpus"].get("sha256"), new["corpus"].get("sha256")),
         "annotator": (old.get("annotator"), new.get("annotator")),
     }
@@ -90,16 +99,28 @@ def differences(old: dict, new: dict) -> list[str]:
     return [f"{k} (stored {x!r}, now {y!r})" for k, (x, y) in pairs.items() if json.dumps(x, default=str) != json.dumps(y, default=str)]
 
 
+def _tokenizer(old: dict | None, new: dict | None) -> tuple:
+    """The stored and the current tokenizer description; a run from before tokenizer file hashes
+    were recorded is compared on what it recorded (class, vocabulary size, lowercasing)."""
+    if old is not None and new is not None and "files_sha256" not in old:
+        warnings.warn("the stored run records no tokenizer file hashes (older headlens): only the tokenizer's class, "
+                      "vocabulary size and lowercasing are compared.", stacklevel=4)
+        new = {k: v for k, v in new.items() if k in old}
+    return old, new
+
+
 def clean_uncommitted(out: str, parts: int) -> list[str]:
     """Delete temporary files and the files of parts numbered ``parts`` or more; return their names."""
     removed = []
-    for sub in ("", "scores", "sentences", PLAN, "maps"):
+    collect = [os.path.join(integrity.COLLECT, c) for c in sorted(os.listdir(os.path.join(out, integrity.COLLECT)))] \
+        if os.path.isdir(os.path.join(out, integrity.COLLECT)) else []
+    for sub in ("", "scores", "sentences", PLAN, "maps", *collect):
         d = os.path.join(out, sub)
         if not os.path.isdir(d):
             continue
         for name in sorted(os.listdir(d)):
             m = PART.match(name)
-            if ".tmp-" in name or (sub in ("scores", "sentences", PLAN) and m and int(m.group(1)) >= parts):
+            if ".tmp-" in name or (sub not in ("", "maps") and m and int(m.group(1)) >= parts):
                 os.unlink(os.path.join(d, name))
                 removed.append(os.path.join(sub, name))
     return removed
@@ -117,6 +138,8 @@ class ResumeState:
         self.counts: Counter = Counter(p.get("counts", {}))
         self.skipped: Counter = Counter(p.get("skipped", {}))
         self.maps_found: set[str] = set(p.get("maps_found", []))
+        self.files: dict[str, dict] = dict(p.get("files", {}))  # checksums of the committed files
+        self.saved = {"counts": dict(self.counts), "skipped": dict(self.skipped)}  # as of the last committed part
         self.plan = plan or []  # the committed steps, checked and skipped on resume
         self.stored = stored or set()  # sentence ids in the committed parts
         self.seen = 0  # steps of the stream so far
@@ -159,23 +182,28 @@ class ResumeState:
             )
 
     def commit(self, parts: int) -> None:
-        """After part ``parts - 1`` is written: record its plan, then the progress that commits it."""
-        atomic_write_json(os.path.join(self.out, PLAN, f"part-{parts - 1:05d}.json"), {"steps": self.pending})
+        """After part ``parts - 1`` is written: record its plan (with the state it ends in), then the
+        progress, with the checksums of the part's files, that commits it."""
+        snapshot = {"counts": dict(self.counts), "skipped": dict(self.skipped), "maps_found": sorted(self.maps_found),
+                    "moments": self.moments.to_dict()}
+        atomic_write_json(os.path.join(self.out, PLAN, f"part-{parts - 1:05d}.json"), {"steps": self.pending, "state": snapshot})
+        files = {**self.files, **integrity.record(self.out, integrity.part_files(self.out, parts - 1))}
+        atomic_write_json(os.path.join(self.out, PROGRESS), {"parts": parts, "steps": self.committed + len(self.pending),
+                                                             **snapshot, "files": files})
         self.committed += len(self.pending)
         self.pending = []
         self.parts = parts
-        atomic_write_json(os.path.join(self.out, PROGRESS), {
-            "parts": parts,
-            "steps": self.committed,
-            "counts": dict(self.counts),
-            "skipped": dict(self.skipped),
-            "maps_found": sorted(self.maps_found),
-            "moments": self.moments.to_dict(),
-        })
+        self.files = files
+        self.saved = {"counts": snapshot["counts"], "skipped": snapshot["skipped"]}
 
 
-def start(out: str, moments: Moments, manifest: dict, resume: bool, prepare) -> tuple[str, ResumeState]:
-    """The run directory and the state a run starts from: ``prepare(out)`` for a new run, else the stored one."""
+COMPLETE = "complete"  # what ``start`` returns as the state of an intact complete run: nothing to do
+
+
+def start(out: str, moments: Moments, manifest: dict, resume: bool, prepare) -> tuple[str, ResumeState | str]:
+    """The run directory and the state a run starts from: ``prepare(out)`` for a new run, else the
+    stored one (``COMPLETE`` for an intact complete run with the same settings). The directory's lock
+    is held on return, and released on any refusal."""
     if not resume:
         out = prepare(out)
         os.makedirs(os.path.join(out, PLAN))
@@ -186,33 +214,52 @@ def start(out: str, moments: Moments, manifest: dict, resume: bool, prepare) -> 
     if not os.path.isdir(out):
         raise RunStoreError(f"{out} does not exist, so there is no run to resume: drop --resume to start it.")
     lock = _lock(out)
-    old = read_manifest(out)
-    if old is None:
-        if any(f != LOCK for _, _, files in os.walk(out) for f in files):
-            raise RunStoreError(f"{out} has no {MANIFEST}: it is not a headlens run. Choose another --out.")
+    try:
+        old = read_manifest(out)
+        if old is None:
+            if any(f != LOCK for _, _, files in os.walk(out) for f in files):
+                raise RunStoreError(f"{out} has no {MANIFEST}: it is not a headlens run. Choose another --out.")
+            lock.close()
+            os.unlink(os.path.join(out, LOCK))
+            for sub in ("scores", "sentences", PLAN):  # stopped before its first batch: start afresh
+                if os.path.isdir(os.path.join(out, sub)):
+                    os.rmdir(os.path.join(out, sub))
+            return start(out, moments, manifest, False, prepare)
+        state = _resumed(out, old, moments, manifest)
+    except BaseException:
         lock.close()
-        os.unlink(os.path.join(out, LOCK))
-        for sub in ("scores", "sentences", PLAN):  # stopped before its first batch: start afresh
-            if os.path.isdir(os.path.join(out, sub)):
-                os.rmdir(os.path.join(out, sub))
-        return start(out, moments, manifest, False, prepare)
+        raise
+    if state == COMPLETE:
+        lock.close()
+    else:
+        state.lock = lock
+    return out, state
+
+
+def _resumed(out: str, old: dict, moments: Moments, manifest: dict) -> ResumeState | str:
+    """The state to continue ``out`` from, after checking its settings and its committed files."""
     diff = differences(old, manifest)
     if diff:
         raise RunStoreError(
-            f"cannot resume {out}: it was started with other settings: {'; '.join(diff)}. Resume with the "
-            "options, model and corpus it was started with (see its manifest.json), or start a new run with "
-            "another --out (or --overwrite)."
+            f"cannot resume {out}: it was {'completed' if old.get('status') == COMPLETE else 'started'} with other "
+            f"settings: {'; '.join(diff)}. Resume with the options, model and corpus it was started with (see its "
+            "manifest.json), or start a new run with another --out (or --overwrite)."
         )
-    progress_path = os.path.join(out, PROGRESS)
-    progress = None
-    if os.path.exists(progress_path):
-        with open(progress_path, encoding="utf-8") as fh:
-            progress = json.load(fh)
+    progress = integrity.read_progress(out)
+    progress, damaged = _intact(out, progress)
+    if old.get("status") == COMPLETE and not damaged:
+        heads = integrity.check_files(out, old.get("files") or {}, only=("heads.parquet",))
+        if not heads and (progress is not None or "files" not in old):
+            return COMPLETE
     parts = (progress or {}).get("parts", 0)
     removed = clean_uncommitted(out, parts)
-    if removed:
+    if damaged:
+        warnings.warn(f"resuming {out}: {'; '.join(str(p) for p in damaged)}; the sentences of part {parts} and later "
+                      "parts are computed again.", stacklevel=3)
+    elif removed:
         warnings.warn(f"resuming {out}: dropped uncommitted files {', '.join(removed)}; their sentences are computed again.", stacklevel=3)
     plan, stored = [], set()
+    n = 0
     try:
         for n in range(parts):
             with open(os.path.join(out, PLAN, f"part-{n:05d}.json"), encoding="utf-8") as fh:
@@ -224,26 +271,47 @@ def start(out: str, moments: Moments, manifest: dict, resume: bool, prepare) -> 
                             "changed by hand. Start it again with --overwrite.") from e
     if len(plan) != (progress or {}).get("steps", 0):
         raise RunStoreError(f"cannot resume {out}: {PLAN}/ holds {len(plan)} steps but {PROGRESS} records "
-                            f"{progress.get('steps')}; the run directory was changed by hand. Start it again with --overwrite.")
+                            f"{(progress or {}).get('steps')}; the run directory was changed by hand. Start it again with --overwrite.")
     for sub in ("scores", "sentences", PLAN):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
     manifest["started"] = old.get("started", manifest["started"])
     kept = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "parts_kept": parts, "items_kept": len(stored)}
+    if damaged:
+        kept["recomputed"] = [str(p) for p in damaged]
     manifest["resumed"] = [*old.get("resumed", []), kept]
-    state = ResumeState(out, moments, progress, plan, stored)
-    state.lock = lock
-    return out, state
+    return ResumeState(out, moments, progress, plan, stored)
 
 
-def _lock(out: str):
-    """Hold an exclusive lock on ``out/.headlens.lock`` while this run lives (a killed process releases it)."""
-    import fcntl
+def _intact(out: str, progress: dict | None) -> tuple[dict | None, list]:
+    """``progress`` cut back to the parts before the first missing or damaged one, and the problems found.
 
-    fh = open(os.path.join(out, LOCK), "a")  # noqa: SIM115 - kept open with the run's state
+    The state a run had after part k-1 is in ``plan/part-(k-1).json``; a run written before that
+    state was recorded cannot restart in the middle and is refused, naming the damaged file."""
+    parts = (progress or {}).get("parts", 0)
+    if not parts:
+        return progress, []
+    index = progress.get("files")
+    if index is None:  # an older run: only whether the part files exist can be checked
+        damaged = [integrity.Problem(f"{d}/part-{n:05d}.{'json' if d == PLAN else 'parquet'}", "missing")
+                   for n in range(parts) for d in ("scores", "sentences", PLAN)
+                   if not os.path.exists(os.path.join(out, d, f"part-{n:05d}.{'json' if d == PLAN else 'parquet'}"))]
+    else:
+        damaged = integrity.check_files(out, index)
+    if not damaged:
+        return progress, []
+    first = min(int(PART.match(p.file.rsplit("/", 1)[-1]).group(1)) for p in damaged)
+    if first == 0:
+        return None, damaged
     try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as e:
-        fh.close()
-        raise RunStoreError(f"another headlens process is writing {out} right now; wait for it to end "
-                            "(or stop it) before resuming.") from e
-    return fh
+        with open(os.path.join(out, PLAN, f"part-{first - 1:05d}.json"), encoding="utf-8") as fh:
+            state = json.load(fh)["state"]
+    except (OSError, ValueError, KeyError) as e:
+        raise RunStoreError(f"cannot resume {out}: {'; '.join(str(p) for p in damaged)}, and this run (written by an "
+                            f"older headlens) recorded no state to restart from part {first} ({e}). Start it again "
+                            "with --overwrite.") from e
+    steps = 0
+    for n in range(first):
+        with open(os.path.join(out, PLAN, f"part-{n:05d}.json"), encoding="utf-8") as fh:
+            steps += len(json.load(fh)["steps"])
+    keep = {f: v for f, v in (index or {}).items() if int(PART.match(f.rsplit("/", 1)[-1]).group(1)) < first}
+    return {"parts": first, "steps": steps, **state, "files": keep}, damaged

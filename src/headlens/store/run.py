@@ -11,15 +11,28 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ..errors import RunStoreError
+from . import integrity
+from .tables import SCORES_SCHEMA, SENTENCES_SCHEMA
 from .writer import MANIFEST
 
 
 class Run:
-    """A run directory. Tables come back as ``pyarrow.Table`` (``.to_pandas()`` if pandas is installed)."""
+    """A run directory. Tables come back as ``pyarrow.Table`` (``.to_pandas()`` if pandas is installed).
+
+    Readers read exactly the run's committed files and check each file's size and sha256 against
+    the run's record the first time a table is read (see ``store/integrity.py``): a missing,
+    truncated or altered file is a RunStoreError that names it, never a silent different number.
+    An incomplete run (``open_run(..., allow_incomplete=True)``) gives what its committed parts
+    hold; ``committed`` says how many parts and sentences that is.
+    """
+
+    note: str | None = None  # what the run call that returned it has to say (e.g. nothing to resume)
 
     def __init__(self, path: str, manifest: dict):
         self.path = path
         self.manifest = manifest
+        self.index = integrity.committed_index(path, manifest)  # None: a run without checksums (older headlens)
+        self._checked: set[str] = set()
 
     @property
     def complete(self) -> bool:
@@ -29,19 +42,65 @@ class Run:
     def metrics(self) -> list[str]:
         return [m["name"] for m in self.manifest.get("metrics", [])]
 
+    @property
+    def committed(self) -> dict:
+        """Committed parts and the corpus items (analysed and skipped) they cover."""
+        parts = [f for f in integrity.committed_parts(self.path, self.manifest) if f.startswith("sentences/")]
+        items = sum(pq.read_metadata(p).num_rows for p in self._files("sentences")) if parts else 0
+        return {"parts": len(parts), "items": items}
+
+    def _verified(self, prefix: str) -> None:
+        if prefix not in self._checked and self.index is not None:
+            integrity.raise_damaged(self.path, integrity.check_files(self.path, self.index, only=(prefix,)))
+        self._checked.add(prefix)
+
+    def _files(self, table: str) -> list[str]:
+        """Absolute paths of the committed parts of ``table`` (scores, sentences), checked."""
+        self._verified(table + "/")
+        return [os.path.join(self.path, *f.split("/")) for f in integrity.committed_parts(self.path, self.manifest)
+                if f.startswith(table + "/")]
+
+    def dataset(self, table: str) -> ds.Dataset:
+        """The committed parts of ``table`` ("scores" or "sentences") as one pyarrow dataset."""
+        schema = {"scores": SCORES_SCHEMA, "sentences": SENTENCES_SCHEMA}[table]
+        return ds.dataset(self._files(table), schema=schema, format="parquet")
+
+    def _read(self, files: list[str], read):
+        """``read()``, with a damaged Parquet file named in a RunStoreError (never a bare Arrow error)."""
+        try:
+            return read()
+        except (pa.ArrowException, OSError) as e:
+            bad = []
+            for f in files:
+                try:
+                    pq.read_metadata(f)
+                except (pa.ArrowException, OSError) as err:
+                    bad.append(f"{f} ({err})")
+            where = "; ".join(bad) or ", ".join(files)
+            raise RunStoreError(f"cannot read run {self.path}: {where}: {e}. `headlens runs verify {self.path}` "
+                                "checks every file.") from e
+
     def heads(self, metric: str | None = None) -> pa.Table:
-        table = pq.read_table(os.path.join(self.path, "heads.parquet"))
+        path = os.path.join(self.path, "heads.parquet")
+        if not os.path.exists(path) and not self.complete:
+            c = self.committed
+            raise RunStoreError(f"run {self.path} is {self.manifest.get('status')!r}: it has no heads.parquet (written "
+                                f"when a run completes). Its {c['parts']} committed parts cover {c['items']} corpus "
+                                "items: read them with scores() and sentences(), or finish it with --resume.")
+        self._verified("heads.parquet")
+        table = self._read([path], lambda: pq.read_table(path))
         return table if metric is None else table.filter(pc.equal(table["metric"], metric))
 
     def scores(self, metric: str | None = None) -> pa.Table:
-        """Per-sentence scores (sentence_id, layer, head, metric, value), read from the parts."""
-        dataset = ds.dataset(os.path.join(self.path, "scores"), format="parquet")
+        """Per-sentence scores (sentence_id, layer, head, metric, value), read from the committed parts."""
+        dataset = self.dataset("scores")
         flt = None if metric is None else (ds.field("metric") == metric)
-        return dataset.to_table(filter=flt)
+        return self._read(dataset.files, lambda: dataset.to_table(filter=flt))
 
     def sentences(self) -> pa.Table:
-        """One row per corpus item (analysed or skipped), in corpus order."""
-        return ds.dataset(os.path.join(self.path, "sentences"), format="parquet").to_table().sort_by("sentence_id")
+        """One row per corpus item (analysed or skipped) of the committed parts, in corpus order."""
+        dataset = self.dataset("sentences")
+        return self._read(dataset.files, lambda: dataset.to_table().sort_by("sentence_id"))
 
     def top_heads(self, metric: str, k: int = 5) -> list[dict]:
         """The ``k`` heads with the highest mean for ``metric`` (labels 1-based)."""
@@ -71,6 +130,14 @@ class Run:
         return summary_html(self)
 
 
+def _committed_note(run: Run) -> str:
+    try:
+        c = run.committed
+    except RunStoreError as e:
+        return f"its committed parts cannot be counted: {e}"
+    return f"{c['parts']} committed parts, {c['items']} corpus items"
+
+
 def open_run(path: str | os.PathLike[str], allow_incomplete: bool = False) -> Run:
     path = os.fspath(path)
     manifest_path = os.path.join(path, MANIFEST)
@@ -85,6 +152,7 @@ def open_run(path: str | os.PathLike[str], allow_incomplete: bool = False) -> Ru
     if not run.complete and not allow_incomplete:
         raise RunStoreError(
             f"run {path} is {manifest.get('status')!r}, not complete (it was interrupted or is still running). "
-            "Pass allow_incomplete=True to read what it finished."
+            f"Pass allow_incomplete=True to read what it finished ({_committed_note(run)}; on the command line: "
+            f"headlens runs show {path} --allow-incomplete, or headlens sql --all)."
         )
     return run

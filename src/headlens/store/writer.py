@@ -102,9 +102,7 @@ class RunWriter:
     def discard(self) -> None:
         """Drop the open part (a run stopped while storing a batch): nothing of it is committed."""
         if self._scores is not None:
-            self._scores._writer.close()
-            if os.path.exists(self._scores.tmp):
-                os.unlink(self._scores.tmp)
+            self._scores.abandon()
         self._scores, self._sentences = None, []
 
     def _open_scores(self) -> AtomicParquetWriter:
