@@ -10,7 +10,7 @@ import pytest
 
 import headlens
 from headlens.analyses.matrix import score_matrices
-from headlens.analyses.outputs import read_outputs, write_outputs
+from headlens.store.outputs import read_outputs, write_outputs
 from headlens.cli import main
 from headlens.store.catalog import Catalog
 from store_runs import copy_run, corpus, flip_byte, reference  # noqa: F401 - fixtures
