@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from headlens.cli import main
+from headlens.metrics import analyses
 from headlens.store.catalog import Catalog
 from store_runs import copy_run, corpus, reference  # noqa: F401 - fixtures
 
@@ -32,6 +33,8 @@ NAMES = {
     "new\nline": ["newline"],
     "tab\there": ["tab"],
 }
+
+SURFACE = len(analyses()["surface"])  # metrics of a default run
 
 
 def _scores_rows(root, query_run: str, capsys) -> int:
@@ -57,7 +60,7 @@ def test_a_run_name_reads_only_its_own_parts(reference, tmp_path, capsys, name):
     assert _scores_rows(root, name, capsys) == expected
     assert main(["sql", "SELECT run, count(*) AS n FROM heads GROUP BY run", "--root", str(root), "--format", "json"]) == 0
     rows = {r["run"]: r["n"] for r in json.loads(capsys.readouterr().out)}
-    assert rows[name] == 8 * 18  # 2 layers x 4 heads x 18 metrics, from its own heads.parquet only
+    assert rows[name] == 8 * SURFACE  # 2 layers x 4 heads x the surface metrics, from its own heads.parquet only
     os.unlink(root / "catalog.duckdb")  # a rebuild finds the same runs and still reads each literally
     with pytest.warns(UserWarning, match="rebuilt it from"):
         assert _scores_rows(root, name, capsys) == expected

@@ -13,8 +13,11 @@ import pytest
 
 import headlens
 from headlens.cli import main
+from headlens.metrics import analyses
 from headlens.store.catalog import Catalog
 from store_runs import PART, copy_run, corpus, options, reference  # noqa: F401 - fixtures
+
+SURFACE = len(analyses()["surface"])  # metrics of a default run
 
 
 def _as_stopped(reference: str, out, status: str = "running", parts: int = 3) -> str:
@@ -122,7 +125,7 @@ def test_readers_give_the_committed_part_of_a_stopped_run(reference, tmp_path, c
     ids = run.sentences()["sentence_id"].to_pylist()
     assert len(ids) == len(set(ids)) == 3 * PART and set(ids) <= set(range(24))
     expected = sum(pq.read_metadata(os.path.join(out, "scores", f"part-{n:05d}.parquet")).num_rows for n in range(3))
-    assert run.scores().num_rows == expected and run.scores("prev").num_rows == expected // 18
+    assert run.scores().num_rows == expected and run.scores("prev").num_rows == expected // SURFACE
     with pytest.raises(headlens.RunStoreError, match=rf"no heads\.parquet.*Its 3 committed parts cover {3 * PART} corpus items"):
         run.heads()
     assert main(["runs", "show", out, "--allow-incomplete"]) == 0
