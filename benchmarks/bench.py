@@ -178,6 +178,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2, help="intra-op threads of torch, OpenMP and BLAS")
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke test, not a measurement")
     p.add_argument("--repeats", type=int, default=None, help="timed rounds of figures 1 and 2 (default 5 and 3)")
+    p.add_argument("--length-tokens", type=int, default=None,
+                   help="figure 8: tokens of each length's corpus (default 130,000; the 12 x 12 model gets a quarter)")
     p.add_argument("--output", default=os.path.join(REPO, "bench-results.json"))
     p.add_argument("--only", default=",".join(GROUPS), help=f"comma-separated subset of {', '.join(GROUPS)}")
     args = p.parse_args(argv)
@@ -394,8 +396,10 @@ def bench_lengths(args, sizes: Sizes, report: Report, tmp: str) -> list[Figure]:
 
     lm = headlens.load_model(None, device=args.device, dtype=args.dtype)
     figures, corpora = [], {}
+    tokens = args.length_tokens or sizes.length_tokens
+    report.add("lengths_tokens_per_length", tokens)
     for length in LENGTHS:
-        corpora[length] = write_length_corpus(UD_DEV, lm.tokenizer, length, sizes.length_tokens, tmp)
+        corpora[length] = write_length_corpus(UD_DEV, lm.tokenizer, length, tokens, tmp)
         value, info = ratio(args, lm, corpora[length], DEFAULT_ANALYSES, sizes.repeats_lengths, tmp, log)
         for key, v in info.items():
             report.add(f"lengths_T{length}_{key}", v)
@@ -406,7 +410,8 @@ def bench_lengths(args, sizes: Sizes, report: Report, tmp: str) -> list[Figure]:
     # cost about a quarter of the plain forward's FLOPs at T=128 on MiniLM (docs/performance.md)
     figures.append(Figure("syntax_vs_sdpa_T128", value, ">=", 0.6))
     base = headlens.load_model(random_base_model(lm.path, tmp), device=args.device, dtype=args.dtype)
-    value, info = ratio(args, base, corpora[512], DEFAULT_ANALYSES, sizes.repeats_lengths, tmp, log)
+    base_corpus = write_length_corpus(UD_DEV, lm.tokenizer, 512, tokens // 4, os.path.join(tmp, "base"))
+    value, info = ratio(args, base, base_corpus, DEFAULT_ANALYSES, sizes.repeats_lengths, tmp, log)
     for key, v in info.items():
         report.add(f"lengths_T512_12x12_{key}", v)
     figures.append(Figure("default_vs_sdpa_T512_12x12", value, ">=", 0.85))

@@ -78,6 +78,7 @@ def write_length_corpus(ud_path: str, tokenizer, length: int, tokens: int, direc
     sentences = _sentences(ud_path)
     sizes = [len(tokenizer(" ".join(c[1] for c in rows), add_special_tokens=False)["input_ids"]) for rows in sentences]
     budget = length - 2  # [CLS] ... [SEP]
+    os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, f"ud-T{length}.conllu")
     written, i = 0, 0
     with open(path, "w", encoding="utf-8") as fh:

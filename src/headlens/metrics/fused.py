@@ -198,14 +198,19 @@ class FusedLayer:
             self._pairs[offset] = out
         return self._pairs[offset]
 
-    def gather(self, queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-        """[B, H, P]: p(queries[b, p], keys[b, p]) for index lists [B, P] of real tokens."""
+    def gather(self, queries: torch.Tensor, keys: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+        """[B, H, P]: p(queries[b, p], keys[b, p]) for index lists [B, P] of real tokens, ``chunk``
+        pairs at a time (a word of w sub-tokens has w^2 pairs: memory stays O(B chunk H d))."""
         b, t, h, d = self.qt.shape
         offset = (torch.arange(b, device=queries.device) * t)[:, None]
         flat = lambda x, i: x.reshape(b * t, h * d).index_select(0, (i + offset).reshape(-1)).view(b, -1, h, d)  # noqa: E731
-        scores = _dot(flat(self.qt, queries), flat(self.kt, keys)).transpose(1, 2)  # [B, H, P]
-        lse = self.lse.gather(2, queries[:, None, :].expand(b, h, -1))
-        return torch.exp(scores * self.scale - lse)
+        out = torch.empty((b, h, queries.shape[1]), dtype=self.dtype, device=queries.device)
+        for start in range(0, queries.shape[1], chunk):
+            q, k = queries[:, start:start + chunk], keys[:, start:start + chunk]
+            scores = _dot(flat(self.qt, q), flat(self.kt, k)).transpose(1, 2)  # [B, H, chunk]
+            lse = self.lse.gather(2, q[:, None, :].expand(b, h, -1))
+            out[:, :, start:start + chunk] = torch.exp(scores * self.scale - lse)
+        return out
 
     def received(self, weights: torch.Tensor) -> torch.Tensor:
         """[B, H, T]: sum_i w_i p_ij for every key j, query weights ``weights`` [B, T] (>= 0): one

@@ -135,12 +135,15 @@ def fused_attention(module, query, key, value, attention_mask=None, scaling=None
         extras.append(plan.columns.to(value.dtype)[:, None].expand(b, h, t, -1))
     if extras:
         values = torch.cat([value, *extras], dim=-1)
-        width = values.shape[-1]
+        # zero-pad to a multiple of 16: the CPU kernel is much faster there (MiniLM, T = 512: 157 ms
+        # at width 80 against 233 ms at 75)
+        width = -(-values.shape[-1] // 16) * 16
+        values = F.pad(values, (0, width - values.shape[-1]))
         q, k = F.pad(query, (0, width - d)), F.pad(key, (0, width - d))
     else:
         values, q, k = value, query, key
     out, lse = _kernel(q, k, values, bias[:, None, None, :], scale)
-    stats = out[..., d:].to(plan.dtype)
+    stats = out[..., d:d + sum(e.shape[-1] for e in extras)].to(plan.dtype)
     fused = FusedLayer(query, key, lse.to(plan.dtype), bias.to(plan.dtype), scale, plan.dtype, kernel=_kernel)
     if plan.entropy:
         expected_k = stats[..., :d]
