@@ -33,50 +33,38 @@ DEFAULT_ANALYSES = ("surface", "roles", "categories", "features", "patterns")
 LENGTHS = (32, 128, 256, 512)
 
 
-def _sentences(path: str) -> list[list[list[str]]]:
-    """The UD file's sentences as lists of CoNLL-U word rows (10 fields; multiword and empty nodes dropped)."""
-    out, rows = [], []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            line = line.rstrip("\n")
-            if not line:
-                if rows:
-                    out.append(rows)
-                rows = []
-            elif not line.startswith("#"):
-                cols = line.split("\t")
-                if cols[0].isdigit():
-                    rows.append(cols)
-    if rows:
-        out.append(rows)
-    return out
+def _sentences(path: str) -> list:
+    """The UD file's word tuples, read by headlens's own CoNLL-U reader."""
+    from headlens.corpus import CorpusSpec
+    from headlens.corpus.reader import Corpus
+
+    return [s.words for s in Corpus(CorpusSpec(path, format="conllu")) if getattr(s, "words", None)]
 
 
-def _join(group: list[list[list[str]]]) -> str:
-    """One CoNLL-U sentence from several: ids renumbered, heads offset, later roots attached to the first."""
+def _join(group: list) -> str:
+    """One CoNLL-U sentence from several: heads offset, later roots attached to the first as parataxis."""
+    from headlens.corpus.types import ROOT
+
     lines, offset, root = [], 0, None
-    for rows in group:
-        for cols in rows:
-            cols = list(cols)
-            head = int(cols[6]) if cols[6].isdigit() else 0
-            cols[0] = str(int(cols[0]) + offset)
-            if head == 0 and root is None:
-                root = cols[0]
-            elif head == 0:
-                cols[6], cols[7] = root, "parataxis"
+    for words in group:
+        for i, w in enumerate(words):
+            if w.head == ROOT and root is None:
+                root, head, rel = offset + i + 1, 0, w.deprel
+            elif w.head == ROOT or w.head is None:
+                head, rel = root or 0, "parataxis"
             else:
-                cols[6] = str(head + offset)
-            cols[8] = cols[9] = "_"  # the text below joins every form with a space
-            lines.append("\t".join(cols))
-        offset += len(rows)
-    text = " ".join(c.split("\t")[1] for c in lines)
+                head, rel = w.head + offset + 1, w.deprel
+            lines.append("\t".join([str(offset + i + 1), w.form, "_", w.upos or "_", w.xpos or "_", "_", str(head),
+                                    rel or "_", "_", "_"]))
+        offset += len(words)
+    text = " ".join(line.split("\t")[1] for line in lines)  # every form joined with a space
     return f"# text = {text}\n" + "\n".join(lines) + "\n\n"
 
 
 def write_length_corpus(ud_path: str, tokenizer, length: int, tokens: int, directory: str) -> str:
     """A CoNLL-U file of sentences of close to ``length`` tokens (specials included), ``tokens`` in all."""
     sentences = _sentences(ud_path)
-    sizes = [len(tokenizer(" ".join(c[1] for c in rows), add_special_tokens=False)["input_ids"]) for rows in sentences]
+    sizes = [len(tokenizer(" ".join(w.form for w in words), add_special_tokens=False)["input_ids"]) for words in sentences]
     budget = length - 2  # [CLS] ... [SEP]
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, f"ud-T{length}.conllu")
