@@ -221,7 +221,22 @@ class FusedLayer:
         return torch.exp(lse.to(self.dtype)) * (self.bias == 0)[:, None, :]
 
 
-class FusedView:
+class Memoised:
+    """What both views share: per-layer results computed once (``_memo``) and the unit count ``n``.
+    A view has ``_cache`` (a dict), ``valid`` (bool [B, N]) and ``dtype``."""
+
+    def _memo(self, key, fn):
+        if key not in self._cache:
+            self._cache[key] = fn()
+        return self._cache[key]
+
+    @property
+    def n(self) -> torch.Tensor:
+        """float [B]: number of valid units."""
+        return self._memo("n", lambda: self.valid.sum(-1).to(self.dtype))
+
+
+class FusedView(Memoised):
     """The fused counterpart of :class:`~headlens.metrics.view.AttentionView` for one level.
 
     ``level="token"``: units are tokens. ``level="word"``: units are the batch's word units; a
@@ -241,16 +256,6 @@ class FusedView:
         self.dtype = layer.dtype
         self._cache: dict = {}
         self.query_mean = query_mean
-
-    def _memo(self, key, fn):
-        if key not in self._cache:
-            self._cache[key] = fn()
-        return self._cache[key]
-
-    @property
-    def n(self) -> torch.Tensor:
-        """float [B]: number of valid units."""
-        return self._memo("n", lambda: self.valid.sum(-1).to(self.dtype))
 
     def _to_units(self, per_token: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         """Token values [B, H, T] summed into their units [B, H, U] with each token's row weight (its

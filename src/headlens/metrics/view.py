@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ..lazy import torch  # imported on first use: the names register without torch (headlens.lazy)
 
 from ..align.encode import CLS, SEP
-from .fused import query_mean
+from .fused import Memoised, query_mean
 
 if TYPE_CHECKING:
     from .arcs import Arcs
@@ -24,7 +24,7 @@ SMOOTHING = 1e-4  # Clark et al.'s code: alpha <- (1 - s) alpha + s / n before t
 
 
 @dataclass
-class AttentionView:
+class AttentionView(Memoised):
     attn: torch.Tensor  # [B, H, N, N], rows sum to 1 over valid keys
     valid: torch.Tensor  # bool [B, N]
     kinds: torch.Tensor  # int8 [B, N]: WORD, CLS, SEP, OTHER_SPECIAL
@@ -42,19 +42,9 @@ class AttentionView:
     smoothing: float = 0.0
     _cache: dict = field(default_factory=dict, repr=False)
 
-    def _memo(self, key, fn):
-        if key not in self._cache:
-            self._cache[key] = fn()
-        return self._cache[key]
-
     @property
     def dtype(self) -> torch.dtype:
         return self.attn.dtype
-
-    @property
-    def n(self) -> torch.Tensor:
-        """float [B]: number of valid units."""
-        return self._memo("n", lambda: self.valid.sum(-1).to(self.attn.dtype))
 
     query_mean = staticmethod(query_mean)  # [B, H, Q], bool [B, Q] -> [B, H]; NaN without queries
 
