@@ -184,7 +184,7 @@ def test_cli_resume_of_a_complete_run_with_other_options_refuses(tiny_bert_dir, 
 
     out = copy_run(reference, tmp_path / "runs" / "r")
     args = ["run", "--model", tiny_bert_dir, "--corpus", corpus, "--annotator", "regex", "--quiet", "--resume",
-            "--max-tokens", "40", "--sort-window", "8", "--out", out]
+            "--max-tokens", "40", "--sort-window", "8", "--store-maps", "none", "--out", out]
     assert main([*args, flag, value]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"RunStoreError: cannot resume {out}: it was completed with other settings: ") and message in err
