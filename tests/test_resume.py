@@ -10,10 +10,10 @@ import sys
 import time
 import warnings
 
-import numpy as np
 import pytest
 
 import headlens
+from runs_equal import assert_same_run
 from test_runner import LINES as RUNNER_LINES
 from headlens.cli import main
 from headlens.metrics import analyses
@@ -143,22 +143,6 @@ def resume_counting(monkeypatch, kw):
         run = headlens.run(**kw, resume=True)
     monkeypatch.setattr(Engine, "score", score)
     return run, scored, [str(w.message) for w in caught]
-
-
-def assert_same_run(path, ref):
-    a, b = headlens.open_run(path), headlens.open_run(ref)
-    assert a.sentences().to_pylist() == b.sentences().to_pylist()
-    key = lambda t: sorted(zip(t["sentence_id"], t["layer"], t["head"], t["metric"], t["value"]))  # noqa: E731
-    sa, sb = key(a.scores().to_pydict()), key(b.scores().to_pydict())
-    assert [r[:4] for r in sa] == [r[:4] for r in sb]
-    np.testing.assert_allclose([r[4] for r in sa], [r[4] for r in sb], rtol=1e-6, atol=1e-7)
-    ha, hb = (r.heads().sort_by([("metric", "ascending"), ("layer", "ascending"), ("head", "ascending")]).to_pydict()
-              for r in (a, b))
-    assert ha["metric"] == hb["metric"] and ha["label"] == hb["label"] and ha["count"] == hb["count"]
-    for col in ("mean", "std", "min", "max"):
-        np.testing.assert_allclose(ha[col], hb[col], rtol=1e-6, atol=1e-7, err_msg=col)
-    assert a.manifest["counts"] == b.manifest["counts"]
-    assert not [f for _, _, fs in os.walk(path) for f in fs if ".tmp-" in f]
 
 
 @pytest.mark.parametrize("mode, n, long", [

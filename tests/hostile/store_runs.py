@@ -3,22 +3,15 @@ sentences in parts of 4, and the comparison of a run with an uninterrupted refer
 
 from __future__ import annotations
 
-import os
 import shutil
 
-import numpy as np
 import pytest
 
 import headlens
+from runs_equal import assert_same_run  # noqa: F401 - re-exported for the store tests
+from test_runner import LINES as RUNNER_LINES
 
-LINES = [
-    "the cat sat on the mat .",
-    "new york is a city , he said !",
-    "playing dogs ran",
-    "a man went to the house and the woman said good day .",
-    "i run",
-    "they played in the city of new york for a year .",
-] * 4
+LINES = RUNNER_LINES[:24]  # the runner tests' six sentences, four times
 PART = 4
 
 
@@ -54,20 +47,3 @@ def flip_byte(path: str, at: int | None = None) -> None:
         data[i] ^= 0x5A
         fh.seek(0)
         fh.write(data)
-
-
-def assert_same_run(path: str, ref: str) -> None:
-    """Sentences, scores (within 1e-6), head summaries and counts equal those of ``ref``."""
-    a, b = headlens.open_run(path), headlens.open_run(ref)
-    assert a.sentences().to_pylist() == b.sentences().to_pylist()
-    key = lambda t: sorted(zip(t["sentence_id"], t["layer"], t["head"], t["metric"], t["value"]))  # noqa: E731
-    sa, sb = key(a.scores().to_pydict()), key(b.scores().to_pydict())
-    assert [r[:4] for r in sa] == [r[:4] for r in sb]
-    np.testing.assert_allclose([r[4] for r in sa], [r[4] for r in sb], rtol=1e-6, atol=1e-7)
-    order = [("metric", "ascending"), ("layer", "ascending"), ("head", "ascending")]
-    ha, hb = (r.heads().sort_by(order).to_pydict() for r in (a, b))
-    assert ha["count"] == hb["count"] and ha["label"] == hb["label"]
-    for col in ("mean", "std", "min", "max"):
-        np.testing.assert_allclose(ha[col], hb[col], rtol=1e-6, atol=1e-7, err_msg=col)
-    assert a.manifest["counts"] == b.manifest["counts"]
-    assert not [f for _, _, fs in os.walk(path) for f in fs if ".tmp-" in f]

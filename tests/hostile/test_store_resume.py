@@ -53,14 +53,19 @@ DAMAGE = [
 ]
 
 
+def _start(status: str, model: str, corpus: str, reference: str, out, monkeypatch) -> dict:
+    """The run to resume: a copy of the complete reference, or one stopped after a few parts; its options."""
+    if status == "complete":
+        copy_run(reference, out)
+        return options(model, corpus, out)
+    return _interrupted(model, corpus, out, monkeypatch)
+
+
 @pytest.mark.parametrize("status, rel, how", DAMAGE, ids=[f"{s}-{h}-{r}" for s, r, h in DAMAGE])
 def test_resume_recomputes_a_missing_or_damaged_part(tiny_bert_dir, corpus, reference, tmp_path, monkeypatch, status, rel, how):
     out = tmp_path / "runs" / "r"
-    if status == "complete":
-        copy_run(reference, out)
-        kw = options(tiny_bert_dir, corpus, out)
-    else:
-        kw = _interrupted(tiny_bert_dir, corpus, out, monkeypatch)
+    kw = _start(status, tiny_bert_dir, corpus, reference, out, monkeypatch)
+    if status != "complete":
         assert json.load(open(out / "progress.json"))["parts"] >= 2
     path = os.path.join(out, *rel.split("/"))
     flip_byte(path) if how == "flip" else os.unlink(path)
@@ -115,11 +120,7 @@ CHANGES = [
 def test_resume_with_other_options_refuses_by_name_and_releases_the_lock(tiny_bert_dir, corpus, reference, tmp_path, monkeypatch,
                                                                          what, change, message, status):
     out = tmp_path / "runs" / "r"
-    if status == "complete":
-        copy_run(reference, out)
-        kw = options(tiny_bert_dir, corpus, out)
-    else:
-        kw = _interrupted(tiny_bert_dir, corpus, out, monkeypatch)
+    kw = _start(status, tiny_bert_dir, corpus, reference, out, monkeypatch)
     if change.get("corpus") == "LIMIT":
         change = {"corpus": headlens.CorpusSpec(corpus, limit=10)}
     before = open(out / "manifest.json").read()

@@ -117,26 +117,35 @@ class Arcs:
                    *(to(a, torch.long) for a in pairs[:3]), to(pairs[3], dtype))
 
 
+def unit_tokens(enc) -> tuple[np.ndarray, np.ndarray]:
+    """(order, bounds) of an encoded item: the tokens of unit u are ``order[bounds[u]:bounds[u + 1]]``."""
+    order = np.argsort(enc.token_unit, kind="stable")
+    return order, np.searchsorted(enc.token_unit[order], np.arange(enc.n_units + 1))
+
+
+def pad_rows(rows: list[tuple[np.ndarray, ...]], fills: tuple) -> list[np.ndarray]:
+    """Per item index lists (equal lengths within an item) as arrays [B, P], padded with ``fills``."""
+    p = max(1, max(len(r[0]) for r in rows))
+    out = [np.full((len(rows), p), fill, dtype=np.asarray(fill).dtype) for fill in fills]
+    for b, r in enumerate(rows):
+        for a, values in zip(out, r):
+            a[b, : len(values)] = values
+    return out
+
+
 def token_pairs(items, per_item: list[list[tuple[int, int, str]]], k: int) -> tuple[np.ndarray, ...]:
     """(dependent token, head token, arc slot) [B, P] of every sub-token pair of every arc, and the
     pair count of each arc [B, K] (0 for padding slots); padding pairs point at slot ``k``."""
-    lists = []
+    rows = []
     counts = np.zeros((len(items), k))
     for b, (enc, arcs) in enumerate(zip(items, per_item)):
-        order = np.argsort(enc.token_unit, kind="stable")
-        units = enc.token_unit[order]
-        bounds = np.searchsorted(units, np.arange(enc.n_units + 1))  # tokens of unit u: order[bounds[u]:bounds[u + 1]]
-        dep_t, head_t, slot = [], [], []
-        for s, (du, hu, _) in enumerate(arcs):
-            dt, ht = order[bounds[du]:bounds[du + 1]], order[bounds[hu]:bounds[hu + 1]]
-            dep_t.append(np.repeat(dt, len(ht)))
-            head_t.append(np.tile(ht, len(dt)))
-            slot.append(np.full(len(dt) * len(ht), s))
-            counts[b, s] = len(dt) * len(ht)
-        lists.append(tuple(np.concatenate(x) if x else np.zeros(0, np.int64) for x in (dep_t, head_t, slot)))
-    p = max(1, max(len(x[0]) for x in lists))
-    out = [np.zeros((len(items), p), np.int64), np.zeros((len(items), p), np.int64), np.full((len(items), p), k, np.int64)]
-    for b, x in enumerate(lists):
-        for a, values in zip(out, x):
-            a[b, : len(values)] = values
-    return (*out, counts)
+        order, bounds = unit_tokens(enc)
+        dep, head = (np.asarray([a[i] for a in arcs], dtype=np.int64) for i in (0, 1))
+        n_dep, n_head = bounds[dep + 1] - bounds[dep], bounds[head + 1] - bounds[head]
+        n = n_dep * n_head  # pairs of each arc
+        slot = np.repeat(np.arange(len(arcs)), n)
+        within = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+        rows.append((order[bounds[dep][slot] + within // n_head[slot]],
+                     order[bounds[head][slot] + within % n_head[slot]], slot))
+        counts[b, : len(arcs)] = n
+    return (*pad_rows(rows, (np.int64(0), np.int64(0), np.int64(k))), counts)

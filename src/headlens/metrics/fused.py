@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from ..lazy import torch  # imported on first use: the names register without torch (headlens.lazy)
 
 from ..align.encode import CLS, OTHER_SPECIAL, SEP, WORD
+from .arcs import pad_rows, unit_tokens
 
 NEED_KINDS = ("mass", "pair", "entropy")
 QUERY_SETS = ("valid", "cls", "sep", "has_prev", "has_next")
@@ -334,18 +335,14 @@ def unit_pairs(items, r: int, device) -> tuple[torch.Tensor, torch.Tensor, torch
     after its own (r = 0: its own unit), for each encoded item of a batch; padding pairs are (0, 0)."""
     import numpy as np
 
-    lists = []
+    rows = []
     for enc in items:
         unit = enc.token_unit
-        order = np.argsort(unit, kind="stable")
-        bounds = np.searchsorted(unit[order], np.arange(enc.n_units + 1))  # tokens of u: order[bounds[u]:bounds[u + 1]]
+        order, bounds = unit_tokens(enc)
         tokens = np.nonzero((unit >= 0) & (unit + r >= 0) & (unit + r < enc.n_units))[0]
         target = unit[tokens] + r
         counts = bounds[target + 1] - bounds[target]
         within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        lists.append((np.repeat(tokens, counts), order[np.repeat(bounds[target], counts) + within]))
-    p = max(1, max(len(q) for q, _ in lists))
-    queries, keys, real = (np.zeros((len(items), p), dtype) for dtype in (np.int64, np.int64, np.float32))
-    for b, (q, k) in enumerate(lists):
-        queries[b, : len(q)], keys[b, : len(k)], real[b, : len(q)] = q, k, 1.0
-    return tuple(torch.from_numpy(a).to(device) for a in (queries, keys, real))
+        keys = order[np.repeat(bounds[target], counts) + within]
+        rows.append((np.repeat(tokens, counts), keys, np.ones(len(keys), np.float32)))
+    return tuple(torch.from_numpy(a).to(device) for a in pad_rows(rows, (np.int64(0), np.int64(0), np.float32(0))))
