@@ -240,7 +240,7 @@ def _run_vs_plain(args, model, spec, warmup: int, repeats: int, report: Report, 
     import torch
     from benchutil import headlens_batches, interleaved, run_headlens, synchronize
     from headlens import RunConfig
-    from headlens.metrics import resolve
+    from headlens.analyses.registry import resolve
     from headlens.runner import Engine
     from transformers import AutoModel
 
@@ -272,7 +272,7 @@ def _run_vs_plain(args, model, spec, warmup: int, repeats: int, report: Report, 
     run_headlens(corpus_spec(warmup), os.path.join(tmp, "warmup"), args, model=model)
     contenders = {"headlens_run": pipeline, "plain_inference": plain_inference}
     if extra:
-        roles_engine = Engine(lm, resolve(ROLES_RUN, options=cfg.analysis_options), cfg.word_aggregation)
+        roles_engine = Engine(lm, resolve(ROLES_RUN, options=cfg.options), cfg.word_aggregation)
         roles_batches = headlens_batches(lm, roles_engine, spec)  # the same batches, with the arcs
         contenders |= {"headlens_run_roles": lambda: pipeline(ROLES_RUN), "engine": engine_only,
                        "engine_roles": lambda: engine_only(roles_batches, roles_engine)}
@@ -298,7 +298,7 @@ def _run_vs_plain(args, model, spec, warmup: int, repeats: int, report: Report, 
 def _roles_tests_seconds(run_dir: str) -> float:
     """Best of 3 of the role tests (the default settings) over the roles run left in ``run_dir``."""
     from benchutil import timed
-    from headlens.analyses.roles import head_roles
+    from headlens.analyses.roles.stats import head_roles
     from headlens.store import open_run
 
     run = open_run(run_dir)

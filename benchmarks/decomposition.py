@@ -44,7 +44,7 @@ def measure(model: str | None, device: str, dtype: str, limit: int | None, repea
     import headlens
     from headlens.decompose.analysis import Decomposer
     from headlens.decompose.ig import stepped_ratio
-    from headlens.metrics import resolve
+    from headlens.analyses.registry import resolve
     from headlens.runner import Engine
     from headlens.runner.parts import part_hooks
 

@@ -119,13 +119,13 @@ def ratio(args, lm, corpus: str, analyses: tuple[str, ...], repeats: int, tmp: s
     import torch
     from benchutil import headlens_batches, interleaved, synchronize
     from headlens.corpus import CorpusSpec
-    from headlens.metrics import resolve
+    from headlens.analyses.registry import resolve
     from headlens.runner import Engine
     from transformers import AutoModel
 
     spec = CorpusSpec(corpus, format="conllu")
     cfg = headlens.RunConfig(analyses=analyses)
-    batches = headlens_batches(lm, Engine(lm, resolve(cfg.analyses, options=cfg.analysis_options)), spec)
+    batches = headlens_batches(lm, Engine(lm, resolve(cfg.analyses, options=cfg.options)), spec)
     texts = [[e.sentence.text for e in b.items] for b in batches]
     n = sum(len(t) for t in texts)
     plain = AutoModel.from_pretrained(lm.path, attn_implementation="sdpa", dtype=lm.dtype).eval().to(lm.device)

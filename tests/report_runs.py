@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from tiny import WORDS, make_tiny_bert
 
 import headlens
-from headlens.analyses.compare import compare_runs, save_compare
+from headlens.analyses.compare.stats import compare_runs, save_compare
 from headlens.store.outputs import write_outputs
 from headlens.store import open_run
 from headlens.store.integrity import record

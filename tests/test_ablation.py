@@ -15,8 +15,8 @@ from test_finetune import ROWS, _tune
 from tiny import FAMILIES, make_tiny, make_tiny_bert
 from transformers import AttentionInterface
 
-import headlens.ablation.sweep as sweep_module
-from headlens.ablation import (AblationConfig, AblationHooks, AblationStats, ablate, ablation_table, detectable,
+import headlens.analyses.ablation.sweep as sweep_module
+from headlens.analyses.ablation.api import (AblationConfig, AblationHooks, AblationStats, ablate, ablation_table, detectable,
                                head_ablation, layer_ablation, load_result, parse_heads, sweep_ablations)
 from headlens.cli import main
 from headlens.errors import ConfigError, ModelError

@@ -157,9 +157,11 @@ def test_the_checks_see_a_planted_circle_and_resolve_relative_imports():
     assert cycles({("a", "b"): [], ("b", "c"): [], ("c", "a"): [], ("c", "d"): []}) == [["a", "b", "c"]]
     assert cycles({("a", "b"): [], ("b", "c"): []}) == []
     found = {t for t, _, _ in imports_of(os.path.join(PACKAGE, "pipeline.py"))}
-    assert {"headlens.decompose", "headlens.store.catalog", "torch"} <= found  # `from . import decompose`
-    collect = {(t, ctx) for t, _, ctx in imports_of(os.path.join(PACKAGE, "collect", "__init__.py"))}
-    assert ("headlens.collect.baselines", "function") in collect  # `from . import baselines, js` inside for_run
+    assert {"headlens.store.catalog", "headlens.analyses.registry", "torch"} <= found
+    cli = {t for t, _, _ in imports_of(os.path.join(PACKAGE, "cli", "__init__.py"))}
+    assert {"headlens.cli.compare_models", "headlens.cli.report"} <= cli  # `from . import compare_models, ...`
+    roles = {(t, ctx) for t, _, ctx in imports_of(os.path.join(PACKAGE, "analyses", "roles", "cli.py"))}
+    assert ("headlens.analyses.roles.stats", "function") in roles  # `from .stats import ...` inside _cmd
 
 
 def test_every_unit_has_a_layer():

@@ -11,7 +11,7 @@ from test_roles_metrics import CONLLU
 import headlens
 from headlens.align.encode import CLS, SEP, WORD
 from headlens.errors import ConfigError
-from headlens.metrics.categories import DEFAULT_MAP, UPOS_CODE, category_metrics, load_category_map
+from headlens.analyses.categories.metrics import DEFAULT_MAP, UPOS_CODE, category_metrics, load_category_map
 from headlens.metrics.view import AttentionView
 
 # units: [CLS] the(DET) cat(NOUN) sat(VERB) .(PUNCT) [SEP]
@@ -89,7 +89,7 @@ def test_bad_mappings_are_clear_errors(tmp_path):
     bad = tmp_path / "map.json"
     bad.write_text("[1, 2]", encoding="utf-8")
     with pytest.raises(ConfigError, match="expected a JSON object"):
-        headlens.RunConfig(category_map=str(bad))
+        headlens.RunConfig(analyses="categories", options={"categories": {"map": str(bad)}})
 
 
 def _reference(att, token_unit, unit_word, tags):
@@ -137,9 +137,9 @@ def test_run_scores_equal_loops_over_the_stored_maps(tmp_path, tiny_bert_dir):
                         assert stored[key] == pytest.approx(value, rel=1e-5, abs=1e-7), key  # maps are stored in float32
                         checked += 1
     assert checked > 150
-    assert run.manifest["config"]["category_keys"] == "renormalise"
+    assert run.manifest["config"]["options"]["categories"]["keys"] == "renormalise"
     assert run.manifest["word_aggregation"] == "clark"
-    json.dumps(run.manifest["config"]["category_map"])  # recorded (None = the default map)
+    json.dumps(run.manifest["config"]["options"]["categories"]["map"])  # recorded (None = the default map)
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +165,7 @@ def test_run_tables_are_left_by_the_run(ud_runs):
 
 
 def test_task_bias_finds_the_shared_change_and_the_task_specific_one(ud_runs, capsys):
-    from headlens.analyses.categories import task_bias
+    from headlens.analyses.categories.stats import task_bias
     from headlens.cli import main
 
     base, one, two = ud_runs
@@ -180,7 +180,7 @@ def test_task_bias_finds_the_shared_change_and_the_task_specific_one(ud_runs, ca
 
 
 def test_task_bias_needs_a_base_of_the_same_corpus(ud_runs, tmp_path, tiny_bert_dir):
-    from headlens.analyses.categories import task_bias
+    from headlens.analyses.categories.stats import task_bias
 
     corpus = tmp_path / "gold.conllu"
     corpus.write_text(CONLLU, encoding="utf-8")

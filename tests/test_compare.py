@@ -13,8 +13,8 @@ import pytest
 from tiny import WORDS
 
 import headlens
-from headlens.analyses.changes import ChangeSettings, paired_changes
-from headlens.analyses.compare import compare_runs, save_compare
+from headlens.analyses.compare.changes import ChangeSettings, paired_changes
+from headlens.analyses.compare.stats import compare_runs, save_compare
 from headlens.store.outputs import read_outputs
 from headlens.cli import main
 from headlens.errors import ConfigError

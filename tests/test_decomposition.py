@@ -23,7 +23,7 @@ from headlens.decompose.terms import (ATTENTION_MAPS, ATTENTION_STAGES, FF_MAPS,
                                       ln_scale, ln_split)
 from headlens.decompose.weights import LayerWeights, layer_weights
 from headlens.errors import ConfigError, ModelError
-from headlens.metrics import resolve
+from headlens.analyses.registry import resolve
 from headlens.models import load_model
 from headlens.runner import Engine
 from headlens.runner.parts import LayerParts

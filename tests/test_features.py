@@ -12,13 +12,13 @@ from test_roles_metrics import CONLLU as ROLES_CONLLU
 import headlens
 from headlens.align import Encoder
 from headlens.align.encode import CLS, SEP, WORD
-from headlens.analyses.changes import ChangeSettings
-from headlens.analyses.compare import compare_runs
+from headlens.analyses.compare.changes import ChangeSettings
+from headlens.analyses.compare.stats import compare_runs
 from headlens.corpus import Corpus, CorpusSpec
-from headlens.metrics import resolve
+from headlens.analyses.registry import resolve
 from headlens.metrics.arcs import Arcs
-from headlens.metrics.categories import UPOS_CODE
-from headlens.metrics.features import FEATURES, NEGATION_WORDS, is_negation
+from headlens.analyses.categories.metrics import UPOS_CODE
+from headlens.analyses.features.metrics import FEATURES, NEGATION_WORDS, is_negation
 from headlens.metrics.view import AttentionView
 from headlens.models import load_model
 from headlens.runner.batch import Batch

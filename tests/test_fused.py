@@ -19,7 +19,7 @@ from tiny import make_tiny
 import headlens
 from headlens.corpus import CorpusSpec
 from headlens.errors import ConfigError
-from headlens.metrics import available
+from headlens.analyses.registry import available
 from headlens.metrics.fused import FusedLayer, Need
 from headlens.models import load_model
 

@@ -12,7 +12,7 @@ from conftest import write
 import headlens
 from headlens.align.encode import CLS, SEP, WORD
 from headlens.store.outputs import read_outputs
-from headlens.metrics.patterns import TYPES, classify, pattern_features
+from headlens.analyses.patterns.metrics import TYPES, classify, pattern_features
 from headlens.metrics.view import AttentionView
 
 def _layout(a: int, b: int = 0):
@@ -140,7 +140,7 @@ def test_a_run_leaves_layer_and_head_distributions(pattern_run):
 
 
 def test_reclassifying_the_stored_features(pattern_run, capsys):
-    from headlens.analyses.patterns import pattern_tables
+    from headlens.analyses.patterns.stats import pattern_tables
     from headlens.cli import main
     from headlens.errors import ConfigError
 

@@ -11,10 +11,10 @@ from headlens.cli import main
 from headlens.config import default_corpus_path
 from headlens.corpus.reader import CorpusSpec
 from headlens.errors import ConfigError
-from headlens.probe import ProbeSettings, probe
+from headlens.analyses.probe.run import ProbeSettings, probe
 from headlens.corpus import Corpus
-from headlens.probe.data import NO_HEAD, ProbeSentence
-from headlens.probe.parser import Parser, pair_features, right_branching_hits
+from headlens.analyses.probe.data import NO_HEAD, ProbeSentence
+from headlens.analyses.probe.parser import Parser, pair_features, right_branching_hits
 
 SAMPLE = default_corpus_path()  # 500 sentences of UD English EWT dev
 

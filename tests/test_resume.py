@@ -16,7 +16,7 @@ import headlens
 from runs_equal import assert_same_run
 from test_runner import LINES as RUNNER_LINES
 from headlens.cli import main
-from headlens.metrics import analyses
+from headlens.analyses.registry import analyses
 from headlens.runner.engine import Engine
 from headlens.store.catalog import Catalog
 

@@ -12,7 +12,7 @@ from tiny import WORDS
 from wired import make_previous_token_bert
 
 import headlens
-from headlens.analyses import RoleSettings, head_roles
+from headlens.analyses.roles.stats import RoleSettings, head_roles
 from headlens.analyses.matrix import score_matrices
 from headlens.cli import main
 from headlens.stats import NOT_ENOUGH_DATA

@@ -11,7 +11,7 @@ import headlens
 from headlens.align.encode import CLS, SEP, Encoder
 from headlens.corpus import Corpus, CorpusSpec
 from headlens.corpus.types import Sentence, Word
-from headlens.metrics import resolve
+from headlens.analyses.registry import resolve
 from headlens.metrics.arcs import DEFAULT_RELATIONS, relation_matches
 from headlens.models import load_model
 from headlens.runner.batch import Batch
@@ -69,7 +69,7 @@ def items(tmp_path, tiny_bert_dir):
 
 
 def _score(items, attn_fn, relations=RELATIONS, width=2, aggregation="clark"):
-    metrics = resolve(["roles"], None, {"relations": relations, "role_window": width})
+    metrics = resolve(["roles"], None, {"roles": {"relations": relations, "window": width}})
     batch = Batch(items, torch.device("cpu"), torch.float64, words=False, aggregation=aggregation, relations=relations)
     b, t = batch.input_ids.shape
     attn = torch.zeros(b, 3, t, t, dtype=torch.float64)
@@ -200,9 +200,9 @@ def test_bad_relation_and_window_are_clear_errors(tmp_path):
     from headlens.errors import ConfigError
 
     with pytest.raises(ConfigError, match="not a dependency label"):
-        resolve(["roles"], None, {"relations": ("nsubj", "bad label!")})
-    with pytest.raises(ConfigError, match="role_window"):
-        RunConfig(out=str(tmp_path / "r"), role_window=0)
+        resolve(["roles"], None, {"roles": {"relations": ("nsubj", "bad label!")}})
+    with pytest.raises(ConfigError, match="role-window"):
+        RunConfig(out=str(tmp_path / "r"), analyses="roles", options={"roles": {"window": 0}})
     with pytest.raises(ConfigError, match=r"role_syn_<rel>_<d2h\|h2d>"):
         resolve([], ["role_syn_nsubj_sideways"])
 
@@ -210,5 +210,5 @@ def test_bad_relation_and_window_are_clear_errors(tmp_path):
 def test_named_family_metrics_resolve_with_their_parameters():
     local, syn = resolve([], ["role_local_w5", "role_syn_acl:relcl_h2d"])
     assert local.params == {"width": 5} and syn.params == {"relation": "acl:relcl", "direction": "h2d"}
-    names = [m.name for m in resolve(["roles"], None, {"relations": ("ccomp",), "role_window": 3})]
+    names = [m.name for m in resolve(["roles"], None, {"roles": {"relations": ("ccomp",), "window": 3}})]
     assert names[0] == "role_local_w3" and names[-2:] == ["role_syn_ccomp_d2h", "role_syn_ccomp_h2d"]

@@ -12,10 +12,11 @@ from tiny import WORDS
 from wired import make_previous_token_bert
 
 import headlens
-from headlens.analyses import SyntaxSettings, cluster_heads, dependency_accuracy
-from headlens.analyses.cluster import smacof
+from headlens.analyses.cluster.stats import cluster_heads
+from headlens.analyses.syntax.stats import SyntaxSettings, dependency_accuracy
+from headlens.analyses.cluster.stats import smacof
 from headlens.cli import main
-from headlens.collect.js import SMOOTHING
+from headlens.analyses.cluster.collect import SMOOTHING
 from headlens.errors import ConfigError, RunStoreError
 from headlens.stats import paired_bootstrap, paired_ratio_bootstrap
 
@@ -40,7 +41,7 @@ def wired_syntax(tmp_path_factory):
     model = make_previous_token_bert(str(root / "model"))
     (root / "chain.conllu").write_text(_chain_conllu(40), encoding="utf-8")
     return headlens.run(out=str(root / "run"), model=model, corpus=str(root / "chain.conllu"), analyses=("syntax",),
-                        syntax_relations=("dep", "all"), progress=False)
+                        options={"syntax": {"relations": ("dep", "all")}}, progress=False)
 
 
 def test_previous_token_head_is_exact_and_picked_as_best(wired_syntax):
@@ -60,7 +61,7 @@ def test_previous_token_head_is_exact_and_picked_as_best(wired_syntax):
 def test_offset_baseline_equals_a_hand_count(tmp_path, tiny_bert_dir):
     (tmp_path / "one.conllu").write_text(FIRST, encoding="utf-8")
     run = headlens.run(out=str(tmp_path / "run"), model=tiny_bert_dir, corpus=str(tmp_path / "one.conllu"),
-                       analyses=("syntax",), syntax_relations=("det", "obl", "punct", "all"), progress=False)
+                       analyses=("syntax",), options={"syntax": {"relations": ("det", "obl", "punct", "all")}}, progress=False)
     base = {(r["relation"], r["offset"]): (r["hits"], r["arcs"]) for r in dependency_accuracy(run).baselines.to_pylist()}
     # the->cat +1, cat->sat +1, on->mat +2, the->mat +1, mat->sat -3, .->sat -4 (punct: not in "all")
     hand = {"det": {1: 2}, "obl": {-3: 1}, "punct": {}, "all": {1: 3, 2: 1, -3: 1}}
@@ -83,7 +84,7 @@ def _word_attention(maps: dict) -> tuple[np.ndarray, np.ndarray]:
 def test_head_counts_match_an_argmax_on_stored_maps(tmp_path, tiny_bert_dir):
     (tmp_path / "c.conllu").write_text(CONLLU, encoding="utf-8")
     run = headlens.run(out=str(tmp_path / "run"), model=tiny_bert_dir, corpus=str(tmp_path / "c.conllu"),
-                       analyses=("syntax",), syntax_relations=("all",), store_maps=("0", "1", "2", "3"), progress=False)
+                       analyses=("syntax",), options={"syntax": {"relations": ("all",)}}, store_maps=("0", "1", "2", "3"), progress=False)
     scores = run.scores().to_pandas()
     for sid in range(4):
         z = np.load(os.path.join(run.path, "maps", f"sentence-{sid}.npz"))

@@ -15,7 +15,7 @@ from .version import __version__
 _WHERE = {
     "RunConfig": ".config", "default_corpus_path": ".config",
     "CorpusSpec": ".corpus", "Sentence": ".corpus", "Word": ".corpus", "read_corpus": ".corpus",
-    "available_metrics": (".metrics", "available"),
+    "available_metrics": (".analyses.registry", "available"),
     "default_model_path": ".models", "load_model": ".models", "supported_model_types": ".models",
     "run": ".pipeline",
     "Run": ".store", "open_run": ".store",

@@ -9,9 +9,7 @@ from importlib import resources
 from .annotate.annotators import ANNOTATORS, DEFAULT_SPACY_MODEL
 from .corpus.reader import CorpusSpec
 from .errors import ConfigError, param_error
-from .metrics.arcs import DEFAULT_RELATIONS
-from .metrics.categories import KEY_MODES, load_category_map
-from .metrics.registry import resolve
+from .analyses.registry import ANALYSES, resolve
 from .runner.batch import AGGREGATIONS
 
 LONG_POLICIES = ("skip", "truncate", "window")
@@ -60,8 +58,9 @@ class RunConfig:
     (one fused kernel call per layer) and reads full rows only for the others; ``eager`` reads the
     eager implementation's maps for all (for checking); ``fused`` is ``auto`` that fails where the
     fused path is unavailable (MPNet, the decomposition). See docs/performance.md.
-    ``relations`` / ``role_window``: the dependency relations and the local window (+-k tokens)
-    of ``--analyses roles`` (defaults: nsubj, obj, amod, advmod, det, nmod, all; 2).
+    ``options``: each analysis' run-time options, by analysis name: an instance of its options
+    class or a dict of its fields (e.g. ``{"roles": {"window": 3}}``: ``RolesOptions``); an
+    analysis of the run without an entry gets its defaults, and all are recorded.
     ``store_maps``: sentence ids (0-based stream positions) or CoNLL-U sent_ids whose full
     attention maps are saved (``runner.maps``: token and word maps, read by the report's head
     view); default: the first three sentences (ids 0, 1, 2), ``()`` stores none; nothing else
@@ -89,11 +88,7 @@ class RunConfig:
     long: str = "skip"
     word_aggregation: str = "clark"
     attention: str = "auto"  # auto | fused | eager: how attention statistics are computed (runner/engine.py)
-    relations: tuple[str, ...] = DEFAULT_RELATIONS
-    role_window: int = 2
-    syntax_relations: tuple[str, ...] = ()  # empty: the syntax analysis's default (metrics/dependency.py)
-    category_map: dict | str | None = None  # categories: UPOS -> category (JSON file or dict; None: the default)
-    category_keys: str = "renormalise"  # categories: rows renormalised over the words kept, or "raw"
+    options: dict = field(default_factory=dict)  # analysis -> its options (analyses/<name>/options.py)
     store_maps: tuple[str, ...] = DEFAULT_STORE_MAPS
     mask_rate: float = 0.0  # share of word tokens replaced by the mask token (Kobayashi et al. 2021: 0.12)
     part_size: int = PART_SIZE
@@ -119,12 +114,8 @@ class RunConfig:
         self.analyses = names(owner, "analyses", self.analyses)
         self.metrics = names(owner, "metrics", self.metrics) or None if self.metrics is not None else None
         self.store_maps = names(owner, "store_maps", self.store_maps, numbers=True)
-        self.relations = names(owner, "relations", self.relations)
-        self.syntax_relations = names(owner, "syntax_relations", self.syntax_relations)
-        self.category_map = load_category_map(self.category_map)  # the mapping itself is recorded
-        if self.category_keys not in KEY_MODES:
-            raise param_error(owner, "category_keys", f"one of {KEY_MODES}", self.category_keys)
-        for name in ("max_tokens", "max_batch", "sort_window", "part_size", "role_window"):
+        self.options = self._typed_options()
+        for name in ("max_tokens", "max_batch", "sort_window", "part_size"):
             _positive_int(owner, name, getattr(self, name))
         if self.resume and self.overwrite:
             raise ConfigError("RunConfig: 'resume' continues the run in 'out' and 'overwrite' replaces it; pass one of them.")
@@ -148,13 +139,28 @@ class RunConfig:
             raise param_error(owner, "out", "a run directory path such as 'runs/NAME'", self.out)
         if not os.fspath(self.out).strip():
             raise ConfigError("--out (RunConfig 'out') is empty: give the run directory to create, e.g. runs/NAME.")
-        resolve(self.analyses, self.metrics, self.analysis_options)  # unknown names: ConfigError with the valid ones
+        resolve(self.analyses, self.metrics, self.options)  # unknown names: ConfigError with the valid ones
 
-    @property
-    def analysis_options(self) -> dict:
-        """What expanding analyses read (see ``metrics.registry.register_analysis``)."""
-        return {"relations": self.relations, "role_window": self.role_window, "syntax_relations": self.syntax_relations,
-                "category_map": self.category_map, "category_keys": self.category_keys}
+    def _typed_options(self) -> dict:
+        if not isinstance(self.options, dict):
+            raise param_error("RunConfig", "options", "a dict: analysis name -> its options (an instance or a dict)",
+                              self.options)
+        with_options = {name for name, a in ANALYSES.items() if a.options is not None}
+        unknown = sorted(set(self.options) - with_options)
+        if unknown:
+            raise ConfigError(f"RunConfig: options given for {', '.join(map(repr, unknown))}, which take none; "
+                              f"analyses with options: {', '.join(sorted(with_options))}.")
+        outside = sorted(set(self.options) - set(self.analyses))
+        if outside:
+            raise ConfigError(f"RunConfig: options given for {', '.join(map(repr, outside))}, which the run does not "
+                              f"name in its analyses ({', '.join(self.analyses) or 'none'}); add it to analyses or drop them.")
+        wanted = [a for a in self.analyses if a in with_options]
+        return {a: ANALYSES[a].options.coerce(self.options.get(a), "RunConfig", f"options[{a!r}]") for a in wanted}
+
+    def options_of(self, analysis: str):
+        """The options of ``analysis`` in this run (its defaults when the run does not name it)."""
+        found = self.options.get(analysis)
+        return found if found is not None else ANALYSES[analysis].options()
 
     @property
     def corpus_spec(self) -> CorpusSpec:

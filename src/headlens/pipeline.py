@@ -21,10 +21,9 @@ from .config import RunConfig
 from .corpus.reader import Corpus, fingerprint
 from .corpus.types import Skipped
 from .errors import CorpusError, RunStoreError
-from .metrics import resolve
+from .analyses.registry import collectors as collector_factories, finalize, resolve
 from .models import load_model
 from .collect import CollectorSet
-from . import decompose  # noqa: F401 - registers the decomposition's collectors (--analyses decomposition)
 from .runner import Engine, plan_batches
 from .runner.allocator import keep_freed_memory
 from .runner.maps import map_arrays, map_name
@@ -172,14 +171,14 @@ def run(config: RunConfig | None = None, **options) -> Run:
             "Check the file, --format and the column/field options.",
             path=spec.path,
         )
-    metrics = resolve(cfg.analyses, cfg.metrics, cfg.analysis_options)
+    metrics = resolve(cfg.analyses, cfg.metrics, cfg.options)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     if cfg.keep_freed_memory:
         keep_freed_memory()
     annotator = make_annotator(cfg.annotator, spec.resolved_format, cfg.spacy_model)
     lm = load_model(cfg.model, device=cfg.device, dtype=cfg.dtype)
-    collectors = CollectorSet.for_run(cfg, lm)  # batch-level accumulators of analyses that need them (syntax, cluster)
+    collectors = CollectorSet.for_run(cfg, lm, collector_factories())  # batch-level accumulators of analyses that need them (syntax, cluster)
     corpus_sha, estimate = fingerprint(spec.path, spec.resolved_format)
     if spec.limit:
         estimate = min(estimate, spec.limit)
@@ -291,8 +290,6 @@ def run(config: RunConfig | None = None, **options) -> Run:
         register_run(out)  # the runs catalog of the parent directory; a failure only warns
     if write_error is not None:  # a write failed while the run was being closed
         raise _failed(out, write_error, state) from write_error
-    from .analyses import finalize
-
     result = open_run(out)
     finalize(result, () if cfg.metrics else cfg.analyses)  # derived tables (e.g. roles) of the finished run
     return result

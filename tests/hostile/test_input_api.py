@@ -8,7 +8,7 @@ import pytest
 import headlens
 from headlens.config import RunConfig
 from headlens.errors import ConfigError
-from headlens.metrics import analyses, available
+from headlens.analyses.registry import analyses, available
 from conftest import write
 from test_bad_input import assert_error, cli
 
@@ -20,9 +20,6 @@ SPELLINGS = [
     ("metrics", "prev,next", ("prev", "next")),
     ("metrics", ["prev"], ("prev",)),
     ("metrics", "", None),
-    ("relations", "nsubj,obj", ("nsubj", "obj")),
-    ("relations", ["amod"], ("amod",)),
-    ("syntax_relations", "nsubj", ("nsubj",)),
     ("store_maps", "0,17", ("0", "17")),
     ("store_maps", [0, 17], ("0", "17")),
     ("store_maps", ["0", "weblog-1"], ("0", "weblog-1")),
@@ -34,8 +31,33 @@ def test_list_fields_take_a_string_or_a_list(field, value, expected):
     assert getattr(RunConfig(**{field: value}), field) == expected
 
 
-WRONG = [("analyses", 5), ("analyses", ["surface", 2]), ("metrics", {"prev": 1}), ("relations", [None]),
-         ("syntax_relations", 3.5), ("store_maps", [True]), ("store_maps", {"0"})]
+OPTION_SPELLINGS = [
+    ("roles", "relations", "nsubj,obj", ("nsubj", "obj")),
+    ("roles", "relations", ["amod"], ("amod",)),
+    ("syntax", "relations", "nsubj", ("nsubj",)),
+    ("roles", "taus", "1,2.5", (1.0, 2.5)),
+]
+
+
+@pytest.mark.parametrize("analysis, field, value, expected", OPTION_SPELLINGS,
+                         ids=[f"{a}.{f}={v!r}" for a, f, v, _ in OPTION_SPELLINGS])
+def test_analysis_list_options_take_a_string_or_a_list(analysis, field, value, expected):
+    from headlens.analyses.registry import ANALYSES
+
+    if field == "taus":  # a statistics setting (headlens roles), not a run option
+        assert getattr(ANALYSES[analysis].settings(**{field: value}), field) == expected
+        return
+    assert getattr(RunConfig(analyses=analysis, options={analysis: {field: value}}).options[analysis], field) == expected
+
+
+WRONG = [("analyses", 5), ("analyses", ["surface", 2]), ("metrics", {"prev": 1}), ("store_maps", [True]), ("store_maps", {"0"})]
+WRONG_OPTIONS = [("roles", "relations", [None], "RolesOptions"), ("syntax", "relations", 3.5, "SyntaxOptions")]
+
+
+@pytest.mark.parametrize("analysis, field, value, owner", WRONG_OPTIONS, ids=[f"{a}.{f}={v!r}" for a, f, v, _ in WRONG_OPTIONS])
+def test_wrong_option_types_name_the_option_and_class(analysis, field, value, owner):
+    with pytest.raises(ConfigError, match=rf"The '{field}' parameter of {owner} must be a comma-separated string or a list of"):
+        RunConfig(analyses=analysis, options={analysis: {field: value}})
 
 
 @pytest.mark.parametrize("field, value", WRONG, ids=[f"{f}={v!r}" for f, v in WRONG])

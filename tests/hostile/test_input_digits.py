@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from headlens.ablation.spec import parse_heads
-from headlens.analyses.decomposition import read_counts
+from headlens.analyses.ablation.spec import parse_heads
+from headlens.analyses.decomposition.stats import read_counts
 from headlens.cli.figures import _heads
 from headlens.corpus import read_corpus
 from headlens.digits import ascii_int, column_ref

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from headlens.cli import main
-from headlens.metrics import analyses
+from headlens.analyses.registry import analyses
 from headlens.store.catalog import Catalog
 from store_runs import copy_run, corpus, reference  # noqa: F401 - fixtures
 

@@ -13,7 +13,7 @@ import pytest
 
 import headlens
 from headlens.cli import main
-from headlens.metrics import analyses
+from headlens.analyses.registry import analyses
 from headlens.store.catalog import Catalog
 from store_runs import PART, copy_run, corpus, options, reference  # noqa: F401 - fixtures
 

@@ -1,7 +1,9 @@
 """The ``headlens`` command: a thin layer over the Python API.
 
-Each subcommand lives in its own module with an ``add(subparsers)`` function that adds its
-parser and sets ``func``. Errors print ``Type: message`` on stderr and exit with status 2 (1 for
+The commands that belong to no analysis (run, models, runs, sql, finetune, compare-models,
+report, figures) live here, one module each with an ``add(subparsers)`` function that adds its
+parser and sets ``func``; each analysis adds its own (``Analysis.command``, from
+``headlens/analyses/<name>/cli.py``). Errors print ``Type: message`` on stderr and exit with status 2 (1 for
 an internal error), never a traceback unless ``--debug`` is given.
 """
 
@@ -12,15 +14,11 @@ import os
 import sys
 
 from ..version import __version__
-from . import models, roles, run
-from . import runs, sql  # the runs catalog
-from . import categories, compare, finetune  # fine-tuning and before/after comparison
-from . import cluster, probe, syntax  # Clark et al.: syntactic heads, head clustering, the probing classifier
-from . import mixing  # Kobayashi et al.: mixing ratios and FF pairs of the norm-based decomposition
-from . import ablate, patterns  # Kovaleva et al.: head and layer ablation, attention pattern types
-from . import figures, report  # the HTML report and the publication figures
+from ..analyses.registry import ANALYSES
+from . import compare_models, figures, finetune, models, report, run, runs, sql
 
-SUBCOMMANDS = (run, roles, models, runs, sql, finetune, compare, categories, syntax, cluster, probe, mixing, ablate, patterns, report, figures)
+FIRST = (run, models, runs, sql)  # then every analysis' subcommands, in the registry's order
+LAST = (compare_models, finetune, report, figures)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +26,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"headlens {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in SUBCOMMANDS:
+    for module in FIRST:
+        module.add(sub)
+    for analysis in ANALYSES.values():
+        if analysis.command is not None:
+            analysis.command(sub)
+    for module in LAST:
         module.add(sub)
     return parser
 

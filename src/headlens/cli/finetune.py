@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-COLUMNS_HELP = ("where text, optional text_b and label are: TSV 0-based indices or header names, JSONL fields; "
-                "e.g. text=0,label=1 or text=sentence1,text_b=sentence2,label=label")
-
-
-def _labels(text: str | None) -> tuple[str, ...] | None:
-    return tuple(x for x in text.split(",") if x) if text else None
+from ..finetune.data import COLUMNS_HELP, label_list as _labels
 
 
 def add(sub) -> None:

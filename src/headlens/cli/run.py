@@ -9,7 +9,7 @@ from ..annotate.annotators import ANNOTATORS, DEFAULT_SPACY_MODEL
 from ..config import ATTENTION_PATHS, DEFAULT_STORE_MAPS, LONG_POLICIES, PART_SIZE, RunConfig
 from ..corpus.reader import FORMATS, CorpusSpec
 from ..digits import column_ref
-from ..metrics.arcs import DEFAULT_RELATIONS
+from ..analyses.registry import ANALYSES
 from ..runner.batch import AGGREGATIONS
 
 HIGHLIGHT = ("prev", "next", "self", "cls", "sep", "punct")
@@ -51,14 +51,6 @@ def add(sub) -> None:
                    help="auto: exact statistics without the T x T map where a metric allows it (fused kernel), "
                         "full rows elsewhere; eager: the eager maps for every metric (for checking); "
                         "fused: like auto, but fail where the fused path is unavailable")
-    p.add_argument("--relations", default=",".join(DEFAULT_RELATIONS),
-                   help="roles: comma-separated dependency labels ('all' = every arc but punct)")
-    p.add_argument("--syntax-relations", default="",
-                   help="syntax: comma-separated dependency labels (default: Clark et al.'s table in UD names, and 'all')")
-    p.add_argument("--role-window", type=int, default=2, help="roles: the local sieve window, +-k tokens")
-    p.add_argument("--category-map", help="categories: JSON file UPOS -> content|function|other|drop (default: docs/finetuning.md)")
-    p.add_argument("--category-keys", default="renormalise", choices=("renormalise", "raw"),
-                   help="categories: rescale each row over the words kept (default) or keep the raw weights")
     p.add_argument("--mask-rate", type=float, default=0.0,
                    help="replace this share of word tokens by the mask token (decomposition: Kobayashi et al. used 0.12)")
     p.add_argument("--store-maps", default=",".join(DEFAULT_STORE_MAPS),
@@ -72,7 +64,14 @@ def add(sub) -> None:
     p.add_argument("--release-memory", action="store_true",
                    help="leave glibc's allocator as it is (default: keep freed memory for reuse, fewer page faults)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    for analysis in ANALYSES.values():  # each analysis' run-time options (analyses/<name>/options.py)
+        if analysis.options is not None:
+            analysis.options.add_arguments(p, f"--analyses {analysis.name}", prefix=_prefix(analysis.name))
     sub.add_parser("metrics", help="list the registered metrics").set_defaults(func=_cmd_metrics)
+
+
+def _prefix(analysis: str) -> str:
+    return f"{analysis}_options_"
 
 
 def _cmd_run(args) -> int:
@@ -89,17 +88,18 @@ def _cmd_run(args) -> int:
         from ..config import default_corpus_path
 
         spec = CorpusSpec(default_corpus_path(), format="conllu", on_error=args.on_error, limit=args.limit)
+    analyses = tuple(a.strip() for a in args.analyses.split(",") if a.strip())
     cfg = RunConfig(
         out=args.out, model=args.model, corpus=spec,
-        analyses=tuple(a for a in args.analyses.split(",") if a),
+        analyses=analyses,
         metrics=tuple(m for m in args.metrics.split(",") if m) if args.metrics else None,
         annotator=args.annotator, spacy_model=args.spacy_model, device=args.device, dtype=args.dtype,
         max_tokens=args.max_tokens, max_batch=args.max_batch, sort_window=args.sort_window, long=args.long,
         word_aggregation=args.word_aggregation,
         attention=args.attention,
-        relations=tuple(r for r in args.relations.split(",") if r), role_window=args.role_window,
-        category_map=args.category_map, category_keys=args.category_keys,
-        syntax_relations=tuple(r for r in args.syntax_relations.split(",") if r), store_maps=tuple(s for s in args.store_maps.split(",") if s and args.store_maps != "none"), mask_rate=args.mask_rate,
+        options={a.name: a.options.from_args(args, _prefix(a.name)) for a in ANALYSES.values()
+                 if a.options is not None and a.name in analyses},
+        store_maps=tuple(s for s in args.store_maps.split(",") if s and args.store_maps != "none"), mask_rate=args.mask_rate,
         part_size=args.part_size, threads=args.threads, keep_freed_memory=not args.release_memory, overwrite=args.overwrite, resume=args.resume, progress=not args.quiet,
         annotation_cache=not args.no_annotation_cache,
     )
@@ -132,7 +132,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_metrics(args) -> int:
-    from ..metrics.registry import available, families
+    from ..analyses.registry import available, families
 
     for m in available().values():
         print(f"{m.name:<18} {m.analysis:<8} {m.description}")

@@ -18,7 +18,7 @@ records part N. A part counts only once recorded, so after a kill a resumed run 
 unrecorded sentences and overwrites those files. ``read_parts`` takes exactly the run's committed
 parts and checks that together they cover every analysed sentence exactly once.
 
-Collectors are registered per analysis (``register(analysis, factory)``, ``factory(cfg, lm)``);
+An analysis names its collector factory ``collect(cfg, lm)`` (``headlens.analyses.base.Analysis``);
 runs that ask for none pay nothing. ``--long window`` is refused with a collector: windows of
 one sentence may sit in different parts, and a resumed run recomputes an incomplete sentence's
 earlier windows, which a sum would count twice.
@@ -36,7 +36,6 @@ from ..errors import ConfigError, RunStoreError
 from ..store.atomic import atomic_write
 
 DIRECTORY = "collect"
-_FACTORIES: dict[str, Callable] = {}
 
 
 class Collector:
@@ -54,12 +53,6 @@ class Collector:
         raise NotImplementedError
 
 
-def register(analysis: str, factory: Callable) -> None:
-    if analysis in _FACTORIES:
-        raise ValueError(f"collector of {analysis!r} is registered twice")
-    _FACTORIES[analysis] = factory
-
-
 def part_path(run_dir: str, name: str, part: int) -> str:
     return os.path.join(run_dir, DIRECTORY, name, f"part-{part:05d}.npz")
 
@@ -73,14 +66,13 @@ class CollectorSet:
         self.attention = [c for c in collectors if c.needs_attention or c.needs_parts]
 
     @classmethod
-    def for_run(cls, cfg, lm) -> CollectorSet:
-        from . import baselines, js  # noqa: F401 - register the collectors
-
-        wanted = [a for a in dict.fromkeys(cfg.analyses) if a in _FACTORIES] if not cfg.metrics else []
+    def for_run(cls, cfg, lm, factories: dict[str, Callable]) -> CollectorSet:
+        """The collectors of ``cfg``'s analyses: ``factories`` maps an analysis to ``factory(cfg, lm)``."""
+        wanted = [a for a in dict.fromkeys(cfg.analyses) if a in factories] if not cfg.metrics else []
         if wanted and cfg.long == "window":
             raise ConfigError(f"--analyses {','.join(wanted)} cannot run with --long window (a collector sums per part and "
                               "windows of one sentence may fall in different parts); use --long skip or truncate.")
-        return cls([_FACTORIES[a](cfg, lm) for a in wanted])
+        return cls([factories[a](cfg, lm) for a in wanted])
 
     def add(self, batch, rows) -> None:
         for c in self.collectors:

@@ -12,18 +12,19 @@ ATBFFRESLN), which cost a per-pair FF product (docs/decomposition.md gives the m
 
 The per-head numbers are metrics of level ``parts`` (filled by the decomposition collector, not
 by an attention view), so they land in ``scores/`` and ``heads.parquet`` like any metric; their
-names are registered by ``headlens.metrics.decomposition``, this package registers the collectors.
+names are declared by ``headlens.analyses.decomposition.metrics``; ``collector(ff)`` makes the collector.
 """
 
 from __future__ import annotations
 
-from ..collect import register as register_collector
-from ..metrics.decomposition import ANALYSIS, FF_ANALYSIS, HEAD_METRICS  # the metrics' names (registered there)
+ANALYSIS = "decomposition"
+FF_ANALYSIS = "decomposition_ff"  # the same, plus the feed-forward maps (ATBFF, ATBFFRES, ATBFFRESLN): costly
 
-__all__ = ["ANALYSIS", "FF_ANALYSIS", "HEAD_METRICS"]
+__all__ = ["ANALYSIS", "FF_ANALYSIS", "collector"]
 
 
-def _collector(ff: bool):
+def collector(ff: bool):
+    """The collector factory ``(cfg, lm) -> Decomposer`` of --analyses decomposition (``ff``: decomposition_ff)."""
     def make(cfg, lm):
         import os
 
@@ -37,6 +38,3 @@ def _collector(ff: bool):
 
     return make
 
-
-register_collector(ANALYSIS, _collector(False))
-register_collector(FF_ANALYSIS, _collector(True))

@@ -1,9 +1,9 @@
-"""Per-sentence, per-head metrics computed on the device right after each layer."""
+"""Per-sentence, per-head metrics computed on the device right after each layer: the metric type,
+the attention views and the fused path's reductions. The metrics themselves belong to the
+analyses (``headlens/analyses/<name>/metrics.py``), and ``headlens.analyses.registry`` resolves
+their names."""
 
-from . import behaviour, categories, dependency, roles, surface  # noqa: F401 - register their metrics
-from . import features, patterns  # noqa: F401 - Kovaleva et al.: features of interest, pattern types
-from .registry import Metric, analyses, available, register, resolve
+from .registry import Metric, MetricFamily, MetricSet
 from .view import SMOOTHING, AttentionView
-from . import decomposition  # noqa: F401,E402 - the decomposition's per-head metrics (level "parts"), names only
 
-__all__ = ["SMOOTHING", "AttentionView", "Metric", "analyses", "available", "register", "resolve"]
+__all__ = ["SMOOTHING", "AttentionView", "Metric", "MetricFamily", "MetricSet"]

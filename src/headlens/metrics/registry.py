@@ -1,4 +1,4 @@
-"""Metrics are plug-ins registered by name; analyses are named groups of metrics.
+"""Metrics: one number per sentence and head per layer; each analysis holds its metrics in a MetricSet.
 
 A metric has one verb, ``score(view) -> Tensor[B, H]``: one number per sentence and head for
 the layer the view holds (NaN where the metric is undefined for a sentence). The runner calls it
@@ -6,20 +6,20 @@ on every layer, on the device, right after the layer has run. A metric that also
 ``need`` (:class:`~headlens.metrics.fused.Need`) is computed on the fused path, without the
 layer's attention map, to the same value (tests/test_fused.py).
 
-Parametrised metrics (a sieve window width, a dependency relation) are registered as a
-*family*: a name pattern and a builder, so that ``role_syn_acl:relcl_d2h`` or ``role_local_w3``
-resolve without being listed one by one. An analysis whose metric list depends on run options
-(which relations, which window) registers an *expander* ``options -> metric names``.
+Parametrised metrics (a sieve window width, a dependency relation) form a *family*: a name
+pattern and a builder, so that ``role_syn_acl:relcl_d2h`` or ``role_local_w3`` resolve without
+being listed one by one. An analysis whose metric list depends on its options (which relations,
+which window) gives its set an *expander* ``options -> metric names``. Names are resolved across
+every analysis by ``headlens.analyses.registry``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigError
 
 if TYPE_CHECKING:  # the registry holds names and descriptions without importing torch
     import torch
@@ -53,89 +53,36 @@ class MetricFamily:
     description: str
 
 
-_METRICS: dict[str, Metric] = {}
-_FAMILIES: list[MetricFamily] = []
-_EXPANDERS: dict[str, Callable[[Mapping[str, object]], list[str]]] = {}
+class MetricSet:
+    """The metrics one analysis contributes: fixed metrics, parametrised families, and how its
+    metric list follows from its options (``expand(options) -> names or Metric objects``; default:
+    its fixed metrics). It is a plain object: nothing is registered by importing a module; the
+    analyses' registry (``headlens.analyses.registry``) collects the sets."""
 
+    def __init__(self, analysis: str, expand: Callable[[object], list] | None = None):
+        self.analysis = analysis
+        self.metrics: dict[str, Metric] = {}
+        self.families: list[MetricFamily] = []
+        self._expand = expand
 
-def register(metric: Metric) -> Metric:
-    if metric.name in _METRICS:
-        raise ValueError(f"metric {metric.name!r} is registered twice")
-    if metric.level not in ("token", "word", "parts"):
-        raise ValueError(f"metric level must be 'token', 'word' or 'parts', got {metric.level!r}")
-    _METRICS[metric.name] = metric
-    return metric
+    def add(self, metric: Metric) -> Metric:
+        if metric.name in self.metrics:
+            raise ValueError(f"metric {metric.name!r} is added twice")
+        if metric.level not in ("token", "word", "parts"):
+            raise ValueError(f"metric level must be 'token', 'word' or 'parts', got {metric.level!r}")
+        if metric.analysis != self.analysis:
+            raise ValueError(f"metric {metric.name!r} of analysis {metric.analysis!r} added to {self.analysis!r}")
+        self.metrics[metric.name] = metric
+        return metric
 
+    def family(self, family: MetricFamily) -> MetricFamily:
+        self.families.append(family)
+        return family
 
-def register_family(family: MetricFamily) -> MetricFamily:
-    _FAMILIES.append(family)
-    return family
+    def expand_with(self, expand: Callable[[object], list]) -> None:
+        self._expand = expand
 
-
-def register_analysis(name: str, expand: Callable[[Mapping[str, object]], list[str]]) -> None:
-    """An analysis whose metrics depend on run options: ``expand(options)`` returns names, or
-    Metric objects built with the options (e.g. the categories' UPOS mapping)."""
-    if name in _EXPANDERS:
-        raise ValueError(f"analysis {name!r} is registered twice")
-    _EXPANDERS[name] = expand
-
-
-def families() -> list[MetricFamily]:
-    return list(_FAMILIES)
-
-
-def lookup(name: str) -> Metric | None:
-    """The metric called ``name``: registered, or built by the family whose pattern it matches."""
-    if name in _METRICS:
-        return _METRICS[name]
-    for fam in _FAMILIES:
-        match = re.fullmatch(fam.pattern, name)
-        if match:
-            return fam.build(match)
-    return None
-
-
-def available() -> dict[str, Metric]:
-    return dict(_METRICS)
-
-
-def analyses() -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for m in _METRICS.values():
-        out.setdefault(m.analysis, []).append(m.name)
-    return out
-
-
-def resolve(
-    analysis_names: Iterable[str] = ("surface",),
-    metric_names: Iterable[str] | None = None,
-    options: Mapping[str, object] | None = None,
-) -> list[Metric]:
-    """The metrics of the named analyses, or exactly the named metrics when given.
-
-    ``options`` are the run options that expanding analyses read (e.g. ``relations``).
-    """
-    if metric_names:
-        found = {n: lookup(n) for n in dict.fromkeys(metric_names)}
-        unknown = [n for n, m in found.items() if m is None]
-        if unknown:
-            patterns = "".join(f" {f.template} ({f.description})," for f in _FAMILIES)
-            raise ConfigError(
-                f"unknown metric(s) {unknown}. Valid metrics: {', '.join(sorted(_METRICS))}; "
-                f"parametrised families, e.g.:{patterns.rstrip(',')}."
-            )
-        return list(found.values())
-    groups = analyses()
-    valid = sorted(set(groups) | set(_EXPANDERS))
-    unknown = [a for a in analysis_names if a not in valid]
-    if unknown:
-        raise ConfigError(f"unknown analysis {unknown}. Valid analyses: {', '.join(valid)}.")
-    names: list[str | Metric] = []
-    for a in dict.fromkeys(analysis_names):
-        names += _EXPANDERS[a](options or {}) if a in _EXPANDERS else groups[a]
-    if not names:
-        raise ConfigError("no metric selected: name at least one analysis or metric.")
-    picked: dict[str, Metric | str] = {}
-    for n in names:
-        picked.setdefault(n.name if isinstance(n, Metric) else n, n)
-    return [n if isinstance(n, Metric) else lookup(n) for n in picked.values()]
+    def names(self, options: object = None) -> list:
+        """The metric names (or Metric objects built with the options) of a run with ``options``
+        (the analysis' options instance, or None)."""
+        return list(self._expand(options)) if self._expand is not None else list(self.metrics)

@@ -21,14 +21,14 @@ from itertools import chain
 import numpy as np
 import pyarrow as pa
 
-from ..analyses.changes import ChangeSettings, paired_changes, settings_dict, summary
+from ..analyses.compare.changes import ChangeSettings, paired_changes, settings_dict, summary
 from ..annotate import Annotation, AnnotationCache, make_annotator
 from ..align.encode import Encoder
 from ..config import RunConfig
 from ..corpus.reader import Corpus, fingerprint
 from ..corpus.types import Skipped
 from ..errors import ConfigError, ModelError
-from ..metrics import resolve
+from ..analyses.registry import resolve
 from ..models import load_model
 from ..runner import Engine, plan_batches
 from ..runner.progress import make_progress
@@ -126,7 +126,7 @@ def compare_models(model_a: str, model_b: str, out: str, config: RunConfig | Non
     if cfg.long == "window":
         raise ConfigError("compare-models takes --long skip or truncate (windows are not paired here).")
     check_new_dir(os.path.abspath(out), "comparison")
-    metrics = resolve(cfg.analyses, cfg.metrics, cfg.analysis_options)
+    metrics = resolve(cfg.analyses, cfg.metrics, cfg.options)
     if any(m.level == "parts" for m in metrics):
         raise ConfigError("compare-models scores attention metrics; layer-part analyses are not supported here.")
     lm_a = load_model(model_a, device=cfg.device, dtype=cfg.dtype)

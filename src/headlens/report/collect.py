@@ -17,8 +17,12 @@ from datetime import datetime, timezone
 from ..errors import ConfigError, RunStoreError
 from ..store import Run, open_run
 from ..store.outputs import PARAMS, discover_outputs, read_output_dir, read_outputs
-from . import headview, views
-from .encode import jsonable, num, table
+from ..analyses.ablation.view import ablation_tables
+from ..analyses.patterns import HEAD_MEANS_VIEW
+from ..analyses.registry import ANALYSES
+from ..render.encode import jsonable, num, table
+from ..render.marks import generic_marks
+from . import headview
 
 DEFAULT_MAX_ROWS = 3000
 LIST_LIMIT = 24  # items of a params.json list shown in the report
@@ -79,7 +83,7 @@ def _compare_with(run: Run, other: Run, outputs: list[tuple[str, str]]) -> tuple
         tables, params = read_outputs(other, "compare", name)
         if _same_run(params.get("before"), run):
             return tables, params, f"stored: {other.path}/compare/{name}"
-    from ..analyses.compare import compare_runs
+    from ..analyses.compare.stats import compare_runs
 
     changes, params = compare_runs(other, run)
     return ({"heads": changes.heads, "layers": changes.layers}, jsonable(params),
@@ -143,8 +147,9 @@ def build(run: Run | str, compare: Run | str | None = None, sentences: int | Non
             notes.append(f"{analysis}/{name} could not be read: {e}")
             continue
         source = f"{analysis}/{name}"
-        view_fn = views.VIEWS.get(analysis)
-        if view_fn and all(t in tables for t in views.REQUIRED[analysis]):
+        owner = ANALYSES.get(analysis)
+        view_fn = owner.view if owner is not None else None  # analyses/<name>/view.py
+        if view_fn and all(t in tables for t in owner.required):
             try:
                 view, found = view_fn(tables, params, layers, heads)
             except (KeyError, TypeError, ValueError) as e:  # a table of an unexpected shape: the generic view only
@@ -154,16 +159,16 @@ def build(run: Run | str, compare: Run | str | None = None, sentences: int | Non
                 add_marks(source, found)
                 sections.setdefault(analysis, []).append({"name": name, "source": source, "view": view})
         if analysis not in ("compare", "ablation", "roles"):
-            add_marks(source, views.generic_marks(analysis, tables, params, set(means), heads))
+            add_marks(source, generic_marks(analysis, tables, params, set(means), heads))
         params_of[source] = shorten(jsonable(params))
         for tname, t in tables.items():
             tables_out.append({"analysis": analysis, "name": name, "table": tname, **table(t, max_rows)})
 
     for path in ablations:  # sweeps written outside the run (`headlens ablate --out DIR`)
         tables, params = _sweep(path)
-        if not views.ablation_tables(tables):
+        if not ablation_tables(tables):
             raise ConfigError(f"{path} has no table with the columns layer, head and delta.")
-        view, _ = views.ablation_view(tables, params, layers, heads)
+        view, _ = ANALYSES["ablation"].view(tables, params, layers, heads)
         name = os.path.basename(os.path.normpath(path))
         sections.setdefault("ablation", []).append({"name": name, "source": path, "view": view})
         params_of[f"ablation/{name}"] = shorten(jsonable(params))
@@ -177,12 +182,12 @@ def build(run: Run | str, compare: Run | str | None = None, sentences: int | Non
             raise ConfigError(f"{other.path} has {other.manifest['model']['num_layers']} x {other.manifest['model']['num_heads']} "
                               f"heads and {run.path} {layers} x {heads}; they cannot be compared head by head.")
         tables, params, how = _compare_with(run, other, outputs)
-        view, _ = views.compare_view(tables, params, layers, heads)
+        view, _ = ANALYSES["compare"].view(tables, params, layers, heads)
         compare_info = {"other": provenance(other), "how": how}
         entry = {"name": f"--compare {other.path}", "source": how, "view": view}
         sections["compare"] = [entry] + [s for s in sections.get("compare", []) if s["view"].get("before") != params.get("before")]
 
-    patterns = views.patterns_view({m: v["mean"] for m, v in means.items()}, layers, heads)
+    patterns = HEAD_MEANS_VIEW({m: v["mean"] for m, v in means.items()}, layers, heads)
     if patterns:
         sections["patterns"] = [{"name": "pattern types", "source": "heads.parquet", "view": patterns}]
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import ConfigError, RunStoreError
 from ..store import Run
-from .encode import float16_b64
+from ..render.encode import float16_b64
 
 HOW_TO_STORE = ("the run stores maps of the sentences `headlens run --store-maps IDS` names (by default 0,1,2); "
                 "run it again with the sentences you want, or leave the head view out with --sentences 0")

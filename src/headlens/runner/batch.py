@@ -11,8 +11,7 @@ from ..lazy import torch  # imported on first use: AGGREGATIONS is read without 
 from ..align.encode import Encoded
 from ..errors import param_error
 from ..metrics.arcs import Arcs
-from ..metrics.categories import upos_codes
-from ..metrics.features import is_negation
+from ..metrics.lexicon import is_negation, upos_codes
 from ..metrics.view import AttentionView, aggregate
 
 AGGREGATIONS = ("clark", "first", "mean")

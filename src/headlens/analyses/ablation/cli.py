@@ -1,0 +1,97 @@
+"""``headlens ablate``: remove heads or layers of a fine-tuned classifier and test the change on its dev set."""
+
+from __future__ import annotations
+
+from ...finetune.data import COLUMNS_HELP, label_list as _labels
+
+
+def add(sub) -> None:
+    p = sub.add_parser("ablate", help="ablate heads / layers of a fine-tuned classifier (uniform, zero or mean) and "
+                                      "test each change on its dev set (Kovaleva et al. 2019)")
+    p.set_defaults(func=_cmd)
+    p.add_argument("--model", required=True, help="a fine-tuned classifier directory (headlens finetune)")
+    p.add_argument("--dev", required=True, help="labelled dev file (TSV or JSONL)")
+    p.add_argument("--columns", required=True, help=COLUMNS_HELP)
+    p.add_argument("--labels", help="comma-separated labels; must equal the classifier's (default: the classifier's)")
+    p.add_argument("--format", default="auto", choices=("auto", "tsv", "jsonl"))
+    p.add_argument("--heads", help="'all' or LAYER:HEAD pairs, 0-based (e.g. 0:3,5:11): one ablation per head")
+    p.add_argument("--layers", help="'all' or 0-based layers (e.g. 0,3): one ablation per layer (all its heads)")
+    p.add_argument("--mode", default="uniform", choices=("uniform", "zero", "mean"),
+                   help="uniform attention over the non-padding tokens (default), zero output, or the dev-set mean output")
+    p.add_argument("--metrics", default="accuracy", help="comma-separated: accuracy (exact McNemar), f1, mcc (paired bootstrap)")
+    p.add_argument("--out", required=True, help="output directory (never overwritten; --resume continues it)")
+    p.add_argument("--resume", action="store_true", help="continue the sweep in --out (same options)")
+    p.add_argument("--batch-size", type=int, default=32, help="dev examples per batch")
+    p.add_argument("--max-length", type=int, help="tokens per example (default: the fine-tuning max length, else 128)")
+    p.add_argument("--max-tokens", type=int, default=8192, help="token budget of one pass of stacked ablated copies")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--correction", default="fdr_bh", help="fdr_bh (default), holm, bonferroni or none, across the sweep")
+    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples of the dev examples")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--min-effect", type=float, default=0.01,
+                   help="underpowered: not significant and the CI holds both -x and +x (default 0.01)")
+    p.add_argument("--min-n", type=int, default=100, help="fewer dev examples: every result underpowered, no decision")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _pts(x) -> str:
+    return "   n/a" if x is None else f"{100 * x:+6.1f}"
+
+
+def print_summary(result) -> None:
+    params, rows = result.params, result.table.to_pylist()
+    base = params["base_scores"]
+    print(f"{params['n']} dev examples, {len(params['ablations'])} ablations ({params['mode']}); unablated: accuracy "
+          f"{base['accuracy']:.4f}  F1 {base['f1']:.4f}  MCC {base['mcc']:.4f}")
+    det = params["detectable"]
+    print(f"smallest detectable accuracy change: {100 * det['accuracy_change']:.1f} points "
+          f"({det['accuracy_changed_predictions']} predictions, all in one direction)")
+    for metric in dict.fromkeys(r["metric"] for r in rows):
+        mine = [r for r in rows if r["metric"] == metric]
+        fam = params["families"][metric]
+        print(f"\n{metric}: delta = ablated - base, in points; {fam['method']} across {fam['size']} ablations, "
+              f"alpha {fam['alpha']}")
+        layers = [r for r in mine if r["kind"] == "layer"]
+        if layers:
+            print(f"  {'layer':<6} {'delta':>6}  {'95% CI':<15} {'p':>8} {'q':>8}  decision")
+            for r in layers:
+                print(f"  {r['label']:<6} {_pts(r['delta'])}  [{_pts(r['ci_low'])},{_pts(r['ci_high'])}] {r['p']:>8.2g} "
+                      f"{r['q']:>8.2g}  {r['decision']}{' (underpowered)' if r['underpowered'] else ''}")
+        heads = [r for r in mine if r["kind"] == "head"]
+        if heads:
+            n_heads = params["num_heads"]
+            grid = {(r["layer"], r["head"]): r for r in heads}
+            print("  heads (rows: layers, columns: heads 1..{}; + helps, - hurts, ? underpowered):".format(n_heads))
+            for layer in sorted({r["layer"] for r in heads}):
+                cells = []
+                for h in range(n_heads):
+                    r = grid.get((layer, h))
+                    mark = "" if r is None else {"helps": "+", "hurts": "-"}.get(r["decision"], "?" if r["underpowered"] else " ")
+                    cells.append("      " if r is None else f"{_pts(r['delta'])}{mark or ' '}")
+                print(f"  L{layer + 1:<3}" + "".join(cells))
+            found = [r for r in heads if r["decision"] != "none"]
+            for r in sorted(found, key=lambda r: -(r["delta"] or 0)):
+                print(f"  {r['label']:<6} {r['decision']:<5} {_pts(r['delta'])} [{_pts(r['ci_low'])},{_pts(r['ci_high'])}] "
+                      f"q {r['q']:.2g}")
+        weak = sum(r["underpowered"] for r in mine)
+        print(f"  helps {sum(r['decision'] == 'helps' for r in mine)}, hurts {sum(r['decision'] == 'hurts' for r in mine)}, "
+              f"underpowered {weak} of {len(mine)}")
+
+
+def _cmd(args) -> int:
+    from .api import AblationConfig, AblationStats, ablate
+
+    stats = AblationStats(metrics=tuple(m for m in args.metrics.split(",") if m), alpha=args.alpha,
+                          correction=args.correction, n_boot=args.n_boot, seed=args.seed, min_effect=args.min_effect,
+                          min_n=args.min_n)
+    cfg = AblationConfig(model=args.model, dev=args.dev, columns=args.columns, out=args.out, heads=args.heads,
+                         layers=args.layers, mode=args.mode, labels=_labels(args.labels), format=args.format,
+                         batch_size=args.batch_size, max_length=args.max_length, max_tokens=args.max_tokens,
+                         device=args.device, stats=stats, resume=args.resume, threads=args.threads,
+                         progress=not args.quiet)
+    result = ablate(cfg)
+    print_summary(result)
+    print(f"\ntables: {result.out}/ablations.parquet (one row per ablation and metric), params.json, parts/ (predictions)")
+    return 0

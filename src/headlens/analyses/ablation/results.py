@@ -1,0 +1,142 @@
+"""Statistics of an ablation sweep: per ablation and metric, the change with a CI and a paired test.
+
+Per ablation (heads removed) and metric, over the dev examples, with ``delta = ablated - base``:
+
+- accuracy: exact McNemar test on per-example correctness (``stats.mcnemar_exact``); the CI is
+  the percentile bootstrap CI of the mean correctness difference (``stats.mean_ci``: one shared
+  resampling of the examples for every ablation);
+- F1 and MCC: paired bootstrap (``stats.paired_bootstrap``: CI and two-sided p from the same
+  resamples of the examples for both predictions).
+
+Each metric's p-values are corrected across the whole sweep (every ablation of the run) in one
+recorded family (Benjamini-Hochberg by default). ``decision`` is ``helps`` when the corrected
+test rejects and the metric went up without the heads, ``hurts`` when it went down, ``none``
+otherwise.
+
+The sweep's ``detectable`` accuracy change: an ablation that changes fewer than
+``k = ceil(log2(2 m / alpha))`` predictions (m tests in the family; m = 1 without correction)
+cannot reach the corrected level even when every change goes the same way (exact McNemar's
+smallest p with d discordant examples is 2 * 0.5**d, and the first rejection of BH, Holm or
+Bonferroni needs p <= alpha / m); ``k / n`` is the smallest accuracy change the sweep can
+detect at all.
+
+``underpowered`` (the data cannot support a finding either way) is set when
+
+- the dev set has fewer than ``min_n`` examples: no decision is made at all; or
+- the test does not reject and either the CI still contains both -min_effect and +min_effect,
+  or the sweep cannot detect an accuracy change of min_effect at all (k / n > min_effect): a
+  harm or a gain of that size (default 0.01, one point of accuracy, the size of the single-head
+  effects Kovaleva et al. report) could not be told from no change.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from ...errors import ConfigError
+from ...finetune.scores import classification_scores
+from ...stats import CORRECTIONS, Family, mcnemar_exact, mean_ci, paired_bootstrap
+from .spec import Ablation
+
+METRICS = ("accuracy", "f1", "mcc")
+DECISIONS = ("helps", "hurts", "none")
+
+
+@dataclass(frozen=True)
+class AblationStats:
+    metrics: tuple[str, ...] = ("accuracy",)  # accuracy, f1, mcc
+    min_effect: float = 0.01  # the effect size an underpowered sweep could not tell from none
+    min_n: int = 100  # fewer examples: no decision
+    alpha: float = 0.05
+    correction: str = "fdr_bh"  # across the sweep
+    ci: float = 0.95
+    n_boot: int = 2000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        bad = [m for m in self.metrics if m not in METRICS]
+        if bad or not self.metrics:
+            raise ConfigError(f"--metrics {list(bad) or '(none)'}: choose from {', '.join(METRICS)}.")
+        if self.correction not in CORRECTIONS:
+            raise ConfigError(f"correction {self.correction!r} is not one of {', '.join(CORRECTIONS)}.")
+        if not 0 < self.alpha < 1 or not 0 < self.ci < 1:
+            raise ConfigError("alpha and the CI level must lie in (0, 1).")
+        if self.n_boot < 1 or self.min_n < 1 or self.min_effect < 0:
+            raise ConfigError("n_boot and min_n must be >= 1 and min_effect >= 0.")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["metrics"] = list(self.metrics)
+        return d
+
+
+def detectable(n: int, tests: int, alpha: float, correction: str = "fdr_bh") -> tuple[int, float]:
+    """(k, k / n): fewest changed predictions an exact McNemar test can find among ``tests`` (see above)."""
+    m = 1 if correction == "none" else max(tests, 1)
+    k = math.ceil(math.log2(2 * m / alpha))
+    return k, k / n
+
+
+def _metric_fn(metric: str, n_classes: int):
+    return lambda y, p: classification_scores(y, p, n_classes)[metric]
+
+
+def _tests(metric: str, y: np.ndarray, base: np.ndarray, preds: np.ndarray, n_classes: int, s: AblationStats) -> dict:
+    a = len(preds)
+    if metric == "accuracy":
+        ok_base, ok = base == y, preds == y[None, :]
+        tests = [mcnemar_exact(ok_base, ok[k]) for k in range(a)]
+        low, high = mean_ci((ok.astype(np.float64) - ok_base).T, s.ci, s.n_boot, s.seed)
+        return {"base": np.full(a, ok_base.mean()), "ablated": ok.mean(1), "delta": np.asarray([t.estimate for t in tests]),
+                "ci_low": low, "ci_high": high, "p": np.asarray([t.p for t in tests])}
+    fn = _metric_fn(metric, n_classes)
+    res = [paired_bootstrap(y, base, preds[k], fn, s.n_boot, s.seed, s.ci) for k in range(a)]
+    return {f: np.asarray([getattr(r, name) for r in res], dtype=np.float64)
+            for f, name in (("base", "metric_a"), ("ablated", "metric_b"), ("delta", "estimate"), ("ci_low", "ci_low"),
+                            ("ci_high", "ci_high"), ("p", "p"))}
+
+
+def ablation_table(y, base_pred, preds, ablations: list[Ablation], mode: str, n_classes: int,
+                   stats: AblationStats) -> tuple[pa.Table, dict]:
+    """One row per ablation and metric; returns (table, {metric: family record})."""
+    y, base = np.asarray(y, dtype=np.int64), np.asarray(base_pred, dtype=np.int64)
+    preds = np.asarray(preds, dtype=np.int64).reshape(len(ablations), len(y))
+    n = len(y)
+    ok_base, ok = base == y, preds == y[None, :]
+    worse, better = (ok_base & ~ok).sum(1), (~ok_base & ok).sum(1)
+    flipped = (preds != base[None, :]).sum(1)
+    blind = detectable(n, len(ablations), stats.alpha, stats.correction)[1] > stats.min_effect
+    cols: dict[str, list] = {}
+    families = {}
+    for metric in stats.metrics:
+        t = _tests(metric, y, base, preds, n_classes, stats)
+        fam = Family(f"ablation sweep ({mode}): {metric}, ablated - base != 0 "
+                     f"({'exact McNemar' if metric == 'accuracy' else 'paired bootstrap'})",
+                     [a.label for a in ablations], stats.correction, stats.alpha)
+        q, reject = fam.apply(t["p"])
+        families[metric] = fam.to_dict()
+        small = n < stats.min_n
+        decision = np.where(~reject | small, "none", np.where(t["delta"] > 0, "helps", "hurts"))
+        inconclusive = (decision == "none") & (blind | ((t["ci_low"] < -stats.min_effect) & (t["ci_high"] > stats.min_effect)))
+        block = {
+            "kind": [a.kind for a in ablations], "layer": [a.layer for a in ablations], "head": [a.head for a in ablations],
+            "label": [a.label for a in ablations], "mode": [mode] * len(ablations), "metric": [metric] * len(ablations),
+            "test": ["mcnemar_exact" if metric == "accuracy" else "paired_bootstrap"] * len(ablations),
+            "n": [n] * len(ablations), **{k: list(v) for k, v in t.items()}, "q": list(q),
+            "decision": list(decision), "underpowered": list(small | inconclusive),
+            "flipped": list(flipped), "worse": list(worse), "better": list(better),
+        }
+        for k, v in block.items():
+            cols.setdefault(k, []).extend(v)
+    floats = ("base", "ablated", "delta", "ci_low", "ci_high", "p", "q")
+    ints = ("layer", "head", "n", "flipped", "worse", "better")
+    table = pa.table({
+        k: pa.array([None if not np.isfinite(x) else float(x) for x in v], pa.float64()) if k in floats
+        else pa.array([int(x) for x in v], pa.int32()) if k in ints
+        else pa.array([bool(x) for x in v]) if k == "underpowered" else pa.array([str(x) for x in v])
+        for k, v in cols.items()})
+    return table, families

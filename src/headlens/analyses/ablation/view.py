@@ -1,0 +1,52 @@
+"""The ablation section of the report, from the tables its statistics step saved."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pyarrow as pa
+
+from ...render.encode import grid, num
+from ...render.marks import alpha_of, decided, fmt
+
+
+ABLATION_KEYS = ("ablation", "mode", "metric")  # one panel per combination present
+
+
+def ablation_tables(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """The tables of an ablation output that hold per-head deltas (columns layer, head, delta)."""
+    return {k: t for k, t in tables.items() if {"layer", "head", "delta"} <= set(t.column_names)}
+
+
+def _where(layer, head) -> str:
+    """1-based name of an ablated unit that is not one head: a whole layer (head < 0) or the model."""
+    if layer is None or layer < 0:
+        return "all layers"
+    return f"L{layer + 1}, all heads" if head is None or head < 0 else f"L{layer + 1}-H{head + 1}"
+
+
+def ablation_view(tables: dict[str, pa.Table], params: dict, layers: int, heads: int) -> tuple[dict, dict]:
+    alpha = alpha_of(params)
+    panels = []
+    for name, t in ablation_tables(tables).items():
+        keys = [k for k in ABLATION_KEYS if k in t.column_names]
+        groups = defaultdict(list)
+        for r in t.to_pylist():
+            groups[tuple(str(r[k]) for k in keys)].append(r)
+        for key, rows in groups.items():
+            cells = [r for r in rows if r.get("layer") is not None and r.get("head") is not None
+                     and 0 <= r["layer"] < layers and 0 <= r["head"] < heads]
+            other = [r for r in rows if r not in cells]  # whole-layer or whole-model ablations (head -1 etc.)
+            sig = {}
+            for r in cells:  # the table's own decision when it has one (it may require more than q <= alpha)
+                q = r.get("q")
+                if decided(r["decision"]) if "decision" in r else (q is not None and q <= alpha):
+                    sig[int(r["layer"]) * heads + int(r["head"])] = str(r.get("decision") or f"q {fmt(q, 2)} <= {alpha:g}")
+            panels.append({
+                "table": name, "key": dict(zip(keys, key)), "delta": grid(cells, layers, heads, "delta"),
+                "ci_low": grid(cells, layers, heads, "ci_low"), "ci_high": grid(cells, layers, heads, "ci_high"),
+                "q": grid(cells, layers, heads, "q"), "significant": sig,
+                "other": [[_where(r.get("layer"), r.get("head")), num(r.get("delta"), 4), num(r.get("ci_low"), 4),
+                           num(r.get("ci_high"), 4), num(r.get("q"), 3), str(r.get("decision") or "")] for r in other],
+            })
+    return {"panels": panels, "alpha": alpha}, {}

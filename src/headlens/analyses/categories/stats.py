@@ -1,0 +1,141 @@
+"""Lexical-category attention over runs (Jang, Byun & Shin 2024): per-run tables and the cross-task view.
+
+Per run (``--analyses categories`` leaves them in ``RUN/categories/default/``): for every
+category metric (see :mod:`headlens.metrics.categories`) the mean over sentences per head and
+per layer (head mean per sentence), with the one-sample test of ``cat_pref`` against 0
+(two-sided t, corrected across layers and heads together).
+
+Across tasks (:func:`task_bias`): each fine-tuned run is paired with the base run of the same
+corpus. Per task and layer: the preference (``cat_pref``, content minus function attention
+received) of the fine-tuned model with its test against 0, and its change from the base
+(paired over sentences, :mod:`.changes`). A layer has a *task-agnostic bias* when the
+fine-tuned preference is significant with the same sign in every task; a *task-agnostic
+change* when the change is significant in the same direction in every task.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from ...errors import ConfigError
+from ...stats import Family, one_sample
+from ...store import Run
+from ..compare.changes import ChangeSettings, layer_means, paired_changes, settings_dict
+from ..compare.stats import check_comparable, paired_matrices
+from ..matrix import score_matrices
+from ...store.outputs import write_outputs
+
+PREF = "cat_pref"
+CELLS = ("cat_content_content", "cat_content_function", "cat_function_content", "cat_function_function",
+         "cat_recv_content", "cat_recv_function", PREF)
+
+
+def _options(run: Run) -> dict:
+    """The categories options the run was made with (recorded in its manifest)."""
+    return ((run.manifest.get("config") or {}).get("options") or {}).get("categories") or {}
+
+
+def _require(run: Run) -> list[str]:
+    have = [m for m in CELLS if m in run.metrics]
+    if PREF not in have:
+        raise ConfigError(f"run {run.path} has no category scores; run it with --analyses categories.")
+    return have
+
+
+def _pref_tests(values: np.ndarray, s: ChangeSettings):
+    return one_sample(values, 0.0, test="t", alternative="two-sided", min_n=s.min_n, ci=s.ci, n_boot=s.n_boot, seed=s.seed)
+
+
+def run_tables(run: Run, settings: ChangeSettings | None = None) -> tuple[dict[str, pa.Table], dict]:
+    """Per-head and per-layer means of every category metric; cat_pref tested against 0."""
+    s = settings or ChangeSettings()
+    metrics = _require(run)
+    mats = score_matrices(run, metrics)
+    heads = int(run.manifest["model"]["num_heads"])
+    tables, fams = {}, {}
+    for level in ("heads", "layers"):
+        rows: dict[str, list] = {"metric": [], "layer": [], "head": [], "n": [], "mean": []}
+        for metric in metrics:
+            v = mats[metric].values if level == "heads" else layer_means(mats[metric].values, heads)
+            k = v.shape[1]
+            rows["metric"] += [metric] * k
+            rows["layer"] += list(np.arange(k) // heads if level == "heads" else np.arange(k))
+            rows["head"] += list(np.arange(k) % heads if level == "heads" else np.full(k, -1))
+            rows["n"] += list(np.sum(np.isfinite(v), axis=0))
+            with np.errstate(all="ignore"):
+                rows["mean"] += list(np.nanmean(np.where(np.isfinite(v), v, np.nan), axis=0))
+        pv = mats[PREF].values if level == "heads" else layer_means(mats[PREF].values, heads)
+        t = _pref_tests(pv, s)
+        fam = Family(f"categories {level}: cat_pref != 0 (two-sided t)", [f"{level}/{c}" for c in range(pv.shape[1])],
+                     s.correction, s.alpha)
+        q, reject = fam.apply(t.p)
+        fams[level] = fam.to_dict()
+        table = pa.table({k: pa.array([float(x) if k == "mean" else (str(x) if k == "metric" else int(x)) for x in v])
+                          for k, v in rows.items()})
+        tables[level] = table
+        tables[f"pref_{level}"] = pa.table({"layer": rows["layer"][: pv.shape[1]], "head": rows["head"][: pv.shape[1]],
+                                            "n": t.n, "pref": t.estimate, "ci_low": t.ci_low, "ci_high": t.ci_high,
+                                            "effect": t.effect, "p": t.p, "q": q, "significant": reject})
+    params = {"settings": settings_dict(s), "families": fams, "word_aggregation": run.manifest.get("word_aggregation"),
+              "category_map": _options(run).get("map") or "default (analyses/categories/metrics.py)",
+              "category_keys": _options(run).get("keys", "renormalise")}
+    return tables, params
+
+
+def save_run_tables(run: Run) -> str:
+    tables, params = run_tables(run)
+    return write_outputs(run, "categories", "default", tables, params)
+
+
+def pair_with_bases(bases: list[Run], tuned: list[Run]) -> list[tuple[Run, Run]]:
+    """(base, tuned) pairs by corpus sha256; ConfigError for a tuned run without a base of its corpus."""
+    by_sha = {b.manifest["corpus"]["sha256"]: b for b in bases}
+    out = []
+    for t in tuned:
+        base = by_sha.get(t.manifest["corpus"]["sha256"])
+        if base is None:
+            raise ConfigError(f"{t.path} read {t.manifest['corpus']['path']}, but no base run read that corpus "
+                              f"(bases: {', '.join(b.path for b in bases)}). Run the base model on it too.")
+        check_comparable(base, t)
+        out.append((base, t))
+    return out
+
+
+def task_bias(bases: list[Run], tuned: list[Run], settings: ChangeSettings | None = None) -> tuple[pa.Table, dict]:
+    """Per task and layer: base and fine-tuned preference, its change; the task-agnostic layers."""
+    s = settings or ChangeSettings()
+    rows = []
+    for base, run in pair_with_bases(bases, tuned):
+        metrics = [m for m in _require(run) if m in _require(base)]
+        pairs, _ = paired_matrices(base, run, metrics)
+        heads = int(run.manifest["model"]["num_heads"])
+        changes = paired_changes(pairs, heads, s)
+        pb, pt = (_pref_tests(layer_means(v, heads), s) for v in pairs[PREF])
+        for r in changes.layers.to_pylist():
+            if r["metric"] != PREF:
+                continue
+            layer = r["layer"]
+            rows.append({"task": run.path, "base": base.path, "layer": layer, "pref_base": float(pb.estimate[layer]),
+                         "p_base": float(pb.p[layer]), "pref_tuned": float(pt.estimate[layer]),
+                         "p_tuned": float(pt.p[layer]), "delta": r["delta"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+                         "q_change": r["q"], "change": r["direction"],
+                         **{f"delta_{m[4:]}": x["delta"] for x in changes.layers.to_pylist() if x["layer"] == layer
+                            for m in [x["metric"]] if m != PREF}})
+    fam = Family("categories across tasks: fine-tuned cat_pref != 0 per task and layer",
+                 [f"{r['task']}/L{r['layer'] + 1}" for r in rows], s.correction, s.alpha)
+    q, reject = fam.apply([r["p_tuned"] for r in rows])
+    for r, qq, rej in zip(rows, q, reject):
+        r["q_tuned"], r["bias"] = float(qq), ("content" if r["pref_tuned"] > 0 else "function") if rej else ""
+    table = pa.Table.from_pylist(rows)
+    layers = sorted({r["layer"] for r in rows})
+    agnostic = {}
+    for layer in layers:
+        mine = [r for r in rows if r["layer"] == layer]
+        biases, moves = {r["bias"] for r in mine}, {r["change"] for r in mine}
+        agnostic[f"L{layer + 1}"] = {"bias": biases.pop() if len(biases) == 1 and "" not in biases else None,
+                                     "change": moves.pop() if len(moves) == 1 and "" not in moves else None}
+    params = {"tasks": [t.path for t in tuned], "settings": settings_dict(s), "family_tuned": fam.to_dict(),
+              "change_tests": "per task: paired t and wilcoxon over sentences, corrected across metrics x layers",
+              "task_agnostic": agnostic}
+    return table, params

@@ -1,0 +1,35 @@
+"""``headlens cluster RUN``: a 2-D map of the heads (JS distance, metric MDS) labelled by behaviour."""
+
+from __future__ import annotations
+
+
+def add(sub) -> None:
+    p = sub.add_parser("cluster", help="2-D map of heads from JS distances (metric MDS), labelled by behaviour")
+    p.set_defaults(func=_cmd)
+    p.add_argument("run", help="a run directory made with --analyses cluster")
+    p.add_argument("--n-perm", type=int, default=1000, help="permutations of the layer-clustering test")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--name", default="default", help="output directory under RUN/cluster/")
+
+
+def _cmd(args) -> int:
+    from .stats import ClusterSettings, cluster_heads, save_cluster
+    from ...store import open_run
+
+    run = open_run(args.run)
+    result = cluster_heads(run, ClusterSettings(n_perm=args.n_perm, seed=args.seed, name=args.name))
+    path = save_cluster(run, result)
+    s = result.summary
+    lc = s["layer_clustering"]
+    print(f"head map: JS divergence summed over {s['tokens']} tokens; metric MDS to 2-D (stress-1 {s['stress1']:.3f})")
+    print(f"heads of one layer cluster: within/between-layer distance ratio {lc['within_between_ratio']:.3f} "
+          f"(shuffled layers: {lc['null_mean']:.3f}; permutation p = {lc['p']:.3g}, {lc['n_perm']} permutations)")
+    print("behaviours: " + ", ".join(f"{b} {n}" for b, n in s["behaviours"].items()) +
+          "  (" + ", ".join(f"{k} > {v}" for k, v in s["thresholds"].items()) + ")")
+    rows = result.heads.to_pylist()
+    layers = max(r["layer"] for r in rows) + 1
+    for layer in range(layers):
+        cells = [r for r in rows if r["layer"] == layer]
+        print(f"  layer {layer + 1:>2}: " + " ".join(f"{r['label']}:{r['behaviour']}({r['x']:+.2f},{r['y']:+.2f})" for r in cells))
+    print(f"tables: {path}/ (heads with x, y and behaviour; distances; params.json)")
+    return 0

@@ -1,0 +1,151 @@
+"""Paired before/after tests of per-sentence scores, per head and per layer, in recorded families.
+
+The input is, per metric, two matrices [sentences, layers * heads] over the SAME sentences in
+the same row order (NaN = undefined for that sentence): a run and another run of the same
+corpus, or two models scored on the same batches. For every metric and head, and for every
+metric and layer (the per-sentence mean over the layer's heads, Jang et al.'s "head mean"), a
+paired t-test of after - before (effect: Cohen's d_z, bootstrap CI of the mean difference)
+and a distribution-free paired test (Wilcoxon signed-rank by default); each kind of test is
+corrected across its family (all metrics x heads; all metrics x layers). A head or layer
+*changed* when both corrected tests reject; its direction is the sign of the mean difference.
+Identical scores give status "zero variance" with p = 1: never a change.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from ...errors import ConfigError
+from ...stats import CORRECTIONS, Family, paired
+from ..roles.stats import _finite_or_none
+
+DISTRIBUTION_FREE = ("wilcoxon", "sign", "none")
+
+
+@dataclass(frozen=True)
+class ChangeSettings:
+    alpha: float = 0.05
+    correction: str = "fdr_bh"
+    distribution_free: str = "wilcoxon"
+    min_n: int = 10
+    ci: float = 0.95
+    n_boot: int = 2000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.correction not in CORRECTIONS:
+            raise ConfigError(f"correction {self.correction!r} is not one of {', '.join(CORRECTIONS)}.")
+        if self.distribution_free not in DISTRIBUTION_FREE:
+            raise ConfigError(f"distribution-free test {self.distribution_free!r} is not one of {', '.join(DISTRIBUTION_FREE)}.")
+        if not 0 < self.alpha < 1 or self.min_n < 2:
+            raise ConfigError("paired comparisons need 0 < alpha < 1 and min_n >= 2.")
+
+
+@dataclass
+class Changes:
+    settings: ChangeSettings
+    heads: pa.Table  # one row per metric x layer x head
+    layers: pa.Table  # one row per metric x layer (head mean per sentence)
+    families: dict
+
+    def changed(self, level: str = "heads") -> list[dict]:
+        table = self.heads if level == "heads" else self.layers
+        return [r for r in table.to_pylist() if r["changed"]]
+
+
+def layer_means(values: np.ndarray, heads: int) -> np.ndarray:
+    """[n, layers * heads] -> [n, layers]: each sentence's mean over a layer's heads (NaN if none)."""
+    n, k = values.shape
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: the metric is undefined there
+        return np.nanmean(values.reshape(n, k // heads, heads), axis=2)
+
+
+def _test_block(before: np.ndarray, after: np.ndarray, s: ChangeSettings) -> dict[str, np.ndarray]:
+    t = paired(after, before, test="t", min_n=s.min_n, ci=s.ci, n_boot=s.n_boot, seed=s.seed)
+    out = {"n": t.n, "delta": t.estimate, "ci_low": t.ci_low, "ci_high": t.ci_high, "effect": t.effect,
+           "statistic": t.statistic, "p": t.p, "status": t.status}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out["before"], out["after"] = np.nanmean(before, axis=0), np.nanmean(after, axis=0)
+    if s.distribution_free == "none":
+        out["p_free"] = out["effect_free"] = np.full(len(t.p), np.nan)
+    else:
+        free = paired(after, before, test=s.distribution_free, min_n=s.min_n, n_boot=0, seed=s.seed)
+        out["p_free"], out["effect_free"] = free.p, free.effect
+    return out
+
+
+def _level(pairs: dict[str, tuple[np.ndarray, np.ndarray]], heads: int, per_layer: bool, s: ChangeSettings,
+           name: str) -> tuple[pa.Table, dict]:
+    cols: dict[str, list] = {}
+    for metric, (before, after) in pairs.items():
+        if per_layer:
+            before, after = layer_means(before, heads), layer_means(after, heads)
+        block = _test_block(before, after, s)
+        k = before.shape[1]
+        block["metric"] = np.asarray([metric] * k, dtype=object)
+        block["layer"] = np.arange(k) if per_layer else np.arange(k) // heads
+        block["head"] = np.full(k, -1) if per_layer else np.arange(k) % heads
+        for key, v in block.items():
+            cols.setdefault(key, []).extend(list(v))
+    labels = [f"L{la + 1}" if h < 0 else f"{la + 1}-{h + 1}" for la, h in zip(cols["layer"], cols["head"])]
+    members = [f"{m}/{lab}" for m, lab in zip(cols["metric"], labels)]
+    fam = Family(f"{name}: paired t, after - before != 0", members, s.correction, s.alpha)
+    q, reject = fam.apply(np.asarray(cols["p"], float))
+    families = {"t": fam.to_dict()}
+    q_free = np.full(len(q), np.nan)
+    if s.distribution_free != "none":
+        fam_f = Family(f"{name}: paired {s.distribution_free}, after - before != 0", members, s.correction, s.alpha)
+        q_free, reject_free = fam_f.apply(np.asarray(cols["p_free"], float))
+        families["distribution_free"] = fam_f.to_dict()
+        reject = reject & reject_free
+    delta = np.asarray(cols["delta"], float)
+    direction = np.where(~reject, "", np.where(delta > 0, "up", "down"))
+    table = pa.table({
+        "metric": pa.array([str(m) for m in cols["metric"]]),
+        "layer": pa.array([int(x) for x in cols["layer"]], pa.int32()),
+        "head": pa.array([int(x) for x in cols["head"]], pa.int32()),
+        "label": pa.array(labels),
+        "n": pa.array([int(x) for x in cols["n"]], pa.int32()),
+        **{f: pa.array(_finite_or_none([float(x) for x in cols[f]]), pa.float64())
+           for f in ("before", "after", "delta", "ci_low", "ci_high", "effect", "statistic", "p", "p_free", "effect_free")},
+        "q": pa.array(_finite_or_none([float(x) for x in q]), pa.float64()),
+        "q_free": pa.array(_finite_or_none([float(x) for x in q_free]), pa.float64()),
+        "status": pa.array([str(x) for x in cols["status"]]),
+        "changed": pa.array([bool(x) for x in reject]),
+        "direction": pa.array([str(x) for x in direction]),
+    })
+    return table, families
+
+
+def paired_changes(pairs: dict[str, tuple[np.ndarray, np.ndarray]], heads: int,
+                   settings: ChangeSettings | None = None) -> Changes:
+    """``pairs``: metric -> (before, after), each [sentences, layers * heads], rows paired."""
+    s = settings or ChangeSettings()
+    if not pairs:
+        raise ConfigError("nothing to compare: no metric is shared by both sides.")
+    for metric, (before, after) in pairs.items():
+        if before.shape != after.shape or before.shape[1] % heads:
+            raise ValueError(f"{metric}: before {before.shape} and after {after.shape} are not paired [n, layers x {heads}]")
+    head_table, head_fams = _level(pairs, heads, False, s, "heads")
+    layer_table, layer_fams = _level(pairs, heads, True, s, "layers")
+    return Changes(s, head_table, layer_table, {"heads": head_fams, "layers": layer_fams})
+
+
+def settings_dict(s: ChangeSettings) -> dict:
+    return asdict(s)
+
+
+def summary(changes: Changes) -> dict:
+    """Counts of changed heads and layers per metric and direction."""
+    out: dict[str, dict] = {}
+    for level in ("heads", "layers"):
+        for r in changes.changed(level):
+            d = out.setdefault(r["metric"], {"heads_up": 0, "heads_down": 0, "layers_up": 0, "layers_down": 0})
+            d[f"{level}_{r['direction']}"] += 1
+    return out

@@ -1,0 +1,37 @@
+"""The compare section of the report, from the tables its statistics step saved."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pyarrow as pa
+
+from ...render.encode import grid, num
+from ...render.marks import alpha_of
+
+
+def compare_view(tables: dict[str, pa.Table], params: dict, layers: int, heads: int) -> tuple[dict, dict]:
+    rows = tables["heads"].to_pylist()
+    metrics = list(dict.fromkeys(r["metric"] for r in rows))
+    by = defaultdict(list)
+    for r in rows:
+        by[r["metric"]].append(r)
+    per = {}
+    for m in metrics:
+        mine = by[m]
+        per[m] = {key: grid(mine, layers, heads, key) for key in ("before", "after", "delta", "q")}
+        per[m]["changed"] = {int(r["layer"]) * heads + int(r["head"]): r.get("direction") or "changed"
+                             for r in mine if r.get("changed")}
+    changed = sorted((r for r in rows if r.get("changed")), key=lambda r: -abs(r.get("effect") or 0))
+    changes = [[r["metric"], int(r["layer"]), int(r["head"]), num(r.get("before"), 4), num(r.get("after"), 4),
+                num(r.get("delta"), 4), num(r.get("ci_low"), 4), num(r.get("ci_high"), 4), num(r.get("effect"), 3),
+                num(r.get("q"), 3), r.get("direction")] for r in changed]
+    layer_rows = []
+    if "layers" in tables:
+        layer_rows = [[r["metric"], int(r["layer"]), num(r.get("before"), 4), num(r.get("after"), 4),
+                       num(r.get("delta"), 4), num(r.get("q"), 3), r.get("direction") or ""]
+                      for r in tables["layers"].to_pylist()]
+    return {"before": params.get("before"), "after": params.get("after"), "metrics": metrics, "per_metric": per,
+            "changes": changes, "layers": layer_rows, "sentences_paired": params.get("sentences_paired"),
+            "decision": params.get("decision"), "forced_despite": params.get("forced_despite", []),
+            "alpha": alpha_of(params)}, {}

@@ -1,0 +1,103 @@
+"""``headlens mixing RUN`` and ``headlens ff-pairs RUN``: the decomposition of a ``--analyses decomposition`` run."""
+
+from __future__ import annotations
+
+GROUPS = ("all", "word", "punct", "cls", "sep")
+
+
+def add(sub) -> None:
+    p = sub.add_parser("mixing", help="mixing ratio per layer for every decomposition map, by token type")
+    p.set_defaults(func=_cmd_mixing)
+    p.add_argument("run", help="a run directory made with --analyses decomposition or decomposition_ff")
+    p.add_argument("--frequency", metavar="corpus|FILE",
+                   help="also Spearman rho of mixing ratio with token frequency rank: counted in the run's corpus, "
+                        "or from FILE ('token count' per line)")
+    q = sub.add_parser("ff-pairs", help="the token pairs the feed-forward block amplifies most, typed")
+    q.set_defaults(func=_cmd_pairs)
+    q.add_argument("run", help="a run directory made with --analyses decomposition_ff")
+    q.add_argument("--top", type=int, default=50, help="pairs listed (default 50)")
+
+
+def _tables(path: str):
+    from ...decompose import tables
+    from ...store import open_run
+
+    return tables.read(open_run(path))
+
+
+def _cmd_mixing(args) -> int:
+    from . import stats as dec
+    from ...decompose.names import ATTENTION_MAPS, MAPS
+
+    t = _tables(args.run)
+    ff = dec.has_ff(t["layers"])
+    shown = MAPS if ff else ATTENTION_MAPS
+    mix = dec.mixing(t["layers"]).to_pylist()
+    cell = {(r["layer"], r["map"], r["group"]): r["mean"] for r in mix}
+    layers = sorted({r["layer"] for r in mix if r["layer"] >= 0})
+    print("mixing ratio (%), mean over all tokens; layer 'all' = over tokens and layers")
+    print("layer  " + " ".join(f"{m:>10}" for m in shown))
+    for lay in [*layers, -1]:
+        name = "all" if lay == -1 else str(lay + 1)
+        print(f"{name:<6} " + " ".join(f"{100 * cell.get((lay, m, 'all'), float('nan')):>10.1f}" for m in shown))
+    print("\nby token type (over layers), %")
+    print("group  " + " ".join(f"{m:>10}" for m in shown))
+    for g in GROUPS:
+        print(f"{g:<6} " + " ".join(f"{100 * cell.get((-1, m, g), float('nan')):>10.1f}" for m in shown))
+    ref = dec.KOBAYASHI_2021
+    print("\nKobayashi et al. 2021 (BERT-base, 12% masked): " + ", ".join(f"{k} {v}" for k, v in ref.items()))
+    ours = [cell.get((-1, m, "all"), float("nan")) for m in ref]
+    print(f"same ordering here: {all(a > b for a, b in zip(ours, ours[1:]))}")
+    if not ff:
+        print("\nthe feed-forward maps (ATBFF, ATBFFRES, ATBFFRESLN), the contextualization change and the FF pairs "
+              "were not computed: run with --analyses decomposition_ff for them")
+    else:
+        _print_change(dec, t, layers)
+    errs = dec.completeness(t["layers"])
+    print("\ncompleteness, largest relative error: " + ", ".join(f"{k} {v:.1e}" for k, v in errs.items()))
+    if args.frequency:
+        counts = None if args.frequency == "corpus" else dec.read_counts(args.frequency)
+        freq = dec.frequency(t["tokens"], counts).to_pylist()
+        print("\nSpearman rho(mixing ratio, frequency rank) over word tokens, all layers pooled")
+        print("  " + ", ".join(f"{r['map']} {r['spearman']:+.3f}" for r in freq if r["layer"] == -1))
+    return 0
+
+
+def _print_change(dec, t, layers) -> None:
+    print("\ncontextualization change (1 - Spearman rho), mean over sentences")
+    changes = dec.change(t["layers"]).to_pylist()
+    comps = list(dict.fromkeys(r["component"] for r in changes))
+    print("layer  " + " ".join(f"{c:>10}" for c in comps))
+    by = {(r["layer"], r["component"]): r["mean"] for r in changes}
+    for lay in layers:
+        print(f"{lay + 1:<6} " + " ".join(f"{by.get((lay, c), float('nan')):>10.3f}" for c in comps))
+
+
+def _cmd_pairs(args) -> int:
+    from . import stats as dec
+    from ...errors import ConfigError
+
+    if args.top < 1:
+        raise ConfigError(f"--top must be an int in the range [1, inf). Got {args.top} instead.")
+    t = _tables(args.run)
+    if not dec.has_ff(t["layers"]):
+        raise ConfigError(f"{args.run} was made without the feed-forward maps (--analyses decomposition computes the "
+                          "attention block's); run it with --analyses decomposition_ff for the FF pairs.")
+    amp = dec.ffamp(t["layers"])
+    totals: dict[str, list[float]] = {}
+    for r in amp.to_pylist():
+        acc = totals.setdefault(r["pair_type"], [0.0, 0])
+        acc[0] += r["mean_log2"] * r["pairs"]
+        acc[1] += r["pairs"]
+    print("FF amplification log2(share in ATBFF / share in ATB), mean over all pairs of a type:")
+    for k, (s, n) in sorted(totals.items(), key=lambda kv: -kv[1][0] / max(kv[1][1], 1)):
+        print(f"  {k:<9} {s / n:+.3f}  ({n} pairs)")
+    top = dec.top_pairs(t["ffpairs"], args.top).to_pylist()
+    kinds: dict[str, int] = {}
+    print(f"\ntop {len(top)} pairs (sentence, layer 1-based, query -> source, type, log2 amplification):")
+    for r in top:
+        kinds[r["pair_type"]] = kinds.get(r["pair_type"], 0) + 1
+        print(f"  s{r['sentence_id']:<5} L{r['layer'] + 1:<2} {r['query_token']:>14} -> {r['source_token']:<14} "
+              f"{r['pair_type']:<9} {r['amplification']:+.2f}")
+    print("types among them: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])))
+    return 0

@@ -1,0 +1,10 @@
+"""Attention-based probes: Clark et al.'s parser probe and Coenen et al.'s pairwise probes,
+trained on one gold CoNLL-U file and scored on another (``run.probe``)."""
+
+from ..base import Analysis, part
+
+ANALYSIS = Analysis(
+    name="probe", summary="Clark et al.'s attention-based parser probe and Coenen et al.'s pairwise probes",
+    settings=part(__name__, "run", "ProbeSettings"), analyse=part(__name__, "run", "probe"),
+    command=part(__name__, "cli", "add"), reference="Clark et al. 2019, section 5; Coenen et al. 2019",
+)
