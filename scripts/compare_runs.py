@@ -175,7 +175,7 @@ def _sorted(t: pa.Table) -> pa.Table:
 
 
 def _flatten_numeric(arr: pa.ChunkedArray):
-    """(values as numpy, structure signature) for numeric and nested-list-of-numeric columns, else None."""
+    """(values, null mask, list structure) of a numeric or list-of-numeric column, as numpy; None for others."""
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     structure = []
     while pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type) or pa.types.is_fixed_size_list(arr.type):
@@ -456,6 +456,27 @@ def _flatten(obj, prefix: str = "") -> dict[str, object]:
     return out
 
 
+def _moved_to(key: str, candidates: list[str]) -> str | None:
+    """Where an option went, e.g. role_window -> options.roles.window, category_map -> options.categories.map:
+    a key whose last part is the old name or its last '_' part, preferring a parent named like the old prefix."""
+    leaf = key.rsplit(".", 1)[-1]
+    head, _, tail = leaf.partition("_")
+    best, best_score = None, 0
+    for kb in candidates:
+        parts = kb.split(".")
+        if parts[-1] == leaf:
+            score = 2
+        elif tail and parts[-1] == tail:
+            score = 1
+        else:
+            continue
+        if head and tail and any(p[:4] == head[:4] for p in parts[:-1]):
+            score += 2
+        if score > best_score:
+            best, best_score = kb, score
+    return best
+
+
 def _config_info(ca: dict, cb: dict, roots: tuple[str, ...]) -> list[str]:
     fa = _flatten(_normalise(ca or {}, roots, set()))
     fb = _flatten(_normalise(cb or {}, roots, set()))
@@ -467,10 +488,9 @@ def _config_info(ca: dict, cb: dict, roots: tuple[str, ...]) -> list[str]:
             if _json_diff(fa[k], fb[k], 0.0)[0]:
                 lines.append(f"config.{k}: {_short(fa[k])} vs {_short(fb[k])}")
             continue
-        leaf = k.rsplit(".", 1)[-1]
-        moved = [kb for kb in fb if kb not in fa and (kb == leaf or kb.endswith("." + leaf))]
+        moved = _moved_to(k, [kb for kb in fb if kb not in fa and kb not in matched_b])
         if moved:
-            kb = moved[0]
+            kb = moved
             matched_b.add(kb)
             same = not _json_diff(fa[k], fb[kb], 0.0)[0]
             lines.append(f"config.{k} -> config.{kb}" + (" (same value)" if same else
@@ -492,7 +512,8 @@ def compare_manifest(pa_: str, pb: str, roots: tuple[str, ...], tol: float) -> l
     equal_a["corpus"] = {k: (a.get("corpus") or {}).get(k) for k in MANIFEST_CORPUS}
     equal_b["corpus"] = {k: (b.get("corpus") or {}).get(k) for k in MANIFEST_CORPUS}
     diffs, worst = _json_diff(_normalise(equal_a, roots, set()), _normalise(equal_b, roots, set()), tol)
-    r = Result("manifest.json (fields that must be equal)", _json_status(diffs, worst, tol), diffs, worst if diffs else 0.0)
+    r = Result("manifest.json (fields that must be equal)", _json_status(diffs, worst, tol), diffs,
+               worst if diffs else 0.0)
     na = len(a.get("metrics") or [])
     r.details.insert(0, f"{na} metrics; counts {json.dumps(a.get('counts'), sort_keys=True)}")
     out.append(r)
@@ -611,7 +632,8 @@ def main(argv: list[str] | None = None) -> int:
                                 epilog="See the module docstring for what is compared.")
     p.add_argument("run_a")
     p.add_argument("run_b")
-    p.add_argument("--tolerance", type=float, default=0.0, help="largest accepted absolute float difference (default 0: bits)")
+    p.add_argument("--tolerance", type=float, default=0.0,
+                   help="largest accepted absolute float difference (default 0: bits)")
     p.add_argument("--strict", action="store_true", help="also count progress.json and plan/*.json in the exit status")
     p.add_argument("--verbose", "-v", action="store_true", help="print the details of equal tables too")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")

@@ -78,7 +78,7 @@ def run_tables(run: Run, settings: ChangeSettings | None = None) -> tuple[dict[s
                                             "n": t.n, "pref": t.estimate, "ci_low": t.ci_low, "ci_high": t.ci_high,
                                             "effect": t.effect, "p": t.p, "q": q, "significant": reject})
     params = {"settings": settings_dict(s), "families": fams, "word_aggregation": run.manifest.get("word_aggregation"),
-              "category_map": _options(run).get("map") or "default (analyses/categories/metrics.py)",
+              "category_map": _options(run).get("map") or "default (the map in docs/finetuning.md)",
               "category_keys": _options(run).get("keys", "renormalise")}
     return tables, params
 
