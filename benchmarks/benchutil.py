@@ -107,22 +107,20 @@ def run_headlens(spec, out: str, args, analyses: tuple[str, ...] = ("surface",),
 
 
 def encoded_stream(tokenizer, max_tokens: int, spec):
-    """Sentences of ``spec`` tokenized and aligned exactly as ``headlens.run`` does (gold CoNLL-U words)."""
+    """Sentences of ``spec`` tokenized and aligned exactly as ``headlens.run`` does (its front half)."""
     from headlens import RunConfig
-    from headlens.align.encode import Encoder
-    from headlens.corpus.reader import Corpus
+    from headlens.runner.stream import FrontHalf
 
-    return Encoder(tokenizer, max_tokens, RunConfig().long).stream(iter(Corpus(spec)))
+    return FrontHalf.of(RunConfig(corpus=spec)).encoded(tokenizer, max_tokens)
 
 
 def headlens_batches(lm, engine, spec) -> list:
-    """The padded device batches ``headlens.run`` forms for ``spec`` (its Encoder, plan_batches and Engine.batch)."""
+    """The padded device batches ``headlens.run`` forms for ``spec`` (its front half and Engine.batch)."""
     from headlens import RunConfig
     from headlens.corpus.types import Skipped
-    from headlens.runner import plan_batches
+    from headlens.runner.stream import FrontHalf
 
-    cfg = RunConfig()
-    planned = plan_batches(encoded_stream(lm.tokenizer, lm.max_tokens, spec), cfg.max_tokens, cfg.max_batch, cfg.sort_window)
+    planned = FrontHalf.of(RunConfig(corpus=spec)).batches(lm.tokenizer, lm.max_tokens)
     return [engine.batch(items) for items in planned if not isinstance(items, Skipped)]
 
 

@@ -29,12 +29,12 @@ from benchutil import corpus_spec, pin_threads  # noqa: E402
 pin_threads(2)
 
 import headlens  # noqa: E402
-import headlens.pipeline as pipeline  # noqa: E402
+import headlens.runner.stream as stream  # noqa: E402
 from headlens.corpus.types import Skipped  # noqa: E402
 from headlens.runner import Engine  # noqa: E402
 from headlens.store.writer import RunWriter  # noqa: E402
 
-SERIAL = {"plan": pipeline.plan_batches, "batch": Engine.batch, "init": Engine.__init__,
+SERIAL = {"plan": stream.plan_batches, "batch": Engine.batch, "init": Engine.__init__,
           "add": RunWriter.add_scores, "flush": RunWriter.flush}
 engines: list[Engine] = []
 ready: dict[int, object] = {}  # id(batch items) -> Batch built ahead
@@ -79,7 +79,7 @@ def flush(self):
 
 
 def threaded(on: bool) -> None:
-    pipeline.plan_batches = plan_ahead if on else SERIAL["plan"]
+    stream.plan_batches = plan_ahead if on else SERIAL["plan"]
     Engine.batch, Engine.__init__ = (batch, init) if on else (SERIAL["batch"], SERIAL["init"])
     RunWriter.add_scores, RunWriter.flush = (add_scores, flush) if on else (SERIAL["add"], SERIAL["flush"])
 

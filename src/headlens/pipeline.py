@@ -1,4 +1,9 @@
-"""The main job: corpus -> annotation -> alignment -> batched forward passes with metrics -> run store."""
+"""The main job: corpus -> annotation -> alignment -> batched forward passes with metrics -> run store.
+
+``run`` composes four stages: the front half (runner/stream.py: corpus -> sentences with words ->
+encoded batches), the engine (forward passes and metrics), the store (``_Store``: the run
+directory's parts, the collectors' parts, stored maps, the manifest) and the analyses' finalizers.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,8 @@ import os
 import platform
 import time
 import warnings
-from itertools import chain
 from collections import Counter
+from contextlib import closing
 from datetime import datetime, timezone
 from importlib import metadata
 
@@ -15,21 +20,20 @@ import numpy as np
 import torch
 
 from .accumulate import Moments
-from .align.encode import Encoded, Encoder
-from .annotate import Annotation, AnnotationCache, make_annotator
+from .align.encode import Encoded
 from .config import RunConfig
-from .corpus.reader import Corpus, fingerprint
+from .corpus.reader import Corpus
 from .corpus.types import Skipped
-from .errors import CorpusError, RunStoreError
+from .errors import RunStoreError
 from .analyses.registry import collectors as collector_factories, finalize, resolve
 from .models import load_model
 from .collect import CollectorSet
-from .runner import Engine, plan_batches
+from .runner import Engine
 from .runner.allocator import keep_freed_memory
 from .runner.maps import map_arrays, map_name
-from .runner.masking import mask_stream
-from .runner.windows import WindowCombiner
 from .runner.progress import make_progress
+from .runner.stream import FrontHalf
+from .runner.windows import WindowCombiner
 from .store import Run, RunWriter, integrity, open_run, prepare_run_dir, resume
 from .store.atomic import WriteError
 from .store.catalog import register_run
@@ -76,8 +80,9 @@ def _map_names(item: Encoded, names: set[str]) -> set[str]:
     return names & {str(item.sentence.index), item.sentence.sent_id or str(item.sentence.index)}
 
 
-def _manifest(cfg: RunConfig, lm, annotator, spec, corpus_sha: str, metrics) -> dict:
+def _manifest(cfg: RunConfig, lm, annotator, front: FrontHalf, metrics, engine: Engine) -> dict:
     """The run's provenance, written with status 'running' before the first batch."""
+    spec = front.spec
     return {
         "format_version": FORMAT_VERSION,
         "status": "running",
@@ -86,7 +91,7 @@ def _manifest(cfg: RunConfig, lm, annotator, spec, corpus_sha: str, metrics) -> 
         "error": None,
         "model": lm.describe(),
         "annotator": annotator.describe() if annotator else {"name": "gold", "scheme": "ud"},
-        "corpus": {"path": spec.path, "sha256": corpus_sha, "format": spec.resolved_format, "spec": spec.to_dict()},
+        "corpus": {"path": spec.path, "sha256": front.fingerprint[0], "format": spec.resolved_format, "spec": spec.to_dict()},
         "analyses": list(cfg.analyses),
         "metrics": [{"name": m.name, "level": m.level, "analysis": m.analysis, "description": m.description} for m in metrics],
         "word_aggregation": cfg.word_aggregation,
@@ -100,24 +105,8 @@ def _manifest(cfg: RunConfig, lm, annotator, spec, corpus_sha: str, metrics) -> 
             "sentences": "sentences/*.parquet: one row per corpus item, analysed or skipped with reason",
             "heads": "heads.parquet: metric, level, layer, head, label (1-based), count, mean, std, min, max",
         },
+        "attention": {"path": engine.path, "why": engine.path_reason, "metrics": engine.metric_paths()},
     }
-
-
-def _store_sentences(done: list, writer: RunWriter, moments: Moments, counts: Counter) -> None:
-    """Accumulate and write the scores and records of the sentences a batch completed."""
-    if not done:
-        return
-    rows = np.stack([row for _, row in done])
-    moments.update(rows)
-    writer.add_scores(np.asarray([parts[0].sentence.index for parts, _ in done]), rows)
-    for parts, _ in done:
-        record = _sentence_record(parts)
-        writer.add_sentence(record)
-        counts["analysed"] += 1
-        counts["tokens"] += record["n_tokens"]
-        counts["truncated"] += record["truncated"]
-        counts["windowed"] += record["windows"] > 1
-        counts["words_without_tokens"] += record["words_without_tokens"]
 
 
 def _failed(out: str, error: WriteError, state) -> RunStoreError:
@@ -152,6 +141,177 @@ def _end(writer: RunWriter, state, manifest: dict, status: str, error: WriteErro
     return error
 
 
+class _Store:
+    """Where a run's results go: the open part of the run directory (scores and sentence records),
+    the collectors' sums, the stored maps, and the state a resume starts from (moments, counts; see
+    store/resume.py). A part is committed with its collector parts before progress.json records it."""
+
+    def __init__(self, out: str, state: resume.ResumeState, manifest: dict, cfg: RunConfig, lm, metrics,
+                 collectors: CollectorSet, corpus: Corpus, started: float):
+        self.state, self.manifest, self.collectors, self.corpus, self.started = state, manifest, collectors, corpus, started
+        self.lm, self.metrics, self.aggregation = lm, metrics, cfg.word_aggregation
+        self.maps_requested = list(cfg.store_maps)
+        self.maps_wanted = set(cfg.store_maps)
+        self.windows = WindowCombiner()
+        self.torn = False  # a batch was cut while being stored: the open part is dropped, not committed
+        self.writer = RunWriter(out, [m.name for m in metrics], part_size=cfg.part_size, parts=state.parts,
+                                on_commit=collectors.on_commit(out, state.commit))  # a part counts once progress.json records it
+        try:
+            self.writer.write_manifest(manifest)
+        except BaseException:
+            state.release()
+            raise
+        register_run(out)  # listed (status running) while it runs: `headlens runs list --all`
+
+    def skipped(self, item: Skipped) -> None:
+        self.state.skipped[item.reason] += 1
+        self.writer.add_sentence(_sentence_record(item))
+        self.state.done(item, None)
+
+    def maps_of(self, item: list[Encoded], rows) -> list[int]:
+        """The rows of ``item`` whose maps are stored (--store-maps)."""
+        keep = [i for i in rows if self.maps_wanted and _map_names(item[i], self.maps_wanted)]
+        for i in keep:
+            self.state.maps_found.update(_map_names(item[i], self.maps_wanted))
+        return keep
+
+    def add(self, item: list[Encoded], todo: list[int] | None, batch, rows, values: np.ndarray, maps: dict) -> None:
+        """Store a scored batch (``todo``: the windows of a committed step still to keep, None: all)."""
+        try:
+            new = item if todo is None else [item[i] for i in todo]
+            self._sentences(self.windows.add(new, values if todo is None else values[todo]))
+            self.collectors.add(batch, rows)
+            for row, attention in maps.items():
+                self.writer.write_maps(map_name(item[row]), map_arrays(item[row], attention, self.lm.tokenizer, self.aggregation))
+            self.state.done(item, todo)
+        except BaseException:
+            self.torn = True
+            raise
+        self.writer.end_batch()
+
+    def _sentences(self, done: list) -> None:
+        """Accumulate and write the scores and records of the sentences a batch completed."""
+        if not done:
+            return
+        counts = self.state.counts
+        rows = np.stack([row for _, row in done])
+        self.state.moments.update(rows)
+        self.writer.add_scores(np.asarray([parts[0].sentence.index for parts, _ in done]), rows)
+        for parts, _ in done:
+            record = _sentence_record(parts)
+            self.writer.add_sentence(record)
+            counts["analysed"] += 1
+            counts["tokens"] += record["n_tokens"]
+            counts["truncated"] += record["truncated"]
+            counts["windowed"] += record["windows"] > 1
+            counts["words_without_tokens"] += record["words_without_tokens"]
+
+    def close(self, status: str, error: WriteError | None) -> WriteError | None:
+        """End the run, whatever happened: commit the open part (finished batches are kept even when
+        the run stops early; a batch cut while being stored, or a failed write, drops it), record the
+        counts and the end in the manifest, release the lock; return the write error that failed the
+        run, if any."""
+        try:
+            self.writer.discard() if self.torn or error else self.writer.flush()
+        except WriteError as e:
+            error, status = e, "failed"
+            self.manifest["error"] = f"{type(e).__name__}: {e}"
+            self.writer.discard()
+        self.manifest.update(self._summary(committed_only=bool(error or self.torn)))
+        levels = [m.level for m in self.metrics]
+        error = _end(self.writer, self.state, self.manifest, status, error,
+                     lambda: heads_table(self.state.moments, self.writer.metric_names, levels))
+        register_run(self.writer.out)  # the runs catalog of the parent directory; a failure only warns
+        return error
+
+    def _summary(self, committed_only: bool) -> dict:
+        """The manifest's counts, maps and timing; ``committed_only``: the open part was dropped."""
+        state = self.state
+        counts, skipped = state.counts, state.skipped
+        if committed_only:
+            counts, skipped = Counter(state.saved["counts"]), Counter(state.saved["skipped"])
+        elapsed = time.perf_counter() - self.started
+        return {
+            "counts": {
+                "read": counts["analysed"] + sum(skipped.values()),
+                "analysed": counts["analysed"],
+                "skipped": sum(skipped.values()),
+                "skipped_by_reason": dict(skipped),
+                "blank_lines": self.corpus.blank_lines,
+                "tokens": counts["tokens"],
+                "truncated": counts["truncated"],
+                "windowed": counts["windowed"],
+                "words_without_tokens": counts["words_without_tokens"],
+            },
+            "maps": {"requested": self.maps_requested, "not_found": sorted(self.maps_wanted - state.maps_found)},
+            "seconds": round(elapsed, 3),
+            "sentences_per_second": round(counts["analysed"] / elapsed, 2) if elapsed > 0 else None,
+        }
+
+
+def _score(batches, engine: Engine, store: _Store, progress, estimate: int) -> None:
+    """Every step of the stream through the engine into the store; a step committed before a
+    resume is checked and passed over (store/resume.py)."""
+    state = store.state
+    with progress:
+        task = progress.add_task("headlens run", total=estimate or None)
+        for item in batches:
+            todo = state.todo(item)  # None: a new step; a list: a step committed before a resume
+            if isinstance(item, Skipped):
+                if todo is None:
+                    store.skipped(item)
+                progress.advance(task)
+                continue
+            if todo == []:  # stored before the run was stopped
+                progress.advance(task, len(item))
+                continue
+            batch = engine.batch(item)
+            rows = range(len(item)) if todo is None else todo
+            values, maps = engine.score(batch, store.maps_of(item, rows))
+            store.add(item, todo, batch, rows, values, maps)
+            progress.advance(task, len(item))
+    state.check_end()
+
+
+def _drive(batches, engine: Engine, store: _Store, progress, estimate: int) -> None:
+    """Score the stream into the store; whatever happens, the manifest then records the end
+    ('complete', 'interrupted' or 'failed', with the error) and the lock is released. A write
+    error (disk full, ...) keeps what is committed: the run can be resumed."""
+    status, error = "failed", None
+    try:
+        _score(batches, engine, store, progress, estimate)
+        status = "complete"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    except WriteError as e:
+        error = e
+        store.manifest["error"] = f"{type(e).__name__}: {e}"
+        raise _failed(store.writer.out, e, store.state) from e
+    except Exception as e:
+        store.manifest["error"] = f"{type(e).__name__}: {e}"
+        raise
+    finally:
+        error = store.close(status, error)
+    if error is not None:  # a write failed while the run was being closed
+        raise _failed(store.writer.out, error, store.state) from error
+
+
+def _set_up_torch(cfg: RunConfig) -> None:
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    if cfg.keep_freed_memory:
+        keep_freed_memory()
+
+
+def _complete_already(cfg: RunConfig, out: str) -> Run:
+    """An intact complete run with the same settings: --resume has nothing to do."""
+    warnings.warn(f"{cfg.out} is complete already: --resume has nothing to do.", stacklevel=3)
+    result = open_run(out)
+    result.note = f"{cfg.out} is complete already: nothing to resume (use --overwrite to run it again)."
+    return result
+
+
 def run(config: RunConfig | None = None, **options) -> Run:
     """Run the analyses of ``config`` (or of ``RunConfig(**options)``) and return the stored Run.
 
@@ -160,136 +320,22 @@ def run(config: RunConfig | None = None, **options) -> Run:
     >>> run.top_heads("prev", k=3)                                     # doctest: +SKIP
     """
     cfg = config if config is not None else RunConfig(**options)
-    t0 = time.perf_counter()
-    spec = cfg.corpus_spec
-    corpus = Corpus(spec)  # checks the path before anything slow
-    items = iter(corpus)
-    first = next(items, None)  # refuse an empty corpus before anything is written
-    if first is None:
-        raise CorpusError(
-            f"no sentences: the corpus has {corpus.blank_lines} blank lines and nothing else. "
-            "Check the file, --format and the column/field options.",
-            path=spec.path,
-        )
+    started = time.perf_counter()
+    front = FrontHalf.of(cfg).require_sentences()  # the corpus is checked before anything slow
     metrics = resolve(cfg.analyses, cfg.metrics, cfg.options)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    if cfg.keep_freed_memory:
-        keep_freed_memory()
-    annotator = make_annotator(cfg.annotator, spec.resolved_format, cfg.spacy_model)
+    _set_up_torch(cfg)
+    annotator = front.annotator  # an annotator's model (spaCy) loads before the language model
     lm = load_model(cfg.model, device=cfg.device, dtype=cfg.dtype)
-    collectors = CollectorSet.for_run(cfg, lm, collector_factories())  # batch-level accumulators of analyses that need them (syntax, cluster)
-    corpus_sha, estimate = fingerprint(spec.path, spec.resolved_format)
-    if spec.limit:
-        estimate = min(estimate, spec.limit)
-    names = [m.name for m in metrics]
+    collectors = CollectorSet.for_run(cfg, lm, collector_factories())  # batch-level accumulators (syntax, cluster)
     engine = Engine(lm, metrics, cfg.word_aggregation, collectors.attention, cfg.attention)
-    manifest = _manifest(cfg, lm, annotator, spec, corpus_sha, metrics)
-    manifest["attention"] = {"path": engine.path, "why": engine.path_reason, "metrics": engine.metric_paths()}
+    manifest = _manifest(cfg, lm, annotator, front, metrics, engine)
     fresh = Moments((len(metrics), lm.num_layers, lm.num_heads))
     out, state = resume.start(cfg.out, fresh, manifest, cfg.resume, lambda o: prepare_run_dir(o, cfg.overwrite))
     if state == resume.COMPLETE:  # same settings, every recorded file intact
-        warnings.warn(f"{cfg.out} is complete already: --resume has nothing to do.", stacklevel=2)
-        result = open_run(out)
-        result.note = f"{cfg.out} is complete already: nothing to resume (use --overwrite to run it again)."
-        return result
-    writer = RunWriter(out, names, part_size=cfg.part_size)
-    writer.parts = state.parts
-    writer.on_commit = collectors.on_commit(out, state.commit)  # a part counts once progress.json records it
-    try:
-        writer.write_manifest(manifest)
-    except BaseException:
-        state.release()
-        raise
-    register_run(out)  # listed (status running) while it runs: `headlens runs list --all`
-
-    moments, counts, skipped, maps_found = state.moments, state.counts, state.skipped, state.maps_found
-    maps_wanted = set(cfg.store_maps)
-    status = "failed"
-    write_error: WriteError | None = None
-    cache = None
-    progress = make_progress(cfg.progress)
-    try:  # from here on, whatever happens, the manifest records the end and the lock is released
-        cache = AnnotationCache(cfg.cache_dir) if annotator is not None and cfg.annotation_cache else None
-        replace_gold = annotator is not None and spec.resolved_format == "conllu"
-        annotated = chain([first], items)
-        if annotator:
-            annotated = Annotation(annotator, cache, replace_gold=replace_gold).stream(annotated)
-        encoder = Encoder(lm.tokenizer, lm.max_tokens, cfg.long)
-        windows = WindowCombiner()
-        with progress:
-            task = progress.add_task("headlens run", total=estimate or None)
-            for item in plan_batches(mask_stream(encoder.stream(annotated), cfg.mask_rate, lm.tokenizer), cfg.max_tokens, cfg.max_batch, cfg.sort_window):
-                todo = state.todo(item)  # None: a new step; a list: a step committed before a resume
-                if isinstance(item, Skipped):
-                    if todo is None:
-                        skipped[item.reason] += 1
-                        writer.add_sentence(_sentence_record(item))
-                        state.done(item, todo)
-                    progress.advance(task)
-                    continue
-                if todo == []:  # stored before the run was stopped
-                    progress.advance(task, len(item))
-                    continue
-                batch = engine.batch(item)
-                rows = range(len(item)) if todo is None else todo
-                keep = [i for i in rows if maps_wanted and _map_names(item[i], maps_wanted)]
-                for i in keep:
-                    maps_found.update(_map_names(item[i], maps_wanted))
-                values, maps = engine.score(batch, keep)
-                state.storing = True
-                new = item if todo is None else [item[i] for i in todo]
-                _store_sentences(windows.add(new, values if todo is None else values[todo]), writer, moments, counts)
-                collectors.add(batch, rows)
-                for row, attention in maps.items():
-                    writer.write_maps(map_name(item[row]), map_arrays(item[row], attention, lm.tokenizer, cfg.word_aggregation))
-                state.done(item, todo)
-                writer.end_batch()
-                progress.advance(task, len(item))
-        state.check_end()
-        status = "complete"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    except WriteError as e:  # disk full or another write error: what is committed stays, resumable
-        write_error = e
-        manifest["error"] = f"{type(e).__name__}: {e}"
-        raise _failed(out, e, state) from e
-    except Exception as e:
-        manifest["error"] = f"{type(e).__name__}: {e}"
-        raise
-    finally:
-        # finished batches are kept even when the run stops early; a batch cut while being stored is not
-        try:
-            writer.discard() if state.storing or write_error else writer.flush()
-        except WriteError as e:
-            write_error, status = e, "failed"
-            manifest["error"] = f"{type(e).__name__}: {e}"
-            writer.discard()
-        if write_error or state.storing:  # the open part was dropped: count what is committed
-            counts, skipped = Counter(state.saved["counts"]), Counter(state.saved["skipped"])
-        if cache is not None:
-            cache.close()
-        elapsed = time.perf_counter() - t0
-        manifest["counts"] = {
-            "read": counts["analysed"] + sum(skipped.values()),
-            "analysed": counts["analysed"],
-            "skipped": sum(skipped.values()),
-            "skipped_by_reason": dict(skipped),
-            "blank_lines": corpus.blank_lines,
-            "tokens": counts["tokens"],
-            "truncated": counts["truncated"],
-            "windowed": counts["windowed"],
-            "words_without_tokens": counts["words_without_tokens"],
-        }
-        manifest["maps"] = {"requested": list(cfg.store_maps), "not_found": sorted(maps_wanted - maps_found)}
-        manifest["seconds"] = round(elapsed, 3)
-        manifest["sentences_per_second"] = round(counts["analysed"] / elapsed, 2) if elapsed > 0 else None
-        write_error = _end(writer, state, manifest, status, write_error,
-                           lambda: heads_table(moments, names, [m.level for m in metrics]))
-        register_run(out)  # the runs catalog of the parent directory; a failure only warns
-    if write_error is not None:  # a write failed while the run was being closed
-        raise _failed(out, write_error, state) from write_error
+        return _complete_already(cfg, out)
+    store = _Store(out, state, manifest, cfg, lm, metrics, collectors, front.corpus, started)
+    with closing(front.batches(lm.tokenizer, lm.max_tokens)) as batches:
+        _drive(batches, engine, store, make_progress(cfg.progress), front.fingerprint[1])
     result = open_run(out)
     finalize(result, () if cfg.metrics else cfg.analyses)  # derived tables (e.g. roles) of the finished run
     return result

@@ -16,22 +16,20 @@ from __future__ import annotations
 
 import json
 import os
-from itertools import chain
+from contextlib import closing
 
 import numpy as np
 import pyarrow as pa
 
 from ..analyses.compare.changes import ChangeSettings, paired_changes, settings_dict, summary
-from ..annotate import Annotation, AnnotationCache, make_annotator
-from ..align.encode import Encoder
 from ..config import RunConfig
-from ..corpus.reader import Corpus, fingerprint
 from ..corpus.types import Skipped
 from ..errors import ConfigError, ModelError
 from ..analyses.registry import resolve
 from ..models import load_model
-from ..runner import Engine, plan_batches
+from ..runner import Engine
 from ..runner.progress import make_progress
+from ..runner.stream import FrontHalf
 from ..stats import mean_ci
 from ..store.atomic import atomic_write_json, atomic_write_parquet
 from ..store.publish import check_new_dir, publish_dir
@@ -59,44 +57,28 @@ def check_same_tokenizer(a, b) -> None:
                          "heads cannot be paired.")
 
 
-def _stream(cfg: RunConfig, lm):
-    spec = cfg.corpus_spec
-    annotator = make_annotator(cfg.annotator, spec.resolved_format, cfg.spacy_model)
-    items = iter(Corpus(spec))
-    cache = AnnotationCache(cfg.cache_dir) if annotator is not None and cfg.annotation_cache else None
-    if annotator is not None:
-        items = Annotation(annotator, cache, replace_gold=spec.resolved_format == "conllu").stream(items)
-    return plan_batches(Encoder(lm.tokenizer, lm.max_tokens, cfg.long).stream(items), cfg.max_tokens, cfg.max_batch,
-                        cfg.sort_window), cache
-
-
-def _score(cfg: RunConfig, lm_a, lm_b, metrics):
+def _score(cfg: RunConfig, front: FrontHalf, lm_a, lm_b, metrics):
     holder = MapHolder()
     cosine = MapCosine(holder, lm_a.num_layers)
     engine_a = Engine(lm_a, metrics, cfg.word_aggregation, [holder])
     engine_b = Engine(lm_b, metrics, cfg.word_aggregation, [cosine])
     ids, va, vb, cos, skipped = [], [], [], [], 0
-    batches, cache = _stream(cfg, lm_a)
-    try:
-        with make_progress(cfg.progress) as progress:
-            task = progress.add_task("compare-models", total=fingerprint(cfg.corpus_spec.path, cfg.corpus_spec.resolved_format)[1])
-            for item in batches:
-                if isinstance(item, Skipped):
-                    skipped += 1
-                    progress.advance(task)
-                    continue
-                batch = engine_a.batch(item)
-                values_a, _ = engine_a.score(batch)
-                values_b, _ = engine_b.score(batch)
-                holder.clear()
-                ids.append(batch.ids)
-                va.append(values_a)
-                vb.append(values_b)
-                cos.append(cosine.take().numpy())
-                progress.advance(task, len(item))
-    finally:
-        if cache is not None:
-            cache.close()
+    with closing(front.batches(lm_a.tokenizer, lm_a.max_tokens)) as batches, make_progress(cfg.progress) as progress:
+        task = progress.add_task("compare-models", total=front.fingerprint[1])
+        for item in batches:
+            if isinstance(item, Skipped):
+                skipped += 1
+                progress.advance(task)
+                continue
+            batch = engine_a.batch(item)
+            values_a, _ = engine_a.score(batch)
+            values_b, _ = engine_b.score(batch)
+            holder.clear()
+            ids.append(batch.ids)
+            va.append(values_a)
+            vb.append(values_b)
+            cos.append(cosine.take().numpy())
+            progress.advance(task, len(item))
     if not ids:
         raise ConfigError(f"no sentence of {cfg.corpus_spec.path} could be analysed ({skipped} skipped).")
     order = np.argsort(np.concatenate(ids), kind="stable")
@@ -129,17 +111,18 @@ def compare_models(model_a: str, model_b: str, out: str, config: RunConfig | Non
     metrics = resolve(cfg.analyses, cfg.metrics, cfg.options)
     if any(m.level == "parts" for m in metrics):
         raise ConfigError("compare-models scores attention metrics; layer-part analyses are not supported here.")
+    front = FrontHalf.of(cfg)  # checks the corpus path before the models load
     lm_a = load_model(model_a, device=cfg.device, dtype=cfg.dtype)
     lm_b = load_model(model_b, device=cfg.device, dtype=cfg.dtype)
     check_same_tokenizer(lm_a, lm_b)
-    ids, va, vb, cos, skipped = _score(cfg, lm_a, lm_b, metrics)
+    ids, va, vb, cos, skipped = _score(cfg, front, lm_a, lm_b, metrics)
     n, heads = len(ids), lm_a.num_heads
     pairs = {m.name: (va[:, k].reshape(n, -1), vb[:, k].reshape(n, -1)) for k, m in enumerate(metrics)}
     changes = paired_changes(pairs, heads, settings)
     cos_heads, cos_layers = _cosine_tables(cos, changes.settings.seed)
     params = {
         "model_a": lm_a.describe(), "model_b": lm_b.describe(),
-        "corpus": {"path": cfg.corpus_spec.path, "sha256": fingerprint(cfg.corpus_spec.path, cfg.corpus_spec.resolved_format)[0]},
+        "corpus": {"path": cfg.corpus_spec.path, "sha256": front.fingerprint[0]},
         "sentences": n, "skipped": skipped, "word_aggregation": cfg.word_aggregation, "config": cfg.to_dict(),
         "cosine": "per sentence and head: cosine of the two maps flattened over valid rows and columns; mean over sentences",
         "delta": "model_b - model_a", "settings": settings_dict(changes.settings), "families": changes.families,

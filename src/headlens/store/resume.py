@@ -145,7 +145,6 @@ class ResumeState:
         self.seen = 0  # steps of the stream so far
         self.committed = len(self.plan)  # steps the committed parts cover
         self.pending: list = []  # steps since the last committed part
-        self.storing = False  # True while a batch's results go to the writer (a stop then drops the open part)
         self.lock = None  # the run directory's lock file, held while the run lives
 
     def release(self) -> None:
@@ -172,7 +171,6 @@ class ResumeState:
         """A step's results are in the open part (a new step joins the part's plan)."""
         if todo is None:
             self.pending.append(step_key(item))
-        self.storing = False
 
     def check_end(self) -> None:
         if self.seen < len(self.plan):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -65,14 +66,15 @@ def prepare_run_dir(out: str, overwrite: bool) -> str:
 
 
 class RunWriter:
-    def __init__(self, out: str, metric_names: list[str], part_size: int = 2000):
+    def __init__(self, out: str, metric_names: list[str], part_size: int = 2000, parts: int = 0,
+                 on_commit: Callable[[int], None] | None = None):
         self.out = out
         self.metric_names = metric_names
         self.part_size = part_size
         self._scores: AtomicParquetWriter | None = None  # the open part: batches stream into it
         self._sentences: list[dict] = []
-        self.parts = 0  # committed parts (a resumed run starts at its count)
-        self.on_commit = None  # called with the number of committed parts after each part's commit
+        self.parts = parts  # committed parts (a resumed run starts at its count)
+        self.on_commit = on_commit  # called with the number of committed parts after each part's commit
 
     def write_manifest(self, manifest: dict) -> None:
         atomic_write_json(os.path.join(self.out, MANIFEST), manifest)

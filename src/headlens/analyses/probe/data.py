@@ -14,12 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 from ...lazy import torch  # imported on first use (headlens.lazy): the analysis registers without torch
 
-from ...align.encode import WORD, Encoder
+from ...align.encode import WORD
 from ...collect.words import WordMaps
-from ...corpus.reader import Corpus, CorpusSpec
+from ...corpus.reader import CorpusSpec
 from ...corpus.types import ROOT, Skipped
 from ...errors import CorpusError
-from ...runner import Batch, Engine, plan_batches
+from ...runner import Batch, Engine
+from ...runner.stream import FrontHalf
 
 NO_HEAD = -2  # the gold head word has no tokens (or the word has no gold head)
 
@@ -57,15 +58,14 @@ def _unit_vectors(batch: Batch, b: int, n_units: int, table: torch.nn.Embedding)
 
 def stream(lm, spec: CorpusSpec, vectors: bool = False, max_tokens: int = 4096, max_batch: int = 16) -> Iterator[ProbeSentence]:
     """The probe inputs of the gold CoNLL-U corpus ``spec``, sentence by sentence in corpus order."""
-    corpus = Corpus(spec)
+    # a sort window of one batch: every batch holds consecutive sentences, given back in corpus order
+    front = FrontHalf(spec, long="skip", max_tokens=max_tokens, max_batch=max_batch, sort_window=max_batch)
     if spec.resolved_format != "conllu":
         raise CorpusError("the probe trains on gold dependency trees: give a CoNLL-U file (.conllu).", path=spec.path)
     collector = WordMaps()
     engine = Engine(lm, [], "clark", [collector])
     table = lm.model.get_input_embeddings() if vectors else None
-    encoder = Encoder(lm.tokenizer, lm.max_tokens, "skip")
-    # a sort window of one batch: every batch holds consecutive sentences, given back in corpus order
-    for item in plan_batches(encoder.stream(iter(corpus)), max_tokens, max_batch, max_batch):
+    for item in front.batches(lm.tokenizer, lm.max_tokens):
         if isinstance(item, Skipped):
             continue
         batch = Batch(item, lm.device, engine.compute_dtype, words=True, aggregation="clark")
