@@ -30,7 +30,7 @@ from .runner.maps import map_arrays, map_name
 from .runner.masking import mask_stream
 from .runner.windows import WindowCombiner
 from .runner.progress import make_progress
-from .store import Run, RunWriter, integrity, open_run, prepare_run_dir, resume
+from .store import Run, RunWriter, integrity, layout, open_run, prepare_run_dir, resume
 from .store.atomic import WriteError
 from .store.catalog import register_run
 from .store.tables import heads_table
@@ -95,11 +95,7 @@ def _manifest(cfg: RunConfig, lm, annotator, spec, corpus_sha: str, metrics) -> 
         "versions": package_versions(),
         "counts": {},
         integrity.INTEGRITY: integrity.INTEGRITY_NOTE,
-        "tables": {
-            "scores": "scores/*.parquet: sentence_id, layer, head, metric, value (layer/head 0-based)",
-            "sentences": "sentences/*.parquet: one row per corpus item, analysed or skipped with reason",
-            "heads": "heads.parquet: metric, level, layer, head, label (1-based), count, mean, std, min, max",
-        },
+        "tables": dict(layout.TABLE_DOCS),
     }
 
 
@@ -123,7 +119,7 @@ def _store_sentences(done: list, writer: RunWriter, moments: Moments, counts: Co
 def _failed(out: str, error: WriteError, state) -> RunStoreError:
     items = state.saved["counts"].get("analysed", 0) + sum(state.saved["skipped"].values())
     return RunStoreError(f"run {out} failed: {error} Its {state.parts} committed parts ({items} corpus items) are kept "
-                         "and its manifest.json says 'failed'; fix the cause (e.g. free disk space) and continue with: "
+                         f"and its {layout.MANIFEST} says 'failed'; fix the cause (e.g. free disk space) and continue with: "
                          f"headlens run ... --out {out} --resume")
 
 
@@ -136,10 +132,8 @@ def _end(writer: RunWriter, state, manifest: dict, status: str, error: WriteErro
         ended = []
         if status == "complete":
             try:
-                writer.write_table("heads.parquet", heads())
-                maps = os.path.join(out, "maps")
-                ended = ["heads.parquet", *(f"maps/{f}" for f in sorted(os.listdir(maps)) if ".tmp-" not in f and
-                                            not f.startswith("."))] if os.path.isdir(maps) else ["heads.parquet"]
+                writer.write_table(layout.HEADS, heads())
+                ended = [layout.HEADS, *layout.map_files(out)]
             except WriteError as e:
                 error, status = e, "failed"
                 manifest["error"] = f"{type(e).__name__}: {e}"
