@@ -21,7 +21,7 @@ ROOT = "headlens"
 ALLOWED_UPWARD: dict[tuple[str, str], str] = {}
 MODEL_LIBRARIES = ("torch", "transformers")
 # units that must not import torch or transformers when imported (inside a function they may)
-TORCH_FREE = ("errors", "lazy", "version", "accumulate", "stats", "corpus", "annotate", "align", "store", "metrics",
+TORCH_FREE = ("errors", "lazy", "version", "heads", "accumulate", "stats", "corpus", "annotate", "align", "store", "metrics",
               "analyses", "report", "config", "cli", ROOT)
 
 

@@ -7,7 +7,6 @@ directory's parts, the collectors' parts, stored maps, the manifest) and the ana
 
 from __future__ import annotations
 
-import os
 import platform
 import time
 import warnings
@@ -34,7 +33,7 @@ from .runner.maps import map_arrays, map_name
 from .runner.progress import make_progress
 from .runner.stream import FrontHalf
 from .runner.windows import WindowCombiner
-from .store import Run, RunWriter, integrity, open_run, prepare_run_dir, resume
+from .store import Run, RunWriter, integrity, layout, open_run, prepare_run_dir, resume
 from .store.atomic import WriteError
 from .store.catalog import register_run
 from .store.tables import heads_table
@@ -100,11 +99,7 @@ def _manifest(cfg: RunConfig, lm, annotator, front: FrontHalf, metrics, engine: 
         "versions": package_versions(),
         "counts": {},
         integrity.INTEGRITY: integrity.INTEGRITY_NOTE,
-        "tables": {
-            "scores": "scores/*.parquet: sentence_id, layer, head, metric, value (layer/head 0-based)",
-            "sentences": "sentences/*.parquet: one row per corpus item, analysed or skipped with reason",
-            "heads": "heads.parquet: metric, level, layer, head, label (1-based), count, mean, std, min, max",
-        },
+        "tables": dict(layout.TABLE_DOCS),
         "attention": {"path": engine.path, "why": engine.path_reason, "metrics": engine.metric_paths()},
     }
 
@@ -112,7 +107,7 @@ def _manifest(cfg: RunConfig, lm, annotator, front: FrontHalf, metrics, engine: 
 def _failed(out: str, error: WriteError, state) -> RunStoreError:
     items = state.saved["counts"].get("analysed", 0) + sum(state.saved["skipped"].values())
     return RunStoreError(f"run {out} failed: {error} Its {state.parts} committed parts ({items} corpus items) are kept "
-                         "and its manifest.json says 'failed'; fix the cause (e.g. free disk space) and continue with: "
+                         f"and its {layout.MANIFEST} says 'failed'; fix the cause (e.g. free disk space) and continue with: "
                          f"headlens run ... --out {out} --resume")
 
 
@@ -125,10 +120,8 @@ def _end(writer: RunWriter, state, manifest: dict, status: str, error: WriteErro
         ended = []
         if status == "complete":
             try:
-                writer.write_table("heads.parquet", heads())
-                maps = os.path.join(out, "maps")
-                ended = ["heads.parquet", *(f"maps/{f}" for f in sorted(os.listdir(maps)) if ".tmp-" not in f and
-                                            not f.startswith("."))] if os.path.isdir(maps) else ["heads.parquet"]
+                writer.write_table(layout.HEADS, heads())
+                ended = [layout.HEADS, *layout.map_files(out)]
             except WriteError as e:
                 error, status = e, "failed"
                 manifest["error"] = f"{type(e).__name__}: {e}"

@@ -9,7 +9,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from ..store import Run
+from ..heads import head_index
+from ..store import Run, layout
 
 
 @dataclass(frozen=True)
@@ -21,19 +22,19 @@ class ScoreMatrix:
     heads: int
 
     def column(self, layer: int, head: int) -> np.ndarray:
-        return self.values[:, layer * self.heads + head]
+        return self.values[:, head_index(layer, head, self.heads)]
 
 
 def score_matrices(run: Run, metrics: list[str]) -> dict[str, ScoreMatrix]:
     """One scan of the run's score parts for all ``metrics`` (rows: every sentence that has any score)."""
     model = run.manifest["model"]
     layers, heads = int(model["num_layers"]), int(model["num_heads"])
-    dataset = run.dataset("scores")  # the committed parts, checked against their checksums
+    dataset = run.dataset(layout.SCORES)  # the committed parts, checked against their checksums
     table = run._read(dataset.files, lambda: dataset.to_table(filter=ds.field("metric").isin(metrics),
                                                               columns=["sentence_id", "layer", "head", "metric", "value"]))
     codes = pc.index_in(table["metric"], value_set=pa.array(metrics)).to_numpy(zero_copy_only=False)
     sentence = table["sentence_id"].to_numpy()
-    column = table["layer"].to_numpy().astype(np.int64) * heads + table["head"].to_numpy()
+    column = head_index(table["layer"].to_numpy().astype(np.int64), table["head"].to_numpy(), heads)
     value = table["value"].to_numpy()
     present = np.bincount(sentence) > 0 if len(sentence) else np.zeros(0, bool)  # ids are small: no sort
     sids = np.flatnonzero(present).astype(np.int64)

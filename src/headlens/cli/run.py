@@ -76,6 +76,7 @@ def _prefix(analysis: str) -> str:
 
 def _cmd_run(args) -> int:
     from ..pipeline import run
+    from ..store import layout
 
     spec = None
     if args.corpus is not None:
@@ -120,14 +121,15 @@ def _cmd_run(args) -> int:
     for metric in (m for m in HIGHLIGHT if m in result.metrics):
         tops = ", ".join(f"{h['label']} {h['mean']:.3f}" for h in result.top_heads(metric, 3))
         print(f"  {metric:<6} {tops}")
-    roles = os.path.join(result.path, "roles", "default")
+    roles = layout.join(result.path, layout.output_dir("roles"))
     if os.path.isdir(roles):
         print(f"head roles (default tests): {roles}/; `headlens roles {result.path}` prints and re-tests them")
     for analysis, what in (("syntax", "best head per relation vs baselines"), ("cluster", "the 2-D head map")):
-        if os.path.isdir(os.path.join(result.path, analysis, "default")):
-            print(f"{analysis}: {os.path.join(result.path, analysis, 'default')}/; `headlens {analysis} {result.path}` prints {what}")
-    print(f"results: {os.path.join(result.path, 'heads.parquet')} (per head), "
-          f"{os.path.join(result.path, 'scores')}/ (per sentence), manifest.json (provenance)")
+        folder = layout.join(result.path, layout.output_dir(analysis))
+        if os.path.isdir(folder):
+            print(f"{analysis}: {folder}/; `headlens {analysis} {result.path}` prints {what}")
+    print(f"results: {os.path.join(result.path, layout.HEADS)} (per head), "
+          f"{os.path.join(result.path, layout.SCORES)}/ (per sentence), {layout.MANIFEST} (provenance)")
     return 0
 
 

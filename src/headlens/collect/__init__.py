@@ -33,9 +33,10 @@ import numpy as np
 import pyarrow.compute as pc
 
 from ..errors import ConfigError, RunStoreError
+from ..store import layout
 from ..store.atomic import atomic_write
 
-DIRECTORY = "collect"
+DIRECTORY = layout.COLLECT
 
 
 class Collector:
@@ -54,7 +55,7 @@ class Collector:
 
 
 def part_path(run_dir: str, name: str, part: int) -> str:
-    return os.path.join(run_dir, DIRECTORY, name, f"part-{part:05d}.npz")
+    return layout.collect_path(run_dir, name, part)
 
 
 class CollectorSet:
@@ -103,7 +104,7 @@ def read_parts(run, name: str) -> list[dict[str, np.ndarray]]:
     """The committed parts of collector ``name`` of ``run``, checked against its analysed sentences
     and against their recorded checksums."""
     parts = []
-    run._verified(f"{DIRECTORY}/{name}/")
+    run._verified(layout.collect_dir(name) + "/")
     for n in range(run.committed["parts"]):
         path = part_path(run.path, name, n)
         if not os.path.exists(path):
@@ -115,7 +116,7 @@ def read_parts(run, name: str) -> list[dict[str, np.ndarray]]:
     sentences = run.sentences()
     analysed = sentences.filter(pc.equal(sentences["status"], "analysed"))["sentence_id"].to_numpy()
     if len(ids) != len(np.unique(ids)) or not np.array_equal(np.sort(ids), np.sort(analysed)):
-        raise RunStoreError(f"{run.path}/{DIRECTORY}/{name}: the parts cover {len(np.unique(ids))} sentences "
+        raise RunStoreError(f"{run.path}/{layout.collect_dir(name)}: the parts cover {len(np.unique(ids))} sentences "
                             f"({len(ids)} rows) but the run analysed {len(analysed)}; the run directory is inconsistent. "
                             "Run it again with --overwrite.")
     return parts

@@ -29,12 +29,13 @@ def collector(ff: bool):
         import os
 
         from ..errors import ConfigError
+        from ..store import layout
         from .analysis import Decomposer
 
         if ANALYSIS in cfg.analyses and FF_ANALYSIS in cfg.analyses:
             raise ConfigError(f"--analyses {FF_ANALYSIS} computes everything {ANALYSIS} does and the feed-forward maps; "
                               "name only one of them.")
-        return Decomposer(lm, os.path.join(os.path.abspath(cfg.out), "maps"), ff=ff)
+        return Decomposer(lm, os.path.join(os.path.abspath(cfg.out), layout.MAPS), ff=ff)
 
     return make
 

@@ -32,6 +32,7 @@ import torch
 
 from ..collect import Collector
 from ..errors import ModelError
+from ..store import layout
 from ..store.atomic import atomic_write
 from . import tables
 from .summary import (PAIR_TYPES, TOKEN_GROUPS, amplification, group_means, pair_mask, pair_types, rank_correlation,
@@ -43,6 +44,7 @@ TOLERANCE = {torch.float32: 1e-4, torch.float64: 1e-10}
 CHANGES = (("FF", "ATB", "ATBFF"), ("RES", "ATBFF", "ATBFFRES"), ("LN", "ATBFFRES", "ATBFFRESLN"),
            ("FF+RES+LN", "ATB", "ATBFFRESLN"))
 STORED_MAPS = ("Attn-W", "Attn-N", "AttnRes-N", "ATB", "ATBFF", "ATBFFRES", "ATBFFRESLN")
+MAPS_KIND = "decomposition"  # the stored maps of a sentence: layout.map_name(id, kind=MAPS_KIND)
 TOP_PAIRS = 3  # per sentence and layer
 GROUP_BUDGET = 1 << 29  # CUDA: elements of a group of layers' largest tensors (see begin), and decompose's budget
 
@@ -198,7 +200,7 @@ class Decomposer(Collector):
         return out
 
     def _write_maps(self, enc, arrays: dict) -> None:
-        path = os.path.join(self.maps_dir, f"sentence-{enc.sentence.index}-decomposition.npz")
+        path = os.path.join(self.maps_dir, layout.map_name(enc.sentence.index, kind=MAPS_KIND) + layout.MAP_SUFFIX)
         arrays = {**arrays, "maps": np.asarray(self.stored), "input_ids": enc.input_ids,
                   "tokens": np.asarray(self.lm.tokenizer.convert_ids_to_tokens(enc.input_ids.tolist()))}
         os.makedirs(self.maps_dir, exist_ok=True)

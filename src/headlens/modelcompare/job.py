@@ -31,6 +31,7 @@ from ..runner import Engine
 from ..runner.progress import make_progress
 from ..runner.stream import FrontHalf
 from ..stats import mean_ci
+from ..store import layout
 from ..store.atomic import atomic_write_json, atomic_write_parquet
 from ..store.publish import check_new_dir, publish_dir
 from .similarity import MapCosine, MapHolder
@@ -132,8 +133,8 @@ def compare_models(model_a: str, model_b: str, out: str, config: RunConfig | Non
     def write(tmp: str) -> None:
         tables = {"cosine_heads": cos_heads, "cosine_layers": cos_layers, "heads": changes.heads, "layers": changes.layers}
         for name, table in tables.items():
-            atomic_write_parquet(os.path.join(tmp, f"{name}.parquet"), table)
-        atomic_write_json(os.path.join(tmp, "params.json"), params)
+            atomic_write_parquet(os.path.join(tmp, layout.table_file(name)), table)
+        atomic_write_json(os.path.join(tmp, layout.PARAMS), params)
 
     params["out"] = publish_dir(out, write, "comparison")
     return params

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 import numpy as np
 import pyarrow as pa
 
+from ..heads import head_index
+
 TABLE_DIGITS = 4  # significant digits of table cells (what the report shows)
 VALUE_DIGITS = 6  # significant digits of per-head values (heatmaps, tooltips)
 
@@ -45,7 +47,7 @@ def grid(rows: Iterable[dict], layers: int, heads: int, value: str, digits: int 
         layer, head = r.get("layer"), r.get("head")
         if layer is None or head is None or not (0 <= layer < layers and 0 <= head < heads):
             continue
-        out[int(layer) * heads + int(head)] = num(r.get(value), digits)
+        out[head_index(int(layer), int(head), heads)] = num(r.get(value), digits)
     return out
 
 

@@ -6,6 +6,8 @@ from collections import defaultdict
 
 import pyarrow as pa
 
+from ..heads import head_index
+
 
 # columns that say "this head passed the analysis's corrected test", in the order they are looked for
 DECISIONS = ("is_role", "significant", "changed", "beats_baseline", "decision")
@@ -33,7 +35,7 @@ def fmt(v, digits: int = 3) -> str:
 
 
 def cell_marks(rows: list[dict], heads: int, note) -> dict[int, str]:
-    return {int(r["layer"]) * heads + int(r["head"]): note(r) for r in rows}
+    return {head_index(int(r["layer"]), int(r["head"]), heads): note(r) for r in rows}
 
 
 def generic_marks(analysis: str, tables: dict[str, pa.Table], params: dict, metrics: set[str], heads: int) -> dict:
@@ -52,7 +54,7 @@ def generic_marks(analysis: str, tables: dict[str, pa.Table], params: dict, metr
                 continue
             ok = decided(r[decision]) if decision else (r.get("q") is not None and r["q"] <= alpha)
             if ok:
-                marks[r["metric"]][int(r["layer"]) * heads + int(r["head"])] = (
+                marks[r["metric"]][head_index(int(r["layer"]), int(r["head"]), heads)] = (
                     f"{analysis}: {decision or 'q <= ' + format(alpha, 'g')}"
                     + (f", q {fmt(r.get('q'), 2)}" if r.get("q") is not None else ""))
     return dict(marks)

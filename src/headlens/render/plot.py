@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..heads import head_of
 
 FORMATS = ("svg", "png", "pdf")
 
@@ -87,7 +88,8 @@ def heatmap(fig, ax, values: np.ndarray, title: str, marks=(), diverging: bool =
     ax.set_title(title)
     ax.tick_params(length=1.5, pad=1)
     for k in marks:
-        ax.plot(int(k) % heads, int(k) // heads, marker="o", markersize=4.5, markerfacecolor="none", markeredgecolor="black",
+        layer, head = head_of(int(k), heads)
+        ax.plot(head, layer, marker="o", markersize=4.5, markerfacecolor="none", markeredgecolor="black",
                 markeredgewidth=0.8)
     cb = fig.colorbar(im, ax=ax, shrink=0.85, pad=0.02)
     cb.ax.tick_params(labelsize=5.5, length=1.5)

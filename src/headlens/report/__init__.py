@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 
+from ..store import layout
 from ..store.atomic import atomic_write_text
 from .collect import build, discover_outputs
 from .html import render
@@ -25,7 +26,7 @@ def write_report(run, out: str | None = None, **options) -> tuple[str, dict]:
     sentences, sentence_ids, probes, ablations, max_rows, title).
     """
     data = build(run, **options)
-    path = out or os.path.join(data["run"]["path"], "report.html")
+    path = out or os.path.join(data["run"]["path"], layout.REPORT)
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
     atomic_write_text(path, render(data))

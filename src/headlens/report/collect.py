@@ -15,8 +15,10 @@ import os
 from datetime import datetime, timezone
 
 from ..errors import ConfigError, RunStoreError
-from ..store import Run, open_run
-from ..store.outputs import PARAMS, discover_outputs, read_output_dir, read_outputs
+from ..heads import head_index
+from ..store import Run, layout, open_run
+from ..store.layout import PARAMS
+from ..store.outputs import discover_outputs, read_output_dir, read_outputs
 from ..analyses.ablation.view import ablation_tables
 from ..analyses.patterns import HEAD_MEANS_VIEW
 from ..analyses.registry import ANALYSES
@@ -55,7 +57,7 @@ def head_values(run: Run, layers: int, heads: int) -> dict[str, dict]:
     cols = {k: t[k].to_pylist() for k in ("mean", "count", "std")}
     for i, name in enumerate(metric):
         d = out.setdefault(name, {k: [None] * (layers * heads) for k in cols})
-        c = int(layer[i]) * heads + int(head[i])
+        c = head_index(int(layer[i]), int(head[i]), heads)
         for k, v in cols.items():
             d[k][c] = num(v[i])
     return out
@@ -76,13 +78,13 @@ def _compare_with(run: Run, other: Run, outputs: list[tuple[str, str]]) -> tuple
     for name in [n for a, n in outputs if a == "compare"]:
         tables, params = read_outputs(run, "compare", name)
         if _same_run(params.get("before"), other):
-            return tables, params, f"stored: {run.path}/compare/{name}"
+            return tables, params, f"stored: {run.path}/{layout.output_dir('compare', name)}"
     for analysis, name in discover_outputs(other):
         if analysis != "compare":
             continue
         tables, params = read_outputs(other, "compare", name)
         if _same_run(params.get("before"), run):
-            return tables, params, f"stored: {other.path}/compare/{name}"
+            return tables, params, f"stored: {other.path}/{layout.output_dir('compare', name)}"
     from ..analyses.compare.stats import compare_runs
 
     changes, params = compare_runs(other, run)
@@ -189,7 +191,7 @@ def build(run: Run | str, compare: Run | str | None = None, sentences: int | Non
 
     patterns = HEAD_MEANS_VIEW({m: v["mean"] for m, v in means.items()}, layers, heads)
     if patterns:
-        sections["patterns"] = [{"name": "pattern types", "source": "heads.parquet", "view": patterns}]
+        sections["patterns"] = [{"name": "pattern types", "source": layout.HEADS, "view": patterns}]
 
     probe_results = [_probe(p) for p in probes]
     names = sentence_ids or None
@@ -238,5 +240,5 @@ def shorten(value, limit: int = LIST_LIMIT):
         return {k: shorten(v, limit) for k, v in value.items()}
     if isinstance(value, list):
         head = [shorten(v, limit) for v in value[:limit]]
-        return head + [f"... {len(value) - limit} more (see params.json)"] if len(value) > limit else head
+        return head + [f"... {len(value) - limit} more (see {PARAMS})"] if len(value) > limit else head
     return value

@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from ..errors import ConfigError, RunStoreError
-from ..store import Run
+from ..store import Run, layout
 from ..render.encode import float16_b64
 
 HOW_TO_STORE = ("the run stores maps of the sentences `headlens run --store-maps IDS` names (by default 0,1,2); "
@@ -42,16 +42,15 @@ def choose_sentences(run: Run, count: int | None = None, names: list[str] | None
 
 
 def map_path(run: Run, sentence_id: int) -> str:
-    return os.path.join(run.path, "maps", f"sentence-{sentence_id}.npz")
+    return layout.map_path(run.path, sentence_id)
 
 
 def stored_map_ids(run: Run) -> list[int]:
     """The sentences whose whole maps the run stored (not the windows of long ones), sorted."""
-    folder = os.path.join(run.path, "maps")
+    folder = os.path.join(run.path, layout.MAPS)
     if not os.path.isdir(folder):
         return []
-    stems = (f[len("sentence-"):-len(".npz")] for f in os.listdir(folder) if f.startswith("sentence-") and f.endswith(".npz"))
-    return sorted(int(s) for s in stems if s.isdigit())
+    return sorted(i for i in map(layout.map_sentence, os.listdir(folder)) if i is not None)
 
 
 def _stored(run: Run, sentence_id: int) -> dict[str, np.ndarray]:
@@ -77,7 +76,7 @@ def head_view(run: Run, ids: list[int]) -> dict:
         r = records[sid]
         out.append({"id": sid, "sent_id": r.get("sent_id"), "text": r["text"], "text_b": r.get("text_b"),
                     "units": stored["unit_labels"].tolist(), "kinds": stored["unit_kinds"].tolist(),
-                    "shape": list(words.shape), "source": f"stored maps (maps/sentence-{sid}.npz)",
+                    "shape": list(words.shape), "source": f"stored maps ({layout.map_file(layout.map_name(sid))})",
                     "attn": float16_b64(words)})
     aggregation = m.get("word_aggregation") or m.get("config", {}).get("word_aggregation", "clark")
     return {"sentences": out, "aggregation": aggregation, "model": m["model"]["name"]}

@@ -18,11 +18,12 @@ import torch
 
 from ..align.encode import CLS, SEP, Encoded
 from ..metrics.view import aggregate
+from ..store import layout
 from .batch import Batch
 
 
 def map_name(enc: Encoded) -> str:
-    return f"sentence-{enc.sentence.index}" + (f"-window-{enc.window}" if enc.n_windows > 1 else "")
+    return layout.map_name(enc.sentence.index, enc.window if enc.n_windows > 1 else None)
 
 
 def unit_labels(enc: Encoded, tokenizer) -> tuple[list[str], list[str]]:

@@ -2,6 +2,7 @@
 
 from .run import Run, open_run
 from .tables import head_label
-from .writer import MANIFEST, RunWriter, prepare_run_dir
+from .layout import MANIFEST
+from .writer import RunWriter, prepare_run_dir
 
 __all__ = ["MANIFEST", "Run", "RunWriter", "head_label", "open_run", "prepare_run_dir"]

@@ -32,9 +32,8 @@ from datetime import datetime, timezone
 
 from ..errors import RunStoreError
 from .catalog_views import _damaged_files, _lit, _manifest, _readable, _view_files, _warn_damaged, sql_path
-from .writer import MANIFEST
+from .layout import CATALOG_LOCK, MANIFEST, catalog_path
 
-CATALOG = "catalog.duckdb"
 VERSION = 1
 LOCK_TIMEOUT_S = 60.0
 SCAN_DEPTH = 3  # a rebuild looks for runs this many directory levels under the root
@@ -81,7 +80,7 @@ class Catalog:
 
     def __init__(self, root: str | None = None):
         self.root = runs_root(root)
-        self.path = os.path.join(self.root, CATALOG)
+        self.path = catalog_path(self.root)
 
     @contextmanager
     def _connect(self, registering: str | None = None, read_only: bool = False):
@@ -93,7 +92,7 @@ class Catalog:
             if registering is None:
                 raise RunStoreError(f"there is no runs root {self.root}; pass --root DIR or set HEADLENS_RUNS.")
             os.makedirs(self.root, exist_ok=True)
-        fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(os.path.join(self.root, CATALOG_LOCK), os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             if not os.path.exists(self.path):

@@ -15,8 +15,8 @@ import re
 import warnings
 
 from ..errors import RunStoreError
-from . import integrity
-from .writer import MANIFEST
+from . import integrity, layout
+from .layout import HEADS, MANIFEST, SCORES
 
 
 def _lit(s: str) -> str:
@@ -64,17 +64,17 @@ def _view_files(path: str) -> dict:
     manifest = _manifest(path)
     index = integrity.committed_index(path, manifest)
     parts = integrity.committed_parts(path, manifest)
-    wanted = [f for f in parts if f.startswith("scores/")]
-    heads = "heads.parquet" if os.path.exists(os.path.join(path, "heads.parquet")) or manifest.get("status") == "complete" else None
+    wanted = [f for f in parts if f.startswith(SCORES + "/")]
+    heads = HEADS if os.path.exists(os.path.join(path, HEADS)) or manifest.get("status") == "complete" else None
     if index is not None:
-        problems = integrity.check_files(path, index, only=("scores/", "heads.parquet"), quick=True)
+        problems = integrity.check_files(path, index, only=(SCORES + "/", HEADS), quick=True)
     else:
         problems = [integrity.Problem(f, "missing") for f in [*wanted, *([heads] if heads else [])]
-                    if not os.path.exists(os.path.join(path, *f.split("/")))]
+                    if not os.path.exists(layout.join(path, f))]
     if problems:
         raise RunStoreError("; ".join(f"{os.path.join(path, p.file)} is {p.kind}" for p in problems) +
                             f" (`headlens runs verify {path}` checks every file)")
-    return {"scores": [sql_path(os.path.join(path, *f.split("/"))) for f in wanted],
+    return {"scores": [sql_path(layout.join(path, f)) for f in wanted],
             "heads": sql_path(os.path.join(path, heads)) if heads else None}
 
 

@@ -22,19 +22,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from dataclasses import dataclass, field
 
 from ..errors import RunStoreError
+from . import layout
+from .layout import COLLECT, HEADS, MANIFEST, MAPS, PARAMS, PART, PART_DIRS, PROGRESS, TABLES
 
-PROGRESS = "progress.json"
-MANIFEST = "manifest.json"
-PART_DIRS = ("scores", "sentences", "plan")
-COLLECT = "collect"
-PARAMS = "params.json"
 INTEGRITY = "integrity"  # the manifest key that says the run records checksums
-INTEGRITY_NOTE = "size and sha256 of every committed file: progress.json and manifest.json 'files'"
-PART = re.compile(r"^part-(\d+)\.(parquet|json|npz)$")
+INTEGRITY_NOTE = f"size and sha256 of every committed file: {PROGRESS} and {MANIFEST} 'files'"
 
 
 def digest(path: str) -> dict:
@@ -49,18 +44,16 @@ def digest(path: str) -> dict:
 
 def record(root: str, relpaths) -> dict[str, dict]:
     """The index entries of ``relpaths`` (relative to ``root``)."""
-    return {rel: digest(os.path.join(root, *rel.split("/"))) for rel in relpaths}
+    return {rel: digest(layout.join(root, rel)) for rel in relpaths}
 
 
 def part_files(run_dir: str, part: int) -> list[str]:
     """The relative paths of the files part ``part`` has in ``run_dir`` (collector parts included)."""
-    name = f"part-{part:05d}"
-    found = [f"{d}/{name}.{'json' if d == 'plan' else 'parquet'}" for d in PART_DIRS]
+    found = [layout.part_file(d, part) for d in PART_DIRS]
     collect = os.path.join(run_dir, COLLECT)
     if os.path.isdir(collect):
-        found += [f"{COLLECT}/{c}/{name}.npz" for c in sorted(os.listdir(collect))
-                  if os.path.exists(os.path.join(collect, c, f"{name}.npz"))]
-    return [f for f in found if os.path.exists(os.path.join(run_dir, *f.split("/")))]
+        found += [layout.collect_file(c, part) for c in sorted(os.listdir(collect))]
+    return [f for f in found if os.path.exists(layout.join(run_dir, f))]
 
 
 def _json(path: str) -> dict | None:
@@ -97,11 +90,11 @@ def committed_parts(run_dir: str, manifest: dict) -> list[str]:
     complete run)."""
     index = committed_index(run_dir, manifest)
     if index is not None:
-        return sorted(f for f in index if f.split("/")[0] in ("scores", "sentences"))
+        return sorted(f for f in index if f.split("/")[0] in TABLES)
     progress = read_progress(run_dir)
     limit = (progress or {}).get("parts", 0) if manifest.get("status") != "complete" else None
     found = []
-    for table in ("scores", "sentences"):
+    for table in TABLES:
         d = os.path.join(run_dir, table)
         for name in sorted(os.listdir(d)) if os.path.isdir(d) else ():
             m = PART.match(name)
@@ -141,7 +134,7 @@ class Report:
 def compare(root: str, rel: str, want: dict, quick: bool = False) -> Problem | None:
     """The problem of one recorded file, or None. ``quick``: a file whose size and mtime match is
     trusted without reading it (the catalog's check before each query)."""
-    path = os.path.join(root, *rel.split("/"))
+    path = layout.join(root, rel)
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -180,15 +173,15 @@ def raise_damaged(run_dir: str, problems: list[Problem]) -> None:
 def _present(run_dir: str) -> list[str]:
     """Part files, heads.parquet, maps and temporary files of interrupted writes present in ``run_dir``
     (relative paths)."""
-    found = ["heads.parquet"] if os.path.exists(os.path.join(run_dir, "heads.parquet")) else []
-    dirs = [*PART_DIRS, "maps"]
+    found = [HEADS] if os.path.exists(os.path.join(run_dir, HEADS)) else []
+    dirs = [*PART_DIRS, MAPS]
     collect = os.path.join(run_dir, COLLECT)
     if os.path.isdir(collect):
-        dirs += [f"{COLLECT}/{c}" for c in sorted(os.listdir(collect))]
+        dirs += [layout.collect_dir(c) for c in sorted(os.listdir(collect))]
     for d in dirs:
-        full = os.path.join(run_dir, *d.split("/"))
+        full = layout.join(run_dir, d)
         if os.path.isdir(full):
-            found += [f"{d}/{n}" for n in sorted(os.listdir(full)) if ".tmp-" in n or not n.startswith(".")]
+            found += [f"{d}/{n}" for n in sorted(os.listdir(full)) if layout.TMP in n or not n.startswith(".")]
     return found
 
 
@@ -197,7 +190,7 @@ def derived_dirs(run_dir: str) -> list[str]:
     out = []
     for analysis in sorted(os.listdir(run_dir)):
         d = os.path.join(run_dir, analysis)
-        if analysis in (*PART_DIRS, "maps", COLLECT) or not os.path.isdir(d):
+        if analysis in layout.STORE_DIRS or not os.path.isdir(d):
             continue
         out += [f"{analysis}/{n}" for n in sorted(os.listdir(d)) if os.path.exists(os.path.join(d, n, PARAMS))]
     return out
@@ -211,24 +204,23 @@ def check(run_dir: str) -> Report:
     report = Report(run_dir)
     index = committed_index(run_dir, manifest)
     if index is None:
-        report.unchecked.append("the run's parts and heads.parquet (written before headlens recorded checksums)")
+        report.unchecked.append(f"the run's parts and {HEADS} (written before headlens recorded checksums)")
     else:
         report.problems += check_files(run_dir, index)
         report.checked += len(index) - len(report.problems)
         running = manifest.get("status") != "complete"
         for rel in _present(run_dir):
             if rel not in index:
-                m = PART.match(rel.rsplit("/", 1)[-1])
-                late = ".tmp-" in rel or running and (m is not None or rel.startswith("maps/"))
+                late = layout.TMP in rel or running and (layout.part_number(rel) is not None or rel.startswith(MAPS + "/"))
                 report.problems.append(Problem(rel, "uncommitted" if late else "extra",
                                                "written after the last committed part; --resume drops it" if late
                                                else "not recorded in the run's index; readers ignore it"))
     for d in derived_dirs(run_dir):
-        params = _json(os.path.join(run_dir, *d.split("/"), PARAMS)) or {}
+        params = _json(os.path.join(layout.join(run_dir, d), PARAMS)) or {}
         if "files" not in params:
             report.unchecked.append(f"{d}/ (written before headlens recorded checksums)")
             continue
-        found = check_files(os.path.join(run_dir, *d.split("/")), params["files"])
+        found = check_files(layout.join(run_dir, d), params["files"])
         report.problems += [Problem(f"{d}/{p.file}", p.kind, p.detail) for p in found]
         report.checked += len(params["files"]) - len(found)
     return report

@@ -7,8 +7,7 @@ from __future__ import annotations
 import os
 
 from ..errors import RunStoreError
-
-LOCK = ".headlens.lock"
+from .layout import LOCK
 
 
 def acquire(out: str):

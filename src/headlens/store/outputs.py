@@ -15,12 +15,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import RunStoreError
-from . import integrity
+from . import integrity, layout
 from .atomic import atomic_write_json, atomic_write_parquet
+from .layout import PARAMS
 from .run import Run
 
-PARAMS = "params.json"
-NOT_OUTPUTS = {"scores", "sentences", "plan", "maps", "collect"}  # run-store folders, not analysis outputs
+NOT_OUTPUTS = layout.STORE_DIRS  # run-store folders, not analysis outputs
 
 
 def discover_outputs(run: Run) -> list[tuple[str, str]]:
@@ -39,7 +39,7 @@ def discover_outputs(run: Run) -> list[tuple[str, str]]:
 def output_dir(run: Run, analysis: str, name: str) -> str:
     if not name or "/" in name or name.startswith("."):
         raise RunStoreError(f"output name {name!r} must be a plain directory name (e.g. default).")
-    return os.path.join(run.path, analysis, name)
+    return layout.join(run.path, layout.output_dir(analysis, name))
 
 
 def write_outputs(run: Run, analysis: str, name: str, tables: dict[str, pa.Table], params: dict) -> str:
@@ -49,8 +49,8 @@ def write_outputs(run: Run, analysis: str, name: str, tables: dict[str, pa.Table
     if os.path.exists(stale):
         os.remove(stale)  # the directory is incomplete until the new params are written
     for table_name, table in tables.items():
-        atomic_write_parquet(os.path.join(path, f"{table_name}.parquet"), table)
-    files = integrity.record(path, [f"{t}.parquet" for t in tables])  # checked by readers and `headlens runs verify`
+        atomic_write_parquet(os.path.join(path, layout.table_file(table_name)), table)
+    files = integrity.record(path, [layout.table_file(t) for t in tables])  # checked by readers and `headlens runs verify`
     atomic_write_json(os.path.join(path, PARAMS), {**params, "files": files})
     return path
 
@@ -66,16 +66,16 @@ def read_output_dir(path: str, missing: str) -> tuple[dict[str, pa.Table], dict]
     recorded = params.pop("files", None)  # None: written before checksums were recorded
     if recorded is not None:
         integrity.raise_damaged(path, integrity.check_files(path, recorded))
-    names = sorted(recorded) if recorded is not None else sorted(f for f in os.listdir(path) if f.endswith(".parquet"))
+    names = sorted(recorded) if recorded is not None else sorted(f for f in os.listdir(path) if layout.table_name(f))
     tables = {}
     for f in names:
         try:
-            tables[f[: -len(".parquet")]] = pq.read_table(os.path.join(path, f))
+            tables[layout.table_name(f)] = pq.read_table(os.path.join(path, f))
         except (pa.ArrowException, OSError) as e:
             raise RunStoreError(f"cannot read {os.path.join(path, f)}: {e}. Compute the outputs again.") from e
     return tables, params
 
 
-def read_outputs(run: Run, analysis: str, name: str = "default") -> tuple[dict[str, pa.Table], dict]:
+def read_outputs(run: Run, analysis: str, name: str = layout.DEFAULT_OUTPUT) -> tuple[dict[str, pa.Table], dict]:
     path = output_dir(run, analysis, name)
     return read_output_dir(path, f"{path} has no finished {analysis} outputs; run `headlens {analysis} {run.path}` to compute them.")

@@ -42,17 +42,15 @@ import pyarrow.parquet as pq
 from ..accumulate import Moments
 from ..corpus.types import Skipped
 from ..errors import RunStoreError
-from . import integrity
+from . import integrity, layout
 from .atomic import atomic_write_json
-from .lock import LOCK, acquire as _lock
-from .writer import MANIFEST
+from .layout import COLLECT, HEADS, LOCK, MANIFEST, MAPS, PART_DIRS, PLAN, PROGRESS, SENTENCES
+from .lock import acquire as _lock
 
-PROGRESS = "progress.json"
-PLAN = "plan"
 # options that do not change what a run computes: they may differ on resume
 FREE_OPTIONS = ("out", "overwrite", "resume", "progress", "threads", "keep_freed_memory", "annotation_cache", "cache_dir", "model",
                 "part_size")
-PART = integrity.PART
+PART = layout.PART
 
 
 def step_key(item) -> int | list:
@@ -112,15 +110,15 @@ def _tokenizer(old: dict | None, new: dict | None) -> tuple:
 def clean_uncommitted(out: str, parts: int) -> list[str]:
     """Delete temporary files and the files of parts numbered ``parts`` or more; return their names."""
     removed = []
-    collect = [os.path.join(integrity.COLLECT, c) for c in sorted(os.listdir(os.path.join(out, integrity.COLLECT)))] \
-        if os.path.isdir(os.path.join(out, integrity.COLLECT)) else []
-    for sub in ("", "scores", "sentences", PLAN, "maps", *collect):
+    collect = [os.path.join(COLLECT, c) for c in sorted(os.listdir(os.path.join(out, COLLECT)))] \
+        if os.path.isdir(os.path.join(out, COLLECT)) else []
+    for sub in ("", *PART_DIRS, MAPS, *collect):
         d = os.path.join(out, sub)
         if not os.path.isdir(d):
             continue
         for name in sorted(os.listdir(d)):
             m = PART.match(name)
-            if ".tmp-" in name or (sub not in ("", "maps") and m and int(m.group(1)) >= parts):
+            if layout.TMP in name or (sub not in ("", MAPS) and m and int(m.group(1)) >= parts):
                 os.unlink(os.path.join(d, name))
                 removed.append(os.path.join(sub, name))
     return removed
@@ -184,7 +182,7 @@ class ResumeState:
         progress, with the checksums of the part's files, that commits it."""
         snapshot = {"counts": dict(self.counts), "skipped": dict(self.skipped), "maps_found": sorted(self.maps_found),
                     "moments": self.moments.to_dict()}
-        atomic_write_json(os.path.join(self.out, PLAN, f"part-{parts - 1:05d}.json"), {"steps": self.pending, "state": snapshot})
+        atomic_write_json(layout.part_path(self.out, PLAN, parts - 1), {"steps": self.pending, "state": snapshot})
         files = {**self.files, **integrity.record(self.out, integrity.part_files(self.out, parts - 1))}
         atomic_write_json(os.path.join(self.out, PROGRESS), {"parts": parts, "steps": self.committed + len(self.pending),
                                                              **snapshot, "files": files})
@@ -219,7 +217,7 @@ def start(out: str, moments: Moments, manifest: dict, resume: bool, prepare) -> 
                 raise RunStoreError(f"{out} has no {MANIFEST}: it is not a headlens run. Choose another --out.")
             lock.close()
             os.unlink(os.path.join(out, LOCK))
-            for sub in ("scores", "sentences", PLAN):  # stopped before its first batch: start afresh
+            for sub in PART_DIRS:  # stopped before its first batch: start afresh
                 if os.path.isdir(os.path.join(out, sub)):
                     os.rmdir(os.path.join(out, sub))
             return start(out, moments, manifest, False, prepare)
@@ -241,12 +239,12 @@ def _resumed(out: str, old: dict, moments: Moments, manifest: dict) -> ResumeSta
         raise RunStoreError(
             f"cannot resume {out}: it was {'completed' if old.get('status') == COMPLETE else 'started'} with other "
             f"settings: {'; '.join(diff)}. Resume with the options, model and corpus it was started with (see its "
-            "manifest.json), or start a new run with another --out (or --overwrite)."
+            f"{MANIFEST}), or start a new run with another --out (or --overwrite)."
         )
     progress = integrity.read_progress(out)
     progress, damaged = _intact(out, progress)
     if old.get("status") == COMPLETE and not damaged:
-        heads = integrity.check_files(out, old.get("files") or {}, only=("heads.parquet",))
+        heads = integrity.check_files(out, old.get("files") or {}, only=(HEADS,))
         if not heads and (progress is not None or "files" not in old):
             return COMPLETE
     parts = (progress or {}).get("parts", 0)
@@ -260,9 +258,9 @@ def _resumed(out: str, old: dict, moments: Moments, manifest: dict) -> ResumeSta
     n = 0
     try:
         for n in range(parts):
-            with open(os.path.join(out, PLAN, f"part-{n:05d}.json"), encoding="utf-8") as fh:
+            with open(layout.part_path(out, PLAN, n), encoding="utf-8") as fh:
                 plan.extend(json.load(fh)["steps"])
-            table = pq.read_table(os.path.join(out, "sentences", f"part-{n:05d}.parquet"), columns=["sentence_id"])
+            table = pq.read_table(layout.part_path(out, SENTENCES, n), columns=["sentence_id"])
             stored.update(table["sentence_id"].to_pylist())
     except (OSError, ValueError, KeyError) as e:
         raise RunStoreError(f"cannot resume {out}: committed part {n} is unreadable ({e}); the run directory was "
@@ -270,7 +268,7 @@ def _resumed(out: str, old: dict, moments: Moments, manifest: dict) -> ResumeSta
     if len(plan) != (progress or {}).get("steps", 0):
         raise RunStoreError(f"cannot resume {out}: {PLAN}/ holds {len(plan)} steps but {PROGRESS} records "
                             f"{(progress or {}).get('steps')}; the run directory was changed by hand. Start it again with --overwrite.")
-    for sub in ("scores", "sentences", PLAN):
+    for sub in PART_DIRS:
         os.makedirs(os.path.join(out, sub), exist_ok=True)
     manifest["started"] = old.get("started", manifest["started"])
     kept = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "parts_kept": parts, "items_kept": len(stored)}
@@ -290,18 +288,17 @@ def _intact(out: str, progress: dict | None) -> tuple[dict | None, list]:
         return progress, []
     index = progress.get("files")
     if index is None:  # an older run: only whether the part files exist can be checked
-        damaged = [integrity.Problem(f"{d}/part-{n:05d}.{'json' if d == PLAN else 'parquet'}", "missing")
-                   for n in range(parts) for d in ("scores", "sentences", PLAN)
-                   if not os.path.exists(os.path.join(out, d, f"part-{n:05d}.{'json' if d == PLAN else 'parquet'}"))]
+        damaged = [integrity.Problem(layout.part_file(d, n), "missing") for n in range(parts) for d in PART_DIRS
+                   if not os.path.exists(layout.part_path(out, d, n))]
     else:
         damaged = integrity.check_files(out, index)
     if not damaged:
         return progress, []
-    first = min(int(PART.match(p.file.rsplit("/", 1)[-1]).group(1)) for p in damaged)
+    first = min(layout.part_number(p.file) for p in damaged)
     if first == 0:
         return None, damaged
     try:
-        with open(os.path.join(out, PLAN, f"part-{first - 1:05d}.json"), encoding="utf-8") as fh:
+        with open(layout.part_path(out, PLAN, first - 1), encoding="utf-8") as fh:
             state = json.load(fh)["state"]
     except (OSError, ValueError, KeyError) as e:
         raise RunStoreError(f"cannot resume {out}: {'; '.join(str(p) for p in damaged)}, and this run (written by an "
@@ -309,7 +306,7 @@ def _intact(out: str, progress: dict | None) -> tuple[dict | None, list]:
                             "with --overwrite.") from e
     steps = 0
     for n in range(first):
-        with open(os.path.join(out, PLAN, f"part-{n:05d}.json"), encoding="utf-8") as fh:
+        with open(layout.part_path(out, PLAN, n), encoding="utf-8") as fh:
             steps += len(json.load(fh)["steps"])
-    keep = {f: v for f, v in (index or {}).items() if int(PART.match(f.rsplit("/", 1)[-1]).group(1)) < first}
+    keep = {f: v for f, v in (index or {}).items() if layout.part_number(f) < first}
     return {"parts": first, "steps": steps, **state, "files": keep}, damaged

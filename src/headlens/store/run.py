@@ -5,19 +5,22 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ..errors import RunStoreError
-from . import integrity
+from . import integrity, layout
+from .layout import HEADS, MANIFEST, SCORES, SENTENCES
 from .tables import SCORES_SCHEMA, SENTENCES_SCHEMA
-from .writer import MANIFEST
 
 
 class Run:
-    """A run directory. Tables come back as ``pyarrow.Table`` (``.to_pandas()`` if pandas is installed).
+    """A run directory. Tables come back as ``pyarrow.Table``; labelled results as pandas and xarray:
+    ``to_pandas(table)`` (any stored table), ``heads_frame(stat)`` (per-head summary indexed by
+    (layer, head)), ``to_xarray(metrics)`` (scores with dims sentence, layer, head).
 
     Readers read exactly the run's committed files and check each file's size and sha256 against
     the run's record the first time a table is read (see ``store/integrity.py``): a missing,
@@ -45,8 +48,8 @@ class Run:
     @property
     def committed(self) -> dict:
         """Committed parts and the corpus items (analysed and skipped) they cover."""
-        parts = [f for f in integrity.committed_parts(self.path, self.manifest) if f.startswith("sentences/")]
-        items = sum(pq.read_metadata(p).num_rows for p in self._files("sentences")) if parts else 0
+        parts = [f for f in integrity.committed_parts(self.path, self.manifest) if f.startswith(SENTENCES + "/")]
+        items = sum(pq.read_metadata(p).num_rows for p in self._files(SENTENCES)) if parts else 0
         return {"parts": len(parts), "items": items}
 
     def _verified(self, prefix: str) -> None:
@@ -57,12 +60,12 @@ class Run:
     def _files(self, table: str) -> list[str]:
         """Absolute paths of the committed parts of ``table`` (scores, sentences), checked."""
         self._verified(table + "/")
-        return [os.path.join(self.path, *f.split("/")) for f in integrity.committed_parts(self.path, self.manifest)
+        return [layout.join(self.path, f) for f in integrity.committed_parts(self.path, self.manifest)
                 if f.startswith(table + "/")]
 
     def dataset(self, table: str) -> ds.Dataset:
         """The committed parts of ``table`` ("scores" or "sentences") as one pyarrow dataset."""
-        schema = {"scores": SCORES_SCHEMA, "sentences": SENTENCES_SCHEMA}[table]
+        schema = {SCORES: SCORES_SCHEMA, SENTENCES: SENTENCES_SCHEMA}[table]
         return ds.dataset(self._files(table), schema=schema, format="parquet")
 
     def _read(self, files: list[str], read):
@@ -81,26 +84,132 @@ class Run:
                                 "checks every file.") from e
 
     def heads(self, metric: str | None = None) -> pa.Table:
-        path = os.path.join(self.path, "heads.parquet")
+        path = os.path.join(self.path, HEADS)
         if not os.path.exists(path) and not self.complete:
             c = self.committed
-            raise RunStoreError(f"run {self.path} is {self.manifest.get('status')!r}: it has no heads.parquet (written "
+            raise RunStoreError(f"run {self.path} is {self.manifest.get('status')!r}: it has no {HEADS} (written "
                                 f"when a run completes). Its {c['parts']} committed parts cover {c['items']} corpus "
                                 "items: read them with scores() and sentences(), or finish it with --resume.")
-        self._verified("heads.parquet")
+        self._verified(HEADS)
         table = self._read([path], lambda: pq.read_table(path))
         return table if metric is None else table.filter(pc.equal(table["metric"], metric))
 
     def scores(self, metric: str | None = None) -> pa.Table:
         """Per-sentence scores (sentence_id, layer, head, metric, value), read from the committed parts."""
-        dataset = self.dataset("scores")
+        dataset = self.dataset(SCORES)
         flt = None if metric is None else (ds.field("metric") == metric)
         return self._read(dataset.files, lambda: dataset.to_table(filter=flt))
 
     def sentences(self) -> pa.Table:
         """One row per corpus item (analysed or skipped) of the committed parts, in corpus order."""
-        dataset = self.dataset("sentences")
+        dataset = self.dataset(SENTENCES)
         return self._read(dataset.files, lambda: dataset.to_table().sort_by("sentence_id"))
+
+    def to_xarray(self, metrics: list[str] | str | None = None, level: str | None = "token"):
+        """The per-sentence scores as an ``xarray.Dataset`` with dims (sentence, layer, head).
+
+        One float64 variable per metric: the stored values exactly, NaN where the metric is
+        undefined for a sentence. ``metrics`` names the metrics (one name or a list); without it,
+        every metric of the run whose level is ``level`` ("token", "word" or "parts"; None: all).
+        Coordinates: ``sentence`` (the 0-based sentence ids of the analysed sentences, ascending),
+        ``sent_id`` along sentence (the corpus's own ids, "" where it has none) when the corpus
+        has them, ``layer`` and ``head`` (0-based), and ``label`` (layer, head): the 1-based
+        "layer-head" labels of :func:`headlens.heads.head_label` (``"8-11"``). Needs xarray.
+
+        >>> ds = run.to_xarray(["sas_cls"])                              # doctest: +SKIP
+        >>> ds["sas_cls"].sel(layer=7, head=10).mean("sentence")        # doctest: +SKIP
+        """
+        import xarray as xr
+
+        from ..heads import head_index, head_labels
+
+        names = self._metric_names(metrics, level)
+        model = self.manifest["model"]
+        layers, heads = int(model["num_layers"]), int(model["num_heads"])
+        sentences = self.sentences()
+        analysed = sentences.filter(pc.equal(sentences["status"], "analysed"))
+        ids = analysed["sentence_id"].to_numpy()
+        dataset = self.dataset(SCORES)
+        table = self._read(dataset.files, lambda: dataset.to_table(
+            filter=ds.field("metric").isin(names), columns=["sentence_id", "layer", "head", "metric", "value"]))
+        metric = pc.index_in(table["metric"].cast(pa.string()), value_set=pa.array(names, pa.string())).to_numpy(zero_copy_only=False)
+        sids = table["sentence_id"].to_numpy()
+        row = np.searchsorted(ids, sids)
+        if len(sids) and (row.max() >= len(ids) or not np.array_equal(ids[row], sids)):
+            raise RunStoreError(f"run {self.path} has scores of sentences its sentences table does not list as analysed; "
+                                f"`headlens runs verify {self.path}` checks every file.")
+        column = head_index(table["layer"].to_numpy().astype(np.int64), table["head"].to_numpy(), heads)
+        cube = np.full((len(names), len(ids), layers * heads), np.nan)
+        cube[metric, row, column] = table["value"].to_numpy()
+        cube = cube.reshape(len(names), len(ids), layers, heads)
+        dims = ("sentence", "layer", "head")
+        coords = {"sentence": ids, "layer": np.arange(layers), "head": np.arange(heads),
+                  "label": (("layer", "head"), np.asarray(head_labels(layers, heads)).reshape(layers, heads))}
+        sent_id = analysed["sent_id"].to_pylist()
+        if any(sent_id):
+            coords["sent_id"] = ("sentence", np.asarray([x or "" for x in sent_id], dtype=str))
+        levels = {m["name"]: m.get("level") for m in self.manifest.get("metrics", [])}
+        variables = {n: (dims, cube[i], {"level": levels.get(n)}) for i, n in enumerate(names)}
+        return xr.Dataset(variables, coords=coords, attrs={"run": self.path, "model": model["name"], "level": level or "all"})
+
+    def _metric_names(self, metrics: list[str] | str | None, level: str | None) -> list[str]:
+        if metrics is None:
+            names = [m["name"] for m in self.manifest.get("metrics", []) if level is None or m.get("level") == level]
+            if not names:
+                levels = sorted({str(m.get("level")) for m in self.manifest.get("metrics", [])})
+                raise RunStoreError(f"run {self.path} has no {level}-level metric; its levels are {', '.join(levels)} "
+                                    "(pass level=None for every metric, or name the metrics).")
+            return names
+        names = [metrics] if isinstance(metrics, str) else list(metrics)
+        unknown = [m for m in names if m not in self.metrics]
+        if unknown:
+            raise RunStoreError(f"metric {', '.join(map(repr, unknown))} is not in this run; it has {', '.join(self.metrics)}.")
+        return list(dict.fromkeys(names))
+
+    def to_pandas(self, table: str, by_head: bool = False):
+        """Any stored table of the run as a ``pandas.DataFrame``, with the stored columns and types.
+
+        ``table``: "scores", "sentences" or "heads" (the run's own tables), or an analysis'
+        output table as "<analysis>/<name>/<table>" (e.g. "roles/default/heads"; "roles/heads"
+        reads the output called "default"). ``by_head``: index the rows by (layer, head), 0-based,
+        for a table with those columns (the per-head summaries). Needs pandas.
+        """
+        if table in (SCORES, SENTENCES, "heads"):
+            arrow = {SCORES: self.scores, SENTENCES: self.sentences, "heads": self.heads}[table]()
+        else:
+            from .outputs import read_outputs
+
+            parts = table.split("/")
+            if len(parts) not in (2, 3) or not all(parts):
+                raise RunStoreError(f"no table {table!r}: name scores, sentences, heads, or an analysis' output table "
+                                    "as <analysis>/<name>/<table> (e.g. roles/default/heads).")
+            analysis, name, wanted = (parts[0], layout.DEFAULT_OUTPUT, parts[1]) if len(parts) == 2 else parts
+            tables, _ = read_outputs(self, analysis, name)
+            if wanted not in tables:
+                raise RunStoreError(f"{analysis}/{name} has no table {wanted!r}; it has {', '.join(sorted(tables))}.")
+            arrow = tables[wanted]
+        frame = arrow.to_pandas()
+        if by_head:
+            if not {"layer", "head"} <= set(frame.columns):
+                raise RunStoreError(f"table {table!r} has no layer and head columns to index by.")
+            frame = frame.set_index(["layer", "head"])
+        return frame
+
+    def heads_frame(self, stat: str = "mean", metrics: list[str] | str | None = None):
+        """The per-head summary as a ``pandas.DataFrame`` indexed by (layer, head), 0-based: one
+        column per metric (``metrics``, default all) holding the statistic ``stat`` of heads.parquet
+        (mean, std, count, min or max). The head labels are ``headlens.heads.head_label(layer, head)``;
+        the long table with every statistic is ``to_pandas("heads")``. Needs pandas.
+        """
+        stats = ("mean", "std", "count", "min", "max")
+        if stat not in stats:
+            raise RunStoreError(f"stat {stat!r} is not one of {', '.join(stats)}.")
+        names = self._metric_names(metrics, None)
+        long = self.heads().select(["metric", "layer", "head", stat]).to_pandas()
+        wide = long.pivot(index=["layer", "head"], columns="metric", values=stat)
+        wide = wide.reindex(columns=names)
+        wide.columns.name = None
+        return wide
 
     def top_heads(self, metric: str, k: int = 5) -> list[dict]:
         """The ``k`` heads with the highest mean for ``metric`` (labels 1-based)."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from ..heads import head_label
+
 SCORES_SCHEMA = pa.schema(
     [
         pa.field("sentence_id", pa.int64(), metadata={"doc": "0-based position of the item in the corpus"}),
@@ -41,10 +43,6 @@ SENTENCES_SCHEMA = pa.schema(
         pa.field("windows", pa.int32(), metadata={"doc": "number of windows (--long window), 1 for a whole sentence"}),
     ]
 )
-
-
-def head_label(layer: int, head: int) -> str:
-    return f"{layer + 1}-{head + 1}"
 
 
 def scores_table(sentence_ids: np.ndarray, values: np.ndarray, metric_names: list[str]) -> pa.Table:

@@ -1,15 +1,7 @@
 """Writes a run directory: manifest, per-sentence scores and sentence records in parts, head summaries.
 
-Layout::
-
-    runs/NAME/
-      manifest.json              provenance, config, counts; status 'running' -> 'complete'
-      scores/part-00000.parquet  sentence_id, layer, head, metric, value   (tidy long form)
-      sentences/part-00000.parquet  one row per corpus item, analysed or skipped (with reason)
-      heads.parquet              metric, level, layer, head, label, count, mean, std, min, max
-      maps/sentence-<id>.npz     full attention maps, only for sentences named with --store-maps
-                                 (default 0,1,2; sentence-<id>-window-<k>.npz for the windows of a
-                                 long sentence; what they hold: runner/maps.py)
+The layout of the run directory, and every file name in it: ``store/layout.py``; what the maps
+files hold: ``runner/maps.py``.
 
 Every file is written under a temporary name and renamed; parts are flushed every
 ``part_size`` sentences, so a killed run keeps every finished part. A part counts as committed
@@ -26,10 +18,10 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import RunStoreError
+from . import layout
 from .atomic import AtomicParquetWriter, atomic_write, atomic_write_json, atomic_write_parquet
+from .layout import MANIFEST, MAPS, SCORES, SENTENCES
 from .tables import SCORES_SCHEMA, SCORES_WRITE_OPTIONS, SENTENCES_SCHEMA, scores_table
-
-MANIFEST = "manifest.json"
 
 
 def prepare_run_dir(out: str, overwrite: bool) -> str:
@@ -58,8 +50,8 @@ def prepare_run_dir(out: str, overwrite: bool) -> str:
         if entries:
             shutil.rmtree(out)
     try:
-        os.makedirs(os.path.join(out, "scores"))  # an empty --out is kept: only its contents are made
-        os.makedirs(os.path.join(out, "sentences"))
+        os.makedirs(os.path.join(out, SCORES))  # an empty --out is kept: only its contents are made
+        os.makedirs(os.path.join(out, SENTENCES))
     except OSError as e:
         raise RunStoreError(f"cannot create the run directory {out}: {e.strerror}.") from e
     return out
@@ -95,7 +87,7 @@ class RunWriter:
         if not self._sentences and self._scores is None:
             return
         self._open_scores().commit()  # a part of skipped items only has an empty scores file
-        atomic_write_parquet(self._part_path("sentences"), pa.Table.from_pylist(self._sentences, schema=SENTENCES_SCHEMA))
+        atomic_write_parquet(self._part_path(SENTENCES), pa.Table.from_pylist(self._sentences, schema=SENTENCES_SCHEMA))
         self._scores, self._sentences = None, []
         self.parts += 1
         if self.on_commit is not None:
@@ -109,18 +101,18 @@ class RunWriter:
 
     def _open_scores(self) -> AtomicParquetWriter:
         if self._scores is None:
-            self._scores = AtomicParquetWriter(self._part_path("scores"), SCORES_SCHEMA, **SCORES_WRITE_OPTIONS)
+            self._scores = AtomicParquetWriter(self._part_path(SCORES), SCORES_SCHEMA, **SCORES_WRITE_OPTIONS)
         return self._scores
 
     def _part_path(self, table: str) -> str:
-        return os.path.join(self.out, table, f"part-{self.parts:05d}.parquet")
+        return layout.part_path(self.out, table, self.parts)
 
     def write_table(self, name: str, table: pa.Table) -> None:
         atomic_write_parquet(os.path.join(self.out, name), table)
 
     def write_maps(self, name: str, arrays: dict[str, np.ndarray]) -> None:
-        os.makedirs(os.path.join(self.out, "maps"), exist_ok=True)
-        path = os.path.join(self.out, "maps", f"{name}.npz")
+        os.makedirs(os.path.join(self.out, MAPS), exist_ok=True)
+        path = layout.join(self.out, layout.map_file(name))
 
         def write(tmp: str) -> None:
             with open(tmp, "wb") as fh:

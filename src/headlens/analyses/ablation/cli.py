@@ -81,6 +81,7 @@ def print_summary(result) -> None:
 
 
 def _cmd(args) -> int:
+    from ...store.layout import PARAMS
     from .api import AblationConfig, AblationStats, ablate
 
     stats = AblationStats(metrics=tuple(m for m in args.metrics.split(",") if m), alpha=args.alpha,
@@ -93,5 +94,5 @@ def _cmd(args) -> int:
                          progress=not args.quiet)
     result = ablate(cfg)
     print_summary(result)
-    print(f"\ntables: {result.out}/ablations.parquet (one row per ablation and metric), params.json, parts/ (predictions)")
+    print(f"\ntables: {result.out}/ablations.parquet (one row per ablation and metric), {PARAMS}, parts/ (predictions)")
     return 0

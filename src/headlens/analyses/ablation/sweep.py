@@ -43,12 +43,13 @@ from ...models.adapters import adapter_for
 from ...models.loading import DTYPES, resolve_device, sha256_files, weight_files
 from ...runner.progress import make_progress
 from ...store.atomic import atomic_write, atomic_write_json, atomic_write_parquet
+from ...store.layout import PARAMS
 from ...store.publish import check_new_dir
 from .hooks import AblationHooks
 from .results import AblationStats, ablation_table, detectable
 from .spec import MODES, Ablation, sweep_ablations
 
-SWEEP, PARAMS, PARTS, MEANS, TABLE = "sweep.json", "params.json", "parts", "head_means.npy", "ablations.parquet"
+SWEEP, PARTS, MEANS, TABLE = "sweep.json", "parts", "head_means.npy", "ablations.parquet"
 DEFAULT_MAX_LENGTH = 128
 # settings that do not change what the sweep computes: they may differ on --resume
 FREE = ("out", "resume", "progress", "threads")

@@ -6,6 +6,7 @@ from collections import defaultdict
 
 import pyarrow as pa
 
+from ...heads import head_index
 from ...render.encode import grid, num
 from ...render.marks import alpha_of, decided, fmt
 
@@ -41,7 +42,7 @@ def ablation_view(tables: dict[str, pa.Table], params: dict, layers: int, heads:
             for r in cells:  # the table's own decision when it has one (it may require more than q <= alpha)
                 q = r.get("q")
                 if decided(r["decision"]) if "decision" in r else (q is not None and q <= alpha):
-                    sig[int(r["layer"]) * heads + int(r["head"])] = str(r.get("decision") or f"q {fmt(q, 2)} <= {alpha:g}")
+                    sig[head_index(int(r["layer"]), int(r["head"]), heads)] = str(r.get("decision") or f"q {fmt(q, 2)} <= {alpha:g}")
             panels.append({
                 "table": name, "key": dict(zip(keys, key)), "delta": grid(cells, layers, heads, "delta"),
                 "ci_low": grid(cells, layers, heads, "ci_low"), "ci_high": grid(cells, layers, heads, "ci_high"),

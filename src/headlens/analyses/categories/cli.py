@@ -19,7 +19,7 @@ def add(sub) -> None:
 def _cmd(args) -> int:
     from .stats import task_bias
     from ...errors import ConfigError
-    from ...store import open_run
+    from ...store import layout, open_run
     from ...store.atomic import atomic_write_json, atomic_write_parquet
     from ...store.publish import publish_dir
 
@@ -39,8 +39,8 @@ def _cmd(args) -> int:
         print(f"  {layer}: bias {d['bias'] or '-'}; change {d['change'] or '-'}")
     if args.out:
         def write(tmp: str) -> None:
-            atomic_write_parquet(f"{tmp}/layers.parquet", table)
-            atomic_write_json(f"{tmp}/params.json", params)
+            atomic_write_parquet(f"{tmp}/{layout.table_file('layers')}", table)
+            atomic_write_json(f"{tmp}/{layout.PARAMS}", params)
 
         print(f"tables: {publish_dir(args.out, write, 'categories summary')}/")
     return 0

@@ -19,8 +19,9 @@ import numpy as np
 import pyarrow as pa
 
 from ...errors import ConfigError
+from ...heads import head_of
 from ...stats import Family, one_sample
-from ...store import Run
+from ...store import Run, layout
 from ..compare.changes import ChangeSettings, layer_means, paired_changes, settings_dict
 from ..compare.stats import check_comparable, paired_matrices
 from ..matrix import score_matrices
@@ -60,8 +61,8 @@ def run_tables(run: Run, settings: ChangeSettings | None = None) -> tuple[dict[s
             v = mats[metric].values if level == "heads" else layer_means(mats[metric].values, heads)
             k = v.shape[1]
             rows["metric"] += [metric] * k
-            rows["layer"] += list(np.arange(k) // heads if level == "heads" else np.arange(k))
-            rows["head"] += list(np.arange(k) % heads if level == "heads" else np.full(k, -1))
+            rows["layer"] += list(head_of(np.arange(k), heads)[0] if level == "heads" else np.arange(k))
+            rows["head"] += list(head_of(np.arange(k), heads)[1] if level == "heads" else np.full(k, -1))
             rows["n"] += list(np.sum(np.isfinite(v), axis=0))
             with np.errstate(all="ignore"):
                 rows["mean"] += list(np.nanmean(np.where(np.isfinite(v), v, np.nan), axis=0))
@@ -85,7 +86,7 @@ def run_tables(run: Run, settings: ChangeSettings | None = None) -> tuple[dict[s
 
 def save_run_tables(run: Run) -> str:
     tables, params = run_tables(run)
-    return write_outputs(run, "categories", "default", tables, params)
+    return write_outputs(run, "categories", layout.DEFAULT_OUTPUT, tables, params)
 
 
 def pair_with_bases(bases: list[Run], tuned: list[Run]) -> list[tuple[Run, Run]]:

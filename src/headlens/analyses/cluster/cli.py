@@ -14,7 +14,7 @@ def add(sub) -> None:
 
 def _cmd(args) -> int:
     from .stats import ClusterSettings, cluster_heads, save_cluster
-    from ...store import open_run
+    from ...store import layout, open_run
 
     run = open_run(args.run)
     result = cluster_heads(run, ClusterSettings(n_perm=args.n_perm, seed=args.seed, name=args.name))
@@ -31,5 +31,5 @@ def _cmd(args) -> int:
     for layer in range(layers):
         cells = [r for r in rows if r["layer"] == layer]
         print(f"  layer {layer + 1:>2}: " + " ".join(f"{r['label']}:{r['behaviour']}({r['x']:+.2f},{r['y']:+.2f})" for r in cells))
-    print(f"tables: {path}/ (heads with x, y and behaviour; distances; params.json)")
+    print(f"tables: {path}/ (heads with x, y and behaviour; distances; {layout.PARAMS})")
     return 0

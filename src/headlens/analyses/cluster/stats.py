@@ -26,8 +26,9 @@ import pyarrow as pa
 
 from ...collect import read_parts
 from ...errors import ConfigError, RunStoreError
+from ...heads import all_heads, head_index, head_labels
 from .metrics import BEHAVIOUR_METRICS
-from ...store import Run, head_label
+from ...store import Run, layout
 from ...store.outputs import write_outputs
 
 THRESHOLDS = (("prev", 0.5), ("next", 0.5), ("cls", 0.6), ("sep", 0.6), ("punct", 0.6), ("entropy", 3.8))
@@ -39,7 +40,7 @@ class ClusterSettings:
     n_perm: int = 1000
     seed: int = 0
     max_iter: int = 500
-    name: str = "default"
+    name: str = layout.DEFAULT_OUTPUT
 
     def __post_init__(self) -> None:
         if self.n_perm < 1 or self.max_iter < 1:
@@ -114,7 +115,7 @@ def behaviours(run: Run, layers: int, heads: int) -> dict[str, np.ndarray]:
     for m in BEHAVIOUR_METRICS:
         t = run.heads(m)
         v = np.full(layers * heads, np.nan)
-        v[t["layer"].to_numpy().astype(int) * heads + t["head"].to_numpy()] = t["mean"].to_numpy(zero_copy_only=False)
+        v[head_index(t["layer"].to_numpy().astype(int), t["head"].to_numpy(), heads)] = t["mean"].to_numpy(zero_copy_only=False)
         out[m] = v
     return out
 
@@ -128,16 +129,16 @@ def cluster_heads(run: Run, settings: ClusterSettings | None = None) -> ClusterR
         raise RunStoreError(f"run {run.path} analysed no tokens: nothing to cluster.")
     points, stress = smacof(total / tokens, max_iter=s.max_iter)
     means = behaviours(run, layers, heads)
-    k = np.arange(layers * heads)
-    label = np.full(len(k), "other", dtype=object)
+    layer, head = all_heads(layers, heads)
+    label = np.full(len(layer), "other", dtype=object)
     for metric, threshold in reversed(THRESHOLDS):  # the first rule that applies wins
         label[means[metric] > threshold] = LABELS.get(metric, metric)
     table = pa.table({
-        "layer": k // heads, "head": k % heads, "label": [head_label(int(a), int(b)) for a, b in zip(k // heads, k % heads)],
+        "layer": layer, "head": head, "label": head_labels(layers, heads),
         "x": points[:, 0], "y": points[:, 1], "behaviour": [str(x) for x in label],
         **{m: means[m] for m in BEHAVIOUR_METRICS},
     })
-    summary = {"tokens": tokens, "stress1": stress, "layer_clustering": layer_clustering(total, k // heads, s.n_perm, s.seed),
+    summary = {"tokens": tokens, "stress1": stress, "layer_clustering": layer_clustering(total, layer, s.n_perm, s.seed),
                "behaviours": {b: int(np.sum(label == b)) for b in dict.fromkeys(label.tolist())},
                "thresholds": {LABELS.get(m, m): t for m, t in THRESHOLDS}}
     return ClusterResult(s, table, total, tokens, summary)

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from ...errors import ConfigError
+from ...heads import by_layer, head_of
 from ...stats import CORRECTIONS, Family, paired
 from ..roles.stats import _finite_or_none
 
@@ -62,7 +63,7 @@ def layer_means(values: np.ndarray, heads: int) -> np.ndarray:
     n, k = values.shape
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: the metric is undefined there
-        return np.nanmean(values.reshape(n, k // heads, heads), axis=2)
+        return np.nanmean(by_layer(values, heads), axis=2)
 
 
 def _test_block(before: np.ndarray, after: np.ndarray, s: ChangeSettings) -> dict[str, np.ndarray]:
@@ -89,8 +90,8 @@ def _level(pairs: dict[str, tuple[np.ndarray, np.ndarray]], heads: int, per_laye
         block = _test_block(before, after, s)
         k = before.shape[1]
         block["metric"] = np.asarray([metric] * k, dtype=object)
-        block["layer"] = np.arange(k) if per_layer else np.arange(k) // heads
-        block["head"] = np.full(k, -1) if per_layer else np.arange(k) % heads
+        block["layer"] = np.arange(k) if per_layer else head_of(np.arange(k), heads)[0]
+        block["head"] = np.full(k, -1) if per_layer else head_of(np.arange(k), heads)[1]
         for key, v in block.items():
             cols.setdefault(key, []).extend(list(v))
     labels = [f"L{la + 1}" if h < 0 else f"{la + 1}-{h + 1}" for la, h in zip(cols["layer"], cols["head"])]

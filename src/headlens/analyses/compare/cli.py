@@ -48,7 +48,7 @@ def print_changes(changes, top: int) -> None:
 
 def _cmd(args) -> int:
     from .stats import compare_runs, save_compare
-    from ...store import open_run
+    from ...store import layout, open_run
 
     before, after = open_run(args.before), open_run(args.after)
     metrics = [m for m in args.metrics.split(",") if m] if args.metrics else None
@@ -58,5 +58,5 @@ def _cmd(args) -> int:
     print(f"{params['sentences_paired']} sentences paired, {len(params['metrics'])} metrics")
     print_changes(changes, args.top)
     path = save_compare(after, changes, params, args.name)
-    print(f"\ntables: {path}/ (heads, layers .parquet; params.json)")
+    print(f"\ntables: {path}/ (heads, layers .parquet; {layout.PARAMS})")
     return 0

@@ -6,6 +6,7 @@ from collections import defaultdict
 
 import pyarrow as pa
 
+from ...heads import head_index
 from ...render.encode import grid, num
 from ...render.marks import alpha_of
 
@@ -20,7 +21,7 @@ def compare_view(tables: dict[str, pa.Table], params: dict, layers: int, heads: 
     for m in metrics:
         mine = by[m]
         per[m] = {key: grid(mine, layers, heads, key) for key in ("before", "after", "delta", "q")}
-        per[m]["changed"] = {int(r["layer"]) * heads + int(r["head"]): r.get("direction") or "changed"
+        per[m]["changed"] = {head_index(int(r["layer"]), int(r["head"]), heads): r.get("direction") or "changed"
                              for r in mine if r.get("changed")}
     changed = sorted((r for r in rows if r.get("changed")), key=lambda r: -abs(r.get("effect") or 0))
     changes = [[r["metric"], int(r["layer"]), int(r["head"]), num(r.get("before"), 4), num(r.get("after"), 4),

@@ -27,7 +27,7 @@ from ...decompose import tables as dtables
 from ...decompose.names import MAPS
 from ...digits import ascii_int
 from ...errors import ConfigError
-from ...store import Run
+from ...store import Run, layout
 from ...store.outputs import write_outputs
 
 # Kobayashi et al. 2021, BERT-base, 12% masked: mean mixing ratio over tokens and layers (%)
@@ -130,7 +130,7 @@ def top_pairs(ffpairs: pa.Table, top: int) -> pa.Table:
     return ffpairs.sort_by([("amplification", "descending")]).slice(0, top)
 
 
-def save_decomposition(run: Run, name: str = "default") -> str:
+def save_decomposition(run: Run, name: str = layout.DEFAULT_OUTPUT) -> str:
     t = dtables.read(run)
     mix = mixing(t["layers"])
     overall = {r["map"]: r["mean"] for r in mix.to_pylist() if r["layer"] == -1 and r["group"] == "all"}

@@ -34,7 +34,7 @@ def _cmd(args) -> int:
     from .stats import save_patterns
     from ...store.outputs import read_outputs
     from .metrics import TYPES
-    from ...store import open_run
+    from ...store import layout, open_run
 
     run = open_run(args.run)
     changes = _changes(args.set)
@@ -48,5 +48,5 @@ def _cmd(args) -> int:
     for r in tables["layers"].to_pylist():
         label = "all" if r["layer"] < 0 else f"L{r['layer'] + 1}"
         print(f"{label:<6}" + "".join(f"{r[t]:>11.3f} ({r['heads_' + t]:>3})" for t in TYPES))
-    print(f"tables: {run.path}/patterns/{name}/ (layers, heads .parquet; params.json)")
+    print(f"tables: {layout.join(run.path, layout.output_dir('patterns', name))}/ (layers, heads .parquet; {layout.PARAMS})")
     return 0

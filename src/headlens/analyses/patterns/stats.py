@@ -25,8 +25,9 @@ import numpy as np
 import pyarrow as pa
 
 from ...errors import ConfigError
+from ...heads import all_heads, by_layer, head_labels
 from .metrics import FEATURES, THRESHOLDS, TYPES, check_thresholds, classify
-from ...store import Run, head_label
+from ...store import Run, layout
 from ..compare.changes import layer_means
 from ..matrix import score_matrices
 from ...store.outputs import write_outputs
@@ -80,12 +81,12 @@ def pattern_tables(run: Run, thresholds: dict[str, float] | None = None) -> tupl
     for k, t in enumerate(TYPES):
         layer_rows[t] = pa.array([*per_layer[:, k], overall[k]], pa.float64())
     for t in TYPES:  # heads whose majority type is t, per layer and in all
-        per = [int(np.sum(majority[la * heads:(la + 1) * heads] == t)) for la in range(layers)]
+        per = [int(n) for n in np.sum(by_layer(majority, heads) == t, axis=1)]
         layer_rows[f"heads_{t}"] = pa.array([*per, sum(per)], pa.int32())
     head_rows = {
-        "layer": pa.array(np.arange(layers * heads) // heads, pa.int32()),
-        "head": pa.array(np.arange(layers * heads) % heads, pa.int32()),
-        "label": pa.array([head_label(k // heads, k % heads) for k in range(layers * heads)]),
+        "layer": pa.array(all_heads(layers, heads)[0], pa.int32()),
+        "head": pa.array(all_heads(layers, heads)[1], pa.int32()),
+        "label": pa.array(head_labels(layers, heads)),
         "n": pa.array(np.sum(np.isfinite(mats[ONE_HOT[0]].values), axis=0), pa.int32()),
         **{t: pa.array(share[:, k], pa.float64()) for k, t in enumerate(TYPES)},
         "majority": pa.array([str(m) for m in majority]),
@@ -105,6 +106,6 @@ def pattern_tables(run: Run, thresholds: dict[str, float] | None = None) -> tupl
     return {"layers": pa.table(layer_rows), "heads": pa.table(head_rows)}, params
 
 
-def save_patterns(run: Run, thresholds: dict[str, float] | None = None, name: str = "default") -> str:
+def save_patterns(run: Run, thresholds: dict[str, float] | None = None, name: str = layout.DEFAULT_OUTPUT) -> str:
     tables, params = pattern_tables(run, thresholds)
     return write_outputs(run, "patterns", name, tables, params)

@@ -17,7 +17,7 @@ def add(sub) -> None:
 
 
 def _cmd(args) -> int:
-    from ...store import open_run
+    from ...store import layout, open_run
     from .stats import head_roles, save_roles, unsupported_claims
 
     run = open_run(args.run)
@@ -37,7 +37,7 @@ def _cmd(args) -> int:
         c = unsupported_claims(original, result)
         print(f"\nthe original procedure (t with ddof=0, no correction, tau={c['tau']:g}) claims {c['original']} "
               f"head-roles; {c['original_only']} of them are not supported here")
-    print(f"tables: {path}/ (heads, colocation, layers .parquet; params.json)")
+    print(f"tables: {path}/ (heads, colocation, layers .parquet; {layout.PARAMS})")
     return 0
 
 

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ...errors import ConfigError
+from ...heads import head_of
 from ...stats import CORRECTIONS, Family, one_sample
 from ...store import Run
 from ...store.outputs import write_outputs
@@ -90,9 +91,10 @@ def head_roles(run: Run, settings: RoleSettings | None = None) -> RoleResult:
     c = np.tile(np.arange(k), len(names))
     for tau in s.taus:
         t, free = _tests(X, tau, s)
-        cols["layer"] += list(c // heads)
-        cols["head"] += list(c % heads)
-        cols["label"] += [f"L{x // heads + 1}-H{x % heads + 1}" for x in c]
+        layer, head = head_of(c, heads)
+        cols["layer"] += list(layer)
+        cols["head"] += list(head)
+        cols["label"] += [f"L{a + 1}-H{b + 1}" for a, b in zip(layer, head)]
         cols["role"] += [metrics[m] for m in names for _ in range(k)]
         cols["metric"] += [m for m in names for _ in range(k)]
         cols["tau"] += [float(tau)] * X.shape[1]

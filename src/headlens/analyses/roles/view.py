@@ -6,6 +6,7 @@ from collections import defaultdict
 
 import pyarrow as pa
 
+from ...heads import head_index
 from ...render.encode import num
 from ...render.marks import alpha_of, fmt
 
@@ -26,7 +27,7 @@ def roles_view(tables: dict[str, pa.Table], params: dict, layers: int, heads: in
                        num(r.get("ci_high"), 4), num(r.get("q"), 3)] for r in found],
         })
         for r in found:
-            marks[r["metric"]][int(r["layer"]) * heads + int(r["head"])] = (
+            marks[r["metric"]][head_index(int(r["layer"]), int(r["head"]), heads)] = (
                 f"role {role} (tau {tau:g}): mean {fmt(r.get('mean'))}, q {fmt(r.get('q'), 2)}")
     coloc = {}
     if "colocation" in tables:

@@ -17,7 +17,7 @@ def add(sub) -> None:
 
 def _cmd(args) -> int:
     from .stats import SyntaxSettings, dependency_accuracy, save_syntax
-    from ...store import open_run
+    from ...store import layout, open_run
 
     run = open_run(args.run)
     settings = SyntaxSettings(alpha=args.alpha, correction=args.correction, min_n=args.min_n, n_boot=args.n_boot,
@@ -39,5 +39,5 @@ def _cmd(args) -> int:
               f"{100 * r['delta']:+5.1f} [{100 * r['delta_low']:+5.1f}, {100 * r['delta_high']:+5.1f}]   {q:>8}{verdict}")
     beats = sum(1 for r in result.heads.to_pylist() if r["beats_baseline"])
     print(f"{beats} (head, direction, relation) cells beat their relation's baseline after correction")
-    print(f"tables: {path}/ (heads, best, baselines .parquet; params.json)")
+    print(f"tables: {path}/ (heads, best, baselines .parquet; {layout.PARAMS})")
     return 0

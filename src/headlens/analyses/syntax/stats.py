@@ -24,9 +24,10 @@ import pyarrow as pa
 
 from ...collect import read_parts
 from ...errors import ConfigError, RunStoreError
+from ...heads import head_of
 from .metrics import DIRECTIONS
 from ...stats import CORRECTIONS, Family, paired_ratio_bootstrap
-from ...store import Run, head_label
+from ...store import Run, head_label, layout
 from ..matrix import score_matrices
 from ...store.outputs import write_outputs
 
@@ -39,7 +40,7 @@ class SyntaxSettings:
     ci: float = 0.95
     n_boot: int = 2000
     seed: int = 0
-    name: str = "default"
+    name: str = layout.DEFAULT_OUTPUT
 
     def __post_init__(self) -> None:
         if self.correction not in CORRECTIONS:
@@ -107,7 +108,7 @@ def dependency_accuracy(run: Run, settings: SyntaxSettings | None = None) -> Syn
         tested = int(present.sum()) >= s.min_n
         for c in range(head_hits.shape[1]):
             d, k = divmod(c, layers * heads)
-            layer, head = divmod(k, heads)
+            layer, head = head_of(k, heads)
             members.append(f"{rel}/{head_label(layer, head)}/{DIRECTIONS[d]}")
             p_all.append(cmp.p[c] if tested else np.nan)
             rows.append({

@@ -6,6 +6,7 @@ from collections import defaultdict
 
 import pyarrow as pa
 
+from ...heads import head_index
 from ...render.encode import num
 from ...render.marks import alpha_of, fmt
 
@@ -16,7 +17,7 @@ def syntax_view(tables: dict[str, pa.Table], params: dict, layers: int, heads: i
     if "heads" in tables:
         for r in tables["heads"].to_pylist():
             if r.get("beats_baseline"):
-                marks[f"dep_{r['relation']}_{r['direction']}"][int(r["layer"]) * heads + int(r["head"])] = (
+                marks[f"dep_{r['relation']}_{r['direction']}"][head_index(int(r["layer"]), int(r["head"]), heads)] = (
                     f"beats the offset baseline for {r['relation']} ({r['direction']}): accuracy "
                     f"{fmt(r.get('accuracy'))} vs {fmt(r.get('baseline_accuracy'))}, q {fmt(r.get('q'), 2)}")
     baselines = {}
