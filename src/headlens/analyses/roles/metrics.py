@@ -146,14 +146,16 @@ def block_fused(entropy_weighted: bool) -> Fused:
     return Fused(score, sets, entropy=entropy_weighted)
 
 
-def syntactic(relation: str, direction: str):
-    """Works on both views: the arcs' word attention comes from the map or from the arcs' token pairs."""
+def syntactic(relation: str, direction: str, per_arc: bool = False):
+    """Works on both views: the arcs' word attention comes from the map or from the arcs' token pairs.
+    ``per_arc``: a mean over the arcs (the d2h weights, one per arc) whatever the direction, as
+    Pande et al.'s Heads1.get_score averages h2d (``--role-h2d arc``)."""
 
     def score(v: AttentionView) -> torch.Tensor:
         if v.arcs is None:
             raise ValueError("the syntactic roles need the batch's arcs")
         values = v.arc_attention(direction)  # [B, H, K], shared by every relation of the layer
-        weights = v.arcs.weights[(relation, direction)]
+        weights = v.arcs.weights[(relation, "d2h" if per_arc else direction)]
         out = (values * weights[:, None, :]).sum(-1) * v.n[:, None]
         return out.masked_fill((weights.sum(-1) == 0)[:, None], NAN)
 
@@ -207,7 +209,17 @@ def role_metric_names(options=None) -> list[str]:
         if not re.fullmatch(r"[A-Za-z]+(?::[A-Za-z]+)?", str(rel)):
             raise ConfigError(f"relation {rel!r} is not a dependency label (e.g. nsubj, nmod:poss, dobj, all).")
     syn = [f"role_syn_{r}_{d}" for r in relations for d in DIRECTIONS]
+    if options is not None and options.h2d == "arc":  # Pande et al.'s mean over arcs (docs/fidelity.md, D7)
+        syn = [_per_arc(name) if name.endswith("_h2d") else name for name in syn]
     return [f"role_local_w{width}", *FIXED, *syn]
+
+
+def _per_arc(name: str) -> Metric:
+    m = re.fullmatch(SYN_PATTERN, name)
+    fn = syntactic(m["relation"], "h2d", per_arc=True)
+    return Metric(name, "token", f"sieve score: head -> dependent attention along {m['relation']} arcs relative to "
+                  "uniform, mean over arcs (Pande et al.'s code: --role-h2d arc)", fn, ANALYSIS,
+                  {"relation": m["relation"], "direction": "h2d"}, need=Fused(fn))
 
 
 METRICS.expand_with(role_metric_names)
