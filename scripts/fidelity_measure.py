@@ -4,7 +4,7 @@
 
 Two runs of the same sentences: headlens's definitions (surface, syntax, roles) and the
 original code's (surface ``replicate="clark2019"``, hence word aggregation ``first``, and roles
-``h2d="arc"``). Prints, per metric, the largest difference of a per-head mean (over sentences)
+``h2d="arc"`` with ``bug_compatible=True``: Pande et al.'s local-window count). Prints, per metric, the largest difference of a per-head mean (over sentences)
 between the two, and per syntax relation the best-head accuracy under each word aggregation.
 """
 
@@ -36,11 +36,12 @@ def main() -> None:
     common = dict(corpus=spec, progress=False, overwrite=True, store_maps=(), analyses=("surface", "syntax", "roles"))
     ours = headlens.run(out=os.path.join(args.out, "headlens"), **common)
     orig = headlens.run(out=os.path.join(args.out, "original"), **common,
-                        options={"surface": {"replicate": "clark2019"}, "roles": {"h2d": "arc"}})
+                        options={"surface": {"replicate": "clark2019"}, "roles": {"h2d": "arc", "bug_compatible": True}})
     print(f"{args.sentences} sentences; word aggregation {ours.manifest['config']['word_aggregation']} vs "
           f"{orig.manifest['config']['word_aggregation']}")
     print("per-head mean over sentences, headlens vs original definitions: max |diff| (head), mean of diffs")
-    for metric in [m for m in ours.metrics if m.startswith(("role_syn_",)) and m.endswith("_h2d")] + [
+    roles = [m for m in ours.metrics if m.startswith("role_local_") or (m.startswith("role_syn_") and m.endswith("_h2d"))]
+    for metric in roles + [
             m for m in ours.metrics if not m.startswith(("role_", "dep_", "syn_"))]:
         if metric not in orig.metrics:
             continue

@@ -215,3 +215,38 @@ def test_role_h2d_per_arc_mirrors_pande_get_score(tmp_path, tiny_bert_dir):
                     differs += abs(value - default[f"role_syn_{rel}_h2d"]) > 1e-6 * abs(value)
                     checked += 1
     assert checked > 50 and differs > 0
+
+
+def _pande_calc_score_band2(attn, width=2):
+    """Mirrors heads-hypothesis local_score.ipynb, calc_score_band2 (its band of 2 as ``width``),
+    including its window count ``(min(token+k, sent_len)+1) - max(0, token-k)`` (B1)."""
+    sent_len = attn.shape[0]
+    total = 0.0
+    for token in range(sent_len):
+        avg = attn[token].sum() / sent_len
+        band_size = (min(token + width, sent_len) + 1) - max(0, token - width)
+        total += attn[token, max(0, token - width):min(token + width, sent_len) + 1].sum() / band_size / avg
+    return total / sent_len
+
+
+def test_role_bug_compatible_local_window_mirrors_calc_score_band2(tmp_path, tiny_bert_dir):
+    """``--role-bug-compatible``: role_local_w2 equals Pande et al.'s calc_score_band2 on the run's
+    own maps (fused path, the run's default); without it the window is counted exactly and the
+    last two tokens' scores are higher by (|S|+1)/|S|."""
+    from test_roles_metrics import CONLLU
+
+    corpus = tmp_path / "gold.conllu"
+    corpus.write_text(CONLLU, encoding="utf-8")
+    runs = {bug: headlens.run(out=str(tmp_path / f"run{bug}"), model=tiny_bert_dir, corpus=str(corpus),
+                              analyses=("roles",), dtype="float64", progress=False, store_maps=("0", "1", "2", "3"),
+                              options={"roles": {"bug_compatible": bug}}) for bug in (False, True)}
+    assert runs[True].manifest["config"]["options"]["roles"]["bug_compatible"] is True
+    values = {bug: {(r["sentence_id"], r["layer"], r["head"]): r["value"] for r in run.scores("role_local_w2").to_pylist()}
+              for bug, run in runs.items()}
+    for sid in range(4):
+        z = np.load(f"{runs[True].path}/maps/sentence-{sid}.npz")
+        for layer in range(z["attention"].shape[0]):
+            for head in range(z["attention"].shape[1]):
+                expected = _pande_calc_score_band2(z["attention"][layer, head].astype(np.float64))
+                assert values[True][(sid, layer, head)] == pytest.approx(expected, rel=1e-6)
+                assert values[False][(sid, layer, head)] > values[True][(sid, layer, head)]

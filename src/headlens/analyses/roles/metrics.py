@@ -52,14 +52,16 @@ def _relative(v: AttentionView, set_mass: torch.Tensor, set_size: torch.Tensor, 
     return out.masked_fill(undefined[:, None], NAN)
 
 
-def _window_size(v, width: int) -> torch.Tensor:
-    """[B, N]: tokens in the window i-k .. i+k clipped to the sentence."""
+def _window_size(v, width: int, bug: bool = False) -> torch.Tensor:
+    """[B, N]: tokens in the window i-k .. i+k clipped to the sentence. ``bug``: Pande et al.'s
+    count (local_score.ipynb, calc_score_band2: ``min(token+k, sent_len) + 1 - max(0, token-k)``),
+    one too many for the last k tokens (docs/fidelity.md, B1)."""
     i = torch.arange(v.valid.shape[1], device=v.valid.device)
     last = v.valid.sum(-1, keepdim=True) - 1  # [B, 1]
-    return (torch.minimum(i + width, last) - (i - width).clamp(min=0) + 1).to(v.dtype)
+    return (torch.minimum(i + width, last + 1 if bug else last) - (i - width).clamp(min=0) + 1).to(v.dtype)
 
 
-def local(width: int):
+def local(width: int, bug: bool = False):
     def score(v: AttentionView) -> torch.Tensor:
         b, h, n, _ = v.attn.shape
         mass = torch.zeros(b, h, n, dtype=v.attn.dtype, device=v.attn.device)
@@ -69,16 +71,16 @@ def local(width: int):
                 mass[..., : n - d] += diag
             else:
                 mass[..., -d:] += diag
-        return _relative(v, mass, _window_size(v, width), v.valid)
+        return _relative(v, mass, _window_size(v, width, bug), v.valid)
 
     return score
 
 
-def local_fused(width: int) -> Fused:
+def local_fused(width: int, bug: bool = False) -> Fused:
     def score(v: FusedView) -> torch.Tensor:
         n = v.valid.shape[1]
         mass = sum(v.pair(d) for d in range(-min(width, n - 1), min(width, n - 1) + 1))
-        return _relative(v, mass, _window_size(v, width), v.valid)
+        return _relative(v, mass, _window_size(v, width, bug), v.valid)
 
     return Fused(score)
 
@@ -211,7 +213,12 @@ def role_metric_names(options=None) -> list[str]:
     syn = [f"role_syn_{r}_{d}" for r in relations for d in DIRECTIONS]
     if options is not None and options.h2d == "arc":  # Pande et al.'s mean over arcs (docs/fidelity.md, D7)
         syn = [_per_arc(name) if name.endswith("_h2d") else name for name in syn]
-    return [f"role_local_w{width}", *FIXED, *syn]
+    local_metric = f"role_local_w{width}"
+    if options is not None and options.bug_compatible:  # Pande et al.'s window count (docs/fidelity.md, B1)
+        local_metric = Metric(local_metric, "token", f"sieve score: attention to tokens within +-{width} relative to "
+                              "uniform, with Pande et al.'s window count at the sequence end (--role-bug-compatible)",
+                              local(width, True), ANALYSIS, {"width": width}, need=local_fused(width, True))
+    return [local_metric, *FIXED, *syn]
 
 
 def _per_arc(name: str) -> Metric:

@@ -23,6 +23,8 @@ class RolesOptions(Options):
     h2d: str = option("head", "roles: the h2d syntactic score averages over head words (head: a mean over each head "
                       "word of the mean over its dependents) or over arcs (arc: Pande et al.'s syntactic_score.ipynb, "
                       "Heads1.get_score)", flag="--role-h2d", choices=H2D)
+    bug_compatible: bool = option(False, "roles: reproduce Pande et al.'s local-window count at the sequence end "
+                                  "(one too many for the last k tokens; docs/fidelity.md, B1)", flag="--role-bug-compatible")
 
     def check(self) -> None:
         if self.window < 1:
