@@ -53,7 +53,9 @@ class RunConfig:
     ``max_tokens``: token budget of a padded batch (batch size x longest sentence).
     ``sort_window``: sentences read ahead and sorted by length before batching.
     ``long``: a sentence longer than the model's limit is skipped, truncated, or split into windows.
-    ``word_aggregation``: clark (to = sum, from = mean), first (from = first sub-token), mean (both).
+    ``word_aggregation``: clark (to = sum, from = mean), first (from = first sub-token), mean (both);
+    None (default): first when an analysis replicates Clark et al.'s code (``replicate="clark2019"``,
+    whose released code aggregates with mode="first"), else clark.
     ``attention``: ``auto`` computes every metric that declares a fused need without the T x T map
     (one fused kernel call per layer) and reads full rows only for the others; ``eager`` reads the
     eager implementation's maps for all (for checking); ``fused`` is ``auto`` that fails where the
@@ -86,7 +88,7 @@ class RunConfig:
     max_batch: int = 128
     sort_window: int = 2048
     long: str = "skip"
-    word_aggregation: str = "clark"
+    word_aggregation: str | None = None  # None: "clark", or "first" under replicate="clark2019"
     attention: str = "auto"  # auto | fused | eager: how attention statistics are computed (runner/engine.py)
     options: dict = field(default_factory=dict)  # analysis -> its options (analyses/<name>/options.py)
     store_maps: tuple[str, ...] = DEFAULT_STORE_MAPS
@@ -115,6 +117,9 @@ class RunConfig:
         self.metrics = names(owner, "metrics", self.metrics) or None if self.metrics is not None else None
         self.store_maps = names(owner, "store_maps", self.store_maps, numbers=True)
         self.options = self._typed_options()
+        if self.word_aggregation is None:  # Clark et al.'s released code: bpe_utils.get_word_word_attention, mode="first"
+            clark = any(getattr(o, "replicate", "none") == "clark2019" for o in self.options.values())
+            self.word_aggregation = "first" if clark else "clark"
         for name in ("max_tokens", "max_batch", "sort_window", "part_size"):
             _positive_int(owner, name, getattr(self, name))
         if self.resume and self.overwrite:

@@ -23,6 +23,7 @@ from ..corpus.types import Sentence, Skipped, Word
 from .windows import split_windows
 
 WORD, CLS, SEP, OTHER_SPECIAL = 0, 1, 2, 3
+DOT_COMMA = (".", ",")  # Clark et al.'s punctuation: the tokens "." and "," (General_Analysis.ipynb)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,8 @@ class Encoded:
     window: int = 0  # with --long window: this piece's position ...
     n_windows: int = 1  # ... among the pieces of one long sentence
     origin: Sentence | None = None  # the whole sentence, for a window
+    # bool [n]: the token's text is "." or "," (Clark et al.'s punctuation; --replicate clark2019)
+    dot_comma: np.ndarray | None = None
 
     @property
     def n_tokens(self) -> int:
@@ -156,6 +159,10 @@ def build_encoded(sentence: Sentence, encoding, cls_id: int | None, sep_id: int 
                 unit_word.append(w)
             token_unit[t] = unit_of_word[w]
     uw = np.asarray(unit_word, dtype=np.int32)
+    dot_comma = np.zeros(n, dtype=bool)
+    for t, ((a, b), seg) in enumerate(zip(encoding.offsets, seq_ids)):
+        if not special[t] and seg is not None and seg < len(sentence.texts):
+            dot_comma[t] = sentence.texts[seg][a:b].strip() in DOT_COMMA
     return Encoded(
         sentence=sentence,
         input_ids=ids,
@@ -167,6 +174,7 @@ def build_encoded(sentence: Sentence, encoding, cls_id: int | None, sep_id: int 
         unit_word=uw,
         unit_punct=np.asarray([w >= 0 and is_punctuation(words[w]) for w in unit_word], dtype=bool),
         truncated=truncated,
+        dot_comma=dot_comma,
     )
 
 

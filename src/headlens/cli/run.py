@@ -46,7 +46,8 @@ def add(sub) -> None:
     p.add_argument("--max-batch", type=int, default=128, help="most sentences in one batch")
     p.add_argument("--sort-window", type=int, default=2048, help="sentences sorted by length at a time")
     p.add_argument("--long", default="skip", choices=LONG_POLICIES, help="sentences over the model's limit")
-    p.add_argument("--word-aggregation", default="clark", choices=AGGREGATIONS)
+    p.add_argument("--word-aggregation", default=None, choices=AGGREGATIONS,
+                   help="sub-tokens to words (default: clark; first with --replicate clark2019)")
     p.add_argument("--attention", default="auto", choices=ATTENTION_PATHS,
                    help="auto: exact statistics without the T x T map where a metric allows it (fused kernel), "
                         "full rows elsewhere; eager: the eager maps for every metric (for checking); "

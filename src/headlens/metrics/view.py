@@ -37,6 +37,7 @@ class AttentionView(Memoised):
     word_key_scale: torch.Tensor | None = None
     upos: torch.Tensor | None = None  # int8 [B, N] of word views: UPOS code (metrics.categories.UPOS), -1 none
     negation: torch.Tensor | None = None  # bool [B, N] of word views: a negation word (metrics.features)
+    dot_comma: torch.Tensor | None = None  # bool [B, N]: the unit is "." or "," (Clark et al.'s punctuation)
     # entropy smoothing: 0 (default) is the exact Shannon entropy, which the fused path computes
     # from the log-sum-exp; SMOOTHING reproduces Clark et al.'s code (docs/performance.md)
     smoothing: float = 0.0

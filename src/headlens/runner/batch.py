@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 from ..lazy import torch  # imported on first use: AGGREGATIONS is read without torch (headlens.lazy)
 
-from ..align.encode import Encoded
+from ..align.encode import DOT_COMMA, Encoded
 from ..errors import param_error
 from ..metrics.arcs import Arcs
 from ..metrics.lexicon import is_negation, upos_codes
@@ -34,6 +34,16 @@ def _unit_negation(e: Encoded) -> np.ndarray:
     """Whether each unit's word is a negation word (metrics.features.is_negation)."""
     words = e.sentence.words or ()
     return np.asarray([w >= 0 and is_negation(words[w]) for w in e.unit_word], dtype=bool)
+
+
+def _dot_comma(e: Encoded) -> np.ndarray:
+    return e.dot_comma if e.dot_comma is not None else np.zeros(e.n_tokens, dtype=bool)
+
+
+def _unit_dot_comma(e: Encoded) -> np.ndarray:
+    """Whether each unit is the word "." or "," (Clark et al.'s punctuation at the word level)."""
+    words = e.sentence.words or ()
+    return np.asarray([w >= 0 and words[w].form in DOT_COMMA for w in e.unit_word], dtype=bool)
 
 
 class Batch:
@@ -66,6 +76,7 @@ class Batch:
         self.token_kinds = to(_pad([e.kinds for e in items], t, 0, np.int8))
         self.token_punct = to(_pad([e.token_punct for e in items], t, False, bool))
         self.token_segment = to(_pad([e.segment for e in items], t, -1, np.int8))
+        self.token_dot_comma = to(_pad([_dot_comma(e) for e in items], t, False, bool))  # Clark et al.'s punctuation
         self.has_words = words
         self.arcs = Arcs.build(items, relations, device, dtype) if relations else None
         self.relations = relations
@@ -77,6 +88,7 @@ class Batch:
             self.unit_valid = to(_pad([np.ones(e.n_units, bool) for e in items], u, False, bool))
             self.unit_kinds = to(_pad([e.unit_kind for e in items], u, 0, np.int8))
             self.unit_punct = to(_pad([e.unit_punct for e in items], u, False, bool))
+            self.unit_dot_comma = to(_pad([_unit_dot_comma(e) for e in items], u, False, bool))
             self.unit_upos = to(_pad([_unit_upos(e) for e in items], u, -1, np.int8))  # lexical categories
             self.unit_negation = to(_pad([_unit_negation(e) for e in items], u, False, bool))  # features of interest
             member = np.zeros((len(items), t, u), dtype=np.float64)  # member[b, t, u] = token t is in unit u
@@ -153,9 +165,11 @@ class Batch:
         return AttentionView(
             attn, self.token_valid, self.token_kinds, self.token_punct, segment=self.token_segment,
             arcs=self.arcs, word_mean=self._mean_words(attn, words), word_key_scale=self._key_scale,
+            dot_comma=self.token_dot_comma,
         )
 
     def word_view(self, attn: torch.Tensor, words: Callable[[], torch.Tensor] | None = None) -> AttentionView:
         words = words or self.word_attention(attn)
         return AttentionView(words(), self.unit_valid, self.unit_kinds, self.unit_punct,
-                             arcs=self.arcs, upos=self.unit_upos, negation=self.unit_negation)  # arcs join word units: dependency accuracy reads them here
+                             arcs=self.arcs, upos=self.unit_upos, negation=self.unit_negation,
+                             dot_comma=self.unit_dot_comma)  # arcs join word units: dependency accuracy reads them here

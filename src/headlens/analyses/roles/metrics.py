@@ -52,14 +52,16 @@ def _relative(v: AttentionView, set_mass: torch.Tensor, set_size: torch.Tensor, 
     return out.masked_fill(undefined[:, None], NAN)
 
 
-def _window_size(v, width: int) -> torch.Tensor:
-    """[B, N]: tokens in the window i-k .. i+k clipped to the sentence."""
+def _window_size(v, width: int, bug: bool = False) -> torch.Tensor:
+    """[B, N]: tokens in the window i-k .. i+k clipped to the sentence. ``bug``: Pande et al.'s
+    count (local_score.ipynb, calc_score_band2: ``min(token+k, sent_len) + 1 - max(0, token-k)``),
+    one too many for the last k tokens (docs/fidelity.md, B1)."""
     i = torch.arange(v.valid.shape[1], device=v.valid.device)
     last = v.valid.sum(-1, keepdim=True) - 1  # [B, 1]
-    return (torch.minimum(i + width, last) - (i - width).clamp(min=0) + 1).to(v.dtype)
+    return (torch.minimum(i + width, last + 1 if bug else last) - (i - width).clamp(min=0) + 1).to(v.dtype)
 
 
-def local(width: int):
+def local(width: int, bug: bool = False):
     def score(v: AttentionView) -> torch.Tensor:
         b, h, n, _ = v.attn.shape
         mass = torch.zeros(b, h, n, dtype=v.attn.dtype, device=v.attn.device)
@@ -69,16 +71,16 @@ def local(width: int):
                 mass[..., : n - d] += diag
             else:
                 mass[..., -d:] += diag
-        return _relative(v, mass, _window_size(v, width), v.valid)
+        return _relative(v, mass, _window_size(v, width, bug), v.valid)
 
     return score
 
 
-def local_fused(width: int) -> Fused:
+def local_fused(width: int, bug: bool = False) -> Fused:
     def score(v: FusedView) -> torch.Tensor:
         n = v.valid.shape[1]
         mass = sum(v.pair(d) for d in range(-min(width, n - 1), min(width, n - 1) + 1))
-        return _relative(v, mass, _window_size(v, width), v.valid)
+        return _relative(v, mass, _window_size(v, width, bug), v.valid)
 
     return Fused(score)
 
@@ -146,14 +148,16 @@ def block_fused(entropy_weighted: bool) -> Fused:
     return Fused(score, sets, entropy=entropy_weighted)
 
 
-def syntactic(relation: str, direction: str):
-    """Works on both views: the arcs' word attention comes from the map or from the arcs' token pairs."""
+def syntactic(relation: str, direction: str, per_arc: bool = False):
+    """Works on both views: the arcs' word attention comes from the map or from the arcs' token pairs.
+    ``per_arc``: a mean over the arcs (the d2h weights, one per arc) whatever the direction, as
+    Pande et al.'s Heads1.get_score averages h2d (``--role-h2d arc``)."""
 
     def score(v: AttentionView) -> torch.Tensor:
         if v.arcs is None:
             raise ValueError("the syntactic roles need the batch's arcs")
         values = v.arc_attention(direction)  # [B, H, K], shared by every relation of the layer
-        weights = v.arcs.weights[(relation, direction)]
+        weights = v.arcs.weights[(relation, "d2h" if per_arc else direction)]
         out = (values * weights[:, None, :]).sum(-1) * v.n[:, None]
         return out.masked_fill((weights.sum(-1) == 0)[:, None], NAN)
 
@@ -207,7 +211,22 @@ def role_metric_names(options=None) -> list[str]:
         if not re.fullmatch(r"[A-Za-z]+(?::[A-Za-z]+)?", str(rel)):
             raise ConfigError(f"relation {rel!r} is not a dependency label (e.g. nsubj, nmod:poss, dobj, all).")
     syn = [f"role_syn_{r}_{d}" for r in relations for d in DIRECTIONS]
-    return [f"role_local_w{width}", *FIXED, *syn]
+    if options is not None and options.h2d == "arc":  # Pande et al.'s mean over arcs (docs/fidelity.md, D7)
+        syn = [_per_arc(name) if name.endswith("_h2d") else name for name in syn]
+    local_metric = f"role_local_w{width}"
+    if options is not None and options.bug_compatible:  # Pande et al.'s window count (docs/fidelity.md, B1)
+        local_metric = Metric(local_metric, "token", f"sieve score: attention to tokens within +-{width} relative to "
+                              "uniform, with Pande et al.'s window count at the sequence end (--role-bug-compatible)",
+                              local(width, True), ANALYSIS, {"width": width}, need=local_fused(width, True))
+    return [local_metric, *FIXED, *syn]
+
+
+def _per_arc(name: str) -> Metric:
+    m = re.fullmatch(SYN_PATTERN, name)
+    fn = syntactic(m["relation"], "h2d", per_arc=True)
+    return Metric(name, "token", f"sieve score: head -> dependent attention along {m['relation']} arcs relative to "
+                  "uniform, mean over arcs (Pande et al.'s code: --role-h2d arc)", fn, ANALYSIS,
+                  {"relation": m["relation"], "direction": "h2d"}, need=Fused(fn))
 
 
 METRICS.expand_with(role_metric_names)

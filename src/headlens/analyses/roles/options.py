@@ -9,6 +9,7 @@ from ...metrics.arcs import DEFAULT_RELATIONS
 from ...options import DISTRIBUTION_FREE, Options, StatsOptions, option
 
 REPLICATIONS = ("pande2021",)
+H2D = ("head", "arc")  # how role_syn_<r>_h2d averages (docs/fidelity.md, D7)
 BLOCKS = ("role_block", "role_block_h")
 
 
@@ -19,6 +20,11 @@ class RolesOptions(Options):
     relations: tuple[str, ...] = option(DEFAULT_RELATIONS, "roles: dependency labels of the syntactic sieves "
                                         "('all' = every arc but punct)", flag="--relations")
     window: int = option(2, "roles: the local sieve window, +-k tokens", flag="--role-window")
+    h2d: str = option("head", "roles: the h2d syntactic score averages over head words (head: a mean over each head "
+                      "word of the mean over its dependents) or over arcs (arc: Pande et al.'s syntactic_score.ipynb, "
+                      "Heads1.get_score)", flag="--role-h2d", choices=H2D)
+    bug_compatible: bool = option(False, "roles: reproduce Pande et al.'s local-window count at the sequence end "
+                                  "(one too many for the last k tokens; docs/fidelity.md, B1)", flag="--role-bug-compatible")
 
     def check(self) -> None:
         if self.window < 1:

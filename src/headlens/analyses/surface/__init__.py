@@ -6,10 +6,11 @@ entropies, which read full rows (docs/performance.md)."""
 
 from ..base import Analysis
 from .metrics import METRICS, ROW_METRICS
+from .options import SurfaceOptions
 
 ANALYSIS = Analysis(
     name="surface", summary="Clark et al.'s surface statistics: entropy, [CLS], [SEP], punctuation, prev/next/self",
-    metrics=METRICS, reference="Clark et al. 2019, section 3; docs/methods.md",
+    options=SurfaceOptions, metrics=METRICS, reference="Clark et al. 2019, section 3; docs/methods.md, docs/fidelity.md",
 )
 ROWS = Analysis(
     name="surface_rows", summary="the word-level entropies (full attention rows)",
