@@ -116,3 +116,14 @@ def test_bad_settings_name_the_option():
         ANALYSES["probe"].settings(features="vectors")
     with pytest.raises(ConfigError, match=r"--metrics \['auc'\]: choose from accuracy, f1, mcc"):
         ANALYSES["ablation"].settings(metrics="auc")
+
+
+def test_the_generated_flags_import_no_statistics_library():
+    """The options classes read the statistics constants (CORRECTIONS) without scipy or statsmodels,
+    so that `headlens --help` stays fast (BENCH startup_help_vs_bare)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom headlens.cli import build_parser\nbuild_parser().format_help()\n"
+            "bad = [m for m in ('scipy', 'statsmodels', 'torch', 'transformers') if m in sys.modules]\nassert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
