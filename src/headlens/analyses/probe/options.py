@@ -18,7 +18,7 @@ class ProbeSettings(BootstrapOptions):
     features: str = option("attn", "attn: one weight per head and direction; attn+vectors: weights from the model's "
                            "input embeddings", choices=FEATURES)
     lr: float = option(0.002, "Adam learning rate (one epoch, one sentence per step)")
-    pairwise: bool = option(True, "Coenen et al.'s pairwise probes (--no-pairwise skips them)")
+    pairwise: bool = option(True, "run Coenen et al.'s pairwise probes (--no-pairwise: skip them)")
 
     def check(self) -> None:
         super().check()
