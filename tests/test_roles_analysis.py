@@ -111,3 +111,17 @@ def test_colocation_and_layers_are_consistent(tmp_path, tiny_bert_dir):
     assert {r["n"] for r in amod.values()} == {5}
     nsubj = _cells(result, "syntactic:nsubj:d2h", 1.0)
     assert {r["n"] for r in nsubj.values()} == {20}
+
+
+def test_the_top_level_functions_take_settings_as_fields_or_a_dict(wired_run):
+    """headlens.roles / headlens.compare (the API of issue 23, item 8) on a stored run."""
+    result = headlens.roles(wired_run.path, taus=(1.0,), min_n=3, distribution_free="none")
+    assert result.settings.taus == (1.0,) and result.settings.min_n == 3
+    same = headlens.roles(wired_run, settings={"taus": "1", "min_n": 3, "distribution_free": "none"})
+    assert same.table.equals(result.table)
+    with pytest.raises(headlens.ConfigError, match="The 'alpha' parameter of RoleSettings"):
+        headlens.roles(wired_run, alpha=2.0)
+    with pytest.raises(headlens.ConfigError, match="has no option 'alfa'"):
+        headlens.roles(wired_run, settings={"alfa": 0.1})
+    changes, params = headlens.compare(wired_run, wired_run, min_n=3, metrics=["role_delim"])
+    assert params["metrics"] == ["role_delim"] and not changes.changed()

@@ -1,8 +1,14 @@
 """headlens: what each attention head of a BERT-family encoder does, over a real corpus.
 
 >>> import headlens
->>> run = headlens.run(out="runs/demo", overwrite=True)   # embedded MiniLM + UD EWT sample
+>>> run = headlens.run(out="runs/demo", analyses="surface,roles", overwrite=True)  # embedded MiniLM + UD EWT sample
 >>> run.top_heads("prev", k=3)
+>>> headlens.roles(run, alpha=0.01).roles_of()      # the statistics step of each analysis, on the stored run
+>>> headlens.report(run)                              # RUN/report.html
+
+One function per analysis: ``roles``, ``syntax``, ``cluster``, ``categories``, ``patterns``,
+``decomposition`` and ``compare`` read a stored run; ``probe`` and ``ablate`` run a model. Their
+settings are the typed options classes of ``headlens/analyses/<name>/options.py``.
 """
 
 from importlib import import_module
@@ -18,7 +24,13 @@ _WHERE = {
     "available_metrics": (".analyses.registry", "available"),
     "default_model_path": ".models", "load_model": ".models", "supported_model_types": ".models",
     "run": ".pipeline",
-    "Run": ".store", "open_run": ".store",
+    "Run": ".store", "open_run": ".analyses.api",
+    # the analyses (headlens/analyses/api.py; ablate from its folder)
+    "roles": ".analyses.api", "syntax": ".analyses.api", "cluster": ".analyses.api", "categories": ".analyses.api",
+    "patterns": ".analyses.api", "decomposition": ".analyses.api", "compare": ".analyses.api", "probe": ".analyses.api",
+    "ablate": ".analyses.ablation.api",
+    # the report: the package itself is callable (headlens.report(run) is write_report)
+    "report": (".report", None), "write_report": ".report", "write_figures": ".report",
 }
 
 __all__ = [
@@ -34,14 +46,26 @@ __all__ = [
     "Sentence",
     "Word",
     "__version__",
+    "ablate",
     "available_metrics",
+    "categories",
+    "cluster",
+    "compare",
+    "decomposition",
     "default_corpus_path",
     "default_model_path",
     "load_model",
     "open_run",
+    "patterns",
+    "probe",
     "read_corpus",
+    "report",
+    "roles",
     "run",
     "supported_model_types",
+    "syntax",
+    "write_figures",
+    "write_report",
 ]
 
 
@@ -49,7 +73,8 @@ def __getattr__(name: str):
     if name not in _WHERE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     module, attr = _WHERE[name] if isinstance(_WHERE[name], tuple) else (_WHERE[name], name)
-    value = getattr(import_module(module, __name__), attr)
+    imported = import_module(module, __name__)
+    value = imported if attr is None else getattr(imported, attr)
     globals()[name] = value
     return value
 

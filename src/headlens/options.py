@@ -155,22 +155,38 @@ def _numbers(value: object, kind: type) -> tuple | None:
 
 
 @dataclass(frozen=True)
-class StatsOptions(Options):
-    """The statistics settings every test of headlens shares (roles, syntax, compare, categories, ...)."""
+class SeedOptions(Options):
+    """The random seed of whatever an analysis draws (resamples, permutations, initial weights)."""
 
-    alpha: float = option(0.05, "family-wise (or false-discovery) error rate of each family of tests")
-    correction: str = option("fdr_bh", "multiple-comparison correction", choices=CORRECTIONS)
-    min_n: int = option(10, "fewer participating sentences: the cell is 'not enough data'")
+    seed: int = option(0, "random seed (bootstrap resamples, permutations, initial weights)")
+
+
+@dataclass(frozen=True)
+class BootstrapOptions(SeedOptions):
+    """The bootstrap intervals' settings (the probes; every statistics class through StatsOptions)."""
+
     ci: float = option(0.95, "confidence level of the bootstrap intervals")
     n_boot: int = option(2000, "bootstrap resamples of each interval")
-    seed: int = option(0, "random seed of the bootstrap")
 
     def check(self) -> None:
-        if not 0 < self.alpha < 1:
-            raise param_error(type(self).__name__, "alpha", "a float in the range (0, 1)", self.alpha)
         if not 0 < self.ci < 1:
             raise param_error(type(self).__name__, "ci", "a float in the range (0, 1)", self.ci)
-        if self.min_n < 2:
-            raise param_error(type(self).__name__, "min_n", "an int >= 2", self.min_n)
         if self.n_boot < 1:
             raise param_error(type(self).__name__, "n_boot", "an int >= 1", self.n_boot)
+
+
+@dataclass(frozen=True)
+class StatsOptions(BootstrapOptions):
+    """The statistics settings every test of headlens shares (roles, syntax, compare, categories,
+    ablation): the one place where alpha, correction, min_n, ci, n_boot and seed are declared."""
+
+    alpha: float = option(0.05, "family-wise (or false-discovery) error rate of each family of tests")
+    correction: str = option("fdr_bh", "multiple-comparison correction across each family of tests", choices=CORRECTIONS)
+    min_n: int = option(10, "fewer participating sentences: the cell is 'not enough data' (not tested)")
+
+    def check(self) -> None:
+        super().check()
+        if not 0 < self.alpha < 1:
+            raise param_error(type(self).__name__, "alpha", "a float in the range (0, 1)", self.alpha)
+        if self.min_n < 2:
+            raise param_error(type(self).__name__, "min_n", "an int >= 2", self.min_n)

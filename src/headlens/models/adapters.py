@@ -193,6 +193,7 @@ ADAPTERS: tuple[Adapter, ...] = (BERT, ROBERTA, DISTILBERT, ELECTRA, ALBERT, MPN
 
 
 def supported_model_types() -> list[str]:
+    """The Hugging Face ``model_type`` values headlens has an adapter for (BERT, RoBERTa, MPNet, ...)."""
     return sorted(t for a in ADAPTERS for t in a.model_types)
 
 

@@ -6,12 +6,15 @@
 
 ``build`` gathers what a run holds into one JSON-able dict (``report.collect``); ``render`` turns
 it into a single HTML file with every asset inlined (``report.html``); ``figures`` draws the
-same views with matplotlib (``report.figures``).
+same views with matplotlib (``report.figures``). The package is callable:
+``headlens.report(run, out=None, **options)`` is :func:`write_report`.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+import types
 
 from ..store import layout
 from ..store.atomic import atomic_write_text
@@ -47,3 +50,14 @@ def write_figures(run, out_dir: str, fmt: str = "svg", dpi: int = 300, metrics: 
 
 
 __all__ = ["build", "discover_outputs", "render", "write_figures", "write_report"]
+
+
+class _CallableReport(types.ModuleType):
+    """The report package, callable as :func:`write_report` (``headlens.report(run)``): a function
+    named ``report`` in ``headlens`` would be replaced by this package as soon as it is imported."""
+
+    def __call__(self, run, out: str | None = None, **options) -> tuple[str, dict]:
+        return write_report(run, out, **options)
+
+
+sys.modules[__name__].__class__ = _CallableReport

@@ -59,24 +59,35 @@ Reproducibility
 
 from importlib import import_module
 
-# name -> submodule; imported on first use (PEP 562), so that reading a constant such as
-# ``stats.table.CORRECTIONS`` (the options classes do, for every command's --help) loads neither
-# scipy nor statsmodels
-_NAMES = {
-    "CI_METHODS": "bootstrap", "bootstrap_ci": "bootstrap", "mean_ci": "bootstrap",
-    "McNemarResult": "compare", "PairedBootstrapResult": "compare", "mcnemar_exact": "compare",
-    "paired_bootstrap": "compare", "Family": "correction", "correct": "correction",
-    "cohens_d": "effects", "cohens_dz": "effects", "rank_biserial": "effects", "sign_effect": "effects",
-    "ALTERNATIVES": "table", "CORRECTIONS": "table", "NOT_ENOUGH_DATA": "table", "OK": "table", "STATUSES": "table",
-    "TESTS": "table", "ZERO_VARIANCE": "table", "TestTable": "table", "one_sample": "tests", "paired": "tests",
-    "RatioComparison": "ratio", "paired_ratio_bootstrap": "ratio",
+# Imported on first use (PEP 562): the constants of ``table`` (CORRECTIONS, ...) are read by the
+# options classes when ``headlens --help`` builds its flags, which must not import scipy.
+_WHERE = {
+    "CI_METHODS": ".bootstrap", "bootstrap_ci": ".bootstrap", "mean_ci": ".bootstrap",
+    "McNemarResult": ".compare", "PairedBootstrapResult": ".compare", "mcnemar_exact": ".compare",
+    "paired_bootstrap": ".compare",
+    "Family": ".correction", "correct": ".correction",
+    "cohens_d": ".effects", "cohens_dz": ".effects", "rank_biserial": ".effects", "sign_effect": ".effects",
+    "ALTERNATIVES": ".table", "CORRECTIONS": ".table", "NOT_ENOUGH_DATA": ".table", "OK": ".table",
+    "STATUSES": ".table", "TESTS": ".table", "ZERO_VARIANCE": ".table", "TestTable": ".table",
+    "one_sample": ".tests", "paired": ".tests",
+    "RatioComparison": ".ratio", "paired_ratio_bootstrap": ".ratio",
 }
-__all__ = sorted(_NAMES)
+
+__all__ = [
+    "ALTERNATIVES", "CI_METHODS", "CORRECTIONS", "NOT_ENOUGH_DATA", "OK", "STATUSES", "TESTS",
+    "ZERO_VARIANCE", "Family", "McNemarResult", "PairedBootstrapResult", "TestTable",
+    "bootstrap_ci", "cohens_d", "cohens_dz", "correct", "mcnemar_exact", "mean_ci", "one_sample",
+    "paired", "paired_bootstrap", "paired_ratio_bootstrap", "RatioComparison", "rank_biserial", "sign_effect",
+]
 
 
 def __getattr__(name: str):
-    if name not in _NAMES:
+    if name not in _WHERE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{_NAMES[name]}", __name__), name)
+    value = getattr(import_module(_WHERE[name], __name__), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

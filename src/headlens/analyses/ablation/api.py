@@ -2,7 +2,8 @@
 single heads and whole layers by hooks, swept over a dev set with paired tests (see docs/ablation.md)."""
 
 from .hooks import AblationHooks
-from .results import METRICS, AblationStats, ablation_table, detectable
+from .options import METRICS, AblationStats
+from .results import ablation_table, detectable
 from .spec import MODES, Ablation, head_ablation, layer_ablation, parse_heads, parse_layers, sweep_ablations
 from .sweep import AblationConfig, AblationResult, ablate, load_result
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...finetune.data import COLUMNS_HELP, label_list as _labels
+from .options import AblationStats
 
 
 def add(sub) -> None:
@@ -18,7 +19,6 @@ def add(sub) -> None:
     p.add_argument("--layers", help="'all' or 0-based layers (e.g. 0,3): one ablation per layer (all its heads)")
     p.add_argument("--mode", default="uniform", choices=("uniform", "zero", "mean"),
                    help="uniform attention over the non-padding tokens (default), zero output, or the dev-set mean output")
-    p.add_argument("--metrics", default="accuracy", help="comma-separated: accuracy (exact McNemar), f1, mcc (paired bootstrap)")
     p.add_argument("--out", required=True, help="output directory (never overwritten; --resume continues it)")
     p.add_argument("--resume", action="store_true", help="continue the sweep in --out (same options)")
     p.add_argument("--batch-size", type=int, default=32, help="dev examples per batch")
@@ -26,13 +26,7 @@ def add(sub) -> None:
     p.add_argument("--max-tokens", type=int, default=8192, help="token budget of one pass of stacked ablated copies")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, help="torch CPU threads")
-    p.add_argument("--alpha", type=float, default=0.05)
-    p.add_argument("--correction", default="fdr_bh", help="fdr_bh (default), holm, bonferroni or none, across the sweep")
-    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples of the dev examples")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--min-effect", type=float, default=0.01,
-                   help="underpowered: not significant and the CI holds both -x and +x (default 0.01)")
-    p.add_argument("--min-n", type=int, default=100, help="fewer dev examples: every result underpowered, no decision")
+    AblationStats.add_arguments(p)  # --metrics, --alpha, --correction (across the sweep), --n-boot, --min-effect, --min-n, ...
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -82,11 +76,9 @@ def print_summary(result) -> None:
 
 def _cmd(args) -> int:
     from ...store.layout import PARAMS
-    from .api import AblationConfig, AblationStats, ablate
+    from .api import AblationConfig, ablate
 
-    stats = AblationStats(metrics=tuple(m for m in args.metrics.split(",") if m), alpha=args.alpha,
-                          correction=args.correction, n_boot=args.n_boot, seed=args.seed, min_effect=args.min_effect,
-                          min_n=args.min_n)
+    stats = AblationStats.from_args(args)
     cfg = AblationConfig(model=args.model, dev=args.dev, columns=args.columns, out=args.out, heads=args.heads,
                          layers=args.layers, mode=args.mode, labels=_labels(args.labels), format=args.format,
                          batch_size=args.batch_size, max_length=args.max_length, max_tokens=args.max_tokens,

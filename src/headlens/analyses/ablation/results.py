@@ -32,46 +32,16 @@ detect at all.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import pyarrow as pa
 
-from ...errors import ConfigError
 from ...finetune.scores import classification_scores
-from ...stats import CORRECTIONS, Family, mcnemar_exact, mean_ci, paired_bootstrap
+from ...stats import Family, mcnemar_exact, mean_ci, paired_bootstrap
+from .options import AblationStats
 from .spec import Ablation
 
-METRICS = ("accuracy", "f1", "mcc")
 DECISIONS = ("helps", "hurts", "none")
-
-
-@dataclass(frozen=True)
-class AblationStats:
-    metrics: tuple[str, ...] = ("accuracy",)  # accuracy, f1, mcc
-    min_effect: float = 0.01  # the effect size an underpowered sweep could not tell from none
-    min_n: int = 100  # fewer examples: no decision
-    alpha: float = 0.05
-    correction: str = "fdr_bh"  # across the sweep
-    ci: float = 0.95
-    n_boot: int = 2000
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        bad = [m for m in self.metrics if m not in METRICS]
-        if bad or not self.metrics:
-            raise ConfigError(f"--metrics {list(bad) or '(none)'}: choose from {', '.join(METRICS)}.")
-        if self.correction not in CORRECTIONS:
-            raise ConfigError(f"correction {self.correction!r} is not one of {', '.join(CORRECTIONS)}.")
-        if not 0 < self.alpha < 1 or not 0 < self.ci < 1:
-            raise ConfigError("alpha and the CI level must lie in (0, 1).")
-        if self.n_boot < 1 or self.min_n < 1 or self.min_effect < 0:
-            raise ConfigError("n_boot and min_n must be >= 1 and min_effect >= 0.")
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["metrics"] = list(self.metrics)
-        return d
 
 
 def detectable(n: int, tests: int, alpha: float, correction: str = "fdr_bh") -> tuple[int, float]:

@@ -46,7 +46,8 @@ from ...store.atomic import atomic_write, atomic_write_json, atomic_write_parque
 from ...store.layout import PARAMS
 from ...store.publish import check_new_dir
 from .hooks import AblationHooks
-from .results import AblationStats, ablation_table, detectable
+from .options import AblationStats
+from .results import ablation_table, detectable
 from .spec import MODES, Ablation, sweep_ablations
 
 SWEEP, PARTS, MEANS, TABLE = "sweep.json", "parts", "head_means.npy", "ablations.parquet"
@@ -92,6 +93,7 @@ class AblationConfig:
             raise param_error(owner, "max_length", "an int >= 8 or None", self.max_length)
         if not isinstance(self.columns, Columns):
             self.columns = Columns.parse(str(self.columns))
+        self.stats = AblationStats.coerce(self.stats, owner, "stats")  # an AblationStats, a dict of its fields or None
 
     def recorded(self) -> dict:
         d = asdict(self)

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+from .options import ClusterSettings
+
 
 def add(sub) -> None:
     p = sub.add_parser("cluster", help="2-D map of heads from JS distances (metric MDS), labelled by behaviour")
     p.set_defaults(func=_cmd)
     p.add_argument("run", help="a run directory made with --analyses cluster")
-    p.add_argument("--n-perm", type=int, default=1000, help="permutations of the layer-clustering test")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--name", default="default", help="output directory under RUN/cluster/")
+    ClusterSettings.add_arguments(p)  # --seed, --n-perm, --max-iter, --name
 
 
 def _cmd(args) -> int:
-    from .stats import ClusterSettings, cluster_heads, save_cluster
+    from .stats import cluster_heads, save_cluster
     from ...store import layout, open_run
 
     run = open_run(args.run)
-    result = cluster_heads(run, ClusterSettings(n_perm=args.n_perm, seed=args.seed, name=args.name))
+    result = cluster_heads(run, ClusterSettings.from_args(args))
     path = save_cluster(run, result)
     s = result.summary
     lc = s["layer_clustering"]

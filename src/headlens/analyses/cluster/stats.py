@@ -25,26 +25,15 @@ import numpy as np
 import pyarrow as pa
 
 from ...collect import read_parts
-from ...errors import ConfigError, RunStoreError
+from ...errors import RunStoreError
 from ...heads import all_heads, head_index, head_labels
 from .metrics import BEHAVIOUR_METRICS
 from ...store import Run, layout
 from ...store.outputs import write_outputs
+from .options import ClusterSettings
 
 THRESHOLDS = (("prev", 0.5), ("next", 0.5), ("cls", 0.6), ("sep", 0.6), ("punct", 0.6), ("entropy", 3.8))
 LABELS = {"entropy": "broad"}
-
-
-@dataclass(frozen=True)
-class ClusterSettings:
-    n_perm: int = 1000
-    seed: int = 0
-    max_iter: int = 500
-    name: str = layout.DEFAULT_OUTPUT
-
-    def __post_init__(self) -> None:
-        if self.n_perm < 1 or self.max_iter < 1:
-            raise ConfigError("cluster needs n_perm >= 1 and max_iter >= 1.")
 
 
 @dataclass

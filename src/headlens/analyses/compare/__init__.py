@@ -2,10 +2,11 @@
 head and per layer (e.g. a base model against its fine-tuned version)."""
 
 from ..base import Analysis, part
+from .options import ChangeSettings
 
 ANALYSIS = Analysis(
     name="compare", summary="paired before/after tests of every metric two runs of one corpus share",
-    settings=part(__name__, "changes", "ChangeSettings"), analyse=part(__name__, "stats", "compare_runs"),
+    settings=ChangeSettings, analyse=part(__name__, "stats", "compare_runs"),
     save=part(__name__, "stats", "save_compare"), view=part(__name__, "view", "compare_view"), required=("heads",),
     figures=part(__name__, "figures", "draw_compare"), command=part(__name__, "cli", "add"),
 )

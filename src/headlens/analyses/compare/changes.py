@@ -21,30 +21,9 @@ import pyarrow as pa
 
 from ...errors import ConfigError
 from ...heads import by_layer, head_of
-from ...stats import CORRECTIONS, Family, paired
+from ...stats import Family, paired
 from ..roles.stats import _finite_or_none
-
-DISTRIBUTION_FREE = ("wilcoxon", "sign", "none")
-
-
-@dataclass(frozen=True)
-class ChangeSettings:
-    alpha: float = 0.05
-    correction: str = "fdr_bh"
-    distribution_free: str = "wilcoxon"
-    min_n: int = 10
-    ci: float = 0.95
-    n_boot: int = 2000
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.correction not in CORRECTIONS:
-            raise ConfigError(f"correction {self.correction!r} is not one of {', '.join(CORRECTIONS)}.")
-        if self.distribution_free not in DISTRIBUTION_FREE:
-            raise ConfigError(f"distribution-free test {self.distribution_free!r} is not one of {', '.join(DISTRIBUTION_FREE)}.")
-        if not 0 < self.alpha < 1 or self.min_n < 2:
-            raise ConfigError("paired comparisons need 0 < alpha < 1 and min_n >= 2.")
-
+from .options import ChangeSettings
 
 @dataclass
 class Changes:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from .options import ChangeSettings
 
 
 def add_test_options(p) -> None:
-    p.add_argument("--alpha", type=float, default=0.05)
-    p.add_argument("--correction", default="fdr_bh", help="fdr_bh (default), holm, bonferroni or none")
-    p.add_argument("--test", default="wilcoxon", help="distribution-free test that must also reject: wilcoxon, sign or none")
-    p.add_argument("--min-n", type=int, default=10, help="fewer paired sentences: 'not enough data'")
+    """The paired tests' flags (generated from ChangeSettings: --alpha, --correction, --test, --min-n, ...)
+    and --top; shared by compare, categories and compare-models."""
+    ChangeSettings.add_arguments(p)
     p.add_argument("--top", type=int, default=8, help="changed heads listed per metric")
 
 
@@ -23,10 +23,8 @@ def add(sub) -> None:
     add_test_options(p)
 
 
-def settings_from(args):
-    from .changes import ChangeSettings
-
-    return ChangeSettings(alpha=args.alpha, correction=args.correction, distribution_free=args.test, min_n=args.min_n)
+def settings_from(args) -> ChangeSettings:
+    return ChangeSettings.from_args(args)
 
 
 def print_changes(changes, top: int) -> None:

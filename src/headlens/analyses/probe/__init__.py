@@ -2,9 +2,10 @@
 trained on one gold CoNLL-U file and scored on another (``run.probe``)."""
 
 from ..base import Analysis, part
+from .options import ProbeSettings
 
 ANALYSIS = Analysis(
     name="probe", summary="Clark et al.'s attention-based parser probe and Coenen et al.'s pairwise probes",
-    settings=part(__name__, "run", "ProbeSettings"), analyse=part(__name__, "run", "probe"),
+    settings=ProbeSettings, analyse=part(__name__, "run", "probe"),
     command=part(__name__, "cli", "add"), reference="Clark et al. 2019, section 5; Coenen et al. 2019",
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from .options import ProbeSettings
 
 
 def add(sub) -> None:
@@ -11,14 +11,10 @@ def add(sub) -> None:
     p.add_argument("--model", help="model directory or hub id (default: the embedded all-MiniLM-L6-v2)")
     p.add_argument("--train", required=True, help="gold CoNLL-U file to train on")
     p.add_argument("--eval", required=True, help="gold CoNLL-U file to score on (may be the same file with --eval-skip)")
-    p.add_argument("--features", default="attn", choices=("attn", "attn+vectors"),
-                   help="attn: one weight per head and direction; attn+vectors: weights from the model's input embeddings")
     p.add_argument("--train-limit", type=int, help="train on the first N sentences of --train")
     p.add_argument("--eval-skip", type=int, default=0, help="score from sentence N of --eval on (e.g. the rest after --train-limit)")
     p.add_argument("--eval-limit", type=int, help="score at most N sentences")
-    p.add_argument("--lr", type=float, default=0.002, help="Adam learning rate (one epoch, one sentence per step)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-pairwise", action="store_true", help="skip Coenen et al.'s pairwise probes")
+    ProbeSettings.add_arguments(p)  # --seed, --ci, --n-boot, --features, --lr, --no-pairwise
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--json", help="also write the result to this JSON file")
@@ -29,12 +25,12 @@ def _cmd(args) -> int:
 
     from ...corpus.reader import CorpusSpec
     from ...models import load_model
-    from .run import ProbeSettings, probe
+    from .run import probe
     from ...store.atomic import atomic_write_json
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    settings = ProbeSettings(features=args.features, lr=args.lr, seed=args.seed, pairwise=not args.no_pairwise)
+    settings = ProbeSettings.from_args(args)
     train = CorpusSpec(args.train, format="conllu", limit=args.train_limit)
     evaluation = CorpusSpec(args.eval, format="conllu", skip=args.eval_skip, limit=args.eval_limit)
     lm = load_model(args.model, device=args.device)
@@ -44,7 +40,7 @@ def _cmd(args) -> int:
     for name, uas in r.uas.items():
         v = r.versus_right_branching.get(name)
         vs = (f"  vs right-branching {100 * v['delta']:+.1f} [{100 * v['ci_low']:+.1f}, {100 * v['ci_high']:+.1f}], "
-              f"p = {v['p']:.2g}; UAS 95% CI [{100 * v['uas_ci'][0]:.1f}, {100 * v['uas_ci'][1]:.1f}]") if v else ""
+              f"p = {v['p']:.2g}; UAS {100 * settings.ci:g}% CI [{100 * v['uas_ci'][0]:.1f}, {100 * v['uas_ci'][1]:.1f}]") if v else ""
         print(f"  UAS {name:<16} {100 * uas:5.1f}{vs}")
     if r.pairwise:
         pw = r.pairwise

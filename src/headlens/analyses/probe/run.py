@@ -20,25 +20,11 @@ from ...corpus.reader import CorpusSpec
 from ...errors import ConfigError
 from ...stats import paired_ratio_bootstrap
 from .data import stream
+from .options import ProbeSettings
 from .pairwise import PairSet, PairwiseResult, add_pairs, pairwise_probes
 from .parser import Parser, Trainer, hits, right_branching_hits, scored
 
 __all__ = ["ProbeResult", "ProbeSettings", "probe"]
-
-
-@dataclass(frozen=True)
-class ProbeSettings:
-    features: str = "attn"  # or "attn+vectors"
-    lr: float = 0.002
-    seed: int = 0
-    pairwise: bool = True
-    n_boot: int = 2000
-
-    def __post_init__(self) -> None:
-        if self.features not in ("attn", "attn+vectors"):
-            raise ConfigError(f"--features must be attn or attn+vectors, got {self.features!r}.")
-        if not self.lr > 0 or self.n_boot < 1:
-            raise ConfigError("the probe needs lr > 0 and n_boot >= 1.")
 
 
 @dataclass
@@ -90,7 +76,7 @@ def probe(lm, train: CorpusSpec, eval: CorpusSpec, settings: ProbeSettings | Non
         raise ConfigError(f"{eval.path}: no evaluation word can be scored (all punctuation or without gold heads).")
     arr = {name: np.asarray(v) for name, v in counts.items()}
     cmp = paired_ratio_bootstrap(np.asarray(den), arr["right-branching"], np.stack([arr[n] for n in names], 1),
-                                 n_boot=s.n_boot, seed=s.seed)
+                                 n_boot=s.n_boot, seed=s.seed, ci=s.ci)
     versus = {n: {"delta": float(cmp.delta[i]), "ci_low": float(cmp.delta_low[i]), "ci_high": float(cmp.delta_high[i]),
                   "p": float(cmp.p[i]), "uas_ci": [float(cmp.acc_low[i]), float(cmp.acc_high[i])]} for i, n in enumerate(names)}
     pairwise = pairwise_probes(pairs_train, pairs_eval) if s.pairwise and pairs_train.x and pairs_eval.x else None

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
+from .options import SyntaxSettings
+
 
 def add(sub) -> None:
     p = sub.add_parser("syntax", help="dependency-head accuracy per relation vs the best offset baseline, with tests")
     p.set_defaults(func=_cmd)
     p.add_argument("run", help="a run directory made with --analyses syntax")
-    p.add_argument("--alpha", type=float, default=0.05)
-    p.add_argument("--correction", default="fdr_bh", help="over relations x heads x directions: fdr_bh (default), holm, bonferroni, none")
-    p.add_argument("--min-n", type=int, default=10, help="relations in fewer sentences are not tested")
-    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples of sentences")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--name", default="default", help="output directory under RUN/syntax/")
+    SyntaxSettings.add_arguments(p)  # --alpha, --correction (over relations x heads x directions), --min-n, --n-boot, ...
 
 
 def _cmd(args) -> int:
-    from .stats import SyntaxSettings, dependency_accuracy, save_syntax
+    from .stats import dependency_accuracy, save_syntax
     from ...store import layout, open_run
 
     run = open_run(args.run)
-    settings = SyntaxSettings(alpha=args.alpha, correction=args.correction, min_n=args.min_n, n_boot=args.n_boot,
-                              seed=args.seed, name=args.name)
+    settings = SyntaxSettings.from_args(args)
     result = dependency_accuracy(run, settings)
     path = save_syntax(run, result)
     f = result.family

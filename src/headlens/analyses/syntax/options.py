@@ -1,10 +1,10 @@
-"""The run-time options of the syntax analysis."""
+"""The options of the syntax analysis: which relations a run counts, and how heads are tested."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...options import Options, option
+from ...options import Options, StatsOptions, option
 
 
 @dataclass(frozen=True)
@@ -19,3 +19,11 @@ class SyntaxOptions(Options):
 
         if self.relations:
             check_relations(self.relations)
+
+
+@dataclass(frozen=True)
+class SyntaxSettings(StatsOptions):
+    """How ``headlens syntax`` tests each head against its relation's best offset baseline (paired
+    bootstrap over sentences; ``min_n``: relations found in fewer sentences are not tested)."""
+
+    name: str = option("default", "output directory under RUN/syntax/")

@@ -23,30 +23,14 @@ import numpy as np
 import pyarrow as pa
 
 from ...collect import read_parts
-from ...errors import ConfigError, RunStoreError
+from ...errors import RunStoreError
 from ...heads import head_of
 from .metrics import DIRECTIONS
-from ...stats import CORRECTIONS, Family, paired_ratio_bootstrap
+from ...stats import Family, paired_ratio_bootstrap
 from ...store import Run, head_label, layout
 from ..matrix import score_matrices
 from ...store.outputs import write_outputs
-
-
-@dataclass(frozen=True)
-class SyntaxSettings:
-    alpha: float = 0.05
-    correction: str = "fdr_bh"
-    min_n: int = 10
-    ci: float = 0.95
-    n_boot: int = 2000
-    seed: int = 0
-    name: str = layout.DEFAULT_OUTPUT
-
-    def __post_init__(self) -> None:
-        if self.correction not in CORRECTIONS:
-            raise ConfigError(f"correction {self.correction!r} is not one of {', '.join(CORRECTIONS)}.")
-        if not 0 < self.alpha < 1 or self.min_n < 2 or self.n_boot < 1:
-            raise ConfigError("syntax needs 0 < alpha < 1, min_n >= 2 and n_boot >= 1.")
+from .options import SyntaxSettings
 
 
 @dataclass
