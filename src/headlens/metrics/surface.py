@@ -17,7 +17,7 @@ from __future__ import annotations
 from ..lazy import torch  # imported on first use: the names register without torch (headlens.lazy)
 
 from ..align.encode import CLS, SEP
-from .fused import Need
+from .fused import Need, Rows
 from .registry import Metric, register
 from .view import AttentionView
 
@@ -69,8 +69,8 @@ SURFACE = {  # name: (full-row function, description, token-level Need, word-lev
     "next": (_next, "attention to the next unit", Need("pair", 1, "has_next"), Need("pair", 1, "has_next")),
     "sep_sep": (_sep_sep, "attention from [SEP] to [SEP] tokens", Need("mass", "sep", "sep"), Need("mass", "sep", "sep")),
     # word-level entropy is the entropy of the aggregated word row: full rows
-    "entropy": (_entropy, "row entropy in nats, mean over queries", Need("entropy"), None),
-    "cls_entropy": (_cls_entropy, "entropy in nats of the [CLS] row", Need("entropy", queries="cls"), None),
+    "entropy": (_entropy, "row entropy in nats, mean over queries", Need("entropy"), Rows(("row_entropy",))),
+    "cls_entropy": (_cls_entropy, "entropy in nats of the [CLS] row", Need("entropy", queries="cls"), Rows(("row_entropy",))),
 }
 
 # The word-level entropies read full rows (the entropy of an aggregated word row has no fused
@@ -81,4 +81,4 @@ FULL_ROWS = "surface_rows"
 for _name, (_fn, _desc, _token, _word) in SURFACE.items():
     register(Metric(_name, "token", _desc + " (token level)", _fn, "surface", need=_token))
     register(Metric("word_" + _name, "word", _desc + " (word level, Clark aggregation)", _fn,
-                    "surface" if _word else FULL_ROWS, need=_word))
+                    "surface" if isinstance(_word, Need) else FULL_ROWS, need=_word))
