@@ -38,7 +38,7 @@ from .arcs import pad_rows, unit_tokens
 
 NEED_KINDS = ("mass", "pair", "entropy")
 REACH = 8  # the band of pairs (FusedLayer.band) reaches at least this far (self, neighbours, local windows) ...
-MAX_REACH = 32  # ... and at most this far, farther if a word pair needs it (band_reach); pairs beyond are gathered
+MAX_REACH = 16  # ... up to this far when a word pair needs it (band_reach); pairs beyond are gathered
 BAND_ROWS = 32  # queries per matrix product of the band
 QUERY_SETS = ("valid", "cls", "sep", "has_prev", "has_next")
 
@@ -258,35 +258,36 @@ class FusedLayer:
     def gather(self, queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
         """[B, H, P]: p(queries[b, p], keys[b, p]) for index lists [B, P] of real tokens: read from
         the :meth:`band` where the key is within ``reach`` of the query, else from the vectors
-        (:meth:`gather_vectors`, only for those pairs)."""
-        if not self.reach:
-            return self.gather_vectors(queries, keys)
-        r = self.reach
-        b, h, t, w = self.band.shape
-        offset = keys - queries
-        near = offset.abs() <= r
-        index = (queries * w + (offset + r).clamp(0, 2 * r))[:, None, :].expand(b, h, -1)
-        out = self.band.reshape(b, h, t * w).gather(2, index)
-        far = (~near).sum(1)
-        most = int(far.max()) if far.numel() else 0
-        if most:  # the far pairs of every row first, then (rows with fewer) near pairs, recomputed exactly
-            where = torch.argsort(near.to(torch.int8), dim=1, stable=True)[:, :most]
-            p = self.gather_vectors(queries.gather(1, where), keys.gather(1, where))
-            out.scatter_(2, where[:, None, :].expand(b, h, -1), p)
+        (:meth:`gather_vectors`, only for those pairs, all rows' together: a row's long word does not
+        make every row gather as many)."""
+        b, h, t, _ = self.q.shape
+        if self.reach:
+            r = self.reach
+            w = 2 * r + 1
+            offset = keys - queries
+            index = (queries * w + (offset + r).clamp(0, 2 * r))[:, None, :].expand(b, h, -1)
+            out = self.band.reshape(b, h, t * w).gather(2, index)
+            far = offset.abs() > r
+        else:
+            out = torch.empty((b, h, queries.shape[1]), dtype=self.dtype, device=queries.device)
+            far = torch.ones(queries.shape, dtype=torch.bool, device=queries.device)
+        rows, at = torch.nonzero(far, as_tuple=True)
+        if len(rows):
+            out[rows, :, at] = self.gather_vectors(rows * t + queries[rows, at], rows * t + keys[rows, at])
         return out
 
-    def gather_vectors(self, queries: torch.Tensor, keys: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
-        """:meth:`gather` from the query and key vectors, ``chunk`` pairs at a time (a word of w
-        sub-tokens has w^2 pairs: memory stays O(B chunk H d))."""
+    def gather_vectors(self, queries: torch.Tensor, keys: torch.Tensor, chunk: int = 8192) -> torch.Tensor:
+        """[P, H]: p(i, j) for flat token indices ``b * T + i``, ``b * T + j`` (long [P] each) from the
+        query and key vectors, ``chunk`` pairs at a time (a word of w sub-tokens has w^2 pairs: memory
+        stays O(chunk H d))."""
         b, t, h, d = self.qt.shape
-        offset = (torch.arange(b, device=queries.device) * t)[:, None]
-        flat = lambda x, i: x.reshape(b * t, h * d).index_select(0, (i + offset).reshape(-1)).view(b, -1, h, d)  # noqa: E731
-        out = torch.empty((b, h, queries.shape[1]), dtype=self.dtype, device=queries.device)
-        for start in range(0, queries.shape[1], chunk):
-            q, k = queries[:, start:start + chunk], keys[:, start:start + chunk]
-            scores = _dot(flat(self.qt, q), flat(self.kt, k)).transpose(1, 2)  # [B, H, chunk]
-            lse = self.lse.gather(2, q[:, None, :].expand(b, h, -1))
-            out[:, :, start:start + chunk] = torch.exp(scores * self.scale - lse)
+        qt, kt = self.qt.reshape(b * t, h, d), self.kt.reshape(b * t, h, d)
+        lse = self.lse.transpose(1, 2).reshape(b * t, h)
+        out = torch.empty((len(queries), h), dtype=self.dtype, device=queries.device)
+        for start in range(0, len(queries), chunk):
+            q, k = queries[start:start + chunk], keys[start:start + chunk]
+            scores = _dot(qt.index_select(0, q), kt.index_select(0, k))  # [chunk, H]
+            out[start:start + chunk] = torch.exp(scores * self.scale - lse.index_select(0, q))
         return out
 
     def received(self, weights: torch.Tensor) -> torch.Tensor:
