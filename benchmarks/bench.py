@@ -72,7 +72,7 @@ figures:
    torch nor transformers (docs/architecture.md). INFO gives both medians and each round's ratio.
 
 8. ``default_vs_sdpa_T32|T128|T256|T512`` (targets >= 0.9, 0.85, 0.85, 0.85), ``default_vs_sdpa_T512_12x12``
-   (>= 0.85), ``syntax_vs_sdpa_T128`` (>= 0.6) and ``rss_default_vs_sdpa_T512`` (<= 1.1): headlens.run with
+   (>= 0.85), ``syntax_vs_sdpa_T128`` (>= 0.75) and ``rss_default_vs_sdpa_T512`` (<= 1.1): headlens.run with
    the default analyses (surface, roles, categories, features, patterns) against tokenization plus
    SDPA inference of the same sentences in the same batches, at every sequence length, about
    130,000 tokens per length, median of 3 interleaved rounds; see ``lengths.py``.
@@ -406,9 +406,13 @@ def bench_lengths(args, sizes: Sizes, report: Report, tmp: str) -> list[Figure]:
         figures.append(Figure(f"default_vs_sdpa_T{length}", value, ">=", 0.9 if length == 32 else 0.85))
     value, info = ratio(args, lm, corpora[128], ("syntax",), sizes.repeats_lengths, tmp, log)
     report.add("lengths_syntax_T128_headlens_seconds", info["headlens_seconds"])
-    # full rows: the eager map plus the word aggregation (two bmm of T x T x U per head) and the argmax
-    # cost about a quarter of the plain forward's FLOPs at T=128 on MiniLM (docs/performance.md)
-    figures.append(Figure("syntax_vs_sdpa_T128", value, ">=", 0.6))
+    report.add("lengths_syntax_T128_plain_seconds", info["plain_seconds"])
+    # full rows, a block of query rows at a time (runner/rows.py): the scores again (2 T d per query
+    # and head), A C (2 T U) and the block's R, then the entropy and argmax passes over the word rows:
+    # about 0.42 MFLOP per token and layer on MiniLM at T = 128 (U ~ 0.8 T) against 3.7 MFLOP of the
+    # plain forward, 11%, plus ~8 elementwise passes over H U per token at memory speed: a ceiling
+    # of about 0.8; 0.75 leaves the pipeline its ~5% (docs/performance.md)
+    figures.append(Figure("syntax_vs_sdpa_T128", value, ">=", 0.75))
     base = headlens.load_model(random_base_model(lm.path, tmp), device=args.device, dtype=args.dtype)
     base_corpus = write_length_corpus(UD_DEV, lm.tokenizer, 512, tokens // 4, os.path.join(tmp, "base"))
     value, info = ratio(args, base, base_corpus, DEFAULT_ANALYSES, sizes.repeats_lengths, tmp, log)
@@ -426,6 +430,9 @@ def bench_lengths(args, sizes: Sizes, report: Report, tmp: str) -> list[Figure]:
     report.add("lengths_T512_default_max_rss_mib", ours)
     report.add("lengths_T512_plain_max_rss_mib", plain)
     figures.append(Figure("rss_default_vs_sdpa_T512", ours / plain, "<=", 1.1))
+    syntax = rss_child("default", corpora[512], None, args, ("syntax",))  # the full-row path: no whole map
+    report.add("lengths_T512_syntax_max_rss_mib", syntax)
+    report.add("lengths_rss_syntax_vs_sdpa_T512", syntax / plain)
     return figures
 
 

@@ -2,7 +2,7 @@
 
     python benchmarks/child.py headlens --corpus FILE --limit N --threads 2 --device cpu --dtype float32
     python benchmarks/child.py baseline ...
-    python benchmarks/child.py default --corpus FILE.conllu --limit 0 [--model DIR]   (lengths.py)
+    python benchmarks/child.py default --corpus FILE.conllu --limit 0 [--model DIR] [--analyses syntax]   (lengths.py)
     python benchmarks/child.py plain --corpus BATCHES.json --limit 0 [--model DIR]
 
 The child reports its own peak resident set size (``getrusage(RUSAGE_SELF).ru_maxrss``), so
@@ -28,6 +28,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", default="float32")
+    p.add_argument("--analyses", default=None, help="default: the analyses (default: lengths.DEFAULT_ANALYSES)")
     return p.parse_args(argv)
 
 
@@ -53,7 +54,7 @@ def measure_default(args) -> int:
 
     with scratch_dir() as out:
         run = headlens.run(out=os.path.join(out, "run"), model=args.model, corpus=corpus_spec(args.limit or None, args.corpus),
-                           analyses=DEFAULT_ANALYSES, progress=False, threads=args.threads, device=args.device,
+                           analyses=tuple(args.analyses.split(",")) if args.analyses else DEFAULT_ANALYSES, progress=False, threads=args.threads, device=args.device,
                            dtype=args.dtype, long="truncate")
         return run.manifest["counts"]["analysed"]
 

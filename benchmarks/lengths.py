@@ -155,12 +155,14 @@ def ratio(args, lm, corpus: str, analyses: tuple[str, ...], repeats: int, tmp: s
     return statistics.median(times["plain"]) / statistics.median(times["headlens"]), info
 
 
-def rss_child(kind: str, corpus: str, model: str | None, args) -> float:
+def rss_child(kind: str, corpus: str, model: str | None, args, analyses: tuple[str, ...] = ()) -> float:
     """Peak RSS (MiB) of a fresh process running one side on ``corpus`` (child.py)."""
     cmd = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "child.py"), kind,
            "--corpus", corpus, "--limit", "0", "--threads", str(args.threads), "--device", args.device, "--dtype", args.dtype]
     if model:
         cmd += ["--model", model]
+    if analyses:
+        cmd += ["--analyses", ",".join(analyses)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-4000:]}")

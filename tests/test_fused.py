@@ -154,14 +154,20 @@ def test_pair_gathers_equal_the_map_entries():
     bias = torch.zeros(b, t).masked_fill(~valid, float("-inf"))
     scores = q @ k.transpose(-1, -2) * 0.5 + bias[:, None, None, :]
     probs = scores.softmax(-1)
-    layer = FusedLayer(q, k, torch.logsumexp(scores, -1), bias, 0.5, torch.float32)
-    for offset in (-3, -1, 0, 1, 4, 9):
-        expected = torch.zeros(b, h, t)
-        for i in range(t):
-            if 0 <= i + offset < t:
-                expected[:, :, i] = probs[:, :, i, i + offset]
-        torch.testing.assert_close(layer.pair(offset), expected, atol=1e-6, rtol=0)
-    assert layer.pair(1)[1, :, 5].abs().max() == 0  # the key after position 5 is padding
+    queries = torch.randint(0, 6, (b, 40))
+    keys = torch.randint(0, 6, (b, 40))
+    keys[0, :3] = queries[0, :3]  # some pairs on the diagonal, some far from it
+    expected_pairs = probs[torch.arange(b)[:, None], :, queries, keys].transpose(1, 2)  # [B, H, P]
+    for reach in (0, 1, 2, 20):  # no band; a band narrower than some pairs; a band wider than the sequence
+        layer = FusedLayer(q, k, torch.logsumexp(scores, -1), bias, 0.5, torch.float32, reach=reach)
+        for offset in (-3, -1, 0, 1, 4, 9):
+            expected = torch.zeros(b, h, t)
+            for i in range(t):
+                if 0 <= i + offset < t:
+                    expected[:, :, i] = probs[:, :, i, i + offset]
+            torch.testing.assert_close(layer.pair(offset), expected, atol=1e-6, rtol=0)
+        assert layer.pair(1)[1, :, 5].abs().max() == 0  # the key after position 5 is padding
+        torch.testing.assert_close(layer.gather(queries, keys), expected_pairs, atol=1e-6, rtol=0)
 
 
 def test_needs_are_validated():
@@ -213,3 +219,100 @@ def test_fused_equals_eager_on_minilm_gold_ud(tmp_path):
     assert set(manifest["attention"]["metrics"]) - set(worst) == {"role_block", "role_block_h", "pattern_segment"}  # pairs only
     assert max(worst.values()) < TOL, worst
     assert set(manifest["attention"]["metrics"].values()) == {"fused"}
+
+
+# --- full rows, a block of query rows at a time (runner/rows.py) ---------------------------------
+
+ROW_ANALYSES = ("surface_rows", "syntax", "cluster")  # every full-row metric and rows collector of a run
+
+
+def _npz(run) -> dict:
+    import glob
+    import os
+
+    out = {}
+    for path in sorted(glob.glob(os.path.join(run.path, "maps", "*.npz"))):
+        with np.load(path) as z:
+            out[os.path.basename(path)] = {k: z[k] for k in ("attention", "word_attention")}
+    return out
+
+
+@pytest.mark.parametrize("block,aggregation", [(3, "clark"), (7, "clark"), (4096, "clark"), (5, "first"), (5, "mean")])
+def test_full_row_metrics_and_collectors_in_blocks_equal_eager(tiny_bert_dir, tmp_path, monkeypatch, block, aggregation):
+    """surface_rows, syntax (dependency argmax), cluster (JS) and the stored maps, from blocks of
+    ``block`` query rows (smaller than T, not dividing it, or all of it), against the eager maps, in
+    padded batches of gold UD sentences."""
+    from headlens.collect import read_parts
+
+    monkeypatch.setattr("headlens.metrics.view.ROW_BLOCK", block)
+    runs = {}
+    for attention in ("eager", "auto"):
+        runs[attention] = headlens.run(
+            out=str(tmp_path / attention), attention=attention, progress=False, model=tiny_bert_dir,
+            corpus=CorpusSpec(require_shared(UD_DEV), limit=14), analyses=ROW_ANALYSES, word_aggregation=aggregation,
+            max_tokens=96, long="truncate", store_maps=("0", "3", "5"))
+    eager, fused = _values(runs["eager"]), _values(runs["auto"])
+    worst = _max_diff(eager, fused)
+    assert {"word_entropy", "word_cls_entropy", "dep_nsubj_d2h", "dep_all_h2d"} <= set(worst)
+    assert max(worst.values()) < TOL, {m: v for m, v in worst.items() if v >= TOL}
+    paths = runs["auto"].manifest["attention"]["metrics"]
+    assert {m for m, p in paths.items() if p == "full-rows"} == {m for m in paths if m.startswith(("word_", "dep_"))}
+    assert {m for m, p in paths.items() if p != "full-rows"} <= {m for m, p in paths.items() if p == "fused"}
+    (a,), (b,) = read_parts(runs["eager"], "cluster"), read_parts(runs["auto"], "cluster")
+    assert a["tokens"] == b["tokens"]
+    np.testing.assert_allclose(b["js_sum"], a["js_sum"], rtol=1e-4, atol=1e-6)
+    maps_a, maps_b = _npz(runs["eager"]), _npz(runs["auto"])
+    assert len(maps_a) == 3 and maps_a.keys() == maps_b.keys()
+    for name, arrays in maps_a.items():
+        for key, value in arrays.items():
+            np.testing.assert_allclose(maps_b[name][key], value, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("block", [1, 3, 5, 100])
+def test_row_blocks_equal_the_whole_map(tiny_bert_dir, block):
+    """Every read of runner/rows.py from q and k, at several block heights, equals the same read of
+    the whole map (a word's rows are never split: block 1 still gives whole words)."""
+    from headlens.align.encode import Encoder
+    from headlens.corpus.reader import Corpus
+    from headlens.metrics.arcs import DEFAULT_RELATIONS
+    from headlens.metrics.dependency import predicted
+    from headlens.metrics.view import level_blocks, row_statistics, word_map
+    from headlens.modelcompare.similarity import map_cosine, rows_cosine
+    from headlens.runner.batch import Batch
+    from headlens.runner.rows import LayerRows, MapRows
+
+    lm = load_model(tiny_bert_dir)
+    sentences = [s for s in Corpus(CorpusSpec(require_shared(UD_DEV), limit=6))]
+    batch = Batch(Encoder(lm.tokenizer, 512).encode(sentences), torch.device("cpu"), torch.float32, words=True,
+                  relations=DEFAULT_RELATIONS)
+    assert batch.n_tokens.min() < batch.n_tokens.max()  # padding
+    torch.manual_seed(0)
+    b, t, h, d = len(batch), int(batch.n_tokens.max()), 3, 8
+    q, k = torch.randn(b, h, t, d), torch.randn(b, h, t, d)
+    bias = torch.zeros(b, t).masked_fill(~batch.token_valid, float("-inf"))
+    rows = LayerRows(q, k, bias, 0.7, torch.float32)
+    attn = rows.full()
+    whole = MapRows(attn)
+    for start, stop, part in rows.blocks(block):
+        torch.testing.assert_close(part, attn[:, :, start:stop], atol=1e-6, rtol=0)
+    for i in range(b):
+        n = int(batch.n_tokens[i])
+        torch.testing.assert_close(rows.sentence_map(i, n, block), attn[i, :, :n, :n], atol=1e-6, rtol=0)
+    pb, pi = torch.nonzero(batch.token_valid, as_tuple=True)
+    torch.testing.assert_close(rows.pick(pb, pi), whole.pick(pb, pi), atol=1e-6, rtol=0)
+    words = batch.word_view(attn)
+    torch.testing.assert_close(word_map(rows, batch, block), words.attn, atol=1e-6, rtol=0)
+    seen = [(u0, u1) for u0, u1, _ in level_blocks(rows, batch, "word", block)]
+    assert seen[0][0] == 0 and seen[-1][1] == words.attn.shape[-1]
+    assert all(a[1] == c[0] for a, c in zip(seen, seen[1:]))
+    for level, view in (("token", batch.token_view(attn)), ("word", words)):
+        stats = row_statistics(level_blocks(rows, batch, level, block),
+                               ("row_entropy", "dependency_argmax_d2h", "dependency_argmax_h2d"),
+                               view.valid, view.kinds, batch.arcs, h, torch.float32)
+        torch.testing.assert_close(stats["row_entropy"], view.row_entropy(), atol=1e-5, rtol=0)
+        if level == "word":
+            for direction in ("d2h", "h2d"):
+                assert torch.equal(stats[("dependency_argmax", direction)], predicted(view, direction))
+    other = LayerRows(k, q, bias, 0.5, torch.float32)
+    torch.testing.assert_close(rows_cosine(rows, other, batch.token_valid),
+                               map_cosine(attn, other.full(), batch.token_valid), atol=1e-6, rtol=0)

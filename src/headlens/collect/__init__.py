@@ -6,7 +6,9 @@ heads needs the rows of all layers of a query token at once (``cluster``), and t
 baselines need per-sentence counts that belong to no head (``syntax``). A collector has:
 
 - ``on_layer(layer, attn, batch)``: called by the engine in the attention hook, attn
-  [B, H, T, T] on the device; only for collectors with ``needs_attention``;
+  [B, H, T, T] on the device; only for collectors with ``needs_attention``. A collector with
+  ``reads_rows`` gets the layer's rows instead (``runner.rows.Rows``: blocks of query rows made on
+  request from q and k on the fused path), so that no whole map of a batch is formed;
 - ``add(batch, rows)``: after the forward pass, accumulate batch rows ``rows`` (the rows the
   run stores) and drop any per-batch state;
 - ``take()``: the arrays accumulated since the last call (one run-store part), then reset.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from ..metrics.view import word_map
 from . import Collector
 
 
@@ -13,6 +14,7 @@ class WordMaps(Collector):
 
     name = "word-maps"
     needs_attention = True
+    reads_rows = True  # on_layer gets the layer's rows (runner.rows.Rows), not its map
 
     def __init__(self):
         self.layers: list[torch.Tensor] = []
@@ -20,7 +22,7 @@ class WordMaps(Collector):
     def on_layer(self, layer, attn, batch) -> None:
         if layer == 0:
             self.layers = []
-        self.layers.append(batch.word_view(attn).attn.float().cpu())
+        self.layers.append(word_map(attn, batch))  # a block of word rows at a time
 
     def stacked(self) -> torch.Tensor:
         """[B, L, H, U, U]."""

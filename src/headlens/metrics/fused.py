@@ -27,6 +27,7 @@ sub-tokens, which is a key weight per token (``Batch.key_weight``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -36,6 +37,9 @@ from ..align.encode import CLS, OTHER_SPECIAL, SEP, WORD
 from .arcs import pad_rows, unit_tokens
 
 NEED_KINDS = ("mass", "pair", "entropy")
+REACH = 8  # the band of pairs (FusedLayer.band) reaches at least this far (self, neighbours, local windows) ...
+MAX_REACH = 16  # ... up to this far when a word pair needs it (band_reach); pairs beyond are gathered
+BAND_ROWS = 32  # queries per matrix product of the band
 QUERY_SETS = ("valid", "cls", "sep", "has_prev", "has_next")
 
 
@@ -125,8 +129,35 @@ class Need:
                      entropy=self.kind == "entropy")
 
 
-def fused_spec(need: Need | Fused | None, level: str) -> Fused | None:
-    return need.fused(level) if isinstance(need, Need) else need
+ROW_STATS = ("row_entropy", "dependency_argmax_d2h", "dependency_argmax_h2d")
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A full-row metric: the per-row statistics of :data:`ROW_STATS` it reads. The fused path
+    computes them from blocks of query rows (``runner.rows``; ``metrics.view.row_statistics``), never
+    from the whole map of a batch, and the metric scores a :class:`~headlens.metrics.view.RowsView`
+    that holds them; the eager path reads the same statistics from its
+    :class:`~headlens.metrics.view.AttentionView`.
+
+    ``row_entropy`` [B, H, N]: each unit row's entropy (``AttentionView.row_entropy``);
+    ``dependency_argmax_<d2h|h2d>`` [B, H, K]: the argmax of each arc's dependent row or column
+    among the other words (``metrics.dependency.predicted``).
+    """
+
+    stats: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        bad = [s for s in self.stats if s not in ROW_STATS]
+        if bad:
+            raise ValueError(f"Rows.stats must be among {ROW_STATS}, got {bad}")
+
+
+def fused_spec(need: Need | Fused | Rows | None, level: str) -> Fused | None:
+    """The fused computation of a metric's ``need``; None for full-row metrics (``Rows``, or no need)."""
+    if isinstance(need, Need):
+        return need.fused(level)
+    return need if isinstance(need, Fused) else None
 
 
 def query_mean(per_query: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
@@ -178,16 +209,41 @@ class FusedLayer:
     masses: torch.Tensor | None = None
     entropy: torch.Tensor | None = None
     kernel: Callable | None = None
+    reach: int = 0  # half-width of the band of pairs computed at once (:meth:`band`); 0: none
     _pairs: dict = field(default_factory=dict, repr=False)
 
-    def __post_init__(self) -> None:
-        # [B, T, H, d]: the projections' own layout (no copy for a model in ``dtype``), in which a
-        # token's vectors of every head are contiguous for the pair gathers below
-        self.qt = self.q.transpose(1, 2).contiguous().to(self.dtype)
-        self.kt = self.k.transpose(1, 2).contiguous().to(self.dtype)
+    @functools.cached_property
+    def qt(self) -> torch.Tensor:
+        """[B, T, H, d] in ``dtype``: a token's query vectors of every head contiguous (pair gathers)."""
+        return self.q.transpose(1, 2).contiguous().to(self.dtype)
+
+    @functools.cached_property
+    def kt(self) -> torch.Tensor:
+        return self.k.transpose(1, 2).contiguous().to(self.dtype)
+
+    @functools.cached_property
+    def band(self) -> torch.Tensor:
+        """[B, H, T, 2 r + 1], r = ``reach``: ``band[..., i, r + o] = p(i, i + o)`` for |o| <= r (0 outside
+        the sequence and at padding), from one matrix product per block of BAND_ROWS queries against
+        the keys within r of the block: the pairs near the diagonal (self, neighbours, local windows,
+        most sub-token pairs of words and arcs) cost O(T r d), without a gather per pair."""
+        r, (b, h, t, _) = self.reach, self.q.shape
+        w = 2 * r + 1
+        q = self.q.to(self.dtype)
+        k = torch.nn.functional.pad(self.k.to(self.dtype), (0, 0, r, r))  # key p of k is token p - r
+        out = torch.empty((b, h, t, w), dtype=self.dtype, device=q.device)
+        for start in range(0, t, BAND_ROWS):
+            n = min(BAND_ROWS, t - start)
+            scores = torch.matmul(q[:, :, start:start + n], k[:, :, start:start + n + 2 * r].transpose(-1, -2))
+            # row i of the block against keys i - r .. i + r: a diagonal strip of the [n, n + 2r] scores
+            out[:, :, start:start + n] = scores.as_strided((b, h, n, w), (*scores.stride()[:2], scores.stride(2) + 1, 1))
+        bias = torch.nn.functional.pad(self.bias, (r, r), value=float("-inf")).unfold(1, w, 1)  # [B, T, w]
+        return torch.exp(out.mul_(self.scale).add_(bias[:, None]).sub_(self.lse[..., None]))
 
     def pair(self, offset: int) -> torch.Tensor:
         """[B, H, T]: p(i, i + offset) for every query i; 0 where i + offset is outside or padding."""
+        if self.reach and abs(offset) <= self.reach:
+            return self.band[..., self.reach + offset]
         if offset not in self._pairs:
             b, h, t, _ = self.q.shape
             out = torch.zeros((b, h, t), dtype=self.dtype, device=self.q.device)
@@ -199,18 +255,39 @@ class FusedLayer:
             self._pairs[offset] = out
         return self._pairs[offset]
 
-    def gather(self, queries: torch.Tensor, keys: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
-        """[B, H, P]: p(queries[b, p], keys[b, p]) for index lists [B, P] of real tokens, ``chunk``
-        pairs at a time (a word of w sub-tokens has w^2 pairs: memory stays O(B chunk H d))."""
+    def gather(self, queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        """[B, H, P]: p(queries[b, p], keys[b, p]) for index lists [B, P] of real tokens: read from
+        the :meth:`band` where the key is within ``reach`` of the query, else from the vectors
+        (:meth:`gather_vectors`, only for those pairs, all rows' together: a row's long word does not
+        make every row gather as many)."""
+        b, h, t, _ = self.q.shape
+        if self.reach:
+            r = self.reach
+            w = 2 * r + 1
+            offset = keys - queries
+            index = (queries * w + (offset + r).clamp(0, 2 * r))[:, None, :].expand(b, h, -1)
+            out = self.band.reshape(b, h, t * w).gather(2, index)
+            far = offset.abs() > r
+        else:
+            out = torch.empty((b, h, queries.shape[1]), dtype=self.dtype, device=queries.device)
+            far = torch.ones(queries.shape, dtype=torch.bool, device=queries.device)
+        rows, at = torch.nonzero(far, as_tuple=True)
+        if len(rows):
+            out[rows, :, at] = self.gather_vectors(rows * t + queries[rows, at], rows * t + keys[rows, at])
+        return out
+
+    def gather_vectors(self, queries: torch.Tensor, keys: torch.Tensor, chunk: int = 8192) -> torch.Tensor:
+        """[P, H]: p(i, j) for flat token indices ``b * T + i``, ``b * T + j`` (long [P] each) from the
+        query and key vectors, ``chunk`` pairs at a time (a word of w sub-tokens has w^2 pairs: memory
+        stays O(chunk H d))."""
         b, t, h, d = self.qt.shape
-        offset = (torch.arange(b, device=queries.device) * t)[:, None]
-        flat = lambda x, i: x.reshape(b * t, h * d).index_select(0, (i + offset).reshape(-1)).view(b, -1, h, d)  # noqa: E731
-        out = torch.empty((b, h, queries.shape[1]), dtype=self.dtype, device=queries.device)
-        for start in range(0, queries.shape[1], chunk):
-            q, k = queries[:, start:start + chunk], keys[:, start:start + chunk]
-            scores = _dot(flat(self.qt, q), flat(self.kt, k)).transpose(1, 2)  # [B, H, chunk]
-            lse = self.lse.gather(2, q[:, None, :].expand(b, h, -1))
-            out[:, :, start:start + chunk] = torch.exp(scores * self.scale - lse)
+        qt, kt = self.qt.reshape(b * t, h, d), self.kt.reshape(b * t, h, d)
+        lse = self.lse.transpose(1, 2).reshape(b * t, h)
+        out = torch.empty((len(queries), h), dtype=self.dtype, device=queries.device)
+        for start in range(0, len(queries), chunk):
+            q, k = queries[start:start + chunk], keys[start:start + chunk]
+            scores = _dot(qt.index_select(0, q), kt.index_select(0, k))  # [chunk, H]
+            out[start:start + chunk] = torch.exp(scores * self.scale - lse.index_select(0, q))
         return out
 
     def received(self, weights: torch.Tensor) -> torch.Tensor:
@@ -346,3 +423,26 @@ def unit_pairs(items, r: int, device) -> tuple[torch.Tensor, torch.Tensor, torch
         keys = order[np.repeat(bounds[target], counts) + within]
         rows.append((np.repeat(tokens, counts), keys, np.ones(len(keys), np.float32)))
     return tuple(torch.from_numpy(a).to(device) for a in pad_rows(rows, (np.int64(0), np.int64(0), np.float32(0))))
+
+
+def band_reach(batch, words: bool) -> int:
+    """The reach of a batch's band of pairs (``FusedLayer.band``): :data:`REACH`, or with ``words``
+    the farthest pair of tokens within a word or two neighbouring words (``FusedView.pair`` at word
+    level), at most :data:`MAX_REACH`; kept in ``batch.cache``."""
+    import numpy as np
+
+    if not words:
+        return REACH
+    if "band_reach" not in batch.cache:
+        reach = REACH
+        for enc in batch.items:
+            order, bounds = unit_tokens(enc)
+            if enc.n_units == 0:
+                continue
+            lo = np.minimum.reduceat(order, bounds[:-1])  # every unit has a token
+            hi = np.maximum.reduceat(order, bounds[:-1])
+            reach = max(reach, int((hi - lo).max()))
+            if enc.n_units > 1:
+                reach = max(reach, int((np.maximum(hi[1:], hi[:-1]) - np.minimum(lo[1:], lo[:-1])).max()))
+        batch.cache["band_reach"] = min(reach, MAX_REACH)
+    return batch.cache["band_reach"]

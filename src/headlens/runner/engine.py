@@ -8,9 +8,11 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, ModelError, param_error
-from ..metrics.fused import FusedLayer, FusedView, fused_spec
+from ..metrics.fused import FusedLayer, FusedView, Rows, band_reach, fused_spec
 from ..metrics.registry import Metric
+from ..metrics.view import RowsView, level_blocks, row_statistics
 from . import fused as fused_path
+from . import rows as row_blocks
 from ..models.loading import LoadedModel
 from .batch import Batch
 from .hooks import AttentionCapture, hooks
@@ -27,8 +29,10 @@ class Engine:
     - ``fused`` (``attention="auto"`` picks it where it can): the model runs with
       :mod:`headlens.runner.fused` as its attention; each layer's statistics come from one fused
       kernel call (log-sum-exp, key-set masses, the entropy term) and a few diagonals of pairs, with
-      no T x T map. Metrics without a fused ``Need``, batch-level collectors and stored maps get the
-      layer's full rows, computed for them in the same call.
+      no T x T map. Full-row metrics (``need`` a :class:`~headlens.metrics.fused.Rows`), collectors
+      that read rows (``reads_rows``) and stored maps read the layer's rows a block of query rows at
+      a time (``runner/rows.py``), never the whole map of a batch; only a metric without any ``need``
+      and a collector without ``reads_rows`` get the layer's whole map (``full-map``).
     - ``eager``: the eager implementation's probabilities, read by hooks on the self-attention
       modules; every metric reads the full map. Layer analyses (``runner/parts.py``) and models
       whose attention bypasses transformers' attention interface (MPNet) always take it.
@@ -53,14 +57,21 @@ class Engine:
         self.path, self.path_reason = self._choose(attention)
         fused = self.path == "fused"
         self.fused_metrics = [(k, m, fused_spec(m.need, m.level)) for k, m in enumerate(metrics)
-                              if fused and m.need is not None and m.level != "parts"]
-        on_fused = {k for k, _, _ in self.fused_metrics}
-        self.token_metrics = [(k, m) for k, m in enumerate(metrics) if m.level == "token" and k not in on_fused]
-        self.word_metrics = [(k, m) for k, m in enumerate(metrics) if m.level == "word" and k not in on_fused]
+                              if fused and fused_spec(m.need, m.level) is not None and m.level != "parts"]
+        # full-row metrics on the fused path: per-row statistics from blocks of rows, by level
+        self.row_metrics = [(k, m) for k, m in enumerate(metrics)
+                            if fused and isinstance(m.need, Rows) and m.level in ("token", "word")]
+        self.row_stats = {}
+        for _, m in self.row_metrics:
+            self.row_stats.setdefault(m.level, set()).update(m.need.stats)
+        done = {k for k, _, _ in self.fused_metrics} | {k for k, _ in self.row_metrics}
+        self.token_metrics = [(k, m) for k, m in enumerate(metrics) if m.level == "token" and k not in done]
+        self.word_metrics = [(k, m) for k, m in enumerate(metrics) if m.level == "word" and k not in done]
         self.words = any(m.level == "word" for m in metrics)
         self.keysets = list({ks.name: ks for _, _, spec in self.fused_metrics for ks in spec.keysets}.values())
         self.entropy = any(spec.entropy for _, _, spec in self.fused_metrics)
-        self.full_rows = bool(self.token_metrics or self.word_metrics or self.collectors)
+        self.row_collectors = [c for c in self.collectors if getattr(c, "reads_rows", False)]
+        self.map_collectors = [c for c in self.collectors if not getattr(c, "reads_rows", False)]
         self.relations = tuple(dict.fromkeys(m.params["relation"] for m in metrics if "relation" in m.params))
         self.modules = lm.adapter.attention_modules(lm.model)
         self.compute_dtype = torch.float64 if lm.dtype == torch.float64 else torch.float32
@@ -86,11 +97,15 @@ class Engine:
         return "eager", reason
 
     def metric_paths(self) -> dict[str, str]:
-        """How each metric is computed: ``fused`` (no map), ``full-rows`` (the layer's map, computed in
-        the fused call), ``eager`` (the eager implementation's map), ``parts`` (a layer analysis)."""
+        """How each metric is computed: ``fused`` (no map), ``full-rows`` (its declared per-row
+        statistics, from blocks of query rows computed from the layer's q and k), ``full-map`` (a metric
+        without a ``need``: the layer's whole map), ``eager`` (the eager implementation's map),
+        ``parts`` (a layer analysis)."""
         fused = {m.name for _, m, _ in self.fused_metrics}
-        other = "full-rows" if self.path == "fused" else "eager"
-        return {m.name: "parts" if m.level == "parts" else "fused" if m.name in fused else other for m in self.metrics}
+        rows = {m.name for _, m in self.row_metrics}
+        other = "full-map" if self.path == "fused" else "eager"
+        return {m.name: "parts" if m.level == "parts" else "fused" if m.name in fused else
+                "full-rows" if m.name in rows else other for m in self.metrics}
 
     def batch(self, items) -> Batch:
         return Batch(
@@ -132,7 +147,7 @@ class Engine:
             view = batch.word_view(attn, words)
             for k, metric in self.word_metrics:
                 out[:, k, layer] = metric.score(view)
-        for collector in self.collectors:
+        for collector in self.map_collectors:
             collector.on_layer(layer, attn, batch)
 
     def _forward_eager(self, batch, inputs, out, kept, keep) -> int:
@@ -140,6 +155,8 @@ class Engine:
             self._check_layer(layer)
             attn = probs if probs.dtype == self.compute_dtype else probs.to(self.compute_dtype)
             self._full_rows(layer, attn, batch, out)
+            for collector in self.row_collectors:
+                collector.on_layer(layer, row_blocks.MapRows(attn), batch)
             for row in kept:
                 n = int(batch.n_tokens[row])
                 kept[row].append(attn[row, :, :n, :n].float().cpu())
@@ -154,21 +171,29 @@ class Engine:
         columns = {ks.name: i for i, ks in enumerate(self.keysets)}
         levels = {m.level for _, m, _ in self.fused_metrics}
 
-        def on_layer(layer: int, fused: FusedLayer, probs) -> None:
+        def on_layer(layer: int, fused: FusedLayer, rows: row_blocks.LayerRows) -> None:
             self._check_layer(layer)
             views = {level: FusedView(fused, batch, level, columns) for level in levels}
             for k, metric, spec in self.fused_metrics:
                 out[:, k, layer] = spec.score(views[metric.level])
-            if self.full_rows:
-                self._full_rows(layer, probs, batch, out)
+            for level, stats in self.row_stats.items():
+                valid, kinds = (batch.token_valid, batch.token_kinds) if level == "token" else (batch.unit_valid, batch.unit_kinds)
+                view = RowsView(batch, level, self.compute_dtype, row_statistics(
+                    level_blocks(rows, batch, level), stats, valid, kinds, batch.arcs, rows.shape[1], self.compute_dtype))
+                for k, metric in self.row_metrics:
+                    if metric.level == level:
+                        out[:, k, layer] = metric.score(view)
+            if self.token_metrics or self.word_metrics or self.map_collectors:
+                self._full_rows(layer, rows.full(), batch, out)
+            for collector in self.row_collectors:
+                collector.on_layer(layer, rows, batch)
             for row in kept:
-                n = int(batch.n_tokens[row])
-                kept[row].append(probs[row][:, :n, :n].float().cpu())
+                kept[row].append(rows.sentence_map(row, int(batch.n_tokens[row])))
 
         plan = fused_path.Plan(
-            batch.token_valid, on_layer, self.compute_dtype, entropy=self.entropy, full_rows=self.full_rows,
+            batch.token_valid, on_layer, self.compute_dtype, entropy=self.entropy,
+            reach=band_reach(batch, "word" in levels or batch.arcs is not None) if self.fused_metrics else 0,
             columns=batch.key_columns(self.keysets, self.compute_dtype) if self.keysets else None,
-            rows=tuple(kept),
         )
         with torch.inference_mode(), fused_path.using(self.lm.model, plan):
             self.lm.model(**inputs)

@@ -7,8 +7,9 @@ row's log-sum-exp, with the values widened by the extra columns that the run's m
 (``[V | K | key-set weights]``; q and k are zero-padded to that width, which leaves every score
 unchanged). The layer output is the first ``d`` columns: the model runs as it would with SDPA. The
 rest, and the per-row log-sum-exp, become a :class:`~headlens.metrics.fused.FusedLayer` handed to
-the engine's callback. Full rows are computed only when the plan asks for them (metrics without a
-fused ``Need``, stored maps), as the eager implementation would.
+the engine's callback with the layer's :class:`~headlens.runner.rows.LayerRows`, from which
+full-row metrics, collectors and stored maps compute the rows they read, a block at a time, as the
+eager implementation would (no row is computed unless one of them asks).
 
 Kernels: on CPU ``aten._scaled_dot_product_flash_attention_for_cpu``; on CUDA
 ``aten._scaled_dot_product_efficient_attention`` with ``compute_log_sumexp``; elsewhere, and for
@@ -29,6 +30,7 @@ import torch.nn.functional as F
 
 from ..errors import ModelError
 from ..metrics.fused import FusedLayer
+from .rows import LayerRows
 
 IMPLEMENTATION = "headlens_fused"
 _PLAN: contextvars.ContextVar[Plan | None] = contextvars.ContextVar("headlens_fused_plan", default=None)
@@ -40,12 +42,11 @@ class Plan:
     """What one forward pass asks of every layer (set by the engine around the pass)."""
 
     key_valid: torch.Tensor  # bool [B, T]
-    on_layer: Callable[[int, FusedLayer, torch.Tensor | None], None]  # (layer, fused, full probs or None)
+    on_layer: Callable[[int, FusedLayer, LayerRows], None]  # (layer, fused, its rows on request)
     dtype: torch.dtype  # statistics dtype (float32, or float64 for float64 models)
     columns: torch.Tensor | None = None  # [B, T, m] key-set weights (metrics.fused.KEY_SETS, by level)
     entropy: bool = False
-    full_rows: bool = False  # every row of every sentence (metrics without a fused Need)
-    rows: tuple[int, ...] = ()  # batch rows whose full maps are wanted (stored maps)
+    reach: int = 0  # half-width of each layer's band of pairs (FusedLayer.band; metrics.fused.band_reach)
     calls: int = 0
     _bias: dict = field(default_factory=dict, repr=False)
 
@@ -109,12 +110,6 @@ def _kernel(q, k, v, bias, scale):
     return torch.matmul(torch.exp(scores - lse[..., None]), v), lse
 
 
-def full_probs(q, k, bias, scale, dtype) -> torch.Tensor:
-    """[B, H, T, T] attention probabilities as the eager implementation computes them."""
-    scores = torch.matmul(q, k.transpose(-1, -2)) * scale + bias[:, None, None, :]
-    return torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype).to(dtype)
-
-
 def fused_attention(module, query, key, value, attention_mask=None, scaling=None, dropout=0.0, **kwargs):
     """transformers attention function: (output [B, T, H, d], None). See the module doc."""
     plan = _PLAN.get()
@@ -144,18 +139,13 @@ def fused_attention(module, query, key, value, attention_mask=None, scaling=None
         values, q, k = value, query, key
     out, lse = _kernel(q, k, values, bias[:, None, None, :], scale)
     stats = out[..., d:d + sum(e.shape[-1] for e in extras)].to(plan.dtype)
-    fused = FusedLayer(query, key, lse.to(plan.dtype), bias.to(plan.dtype), scale, plan.dtype, kernel=_kernel)
+    fused = FusedLayer(query, key, lse.to(plan.dtype), bias.to(plan.dtype), scale, plan.dtype, kernel=_kernel,
+                       reach=plan.reach)
     if plan.entropy:
         expected_k = stats[..., :d]
         fused.entropy = fused.lse - scale * torch.einsum("bhtd,bhtd->bht", query.to(plan.dtype), expected_k)
         stats = stats[..., d:]
     if plan.columns is not None:
         fused.masses = stats
-    probs = None
-    if plan.full_rows:
-        probs = full_probs(query, key, bias, scale, plan.dtype)
-    elif plan.rows:
-        rows = list(plan.rows)
-        probs = dict(zip(rows, full_probs(query[rows], key[rows], bias[rows], scale, plan.dtype)))
-    plan.on_layer(layer, fused, probs)
+    plan.on_layer(layer, fused, LayerRows(query, key, bias, scale, plan.dtype))
     return out[..., :d].transpose(1, 2).contiguous(), None

@@ -11,8 +11,9 @@ the mixtures with the heads after it, over chunks of rows (at most CHUNK element
 float64 (in float32 the difference of entropies cancels: 0.2% error on near-uniform heads).
 Cost: rows x (L H)^2 / 2 x T entropy terms, about L H / 2 times the surface metrics' entropy
 (about 2 s per 1,000 query tokens for MiniLM's 72 heads on 2 CPU cores; see docs/syntax.md);
-memory: every layer's attention of the batch is kept until the pass ends (L x B x H x T x T
-in the compute dtype, as the model itself holds them) plus a few chunks of CHUNK float64s.
+memory: every layer's rows of the batch are kept until the pass ends (on the fused path its q and
+k, L x 2 x B x H x T x d, from which the chunks of rows are computed; on the eager path its maps)
+plus a few chunks of CHUNK float64s.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ def js_sum(layers: list[torch.Tensor], valid: torch.Tensor, chosen: torch.Tensor
     """(float64 [K, K], rows): the JS divergence between every pair of heads summed over the valid
     query tokens of the chosen sentences; symmetric with a zero diagonal.
 
-    layers: per layer attn [B, H, T, T]; valid bool [B, T]; chosen bool [B]. Rows are gathered a
-    chunk at a time straight from the layers (no [B, L*H, T, T] copy).
+    layers: per layer the rows of its attention (``runner.rows.Rows``: on the fused path computed from
+    the layer's q and k, never the whole map); valid bool [B, T]; chosen bool [B]. Rows are made a
+    chunk at a time (no [B, L*H, T, T] copy).
     """
     k, t = sum(a.shape[1] for a in layers), valid.shape[1]
     out = torch.zeros(k, k, dtype=torch.float64, device=valid.device)
@@ -40,7 +42,7 @@ def js_sum(layers: list[torch.Tensor], valid: torch.Tensor, chosen: torch.Tensor
     step = max(1, CHUNK // max(1, k * t))
     for start in range(0, len(qb), step):
         b, i = qb[start:start + step], qi[start:start + step]
-        rows = torch.cat([a[b, :, i, :] for a in layers], dim=1).to(torch.float64)  # [r, K, T]
+        rows = torch.cat([a.pick(b, i) for a in layers], dim=1).to(torch.float64)  # [r, K, T]
         eps = (SMOOTHING / n[b])[:, None, None] * valid[b][:, None, :]  # padded keys stay exactly 0
         rows = torch.add(eps, rows, alpha=1.0 - SMOOTHING)
         h = torch.special.entr(rows).sum(-1)  # [r, K]; entr(0) = 0
@@ -53,6 +55,7 @@ def js_sum(layers: list[torch.Tensor], valid: torch.Tensor, chosen: torch.Tensor
 class HeadDistances(Collector):
     name = "cluster"
     needs_attention = True
+    reads_rows = True  # on_layer gets the layer's rows (runner.rows.Rows), not its map
 
     def __init__(self, layers: int, heads: int):
         self.k = layers * heads

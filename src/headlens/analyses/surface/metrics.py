@@ -25,7 +25,7 @@ from __future__ import annotations
 from ...lazy import torch  # imported on first use: the names register without torch (headlens.lazy)
 
 from ...align.encode import CLS, SEP
-from ...metrics.fused import Need
+from ...metrics.fused import Need, Rows
 from ...metrics.registry import Metric, MetricSet
 from ...metrics.view import SMOOTHING, AttentionView
 
@@ -77,8 +77,8 @@ SURFACE = {  # name: (full-row function, description, token-level Need, word-lev
     "next": (_next, "attention to the next unit", Need("pair", 1, "has_next"), Need("pair", 1, "has_next")),
     "sep_sep": (_sep_sep, "attention from [SEP] to [SEP] tokens", Need("mass", "sep", "sep"), Need("mass", "sep", "sep")),
     # word-level entropy is the entropy of the aggregated word row: full rows
-    "entropy": (_entropy, "row entropy in nats, mean over queries", Need("entropy"), None),
-    "cls_entropy": (_cls_entropy, "entropy in nats of the [CLS] row", Need("entropy", queries="cls"), None),
+    "entropy": (_entropy, "row entropy in nats, mean over queries", Need("entropy"), Rows(("row_entropy",))),
+    "cls_entropy": (_cls_entropy, "entropy in nats of the [CLS] row", Need("entropy", queries="cls"), Rows(("row_entropy",))),
 }
 
 # The word-level entropies read full rows (the entropy of an aggregated word row has no fused
@@ -90,8 +90,9 @@ METRICS = MetricSet("surface")
 ROW_METRICS = MetricSet(FULL_ROWS)
 for _name, (_fn, _desc, _token, _word) in SURFACE.items():
     METRICS.add(Metric(_name, "token", _desc + " (token level)", _fn, "surface", need=_token))
-    (METRICS if _word else ROW_METRICS).add(Metric("word_" + _name, "word", _desc + " (word level, Clark aggregation)",
-                                                  _fn, "surface" if _word else FULL_ROWS, need=_word))
+    _fused_word = isinstance(_word, Need)  # else full rows (Rows): the analysis surface_rows
+    (METRICS if _fused_word else ROW_METRICS).add(Metric("word_" + _name, "word", _desc + " (word level, Clark aggregation)",
+                                                        _fn, "surface" if _fused_word else FULL_ROWS, need=_word))
 
 
 # --- Clark et al.'s code (--replicate clark2019): sums over the N units, divided by N -------------

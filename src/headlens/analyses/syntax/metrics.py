@@ -26,6 +26,7 @@ from ...lazy import torch  # imported on first use: the names register without t
 
 from ...align.encode import WORD
 from ...errors import ConfigError
+from ...metrics.fused import Rows
 from ...metrics.registry import Metric, MetricFamily, MetricSet
 from ...metrics.view import AttentionView
 
@@ -60,7 +61,7 @@ def accuracy_count(relation: str, direction: str):
             raise ValueError("dependency accuracy needs the batch's arcs on the word view")
         selected = v.arcs.weights[(relation, "d2h")] > 0  # [B, K]: the relation's arcs
         hit = (predicted(v, direction) == v.arcs.head[:, None, :]) & selected[:, None, :]
-        out = hit.sum(-1).to(v.attn.dtype)
+        out = hit.sum(-1).to(v.dtype)
         return out.masked_fill(~selected.any(-1)[:, None], float("nan"))
 
     return score
@@ -70,7 +71,7 @@ def _metric(m: re.Match) -> Metric:
     rel, direction = m["relation"], m["direction"]
     what = "its dependent attends most to the head" if direction == "d2h" else "the head attends most to its dependent"
     return Metric(m.group(0), "word", f"count of {rel} arcs where {what} (word level)", accuracy_count(rel, direction),
-                  ANALYSIS, {"relation": rel, "direction": direction})
+                  ANALYSIS, {"relation": rel, "direction": direction}, need=Rows((f"dependency_argmax_{direction}",)))
 
 
 def check_relations(relations) -> tuple[str, ...]:
