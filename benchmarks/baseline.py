@@ -8,7 +8,7 @@ This module is that workflow written the way a competent researcher would write 
 - store: one sentence per forward pass (eager attention, ``output_attentions=True``), each
   sentence's maps stacked into one float32 numpy array and appended to a list;
 - analyze: per stored sentence, numpy vectorised over layers and heads, the same nine surface
-  metrics as ``headlens.metrics.surface`` (cls, sep, punct, self, prev, next, sep_sep, entropy,
+  metrics as ``headlens.analyses.surface.metrics`` (cls, sep, punct, self, prev, next, sep_sep, entropy,
   cls_entropy) at token level, and again at word level on word attention built with Clark
   aggregation (to a word = sum over its sub-token columns, from a word = mean over its sub-token
   rows; special tokens are units of their own), as two matrix products per sentence.

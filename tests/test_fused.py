@@ -275,7 +275,7 @@ def test_row_blocks_equal_the_whole_map(tiny_bert_dir, block):
     from headlens.align.encode import Encoder
     from headlens.corpus.reader import Corpus
     from headlens.metrics.arcs import DEFAULT_RELATIONS
-    from headlens.metrics.dependency import predicted
+    from headlens.analyses.syntax.metrics import predicted
     from headlens.metrics.view import level_blocks, row_statistics, word_map
     from headlens.modelcompare.similarity import map_cosine, rows_cosine
     from headlens.runner.batch import Batch

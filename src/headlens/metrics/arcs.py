@@ -11,7 +11,7 @@ arcs by label:
   differ in tree shape, not only in names (see docs/roles.md);
 - ``all`` is every arc except ``punct``;
 - ``subj`` is any nominal subject: ``nsubj`` and its subtypes (UD ``nsubj:pass``) and spaCy's
-  ``nsubjpass`` (used by the features of interest, metrics/features.py).
+  ``nsubjpass`` (used by the features of interest, analyses/features/metrics.py).
 
 For each relation and direction the batch carries per-arc weights that turn a sum over arcs
 into the sieve formula's mean over queries of the mean over each query's sieve set:
