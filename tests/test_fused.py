@@ -237,6 +237,7 @@ def _npz(run) -> dict:
     return out
 
 
+@pytest.mark.integration  # gold UD sentences from ../shared/data
 @pytest.mark.parametrize("block,aggregation", [(3, "clark"), (7, "clark"), (4096, "clark"), (5, "first"), (5, "mean")])
 def test_full_row_metrics_and_collectors_in_blocks_equal_eager(tiny_bert_dir, tmp_path, monkeypatch, block, aggregation):
     """surface_rows, syntax (dependency argmax), cluster (JS) and the stored maps, from blocks of
@@ -268,6 +269,7 @@ def test_full_row_metrics_and_collectors_in_blocks_equal_eager(tiny_bert_dir, tm
             np.testing.assert_allclose(maps_b[name][key], value, atol=1e-6, rtol=0)
 
 
+@pytest.mark.integration  # gold UD sentences from ../shared/data
 @pytest.mark.parametrize("block", [1, 3, 5, 100])
 def test_row_blocks_equal_the_whole_map(tiny_bert_dir, block):
     """Every read of runner/rows.py from q and k, at several block heights, equals the same read of
