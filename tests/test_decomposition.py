@@ -67,6 +67,7 @@ def test_complete_at_every_stage_on_every_family(family_dir, dtype):
     assert set(layers["ids"].tolist()) == {0, 1, 2}
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_complete_on_minilm(dtype):
     lm = load_model(None, dtype=dtype)

@@ -27,6 +27,7 @@ def test_hook_capture_equals_output_attentions(tiny_model):
         torch.testing.assert_close(captured[layer], ref, rtol=0, atol=0)
 
 
+@pytest.mark.integration
 def test_real_model_parity(tmp_path):
     lm = load_model()  # the embedded all-MiniLM-L6-v2
     captured = []

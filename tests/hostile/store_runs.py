@@ -21,17 +21,27 @@ def options(model: str, corpus: str, out, **kw) -> dict:
                 max_tokens=40, sort_window=8, store_maps=(), **kw)
 
 
+# One corpus and one reference run for the five store test files, which read and copy them and never
+# change them (each file imports the fixtures, so pytest would build them once per file).
+_SHARED: dict = {}
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> str:
-    p = tmp_path_factory.mktemp("corpus") / "c.txt"
-    p.write_text("\n".join(LINES) + "\n", encoding="utf-8")
-    return str(p)
+    if "corpus" not in _SHARED:
+        p = tmp_path_factory.mktemp("corpus") / "c.txt"
+        p.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+        _SHARED["corpus"] = str(p)
+    return _SHARED["corpus"]
 
 
 @pytest.fixture(scope="module")
 def reference(tiny_bert_dir, corpus, tmp_path_factory) -> str:
     """An uninterrupted run (surface metrics)."""
-    return headlens.run(**options(tiny_bert_dir, corpus, tmp_path_factory.mktemp("reference") / "ref")).path
+    key = ("reference", tiny_bert_dir, corpus)
+    if key not in _SHARED:
+        _SHARED[key] = headlens.run(**options(tiny_bert_dir, corpus, tmp_path_factory.mktemp("reference") / "ref")).path
+    return _SHARED[key]
 
 
 def copy_run(src: str, dst) -> str:
