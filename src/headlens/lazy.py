@@ -59,3 +59,21 @@ def lazy_module(name: str) -> LazyModule:
 
 
 torch = lazy_module("torch")
+
+
+def lazy_exports(package: str, where: dict[str, str], exported: list[str]):
+    """PEP 562 hooks ``(__getattr__, __dir__)`` for ``package``: each name of ``where`` is read from
+    its submodule (``{"Engine": ".engine"}``) when first used, then kept in the package's globals."""
+    import sys
+
+    def __getattr__(name: str):
+        if name not in where:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(where[name], package), name)
+        setattr(sys.modules[package], name, value)
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(vars(sys.modules[package])) | set(exported))
+
+    return __getattr__, __dir__

@@ -140,3 +140,13 @@ def check_jsonl(path: str, first_line: int, objects: list[dict], fields: dict[st
         raise ColumnError(
             f"the {key} field {name!r} holds labels, not text: {listing(values[:5], width=20)} in the first "
             f"{len(objects)} lines.", {key: texts[0]} if texts else {}, "", path, first_line, JSONL_FLAGS, key)
+
+
+# the classifier commands' column and label flags (headlens finetune, evaluate, ablate)
+COLUMNS_HELP = ("where text, optional text_b and label are: TSV 0-based indices or header names, JSONL fields; "
+                "e.g. text=0,label=1 or text=sentence1,text_b=sentence2,label=label")
+
+
+def label_list(text: str | None) -> tuple[str, ...] | None:
+    """``--labels a,b,c`` as a tuple (None when not given)."""
+    return tuple(x for x in text.split(",") if x) if text else None

@@ -24,14 +24,6 @@ from ..errors import ConfigError, CorpusError, listing, shorten
 KEYS = ("text", "text_b", "label")
 MAX_DERIVED_LABELS = 100  # more classes than this, most of them seen once: the label column holds text
 
-COLUMNS_HELP = ("where text, optional text_b and label are: TSV 0-based indices or header names, JSONL fields; "
-                "e.g. text=0,label=1 or text=sentence1,text_b=sentence2,label=label")
-
-
-def label_list(text: str | None) -> tuple[str, ...] | None:
-    """``--labels a,b,c`` as a tuple (None when not given)."""
-    return tuple(x for x in text.split(",") if x) if text else None
-
 
 @dataclass(frozen=True)
 class Columns:

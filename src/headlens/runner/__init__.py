@@ -5,7 +5,7 @@ constants (``AGGREGATIONS``) are read without importing torch or the model code.
 context manager is ``headlens.runner.hooks.hooks``: ``headlens.runner.hooks`` is its module.
 """
 
-from importlib import import_module
+from ..lazy import lazy_exports
 
 _WHERE = {
     "AGGREGATIONS": ".batch", "Batch": ".batch", "plan_batches": ".batching", "Engine": ".engine",
@@ -15,13 +15,4 @@ _WHERE = {
 __all__ = ["AGGREGATIONS", "AttentionCapture", "Batch", "Engine", "plan_batches"]
 
 
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(_WHERE[name], __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__)

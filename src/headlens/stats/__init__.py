@@ -57,7 +57,7 @@ Reproducibility
     result. Bootstrap indices follow ``scipy.stats.bootstrap`` (see :mod:`.bootstrap`).
 """
 
-from importlib import import_module
+from ..lazy import lazy_exports
 
 # Imported on first use (PEP 562): the constants of ``table`` (CORRECTIONS, ...) are read by the
 # options classes when ``headlens --help`` builds its flags, which must not import scipy.
@@ -81,13 +81,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(_WHERE[name], __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__)

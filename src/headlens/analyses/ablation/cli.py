@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...finetune.data import COLUMNS_HELP, label_list as _labels
+from ...corpus.columns import COLUMNS_HELP, label_list as _labels
 from .options import AblationStats
 
 
