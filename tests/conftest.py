@@ -10,7 +10,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from tiny import make_tiny_bert  # noqa: E402
 
-SHARED = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
+# ../shared/data beside the checkout; HEADLENS_SHARED_DATA points elsewhere (the GPU machine gets a copy in the tree)
+SHARED = os.path.abspath(os.environ.get("HEADLENS_SHARED_DATA")
+                         or os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
 UD_DEV = os.path.join(SHARED, "ud-english-ewt", "en_ewt-ud-dev.conllu")
 
 

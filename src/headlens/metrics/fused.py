@@ -295,7 +295,8 @@ class FusedLayer:
         kernel call with keys as queries, whose log-sum-exp over the queries i, biased by
         ``log w_i - lse_i``, is the log of that sum."""
         bias = (torch.log(weights.to(self.dtype))[:, None, :] - self.lse)[:, :, None, :]  # [B, H, 1, T]
-        _, lse = self.kernel(self.k, self.q, self.k, bias.to(self.q.dtype), self.scale)
+        k = self.k.to(self.dtype)  # in the statistics dtype: a half-precision bias would round log w_i - lse_i
+        _, lse = self.kernel(k, self.q.to(self.dtype), k, bias, self.scale)
         return torch.exp(lse.to(self.dtype)) * (self.bias == 0)[:, None, :]
 
 

@@ -35,6 +35,7 @@ from .rows import LayerRows
 IMPLEMENTATION = "headlens_fused"
 _PLAN: contextvars.ContextVar[Plan | None] = contextvars.ContextVar("headlens_fused_plan", default=None)
 _REGISTERED = False
+HALF = (torch.float16, torch.bfloat16)
 
 
 @dataclass
@@ -53,8 +54,12 @@ class Plan:
     def bias(self, dtype: torch.dtype) -> torch.Tensor:
         """[B, T] additive key bias in ``dtype``: 0 for a real key, -inf for padding."""
         if dtype not in self._bias:
-            zero = torch.zeros(self.key_valid.shape, dtype=dtype, device=self.key_valid.device)
-            self._bias[dtype] = zero.masked_fill(~self.key_valid, float("-inf"))
+            b, t = self.key_valid.shape
+            # CUDA's efficient kernel wants each batch row of the bias 16-byte aligned: rows are
+            # allocated to a multiple of 16 keys and the view keeps the first t (a view, no copy)
+            width = -(-t // 16) * 16 if self.key_valid.is_cuda else t
+            zero = torch.zeros((b, width), dtype=dtype, device=self.key_valid.device)[:, :t]
+            self._bias[dtype] = zero.masked_fill_(~self.key_valid, float("-inf"))
         return self._bias[dtype]
 
 
@@ -94,6 +99,25 @@ def using(model, plan: Plan) -> Iterator[Plan]:
         _PLAN.reset(token)
 
 
+def _aligned(bias: torch.Tensor) -> torch.Tensor:
+    """``bias`` [B, 1 or H, 1, T] as a view whose batch and head strides are multiples of 16
+    elements, as CUDA's efficient kernel asks (a copy only where they are not)."""
+    if all(stride % 16 == 0 for stride, n in zip(bias.stride()[:-1], bias.shape[:-1]) if n > 1):
+        return bias
+    t = bias.shape[-1]
+    out = bias.new_empty((*bias.shape[:-1], -(-t // 16) * 16))[..., :t]
+    return out.copy_(bias)
+
+
+def _widened(query, key, blocks: list) -> tuple:
+    """(q, k, [blocks]) zero-padded to one width, a multiple of 16 (the CPU kernel is much faster there:
+    MiniLM, T = 512, 157 ms at width 80 against 233 ms at 75); zero columns leave every score unchanged."""
+    values = torch.cat(blocks, dim=-1)
+    width = -(-max(values.shape[-1], query.shape[-1]) // 16) * 16
+    return (F.pad(query, (0, width - query.shape[-1])), F.pad(key, (0, width - key.shape[-1])),
+            F.pad(values, (0, width - values.shape[-1])))
+
+
 def _kernel(q, k, v, bias, scale):
     """(output [B, H, T, D], lse [B, H, T]) of softmax(s q k^T + bias) v, bias [B, 1 or H, 1, T]."""
     if q.dtype != torch.float64:
@@ -103,7 +127,7 @@ def _kernel(q, k, v, bias, scale):
         if q.device.type == "cuda":
             t = q.shape[2]
             res = torch.ops.aten._scaled_dot_product_efficient_attention(
-                q, k, v, bias.expand(-1, q.shape[1], t, -1), True, scale=scale)  # lse padded to 32
+                q, k, v, _aligned(bias).expand(-1, q.shape[1], t, -1), True, scale=scale)  # lse padded to 32
             return res[0], res[1][..., :t]
     scores = torch.matmul(q, k.transpose(-1, -2)) * scale + bias
     lse = torch.logsumexp(scores, -1)
@@ -124,22 +148,27 @@ def fused_attention(module, query, key, value, attention_mask=None, scaling=None
     plan.calls += 1
     b, h, t, d = query.shape
     scale = float(scaling) if scaling is not None else d ** -0.5
-    bias = plan.bias(query.dtype)
+    key_bias = plan.bias(query.dtype)  # [B, T]
+    bias = key_bias[:, None, None, :]
     extras = [key] if plan.entropy else []
     if plan.columns is not None:
-        extras.append(plan.columns.to(value.dtype)[:, None].expand(b, h, t, -1))
-    if extras:
-        values = torch.cat([value, *extras], dim=-1)
-        # zero-pad to a multiple of 16: the CPU kernel is much faster there (MiniLM, T = 512: 157 ms
-        # at width 80 against 233 ms at 75)
-        width = -(-values.shape[-1] // 16) * 16
-        values = F.pad(values, (0, width - values.shape[-1]))
-        q, k = F.pad(query, (0, width - d)), F.pad(key, (0, width - d))
+        extras.append(plan.columns[:, None].expand(b, h, t, -1))  # in the statistics dtype
+    n = sum(e.shape[-1] for e in extras)
+    if not extras:
+        out, lse = _kernel(query, key, value, bias, scale)
+        stats = None
+    elif query.dtype in HALF:
+        # the model's attention in its own dtype; the statistics in float32 from the same q and k:
+        # a half-precision output would round small masses (float16 is subnormal under 6e-5, where a
+        # word row that puts nearly all its mass on [SEP] keeps its mass on words)
+        out, _ = _kernel(query, key, value, bias, scale)
+        stats, lse = _kernel(*_widened(query.to(plan.dtype), key.to(plan.dtype), [e.to(plan.dtype) for e in extras]),
+                             plan.bias(plan.dtype)[:, None, None, :], scale)
+        stats = stats[..., :n]
     else:
-        values, q, k = value, query, key
-    out, lse = _kernel(q, k, values, bias[:, None, None, :], scale)
-    stats = out[..., d:d + sum(e.shape[-1] for e in extras)].to(plan.dtype)
-    fused = FusedLayer(query, key, lse.to(plan.dtype), bias.to(plan.dtype), scale, plan.dtype, kernel=_kernel,
+        out, lse = _kernel(*_widened(query, key, [value, *(e.to(value.dtype) for e in extras)]), bias, scale)
+        stats, out = out[..., d:d + n].to(plan.dtype), out[..., :d]
+    fused = FusedLayer(query, key, lse.to(plan.dtype), key_bias.to(plan.dtype), scale, plan.dtype, kernel=_kernel,
                        reach=plan.reach)
     if plan.entropy:
         expected_k = stats[..., :d]
@@ -147,5 +176,5 @@ def fused_attention(module, query, key, value, attention_mask=None, scaling=None
         stats = stats[..., d:]
     if plan.columns is not None:
         fused.masses = stats
-    plan.on_layer(layer, fused, LayerRows(query, key, bias, scale, plan.dtype))
-    return out[..., :d].transpose(1, 2).contiguous(), None
+    plan.on_layer(layer, fused, LayerRows(query, key, key_bias, scale, plan.dtype))
+    return out.transpose(1, 2).contiguous(), None
