@@ -318,3 +318,16 @@ def test_row_blocks_equal_the_whole_map(tiny_bert_dir, block):
     other = LayerRows(k, q, bias, 0.5, torch.float32)
     torch.testing.assert_close(rows_cosine(rows, other, batch.token_valid),
                                map_cosine(attn, other.full(), batch.token_valid), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("shape", [(3, 1, 1, 9), (3, 4, 1, 9), (2, 4, 1, 32)])
+def test_the_cuda_bias_is_aligned_and_unchanged(shape):
+    """CUDA's efficient kernel reads the bias's batch and head rows 16 elements at a time
+    (runner/fused.py ``_aligned``, verified on an H200 by tests/test_gpu.py)."""
+    from headlens.runner.fused import _aligned
+
+    bias = torch.randn(shape)
+    aligned = _aligned(bias)
+    assert torch.equal(aligned, bias)
+    assert all(s % 16 == 0 for s, n in zip(aligned.stride()[:-1], shape[:-1]) if n > 1)
+    assert (aligned is bias) == (shape[-1] % 16 == 0)  # a copy only where the rows are misaligned

@@ -54,12 +54,8 @@ class Plan:
     def bias(self, dtype: torch.dtype) -> torch.Tensor:
         """[B, T] additive key bias in ``dtype``: 0 for a real key, -inf for padding."""
         if dtype not in self._bias:
-            b, t = self.key_valid.shape
-            # CUDA's efficient kernel wants each batch row of the bias 16-byte aligned: rows are
-            # allocated to a multiple of 16 keys and the view keeps the first t (a view, no copy)
-            width = -(-t // 16) * 16 if self.key_valid.is_cuda else t
-            zero = torch.zeros((b, width), dtype=dtype, device=self.key_valid.device)[:, :t]
-            self._bias[dtype] = zero.masked_fill_(~self.key_valid, float("-inf"))
+            zero = torch.zeros(self.key_valid.shape, dtype=dtype, device=self.key_valid.device)
+            self._bias[dtype] = zero.masked_fill(~self.key_valid, float("-inf"))
         return self._bias[dtype]
 
 
