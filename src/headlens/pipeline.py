@@ -36,9 +36,9 @@ from .runner.windows import WindowCombiner
 from .store import Run, RunWriter, integrity, layout, open_run, prepare_run_dir, resume
 from .store.atomic import WriteError
 from .store.catalog import register_run
-from .store.tables import heads_table
+from .store.tables import STORE_FORMAT, heads_table
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = STORE_FORMAT  # store/tables.py: 2 stores score values in the compute precision
 SPECIAL_TOKENS_POLICY = "kept: [CLS]/[SEP] are queries and keys in token and word views (Clark et al.)"
 
 
@@ -84,6 +84,7 @@ def _manifest(cfg: RunConfig, lm, annotator, front: FrontHalf, metrics, engine: 
     spec = front.spec
     return {
         "format_version": FORMAT_VERSION,
+        "score_dtype": "float64" if engine.compute_dtype == torch.float64 else "float32",
         "status": "running",
         "started": _now(),
         "finished": None,
@@ -148,7 +149,7 @@ class _Store:
         self.windows = WindowCombiner()
         self.torn = False  # a batch was cut while being stored: the open part is dropped, not committed
         self.writer = RunWriter(out, [m.name for m in metrics], part_size=cfg.part_size, parts=state.parts,
-                                on_commit=collectors.on_commit(out, state.commit))  # a part counts once progress.json records it
+                                on_commit=collectors.on_commit(out, state.commit), score_dtype=manifest["score_dtype"])  # a part counts once progress.json records it
         try:
             self.writer.write_manifest(manifest)
         except BaseException:
