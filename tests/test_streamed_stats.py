@@ -201,3 +201,9 @@ def test_fewer_sentences_than_the_manifest_counts_is_refused(ud_run, tmp_path):
     json.dump(manifest, open(path, "w"))
     with pytest.raises(RunStoreError, match=r"manifest counts 60 analysed sentences but its committed sentence parts list"):
         head_roles(open_run(out))
+
+
+def test_the_manifest_records_the_finalizers_done(ud_run):
+    manifest = json.load(open(os.path.join(ud_run.path, "manifest.json")))
+    assert manifest["status"] == "complete"
+    assert manifest["finalizers"] == {"roles": "done", "syntax": "done", "categories": "done", "patterns": "done"}

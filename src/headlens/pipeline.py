@@ -24,7 +24,7 @@ from .config import RunConfig
 from .corpus.reader import Corpus
 from .corpus.types import Skipped
 from .errors import RunStoreError
-from .analyses.registry import collectors as collector_factories, finalize, resolve
+from .analyses.registry import collectors as collector_factories, finalize, finalizers, resolve
 from .models import load_model
 from .collect import CollectorSet
 from .runner import Engine
@@ -323,6 +323,7 @@ def run(config: RunConfig | None = None, **options) -> Run:
     collectors = CollectorSet.for_run(cfg, lm, collector_factories())  # batch-level accumulators (syntax, cluster)
     engine = Engine(lm, metrics, cfg.word_aggregation, collectors.attention, cfg.attention)
     manifest = _manifest(cfg, lm, annotator, front, metrics, engine)
+    manifest["finalizers"] = {name: "pending" for name in finalizers(() if cfg.metrics else cfg.analyses)}
     fresh = Moments((len(metrics), lm.num_layers, lm.num_heads))
     out, state = resume.start(cfg.out, fresh, manifest, cfg.resume, lambda o: prepare_run_dir(o, cfg.overwrite))
     if state == resume.COMPLETE:  # same settings, every recorded file intact

@@ -43,6 +43,14 @@ class Run:
     def complete(self) -> bool:
         return self.manifest.get("status") == "complete"
 
+    def record_finalizer(self, analysis: str, state: str) -> None:
+        """Record in the manifest's "finalizers" that ``analysis``'s statistics are ``state`` ("pending",
+        "done"): a complete run says which of its derived tables exist."""
+        from .atomic import atomic_write_json
+
+        self.manifest["finalizers"] = {**self.manifest.get("finalizers", {}), analysis: state}
+        atomic_write_json(os.path.join(self.path, MANIFEST), self.manifest)
+
     @property
     def metrics(self) -> list[str]:
         return [m["name"] for m in self.manifest.get("metrics", [])]
