@@ -2,7 +2,7 @@
 fixed distributions with planted effects, no model.
 
     .venv/bin/python benchmarks/synthetic.py OUT --sentences 200000 [--layers 12 --heads 12] [--seed 0]
-        [--analyses roles,categories,syntax] [--shift 0.0]
+        [--analyses roles,categories,syntax] [--shift 0.0]   (roles1: the local role's scores alone)
 
 What it writes is what ``headlens run`` writes for the statistics to read: ``manifest.json``
 (store format 2, float32 values, counts, checksums of every file), ``scores/`` and
@@ -54,9 +54,12 @@ CHANGED = {"cat_pref": [(4, 4)], "role_delim": [(1, 1)]}
 
 
 def metric_names(analyses: tuple[str, ...]) -> list[str]:
+    """The metrics of ``analyses`` (roles, categories, syntax; "roles1": role_local_w2 alone)."""
     out = []
     if "roles" in analyses:
         out += ROLE_METRICS
+    elif "roles1" in analyses:
+        out += ROLE_METRICS[:1]
     if "categories" in analyses:
         out += CATEGORY_METRICS
     if "syntax" in analyses:
