@@ -77,6 +77,18 @@ figures:
    SDPA inference of the same sentences in the same batches, at every sequence length, about
    130,000 tokens per length, median of 3 interleaved rounds; see ``lengths.py``.
 
+9. ``roles_rss_200k_vs_20k``, ``compare_rss_200k_vs_20k``, ``syntax_rss_200k_vs_20k`` and
+   ``categories_rss_200k_vs_20k`` (targets <= 1.2): the peak RSS of each statistics command in a
+   fresh process (``stats_child.py``) on a synthetic 12 x 12 run of 200,000 sentences over its
+   peak on one of 20,000 (``synthetic.py``: roles, categories and syntax scores with planted
+   effects; compare: against a second synthetic run of the same corpus with planted changes).
+   ``roles_1M_peak_rss_mb`` (target <= 2048): roles on a synthetic 1,000,000-sentence run (the
+   local role's scores only, 144 columns: the memory does not depend on the number of metrics
+   beyond one part's buffer, and the tests of three metrics took 526 s at 200k on a loaded machine). ``syntax_store_scans`` (target <= 2): the scans of the score parts that
+   ``headlens syntax`` made (``Run.score_scans``). INFO: each command's seconds and MiB, and the
+   planted role heads found (``roles_planted_found_1M``, ``roles_other_heads_1M``). The runs are
+   written by subprocesses, so that this process stays small for the children's peaks.
+
 Output: INFO lines (raw throughputs, times, memory), then one line per figure,
 ``BENCH <name> <value> target <op> <value>``; the same, with the environment (versions, threads,
 device, CPU model, date), goes to ``bench-results.json`` in the repository root. ``--quick`` runs
@@ -88,11 +100,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 
 from benchutil import REPO, UD_DEV, corpus_spec, max_rss_mib, pin_threads, scratch_dir, write_repeated_corpus
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.join(REPO, "src")
 
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "child.py")
 INHERITED_RSS_WARNING_MIB = 100
@@ -117,14 +134,15 @@ class Sizes:
     length_tokens: int = 130_000  # figure 8: tokens of each length's corpus ...
     repeats_lengths: int = 3  # ... and interleaved rounds (the median counts)
     startup: int = 9  # figure 7: interleaved rounds of `headlens --help` and the bare import
+    scale: tuple[int, int, int] = (20_000, 200_000, 1_000_000)  # figure 9: synthetic runs (small, large, roles only)
 
 
-GROUPS = ("memory", "resume", "throughput", "store", "decomposition", "mpnet", "startup", "lengths")  # --only picks among them
+GROUPS = ("memory", "resume", "throughput", "store", "decomposition", "mpnet", "startup", "lengths", "scale")  # --only picks among them
 FULL = Sizes(throughput=None, baseline=2000, memory_small=1000, memory_large=20000,
              baseline_memory=(1000, 2000), warmup=200, repeats_plain=5, repeats_baseline=3)
 QUICK = Sizes(throughput=200, baseline=100, memory_small=100, memory_large=1000,
               baseline_memory=(100, 200), warmup=32, repeats_plain=1, repeats_baseline=1, resume=200, resume_part_size=20,
-              mpnet=32, repeats_mpnet=1, startup=5, length_tokens=6000, repeats_lengths=1)
+              mpnet=32, repeats_mpnet=1, startup=5, length_tokens=6000, repeats_lengths=1, scale=(2000, 20000, 50000))
 STARTUP = {  # figure 7: two fresh processes
     "headlens_help": ["-c", "import sys; from headlens.cli import main; sys.exit(main())", "--help"],
     "bare_duckdb_pyarrow": ["-c", "import duckdb, pyarrow"],
@@ -570,6 +588,67 @@ def bench_startup(sizes: Sizes, report: Report) -> Figure:
 
 # --- main ---------------------------------------------------------------------------------------
 
+def _synthetic(out: str, sentences: int, **options) -> str:
+    """A synthetic run written by a subprocess (benchmarks/synthetic.py)."""
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in options.items()]
+    started = time.perf_counter()
+    subprocess.run([sys.executable, os.path.join(HERE, "synthetic.py"), out, "--sentences", str(sentences), *flags], check=True)
+    log(f"synthetic run of {sentences} sentences {options or ''}: {time.perf_counter() - started:.0f} s")
+    return out
+
+
+def stats_child(command: str, *runs: str) -> dict:
+    """One statistics command in a fresh process (stats_child.py): its peak RSS, seconds and scans."""
+    done = subprocess.run([sys.executable, os.path.join(HERE, "stats_child.py"), command, *runs], check=True,
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join((SRC, HERE))})
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _planted_roles(run_dir: str) -> tuple[int, int, int]:
+    """(planted role heads, found among them, other heads found) of roles/default on a synthetic run."""
+    import pyarrow.parquet as pq
+
+    with open(os.path.join(run_dir, "manifest.json"), encoding="utf-8") as fh:
+        manifest = json.load(fh)
+    metrics = {m["name"] for m in manifest["metrics"]}
+    want = {(m, a, b) for m, cells in manifest["synthetic"]["planted"]["roles"].items() if m in metrics for a, b in cells}
+    rows = pq.read_table(os.path.join(run_dir, "roles", "default", "heads.parquet")).to_pylist()
+    found = {(r["metric"], r["layer"], r["head"]) for r in rows if r["is_role"]}
+    return len(want), len(want & found), len(found - want)
+
+
+def bench_scale(args, sizes: Sizes, report: Report, tmp: str) -> list[Figure]:
+    """Figure 9: statistics on synthetic runs of 20k and 200k sentences, and roles at 1M."""
+    small, large, huge = sizes.scale
+    peaks: dict[str, dict[int, float]] = {}
+    scans = None
+    for n in (small, large):
+        base = _synthetic(os.path.join(tmp, f"scale-{n}"), n)
+        twin = _synthetic(os.path.join(tmp, f"scale-{n}-twin"), n, analyses="roles", seed=1, shift=0.3)
+        for command, runs in (("roles", (base,)), ("compare", (base, twin)), ("syntax", (base,)), ("categories", (base,))):
+            got = stats_child(command, *runs)
+            peaks.setdefault(command, {})[n] = got["rss_mib"]
+            report.add(f"{command}_{n}_seconds", round(got["seconds"], 1))
+            report.add(f"{command}_{n}_peak_rss_mib", round(got["rss_mib"], 1))
+            if command == "syntax":
+                scans = got["scans"]
+        shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree(twin, ignore_errors=True)
+    label = lambda n: f"{n // 1000}k" if n < 1_000_000 else f"{n // 1_000_000}M"  # noqa: E731
+    figures = [Figure(f"{c}_rss_{label(large)}_vs_{label(small)}", peaks[c][large] / peaks[c][small], "<=", 1.2)
+               for c in ("roles", "compare", "syntax", "categories")]
+    figures.append(Figure("syntax_store_scans", float(scans), "<=", 2))
+    run = _synthetic(os.path.join(tmp, f"scale-{huge}"), huge, analyses="roles1")  # the local role's scores alone
+    got = stats_child("roles", run)
+    report.add(f"roles_{huge}_seconds", round(got["seconds"], 1))
+    planted, found, other = _planted_roles(run)
+    report.add(f"roles_planted_found_{label(huge)}", f"{found} of {planted}")
+    report.add(f"roles_other_heads_{label(huge)}", other)
+    figures.append(Figure(f"roles_{label(huge)}_peak_rss_mb", got["rss_mib"], "<=", 2048))
+    shutil.rmtree(run, ignore_errors=True)
+    return figures
+
+
 def write_results(path: str, report: Report, args, sizes: Sizes, env: dict) -> None:
     results = {
         "command": [os.path.relpath(sys.executable, REPO), *sys.argv],
@@ -598,6 +677,7 @@ def main(argv: list[str] | None = None) -> int:
         memory = bench_memory(args, sizes, report, tmp) if "memory" in only else None
         resume = bench_resume(args, sizes, report, tmp) if "resume" in only else None  # subprocesses too
         startup = bench_startup(sizes, report) if "startup" in only else None  # fresh processes too
+        scale = bench_scale(args, sizes, report, tmp) if "scale" in only else []  # fresh processes too
         from benchutil import environment, set_torch_threads
 
         set_torch_threads(args.threads)
@@ -613,7 +693,7 @@ def main(argv: list[str] | None = None) -> int:
             report.figures.extend(bench_mpnet(args, sizes, report, tmp))
         if "lengths" in only:
             report.figures.extend(bench_lengths(args, sizes, report, tmp))
-        report.figures.extend(f for f in (memory, resume, startup) if f is not None)
+        report.figures.extend(f for f in (memory, resume, startup, *scale) if f is not None)
     env["load_average_end"] = os.getloadavg()
     write_results(args.output, report, args, sizes, env)
     print("\n".join(report.lines()))

@@ -49,7 +49,7 @@ def _shifted_copy(run, out, shifts, seed=1):
         for (m, layer, head), shift in shifts.items():
             hit = (metric == m) & (table["layer"].to_numpy() == layer) & (table["head"].to_numpy() == head)
             values[hit] += shift + rng.normal(0, 0.002, hit.sum())
-        table = table.set_column(table.schema.get_field_index("value"), "value", pa.array(values))
+        table = table.set_column(table.schema.get_field_index("value"), "value", pa.array(values.astype(table["value"].type.to_pandas_dtype())))
         pq.write_table(table, os.path.join(folder, name))
     manifest_path = os.path.join(out, "manifest.json")  # the new parts' checksums, as a run that computed them has
     manifest = json.load(open(manifest_path))

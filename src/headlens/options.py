@@ -183,6 +183,9 @@ class StatsOptions(BootstrapOptions):
     alpha: float = option(0.05, "family-wise (or false-discovery) error rate of each family of tests")
     correction: str = option("fdr_bh", "multiple-comparison correction across each family of tests", choices=CORRECTIONS)
     min_n: int = option(10, "fewer participating sentences: the cell is 'not enough data' (not tested)")
+    boot_max_n: int = option(10000, "above this many sentences a confidence interval is the t interval and a "
+                             "bootstrap p the normal approximation (a bootstrap costs n_boot x sentences per "
+                             "cell); recorded as the CI method of each output")
 
     def check(self) -> None:
         super().check()
@@ -190,3 +193,5 @@ class StatsOptions(BootstrapOptions):
             raise param_error(type(self).__name__, "alpha", "a float in the range (0, 1)", self.alpha)
         if self.min_n < 2:
             raise param_error(type(self).__name__, "min_n", "an int >= 2", self.min_n)
+        if self.boot_max_n < 2:
+            raise param_error(type(self).__name__, "boot_max_n", "an int >= 2", self.boot_max_n)

@@ -24,7 +24,7 @@ from .config import RunConfig
 from .corpus.reader import Corpus
 from .corpus.types import Skipped
 from .errors import RunStoreError
-from .analyses.registry import collectors as collector_factories, finalize, resolve
+from .analyses.registry import collectors as collector_factories, finalize, finalizers, resolve
 from .models import load_model
 from .collect import CollectorSet
 from .runner import Engine
@@ -36,9 +36,9 @@ from .runner.windows import WindowCombiner
 from .store import Run, RunWriter, integrity, layout, open_run, prepare_run_dir, resume
 from .store.atomic import WriteError
 from .store.catalog import register_run
-from .store.tables import heads_table
+from .store.tables import STORE_FORMAT, heads_table
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = STORE_FORMAT  # store/tables.py: 2 stores score values in the compute precision
 SPECIAL_TOKENS_POLICY = "kept: [CLS]/[SEP] are queries and keys in token and word views (Clark et al.)"
 
 
@@ -84,6 +84,7 @@ def _manifest(cfg: RunConfig, lm, annotator, front: FrontHalf, metrics, engine: 
     spec = front.spec
     return {
         "format_version": FORMAT_VERSION,
+        "score_dtype": "float64" if engine.compute_dtype == torch.float64 else "float32",
         "status": "running",
         "started": _now(),
         "finished": None,
@@ -148,7 +149,7 @@ class _Store:
         self.windows = WindowCombiner()
         self.torn = False  # a batch was cut while being stored: the open part is dropped, not committed
         self.writer = RunWriter(out, [m.name for m in metrics], part_size=cfg.part_size, parts=state.parts,
-                                on_commit=collectors.on_commit(out, state.commit))  # a part counts once progress.json records it
+                                on_commit=collectors.on_commit(out, state.commit), score_dtype=manifest["score_dtype"])  # a part counts once progress.json records it
         try:
             self.writer.write_manifest(manifest)
         except BaseException:
@@ -322,6 +323,7 @@ def run(config: RunConfig | None = None, **options) -> Run:
     collectors = CollectorSet.for_run(cfg, lm, collector_factories())  # batch-level accumulators (syntax, cluster)
     engine = Engine(lm, metrics, cfg.word_aggregation, collectors.attention, cfg.attention)
     manifest = _manifest(cfg, lm, annotator, front, metrics, engine)
+    manifest["finalizers"] = {name: "pending" for name in finalizers(() if cfg.metrics else cfg.analyses)}
     fresh = Moments((len(metrics), lm.num_layers, lm.num_heads))
     out, state = resume.start(cfg.out, fresh, manifest, cfg.resume, lambda o: prepare_run_dir(o, cfg.overwrite))
     if state == resume.COMPLETE:  # same settings, every recorded file intact

@@ -113,12 +113,18 @@ def resolve(
     return [n if isinstance(n, Metric) else lookup(n) for n in picked.values()]
 
 
+def finalizers(analyses: Iterable[str]) -> list[str]:
+    """The named analyses that leave tables in a finished run (those with a ``finalize``)."""
+    return [n for n in dict.fromkeys(analyses) if n in ANALYSES and ANALYSES[n].finalize is not None]
+
+
 def finalize(run, analyses: Iterable[str]) -> None:
-    """The tables each named analysis leaves in a finished run directory (its ``finalize``)."""
-    for name in dict.fromkeys(analyses):
-        a = ANALYSES.get(name)
-        if a is not None and a.finalize is not None:
-            a.finalize(run)
+    """The tables each named analysis leaves in a finished run directory (its ``finalize``); the
+    manifest's "finalizers" records each one as "done" once its tables are written (a run whose
+    statistics stopped halfway says which are still "pending")."""
+    for name in finalizers(analyses):
+        ANALYSES[name].finalize(run)
+        run.record_finalizer(name, "done")
 
 
 def collectors() -> dict:

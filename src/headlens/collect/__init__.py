@@ -29,7 +29,7 @@ earlier windows, which a sum would count twice.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pyarrow.compute as pc
@@ -102,23 +102,30 @@ def _save(tmp: str, arrays: dict[str, np.ndarray]) -> None:
         np.savez(fh, **arrays)
 
 
-def read_parts(run, name: str) -> list[dict[str, np.ndarray]]:
-    """The committed parts of collector ``name`` of ``run``, checked against its analysed sentences
-    and against their recorded checksums."""
-    parts = []
+def iter_parts(run, name: str) -> Iterator[dict[str, np.ndarray]]:
+    """The committed parts of collector ``name`` of ``run``, one at a time (memory: one part), checked
+    against their recorded checksums and, once all are read, against the run's analysed sentences."""
     run._verified(layout.collect_dir(name) + "/")
+    ids = []
     for n in range(run.committed["parts"]):
         path = part_path(run.path, name, n)
         if not os.path.exists(path):
             raise RunStoreError(f"{path} is missing: run {run.path} was not made with this analysis's collector "
                                 f"(--analyses {name}); run it again with that analysis.")
         with np.load(path) as z:
-            parts.append({k: z[k] for k in z.files})
-    ids = np.concatenate([p["sentence_ids"] for p in parts]) if parts else np.zeros(0, np.int64)
+            part = {k: z[k] for k in z.files}
+        ids.append(part["sentence_ids"])
+        yield part
+    ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
     sentences = run.sentences()
     analysed = sentences.filter(pc.equal(sentences["status"], "analysed"))["sentence_id"].to_numpy()
     if len(ids) != len(np.unique(ids)) or not np.array_equal(np.sort(ids), np.sort(analysed)):
         raise RunStoreError(f"{run.path}/{layout.collect_dir(name)}: the parts cover {len(np.unique(ids))} sentences "
                             f"({len(ids)} rows) but the run analysed {len(analysed)}; the run directory is inconsistent. "
                             "Run it again with --overwrite.")
-    return parts
+
+
+def read_parts(run, name: str) -> list[dict[str, np.ndarray]]:
+    """The committed parts of collector ``name`` of ``run`` (all of them: :func:`iter_parts` reads one
+    at a time), checked against its analysed sentences and against their recorded checksums."""
+    return list(iter_parts(run, name))

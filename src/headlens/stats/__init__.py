@@ -69,15 +69,16 @@ _WHERE = {
     "cohens_d": ".effects", "cohens_dz": ".effects", "rank_biserial": ".effects", "sign_effect": ".effects",
     "ALTERNATIVES": ".table", "CORRECTIONS": ".table", "NOT_ENOUGH_DATA": ".table", "OK": ".table",
     "STATUSES": ".table", "TESTS": ".table", "ZERO_VARIANCE": ".table", "TestTable": ".table",
-    "one_sample": ".tests", "paired": ".tests",
-    "RatioComparison": ".ratio", "paired_ratio_bootstrap": ".ratio",
+    "one_sample": ".tests", "paired": ".tests", "ci_method_used": ".tests",
+    "RatioComparison": ".ratio", "paired_ratio_bootstrap": ".ratio", "paired_ratio_normal": ".ratio",
 }
 
 __all__ = [
     "ALTERNATIVES", "CI_METHODS", "CORRECTIONS", "NOT_ENOUGH_DATA", "OK", "STATUSES", "TESTS",
     "ZERO_VARIANCE", "Family", "McNemarResult", "PairedBootstrapResult", "TestTable",
     "bootstrap_ci", "cohens_d", "cohens_dz", "correct", "mcnemar_exact", "mean_ci", "one_sample",
-    "paired", "paired_bootstrap", "paired_ratio_bootstrap", "RatioComparison", "rank_biserial", "sign_effect",
+    "paired", "paired_bootstrap", "paired_ratio_bootstrap", "paired_ratio_normal", "RatioComparison", "rank_biserial",
+    "sign_effect", "ci_method_used",
 ]
 
 

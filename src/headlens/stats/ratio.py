@@ -57,3 +57,32 @@ def paired_ratio_bootstrap(den, num_a, num_b, n_boot: int = 2000, seed: int = 0,
     delta = acc_b - acc_a
     p = np.asarray([bootstrap_p(float(d), deltas[:, j]) for j, d in enumerate(delta)])
     return RatioComparison(float(acc_a), acc_b, lo, hi, delta, dlo, dhi, p, len(den), int(ok.sum()))
+
+
+def paired_ratio_normal(den, num_a, num_b, ci: float = 0.95) -> RatioComparison:
+    """:func:`paired_ratio_bootstrap`'s comparison by the normal approximation (linearisation of the
+    ratio estimators over sentences, the unit of :func:`paired_ratio_bootstrap`'s resampling): the
+    standard error of sum(y) / sum(den) is ``sqrt(sum((y - r den)**2) / (n (n - 1))) / mean(den)``.
+    CIs are ``estimate +- z se``; p is two-sided normal (0 when se = 0 and delta != 0). For corpora
+    where a bootstrap of every sentence is too slow (``boot_max_n``); ``n_valid`` is 0."""
+    from scipy.special import ndtr, ndtri
+
+    den = np.asarray(den, dtype=np.float64)
+    num_a = np.asarray(num_a, dtype=np.float64)
+    num_b = np.asarray(num_b, dtype=np.float64).reshape(len(den), -1)
+    n = len(den)
+    if den.ndim != 1 or n < 2 or num_a.shape != den.shape or den.sum() <= 0:
+        raise ValueError("den and num_a must be 1-D arrays of one length >= 2 with sum(den) > 0; num_b [n, k]")
+    mean_den = den.mean()
+    acc_a, acc_b = num_a.sum() / den.sum(), num_b.sum(0) / den.sum()
+    delta = acc_b - acc_a
+
+    def se(y: np.ndarray, r: np.ndarray) -> np.ndarray:
+        return np.sqrt(np.sum((y - r * den[:, None]) ** 2, axis=0) / (n * (n - 1))) / mean_den
+
+    z = float(ndtri(0.5 + ci / 2.0))
+    se_b, se_d = se(num_b, acc_b), se(num_b - num_a[:, None], delta)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(se_d > 0, 2.0 * ndtr(-np.abs(delta) / np.where(se_d > 0, se_d, 1.0)), np.where(delta == 0, 1.0, 0.0))
+    return RatioComparison(float(acc_a), acc_b, acc_b - z * se_b, acc_b + z * se_b, delta, delta - z * se_d,
+                           delta + z * se_d, p, n, 0)

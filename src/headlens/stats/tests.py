@@ -87,8 +87,31 @@ def _sign(D, popmean, alternative):
     return pos.astype(float), p, np.nan_to_num(sign_effect(D, popmean), nan=0.0)
 
 
-def _group(D, popmean, test, alternative, ddof, min_n, ci, n_boot, seed, ci_method, zero_method):
-    """All fields for one block D [n, kg] without NaN."""
+T_INTERVAL = "t interval"  # the CI above ``boot_max_n`` observations: mean +- t(n-1) * sd / sqrt(n)
+
+
+def t_interval(D: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided ``ci`` t interval of the mean of each column of D [n >= 2, k] (ddof=1)."""
+    n = D.shape[0]
+    half = stats.t(n - 1).ppf(0.5 + ci / 2.0) * D.std(axis=0, ddof=1) / np.sqrt(n)
+    mean = D.mean(axis=0)
+    return mean - half, mean + half
+
+
+def ci_method_used(method: str, boot_max_n: int | None, n: np.ndarray) -> str:
+    """The CI method of a table whose columns have ``n`` observations: ``method`` (the bootstrap's),
+    the t interval above ``boot_max_n``, or both with the rule."""
+    big = np.asarray(n) > boot_max_n if boot_max_n is not None else np.zeros(len(n), bool)
+    if not big.any():
+        return method
+    if big.all():
+        return f"{T_INTERVAL} (n > {boot_max_n})"
+    return f"{method} (n <= {boot_max_n}), {T_INTERVAL} (n > {boot_max_n})"
+
+
+def _group(D, popmean, test, alternative, ddof, min_n, ci, n_boot, seed, ci_method, zero_method, boot_max_n=None):
+    """All fields for one block D [n, kg] without NaN; above ``boot_max_n`` rows the CI is the t
+    interval (a bootstrap of n rows costs n_boot * n per column)."""
     n, kg = D.shape
     out = {f: np.full(kg, np.nan) for f in ("estimate", "ci_low", "ci_high", "statistic", "p", "effect")}
     status = np.full(kg, OK, dtype=object)
@@ -103,7 +126,9 @@ def _group(D, popmean, test, alternative, ddof, min_n, ci, n_boot, seed, ci_meth
     out["estimate"] = np.where(const, c, out["estimate"])
     live = np.flatnonzero(~const)
     Dl = D if live.size == kg else D[:, live]
-    if live.size:
+    if live.size and n_boot > 0 and boot_max_n is not None and n > boot_max_n:
+        out["ci_low"][live], out["ci_high"][live] = t_interval(Dl, ci)
+    elif live.size:
         out["ci_low"][live], out["ci_high"][live] = mean_ci(Dl, ci, n_boot, seed, ci_method)
     if n_boot > 0:
         out["ci_low"][const] = out["ci_high"][const] = c[const]
@@ -141,7 +166,7 @@ def _as_2d(X, name: str) -> tuple[np.ndarray, tuple[str, ...] | None]:
 
 
 def _run(X, popmean, *, design, test, alternative, ddof, min_n, ci, n_boot, seed,
-         ci_method, zero_method, names) -> TestTable:
+         ci_method, zero_method, names, boot_max_n=None) -> TestTable:
     if test not in TESTS:
         raise ValueError(f"test must be one of {TESTS}, got {test!r}")
     if alternative not in ALTERNATIVES:
@@ -164,7 +189,7 @@ def _run(X, popmean, *, design, test, alternative, ddof, min_n, ci, n_boot, seed
     for rows, cols in _nan_groups(A):
         D = A[np.ix_(rows, cols)] if isinstance(rows, np.ndarray) else A
         out, st = _group(D, popmean, test, alternative, ddof, int(min_n), ci, int(n_boot), seed,
-                         ci_method, zero_method)
+                         ci_method, zero_method, boot_max_n)
         for f, v in out.items():
             fields[f][cols] = v
         status[cols], n_arr[cols] = st, D.shape[0]
@@ -175,14 +200,15 @@ def _run(X, popmean, *, design, test, alternative, ddof, min_n, ci, n_boot, seed
                    "wilcoxon": "rank_biserial", "sign": "sign_effect"}[test]
     return TestTable(n=n_arr, status=status, test=test, alternative=alternative, popmean=popmean,
                      ddof=int(ddof), ci=float(ci), n_boot=int(n_boot), seed=int(seed), min_n=int(min_n),
-                     design=design, ci_method=ci_method, zero_method=zero_method,
+                     design=design, ci_method=ci_method_used(ci_method, boot_max_n, n_arr[tested]) if n_boot else ci_method,
+                     zero_method=zero_method,
                      effect_name=effect_name, statistic_name=_STAT_NAMES[test], names=names, **fields)
 
 
 def one_sample(X, popmean: float = 0.0, *, test: str = "t", alternative: str = "greater",
                ddof: int = 1, min_n: int = 10, ci: float = 0.95, n_boot: int = 2000, seed: int = 0,
                ci_method: str = "percentile", zero_method: str = "wilcox",
-               names: Sequence[str] | None = None) -> TestTable:
+               names: Sequence[str] | None = None, boot_max_n: int | None = None) -> TestTable:
     """Test each column of X [n, k] (or a 1-D X) against ``popmean``; see :mod:`headlens.stats`.
 
     ``test``: "t" (one-sample t; ``ddof=0`` gives Pande et al. 2021's
@@ -193,16 +219,19 @@ def one_sample(X, popmean: float = 0.0, *, test: str = "t", alternative: str = "
     positive differences; effect ``(pos - neg) / (pos + neg)``). ``estimate`` is the mean and
     ``ci_low``/``ci_high`` a two-sided bootstrap CI of the mean (level ``ci``, ``ci_method``
     "percentile" or "BCa", ``n_boot`` resamples, 0 = no CI) for every test. NaN = missing.
-    ``names`` (or a DataFrame's columns) label the columns in the records.
+    ``names`` (or a DataFrame's columns) label the columns in the records. ``boot_max_n``: a
+    column with more observations gets the t interval instead of the bootstrap CI (recorded in
+    ``ci_method``); None: always the bootstrap.
     """
     return _run(_as_2d(X, "X"), popmean, design="one-sample", test=test, alternative=alternative,
                 ddof=ddof, min_n=min_n, ci=ci, n_boot=n_boot, seed=seed, ci_method=ci_method,
-                zero_method=zero_method, names=names)
+                zero_method=zero_method, names=names, boot_max_n=boot_max_n)
 
 
 def paired(X, Y, *, test: str = "t", alternative: str = "two-sided", min_n: int = 10,
            ci: float = 0.95, n_boot: int = 2000, seed: int = 0, ci_method: str = "percentile",
-           zero_method: str = "wilcox", names: Sequence[str] | None = None) -> TestTable:
+           zero_method: str = "wilcox", names: Sequence[str] | None = None,
+           boot_max_n: int | None = None) -> TestTable:
     """Paired test of X against Y (same shape): :func:`one_sample` of ``D = X - Y`` against 0.
 
     Pairs where X or Y is NaN are dropped. "t" equals ``scipy.stats.ttest_rel`` (effect
@@ -215,4 +244,4 @@ def paired(X, Y, *, test: str = "t", alternative: str = "two-sided", min_n: int 
         raise ValueError(f"X and Y must have the same shape, got {A.shape} and {B.shape}")
     return _run((A - B, na), 0.0, design="paired", test=test, alternative=alternative, ddof=1,
                 min_n=min_n, ci=ci, n_boot=n_boot, seed=seed, ci_method=ci_method,
-                zero_method=zero_method, names=names)
+                zero_method=zero_method, names=names, boot_max_n=boot_max_n)

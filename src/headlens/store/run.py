@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from ..errors import RunStoreError
 from . import integrity, layout
 from .layout import HEADS, MANIFEST, SCORES, SENTENCES
-from .tables import SCORES_SCHEMA, SENTENCES_SCHEMA
+from .tables import SENTENCES_SCHEMA, STORE_FORMAT, score_dtype, scores_schema
 
 
 class Run:
@@ -36,10 +36,20 @@ class Run:
         self.manifest = manifest
         self.index = integrity.committed_index(path, manifest)  # None: a run without checksums (older headlens)
         self._checked: set[str] = set()
+        self.scores_schema = scores_schema(score_dtype(manifest))  # format 1: float64 values; 2: the compute dtype
+        self.score_scans = 0  # scans of the score parts so far (each analysis reads them a fixed number of times)
 
     @property
     def complete(self) -> bool:
         return self.manifest.get("status") == "complete"
+
+    def record_finalizer(self, analysis: str, state: str) -> None:
+        """Record in the manifest's "finalizers" that ``analysis``'s statistics are ``state`` ("pending",
+        "done"): a complete run says which of its derived tables exist."""
+        from .atomic import atomic_write_json
+
+        self.manifest["finalizers"] = {**self.manifest.get("finalizers", {}), analysis: state}
+        atomic_write_json(os.path.join(self.path, MANIFEST), self.manifest)
 
     @property
     def metrics(self) -> list[str]:
@@ -65,7 +75,8 @@ class Run:
 
     def dataset(self, table: str) -> ds.Dataset:
         """The committed parts of ``table`` ("scores" or "sentences") as one pyarrow dataset."""
-        schema = {SCORES: SCORES_SCHEMA, SENTENCES: SENTENCES_SCHEMA}[table]
+        schema = {SCORES: self.scores_schema, SENTENCES: SENTENCES_SCHEMA}[table]
+        self.score_scans += table == SCORES
         return ds.dataset(self._files(table), schema=schema, format="parquet")
 
     def _read(self, files: list[str], read):
@@ -257,6 +268,10 @@ def open_run(path: str | os.PathLike[str], allow_incomplete: bool = False) -> Ru
             manifest = json.load(fh)
     except (OSError, ValueError) as e:
         raise RunStoreError(f"cannot read {manifest_path}: {e}") from e
+    version = manifest.get("format_version", 1)
+    if not isinstance(version, int) or version > STORE_FORMAT:
+        raise RunStoreError(f"{manifest_path} says store format {version!r}; this headlens reads formats 1 to "
+                            f"{STORE_FORMAT}. Open the run with the newer headlens that wrote it, or upgrade headlens.")
     run = Run(path, manifest)
     if not run.complete and not allow_incomplete:
         raise RunStoreError(

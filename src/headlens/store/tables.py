@@ -11,15 +11,33 @@ import pyarrow as pa
 
 from ..heads import head_label
 
-SCORES_SCHEMA = pa.schema(
-    [
-        pa.field("sentence_id", pa.int64(), metadata={"doc": "0-based position of the item in the corpus"}),
-        pa.field("layer", pa.int16(), metadata={"doc": "0-based layer"}),
-        pa.field("head", pa.int16(), metadata={"doc": "0-based head"}),
-        pa.field("metric", pa.dictionary(pa.int16(), pa.string()), metadata={"doc": "metric name"}),
-        pa.field("value", pa.float64(), metadata={"doc": "the metric for this sentence and head"}),
-    ]
-)
+# The store format of a run (manifest "format_version"): 1 stored score values as float64 (runs
+# made before issue 16); 2 stores them in the precision the engine computes them in (manifest
+# "score_dtype": float32, or float64 for a --dtype float64 model), so nothing is rounded and a
+# float32 store is about a third smaller. Readers read both; every reader widens values to float64.
+STORE_FORMAT = 2
+SCORE_DTYPES = {"float32": pa.float32(), "float64": pa.float64()}
+
+
+def score_dtype(manifest: dict) -> str:
+    """The type of the stored score values of the run whose manifest is ``manifest``."""
+    return manifest.get("score_dtype", "float64")  # format 1 (no such key): float64
+
+
+def scores_schema(dtype: str = "float32") -> pa.Schema:
+    """The schema of the score parts whose values are of type ``dtype`` (float32, float64)."""
+    return pa.schema(
+        [
+            pa.field("sentence_id", pa.int64(), metadata={"doc": "0-based position of the item in the corpus"}),
+            pa.field("layer", pa.int16(), metadata={"doc": "0-based layer"}),
+            pa.field("head", pa.int16(), metadata={"doc": "0-based head"}),
+            pa.field("metric", pa.dictionary(pa.int16(), pa.string()), metadata={"doc": "metric name"}),
+            pa.field("value", SCORE_DTYPES[dtype], metadata={"doc": "the metric for this sentence and head"}),
+        ]
+    )
+
+
+SCORES_SCHEMA = scores_schema()
 
 # The scores are the bulk of a run: lz4, and dictionaries only for the key columns (a
 # dictionary of float values costs a hash per value and is then abandoned): half the write time
@@ -45,8 +63,10 @@ SENTENCES_SCHEMA = pa.schema(
 )
 
 
-def scores_table(sentence_ids: np.ndarray, values: np.ndarray, metric_names: list[str]) -> pa.Table:
-    """Long-form rows from ``values[B, M, L, H]``; NaN cells (undefined) produce no row."""
+def scores_table(sentence_ids: np.ndarray, values: np.ndarray, metric_names: list[str],
+                 schema: pa.Schema = SCORES_SCHEMA) -> pa.Table:
+    """Long-form rows from ``values[B, M, L, H]``; NaN cells (undefined) produce no row. Values are
+    stored in ``schema``'s value type (the engine's compute precision: a cast that rounds nothing)."""
     b, m, layers, heads = values.shape
     ok = np.isfinite(values)
     bi, mi, li, hi = np.nonzero(ok)
@@ -57,9 +77,9 @@ def scores_table(sentence_ids: np.ndarray, values: np.ndarray, metric_names: lis
             pa.array(li.astype(np.int16)),
             pa.array(hi.astype(np.int16)),
             metric,
-            pa.array(values[ok]),
+            pa.array(values[ok].astype(schema.field("value").type.to_pandas_dtype(), copy=False)),
         ],
-        schema=SCORES_SCHEMA,
+        schema=schema,
     )
 
 

@@ -21,7 +21,7 @@ from ..errors import RunStoreError
 from . import layout
 from .atomic import AtomicParquetWriter, atomic_write, atomic_write_json, atomic_write_parquet
 from .layout import MANIFEST, MAPS, SCORES, SENTENCES
-from .tables import SCORES_SCHEMA, SCORES_WRITE_OPTIONS, SENTENCES_SCHEMA, scores_table
+from .tables import SCORES_WRITE_OPTIONS, SENTENCES_SCHEMA, scores_schema, scores_table
 
 
 def prepare_run_dir(out: str, overwrite: bool) -> str:
@@ -59,8 +59,9 @@ def prepare_run_dir(out: str, overwrite: bool) -> str:
 
 class RunWriter:
     def __init__(self, out: str, metric_names: list[str], part_size: int = 2000, parts: int = 0,
-                 on_commit: Callable[[int], None] | None = None):
+                 on_commit: Callable[[int], None] | None = None, score_dtype: str = "float32"):
         self.out = out
+        self.schema = scores_schema(score_dtype)  # the values' type: the engine's compute precision
         self.metric_names = metric_names
         self.part_size = part_size
         self._scores: AtomicParquetWriter | None = None  # the open part: batches stream into it
@@ -72,7 +73,7 @@ class RunWriter:
         atomic_write_json(os.path.join(self.out, MANIFEST), manifest)
 
     def add_scores(self, sentence_ids: np.ndarray, values: np.ndarray) -> None:
-        self._open_scores().write(scores_table(sentence_ids, values, self.metric_names))
+        self._open_scores().write(scores_table(sentence_ids, values, self.metric_names, self.schema))
 
     def add_sentence(self, record: dict) -> None:
         self._sentences.append(record)
@@ -101,7 +102,7 @@ class RunWriter:
 
     def _open_scores(self) -> AtomicParquetWriter:
         if self._scores is None:
-            self._scores = AtomicParquetWriter(self._part_path(SCORES), SCORES_SCHEMA, **SCORES_WRITE_OPTIONS)
+            self._scores = AtomicParquetWriter(self._part_path(SCORES), self.schema, **SCORES_WRITE_OPTIONS)
         return self._scores
 
     def _part_path(self, table: str) -> str:

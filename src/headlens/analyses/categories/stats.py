@@ -15,16 +15,18 @@ change* when the change is significant in the same direction in every task.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pyarrow as pa
 
 from ...errors import ConfigError
 from ...heads import head_of
-from ...stats import Family, one_sample
+from ...stats import Family, ci_method_used, one_sample
 from ...store import Run, layout
-from ..compare.changes import ChangeSettings, layer_means, paired_changes, settings_dict
-from ..compare.stats import check_comparable, paired_matrices
-from ..matrix import score_matrices
+from ..columns import ScoreColumns
+from ..compare.changes import ChangeSettings, paired_changes, settings_dict
+from ..compare.stats import check_comparable, paired_columns
 from ...store.outputs import write_outputs
 
 PREF = "cat_pref"
@@ -45,40 +47,57 @@ def _require(run: Run) -> list[str]:
 
 
 def _pref_tests(values: np.ndarray, s: ChangeSettings):
-    return one_sample(values, 0.0, test="t", alternative="two-sided", min_n=s.min_n, ci=s.ci, n_boot=s.n_boot, seed=s.seed)
+    return one_sample(values, 0.0, test="t", alternative="two-sided", min_n=s.min_n, ci=s.ci, n_boot=s.n_boot, seed=s.seed,
+                      boot_max_n=s.boot_max_n)
+
+
+_PREF_FIELDS = {"n": "n", "pref": "estimate", "ci_low": "ci_low", "ci_high": "ci_high", "effect": "effect", "p": "p"}
+
+
+def _pref_columns(blocks, s: ChangeSettings) -> dict[str, np.ndarray]:
+    """The cat_pref tests of every column, from its blocks ((first column, values) pairs)."""
+    out: dict[str, list] = {k: [] for k in _PREF_FIELDS}
+    for _, values in blocks:
+        t = _pref_tests(values, s)
+        for k, field in _PREF_FIELDS.items():
+            out[k] += list(getattr(t, field))
+    return {k: np.asarray(v) for k, v in out.items()}
 
 
 def run_tables(run: Run, settings: ChangeSettings | None = None) -> tuple[dict[str, pa.Table], dict]:
-    """Per-head and per-layer means of every category metric; cat_pref tested against 0."""
+    """Per-head and per-layer means of every category metric; cat_pref tested against 0 (one scan of
+    the store, then a block of columns at a time)."""
     s = settings or ChangeSettings()
     metrics = _require(run)
-    mats = score_matrices(run, metrics)
     heads = int(run.manifest["model"]["num_heads"])
-    tables, fams = {}, {}
-    for level in ("heads", "layers"):
-        rows: dict[str, list] = {"metric": [], "layer": [], "head": [], "n": [], "mean": []}
-        for metric in metrics:
-            v = mats[metric].values if level == "heads" else layer_means(mats[metric].values, heads)
-            k = v.shape[1]
-            rows["metric"] += [metric] * k
-            rows["layer"] += list(head_of(np.arange(k), heads)[0] if level == "heads" else np.arange(k))
-            rows["head"] += list(head_of(np.arange(k), heads)[1] if level == "heads" else np.full(k, -1))
-            rows["n"] += list(np.sum(np.isfinite(v), axis=0))
-            with np.errstate(all="ignore"):
-                rows["mean"] += list(np.nanmean(np.where(np.isfinite(v), v, np.nan), axis=0))
-        pv = mats[PREF].values if level == "heads" else layer_means(mats[PREF].values, heads)
-        t = _pref_tests(pv, s)
-        fam = Family(f"categories {level}: cat_pref != 0 (two-sided t)", [f"{level}/{c}" for c in range(pv.shape[1])],
-                     s.correction, s.alpha)
-        q, reject = fam.apply(t.p)
-        fams[level] = fam.to_dict()
-        table = pa.table({k: pa.array([float(x) if k == "mean" else (str(x) if k == "metric" else int(x)) for x in v])
-                          for k, v in rows.items()})
-        tables[level] = table
-        tables[f"pref_{level}"] = pa.table({"layer": rows["layer"][: pv.shape[1]], "head": rows["head"][: pv.shape[1]],
-                                            "n": t.n, "pref": t.estimate, "ci_low": t.ci_low, "ci_high": t.ci_high,
-                                            "effect": t.effect, "p": t.p, "q": q, "significant": reject})
+    tables, fams, ns = {}, {}, []
+    with ScoreColumns(run, metrics, layers=True) as cols:
+        for level in ("heads", "layers"):
+            rows: dict[str, list] = {"metric": [], "layer": [], "head": [], "n": [], "mean": []}
+            for metric in metrics:
+                for start, v in cols.blocks(metric, level):
+                    k = np.arange(start, start + v.shape[1])
+                    rows["metric"] += [metric] * len(k)
+                    rows["layer"] += list(head_of(k, heads)[0] if level == "heads" else k)
+                    rows["head"] += list(head_of(k, heads)[1] if level == "heads" else np.full(len(k), -1))
+                    rows["n"] += list(np.sum(np.isfinite(v), axis=0))
+                    with np.errstate(all="ignore"), warnings.catch_warnings():
+                        warnings.simplefilter("ignore", RuntimeWarning)
+                        rows["mean"] += list(np.nanmean(v, axis=0))
+            t = _pref_columns(cols.blocks(PREF, level), s)
+            size = len(t["p"])
+            fam = Family(f"categories {level}: cat_pref != 0 (two-sided t)", [f"{level}/{c}" for c in range(size)],
+                         s.correction, s.alpha)
+            q, reject = fam.apply(t["p"])
+            fams[level] = fam.to_dict()
+            ns += list(t["n"][np.isfinite(t["p"])])
+            table = pa.table({k: pa.array([float(x) if k == "mean" else (str(x) if k == "metric" else int(x)) for x in v])
+                              for k, v in rows.items()})
+            tables[level] = table
+            tables[f"pref_{level}"] = pa.table({"layer": rows["layer"][:size], "head": rows["head"][:size], **t,
+                                                "q": q, "significant": reject})
     params = {"settings": settings_dict(s), "families": fams, "word_aggregation": run.manifest.get("word_aggregation"),
+              "ci_method": ci_method_used("percentile", s.boot_max_n, np.asarray(ns)),
               "category_map": _options(run).get("map") or "default (the map in docs/finetuning.md)",
               "category_keys": _options(run).get("keys", "renormalise")}
     return tables, params
@@ -109,17 +128,19 @@ def task_bias(bases: list[Run], tuned: list[Run], settings: ChangeSettings | Non
     rows = []
     for base, run in pair_with_bases(bases, tuned):
         metrics = [m for m in _require(run) if m in _require(base)]
-        pairs, _ = paired_matrices(base, run, metrics)
-        heads = int(run.manifest["model"]["num_heads"])
-        changes = paired_changes(pairs, heads, s)
-        pb, pt = (_pref_tests(layer_means(v, heads), s) for v in pairs[PREF])
+        with paired_columns(base, run, metrics) as pairs:
+            heads = int(run.manifest["model"]["num_heads"])
+            changes = paired_changes(pairs, heads, s)
+            blocks = list(pairs.blocks(PREF, "layers"))
+            pb = _pref_columns(((start, b) for start, b, _ in blocks), s)
+            pt = _pref_columns(((start, a) for start, _, a in blocks), s)
         for r in changes.layers.to_pylist():
             if r["metric"] != PREF:
                 continue
             layer = r["layer"]
-            rows.append({"task": run.path, "base": base.path, "layer": layer, "pref_base": float(pb.estimate[layer]),
-                         "p_base": float(pb.p[layer]), "pref_tuned": float(pt.estimate[layer]),
-                         "p_tuned": float(pt.p[layer]), "delta": r["delta"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+            rows.append({"task": run.path, "base": base.path, "layer": layer, "pref_base": float(pb["pref"][layer]),
+                         "p_base": float(pb["p"][layer]), "pref_tuned": float(pt["pref"][layer]),
+                         "p_tuned": float(pt["p"][layer]), "delta": r["delta"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
                          "q_change": r["q"], "change": r["direction"],
                          **{f"delta_{m[4:]}": x["delta"] for x in changes.layers.to_pylist() if x["layer"] == layer
                             for m in [x["metric"]] if m != PREF}})

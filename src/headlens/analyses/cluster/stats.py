@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pyarrow as pa
 
-from ...collect import read_parts
+from ...collect import iter_parts
 from ...errors import RunStoreError
 from ...heads import all_heads, head_index, head_labels
 from .metrics import BEHAVIOUR_METRICS
@@ -46,10 +46,12 @@ class ClusterResult:
 
 
 def head_distances(run: Run) -> tuple[np.ndarray, int]:
-    """([K, K] JS divergence summed over tokens, number of tokens), merged from the committed parts."""
-    parts = read_parts(run, "cluster")
-    total = sum(p["js_sum"] for p in parts)
-    tokens = int(sum(int(p["tokens"]) for p in parts))
+    """([K, K] JS divergence summed over tokens, number of tokens), merged from the committed parts as
+    they are read (memory: one part)."""
+    total, tokens = 0, 0
+    for part in iter_parts(run, "cluster"):
+        total = total + part["js_sum"]
+        tokens += int(part["tokens"])
     if not np.allclose(total, total.T) or np.any(np.diag(total) != 0):
         raise RunStoreError(f"{run.path}: the stored head distances are not symmetric with a zero diagonal.")
     return total, tokens

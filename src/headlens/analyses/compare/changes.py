@@ -20,8 +20,9 @@ import numpy as np
 import pyarrow as pa
 
 from ...errors import ConfigError
-from ...heads import by_layer, head_of
+from ...heads import head_of
 from ...stats import Family, paired
+from ..columns import layer_means  # noqa: F401 - categories and patterns import it from here
 from ..roles.stats import _finite_or_none
 from .options import ChangeSettings
 
@@ -37,16 +38,8 @@ class Changes:
         return [r for r in table.to_pylist() if r["changed"]]
 
 
-def layer_means(values: np.ndarray, heads: int) -> np.ndarray:
-    """[n, layers * heads] -> [n, layers]: each sentence's mean over a layer's heads (NaN if none)."""
-    n, k = values.shape
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: the metric is undefined there
-        return np.nanmean(by_layer(values, heads), axis=2)
-
-
 def _test_block(before: np.ndarray, after: np.ndarray, s: ChangeSettings) -> dict[str, np.ndarray]:
-    t = paired(after, before, test="t", min_n=s.min_n, ci=s.ci, n_boot=s.n_boot, seed=s.seed)
+    t = paired(after, before, test="t", min_n=s.min_n, ci=s.ci, n_boot=s.n_boot, seed=s.seed, boot_max_n=s.boot_max_n)
     out = {"n": t.n, "delta": t.estimate, "ci_low": t.ci_low, "ci_high": t.ci_high, "effect": t.effect,
            "statistic": t.statistic, "p": t.p, "status": t.status}
     with warnings.catch_warnings():
@@ -60,17 +53,29 @@ def _test_block(before: np.ndarray, after: np.ndarray, s: ChangeSettings) -> dic
     return out
 
 
-def _level(pairs: dict[str, tuple[np.ndarray, np.ndarray]], heads: int, per_layer: bool, s: ChangeSettings,
-           name: str) -> tuple[pa.Table, dict]:
-    cols: dict[str, list] = {}
+def _blocks(pairs, heads: int, per_layer: bool):
+    """(metric, first column, before, after): the matrices of ``pairs``, or the blocks a
+    ``columns.PairedColumns`` reads one at a time (bounded memory)."""
+    if hasattr(pairs, "blocks"):
+        for metric in pairs.metrics:
+            for start, before, after in pairs.blocks(metric, "layers" if per_layer else "heads"):
+                yield metric, start, before, after
+        return
     for metric, (before, after) in pairs.items():
         if per_layer:
             before, after = layer_means(before, heads), layer_means(after, heads)
+        yield metric, 0, before, after
+
+
+def _level(pairs, heads: int, per_layer: bool, s: ChangeSettings, name: str) -> tuple[pa.Table, dict]:
+    cols: dict[str, list] = {}
+    for metric, start, before, after in _blocks(pairs, heads, per_layer):
         block = _test_block(before, after, s)
         k = before.shape[1]
+        index = np.arange(start, start + k)
         block["metric"] = np.asarray([metric] * k, dtype=object)
-        block["layer"] = np.arange(k) if per_layer else head_of(np.arange(k), heads)[0]
-        block["head"] = np.full(k, -1) if per_layer else head_of(np.arange(k), heads)[1]
+        block["layer"] = index if per_layer else head_of(index, heads)[0]
+        block["head"] = np.full(k, -1) if per_layer else head_of(index, heads)[1]
         for key, v in block.items():
             cols.setdefault(key, []).extend(list(v))
     labels = [f"L{la + 1}" if h < 0 else f"{la + 1}-{h + 1}" for la, h in zip(cols["layer"], cols["head"])]
@@ -103,13 +108,13 @@ def _level(pairs: dict[str, tuple[np.ndarray, np.ndarray]], heads: int, per_laye
     return table, families
 
 
-def paired_changes(pairs: dict[str, tuple[np.ndarray, np.ndarray]], heads: int,
-                   settings: ChangeSettings | None = None) -> Changes:
-    """``pairs``: metric -> (before, after), each [sentences, layers * heads], rows paired."""
+def paired_changes(pairs, heads: int, settings: ChangeSettings | None = None) -> Changes:
+    """``pairs``: metric -> (before, after), each [sentences, layers * heads], rows paired; or a
+    ``columns.PairedColumns`` (read block by block)."""
     s = settings or ChangeSettings()
-    if not pairs:
+    if not (pairs.metrics if hasattr(pairs, "blocks") else pairs):
         raise ConfigError("nothing to compare: no metric is shared by both sides.")
-    for metric, (before, after) in pairs.items():
+    for metric, (before, after) in ({} if hasattr(pairs, "blocks") else pairs).items():
         if before.shape != after.shape or before.shape[1] % heads:
             raise ValueError(f"{metric}: before {before.shape} and after {after.shape} are not paired [n, layers x {heads}]")
     head_table, head_fams = _level(pairs, heads, False, s, "heads")

@@ -10,13 +10,16 @@ enter. The tables go to ``AFTER/compare/<name>/`` (default name ``vs-<before's d
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
 from ...errors import ConfigError
 from ...store import Run
 from .changes import ChangeSettings, Changes, paired_changes, settings_dict, summary
-from ..matrix import score_matrices
+from ...stats import NOT_ENOUGH_DATA, ci_method_used
+from ..columns import PairedColumns, ScoreColumns
 from ...store.outputs import write_outputs
 
 SETTINGS_THAT_CHANGE_METRICS = ("word_aggregation", "long")  # and each analysis' options (RunConfig.options)
@@ -57,15 +60,12 @@ def check_comparable(before: Run, after: Run, force: bool = False) -> list[str]:
     return problems
 
 
-def paired_matrices(before: Run, after: Run, metrics: list[str]) -> tuple[dict, np.ndarray]:
-    """metric -> (before, after) over the sentences analysed in both runs, and their sentence ids."""
-    mb, ma = score_matrices(before, metrics), score_matrices(after, metrics)
-    pairs, ids = {}, None
-    for metric in metrics:
-        b, a = mb[metric], ma[metric]
-        ids = np.intersect1d(b.sentence_ids, a.sentence_ids)
-        pairs[metric] = (b.values[np.searchsorted(b.sentence_ids, ids)], a.values[np.searchsorted(a.sentence_ids, ids)])
-    return pairs, ids if ids is not None else np.zeros(0, np.int64)
+@contextmanager
+def paired_columns(before: Run, after: Run, metrics: list[str]) -> Iterator[PairedColumns]:
+    """The two runs' columns of ``metrics`` (one scan of each run's store, per head and per layer)
+    over the sentences analysed in both, read block by block; the temporary files go on exit."""
+    with ScoreColumns(before, metrics, layers=True) as b, ScoreColumns(after, metrics, layers=True) as a:
+        yield PairedColumns(b, a)
 
 
 def compare_runs(before: Run, after: Run, settings: ChangeSettings | None = None, force: bool = False,
@@ -80,8 +80,10 @@ def compare_runs(before: Run, after: Run, settings: ChangeSettings | None = None
         shared = list(metrics)
     if not shared:
         raise ConfigError(f"{before.path} and {after.path} share no metric; run them with the same --analyses.")
-    pairs, ids = paired_matrices(before, after, shared)
-    changes = paired_changes(pairs, int(after.manifest["model"]["num_heads"]), settings)
+    with paired_columns(before, after, shared) as pairs:
+        changes = paired_changes(pairs, int(after.manifest["model"]["num_heads"]), settings)
+        ids = pairs.sentence_ids
+    tested = np.asarray(changes.heads["status"].to_pylist()) != NOT_ENOUGH_DATA
     params = {
         "before": {"path": before.path, "model": before.manifest["model"]["name"],
                    "weights_sha256": before.manifest["model"]["weights_sha256"]},
@@ -94,6 +96,7 @@ def compare_runs(before: Run, after: Run, settings: ChangeSettings | None = None
         "delta": "after - before",
         "decision": "changed = corrected paired t and corrected distribution-free test both reject",
         "settings": settings_dict(changes.settings),
+        "ci_method": ci_method_used("percentile", changes.settings.boot_max_n, np.asarray(changes.heads["n"])[tested]),
         "families": changes.families,
         "changed": summary(changes),
     }

@@ -19,8 +19,6 @@ thresholds (``RUN/patterns/<name>/``), without running the model.
 from __future__ import annotations
 
 import warnings
-from dataclasses import replace
-
 import numpy as np
 import pyarrow as pa
 
@@ -28,8 +26,7 @@ from ...errors import ConfigError
 from ...heads import all_heads, by_layer, head_labels
 from .metrics import FEATURES, THRESHOLDS, TYPES, check_thresholds, classify
 from ...store import Run, layout
-from ..compare.changes import layer_means
-from ..matrix import score_matrices
+from ..columns import ScoreColumns, layer_means
 from ...store.outputs import write_outputs
 
 ONE_HOT = tuple(f"pattern_is_{t}" for t in TYPES)
@@ -42,40 +39,73 @@ def _nanmean(x: np.ndarray, axis: int) -> np.ndarray:
         return np.nanmean(x, axis=axis)
 
 
-def _one_hots(run: Run, changes: dict[str, float] | None) -> tuple[dict, list[str], dict]:
-    """The maps' one-hot types (stored, or reclassified from the stored features with ``changes``)."""
+def _check(run: Run, changes: dict[str, float] | None) -> tuple[list[str], list[str], dict]:
+    """(metrics to read, the run's features, the thresholds) for the stored types or, with
+    ``changes``, the types reclassified from the stored features."""
     features = [m for m in FEATURE_METRICS if m in run.metrics]
     if changes is None:
         missing = [m for m in ONE_HOT if m not in run.metrics]
         if missing:
             raise ConfigError(f"run {run.path} has no pattern types; run it with --analyses patterns.")
-        return score_matrices(run, [*ONE_HOT, *features]), features, dict(THRESHOLDS)
+        return [*ONE_HOT, *features], features, dict(THRESHOLDS)
     thresholds = check_thresholds(changes)
     if len(features) < len(FEATURE_METRICS):
         raise ConfigError(f"run {run.path} lacks the pattern features {sorted(set(FEATURE_METRICS) - set(features))}; "
                           "run it with --analyses patterns to classify with other thresholds.")
-    import torch  # only to reclassify with other thresholds (metrics.patterns.classify); reading needs none
+    return features, features, thresholds
 
-    mats = score_matrices(run, features)
-    stacked = np.stack([mats[m].values for m in FEATURE_METRICS], axis=-1)  # [n, layers * heads, 4]
-    types = classify(torch.from_numpy(stacked), thresholds).numpy()
-    missing = np.isnan(stacked[..., 0])
-    for k, m in enumerate(ONE_HOT):
-        values = np.where(missing, np.nan, (types == k).astype(np.float64))
-        mats[m] = replace(mats[FEATURE_METRICS[0]], metric=m, values=values)
-    return mats, features, thresholds
+
+def _one_hot_blocks(cols: ScoreColumns, reclassify: dict | None):
+    """(first column, {one-hot metric: block}) over blocks of whole layers: the stored types, or the
+    maps' types reclassified from the stored features with the thresholds ``reclassify``."""
+    step = max(cols.heads, cols.step() // cols.heads * cols.heads)
+    for start in range(0, cols.width, step):
+        stop = min(cols.width, start + step)
+        if reclassify is None:
+            yield start, {m: cols.read(m, start, stop) for m in ONE_HOT}
+            continue
+        import torch  # only to reclassify with other thresholds (metrics.patterns.classify); reading needs none
+
+        stacked = np.stack([cols.read(m, start, stop) for m in FEATURE_METRICS], axis=-1)  # [n, columns, 4]
+        types = classify(torch.from_numpy(stacked), reclassify).numpy()
+        missing = np.isnan(stacked[..., 0])
+        yield start, {m: np.where(missing, np.nan, (types == k).astype(np.float64)) for k, m in enumerate(ONE_HOT)}
+
+
+def _sums(run: Run, changes: dict[str, float] | None):
+    """One scan of the store: per head and type the maps and their count, per layer the mean over
+    sentences of the head mean, the sentences with a map, and the features' means per head."""
+    metrics, features, used = _check(run, changes)
+    heads, layers = int(run.manifest["model"]["num_heads"]), int(run.manifest["model"]["num_layers"])
+    k = heads * layers
+    hits, maps = np.zeros((k, len(TYPES))), np.zeros(k, np.int64)
+    per_layer = np.full((layers, len(TYPES)), np.nan)
+    feature_means = {m: np.full(k, np.nan) for m in features}
+    with ScoreColumns(run, metrics) as cols:
+        seen = np.zeros(cols.n, bool)
+        for start, block in _one_hot_blocks(cols, used if changes is not None else None):
+            stop = start + block[ONE_HOT[0]].shape[1]
+            finite = np.isfinite(block[ONE_HOT[0]])
+            seen |= finite.any(axis=1)
+            maps[start:stop] = finite.sum(axis=0)
+            for t, m in enumerate(ONE_HOT):
+                hits[start:stop, t] = np.nansum(block[m], axis=0)
+                per_layer[start // heads: stop // heads, t] = _nanmean(layer_means(block[m], heads), 0)
+        for m in features:
+            for start, v in cols.blocks(m):
+                feature_means[m][start:start + v.shape[1]] = _nanmean(v, 0)
+    return hits, maps, per_layer, int(seen.sum()), feature_means, features, used
 
 
 def pattern_tables(run: Run, thresholds: dict[str, float] | None = None) -> tuple[dict[str, pa.Table], dict]:
     """The tables of the run's pattern types; ``thresholds`` (changes to THRESHOLDS) reclassify every map
-    from its stored features."""
-    mats, features, used = _one_hots(run, thresholds)
+    from its stored features. The store is read once, a block of columns at a time."""
+    hits, maps, per_layer, n, feature_means, features, used = _sums(run, thresholds)
     heads = int(run.manifest["model"]["num_heads"])
     layers = int(run.manifest["model"]["num_layers"])
-    share = np.stack([_nanmean(mats[m].values, 0) for m in ONE_HOT], axis=1)  # [layers * heads, types]
-    n = int(np.sum(np.isfinite(mats[ONE_HOT[0]].values).any(axis=1)))
-    per_layer = np.stack([_nanmean(layer_means(mats[m].values, heads), 0) for m in ONE_HOT], axis=1)  # [layers, types]
-    overall = np.stack([_nanmean(mats[m].values.ravel(), 0) for m in ONE_HOT])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = hits / maps[:, None]  # [layers * heads, types]; the sums of 0/1 values are exact
+        overall = hits.sum(0) / maps.sum()
     majority = np.asarray(TYPES, dtype=object)[np.argmax(share, axis=1)]
     layer_rows = {"layer": pa.array([*range(layers), -1], pa.int32()), "n_sentences": pa.array([n] * (layers + 1), pa.int32())}
     for k, t in enumerate(TYPES):
@@ -87,18 +117,18 @@ def pattern_tables(run: Run, thresholds: dict[str, float] | None = None) -> tupl
         "layer": pa.array(all_heads(layers, heads)[0], pa.int32()),
         "head": pa.array(all_heads(layers, heads)[1], pa.int32()),
         "label": pa.array(head_labels(layers, heads)),
-        "n": pa.array(np.sum(np.isfinite(mats[ONE_HOT[0]].values), axis=0), pa.int32()),
+        "n": pa.array(maps, pa.int32()),
         **{t: pa.array(share[:, k], pa.float64()) for k, t in enumerate(TYPES)},
         "majority": pa.array([str(m) for m in majority]),
     }
     for m in features:
-        mean = _nanmean(mats[m].values, 0)
+        mean = feature_means[m]
         head_rows[m] = pa.array([None if not np.isfinite(x) else float(x) for x in mean], pa.float64())
     counts = {t: int(np.sum(majority == t)) for t in TYPES}
     params = {
         "types": list(TYPES), "thresholds": used, "changed_thresholds": dict(thresholds or {}),
         "rules": "metrics/patterns.py, docs/patterns.md",
-        "sentences": n, "maps": int(np.sum(np.isfinite(mats[ONE_HOT[0]].values))),
+        "sentences": n, "maps": int(maps.sum()),
         "distribution": {t: float(overall[k]) for k, t in enumerate(TYPES)},
         "majority_types": {"heads": layers * heads, "counts": counts,
                            "shares": {t: c / (layers * heads) for t, c in counts.items()}},

@@ -24,10 +24,10 @@ import pyarrow.compute as pc
 
 from ...errors import ConfigError
 from ...heads import head_of
-from ...stats import CORRECTIONS, Family, one_sample
+from ...stats import CORRECTIONS, NOT_ENOUGH_DATA, Family, ci_method_used, one_sample
 from ...store import Run
 from ...store.outputs import write_outputs
-from ..matrix import score_matrices
+from ..columns import ScoreColumns
 from .options import REPLICATIONS, RoleSettings  # noqa: F401 - the settings live with the options
 
 
@@ -50,6 +50,7 @@ class RoleResult:
     colocation: pa.Table
     layers: pa.Table
     families: dict
+    ci_method: str = "percentile"  # of the mean's CI: the bootstrap, or the t interval above boot_max_n sentences
 
     def roles_of(self, tau: float | None = None) -> dict[str, set[tuple[int, int]]]:
         """role -> {(layer, head)} (0-based) of the heads that have it at ``tau`` (default: the first)."""
@@ -71,38 +72,54 @@ def role_metrics(run: Run, settings: RoleSettings) -> dict[str, str]:
 
 
 def _tests(x: np.ndarray, tau: float, s: RoleSettings):
-    t = one_sample(x, popmean=tau, test="t", alternative="greater", ddof=s.ddof, min_n=s.min_n, ci=s.ci, n_boot=s.n_boot, seed=s.seed)
+    t = one_sample(x, popmean=tau, test="t", alternative="greater", ddof=s.ddof, min_n=s.min_n, ci=s.ci, n_boot=s.n_boot,
+                   seed=s.seed, boot_max_n=s.boot_max_n)
     if s.distribution_free == "none":
         return t, None
     free = one_sample(x, popmean=tau, test=s.distribution_free, alternative="greater", min_n=s.min_n, ci=s.ci, n_boot=0, seed=s.seed)
     return t, free
 
 
+_FIELDS = {"n": "n", "mean": "estimate", "ci_low": "ci_low", "ci_high": "ci_high", "effect": "effect",
+           "statistic": "statistic", "p": "p", "status": "status"}
+
+
+def _column_tests(run: Run, names: list[str], s: RoleSettings) -> tuple[dict, int, int]:
+    """(tau, metric) -> the fields of its tests over every head, from one scan of the store and one
+    block of columns at a time (the same numbers as testing all columns at once)."""
+    out: dict[tuple[float, str], dict[str, list]] = {}
+    with ScoreColumns(run, names) as cols:
+        for metric in names:
+            for _, X in cols.blocks(metric):
+                for tau in s.taus:
+                    t, free = _tests(X, tau, s)
+                    cell = out.setdefault((tau, metric), {k: [] for k in (*_FIELDS, "p_free", "effect_free")})
+                    for name, field in _FIELDS.items():
+                        cell[name] += list(getattr(t, field))
+                    cell["p_free"] += list(free.p) if free is not None else [np.nan] * X.shape[1]
+                    cell["effect_free"] += list(free.effect) if free is not None else [np.nan] * X.shape[1]
+        return out, cols.width, cols.heads
+
+
 def head_roles(run: Run, settings: RoleSettings | None = None) -> RoleResult:
     s = settings or RoleSettings()
     metrics = role_metrics(run, s)
-    mats = score_matrices(run, list(metrics))
     cols: dict[str, list] = {k: [] for k in (
         "layer", "head", "label", "role", "metric", "tau", "n", "mean", "ci_low", "ci_high", "effect",
         "statistic", "p", "p_free", "effect_free", "status")}
     names = list(metrics)
-    heads, k = mats[names[0]].heads, mats[names[0]].values.shape[1]
-    X = np.hstack([mats[m].values for m in names])  # one call per tau: columns sharing sentences share resamples
-    c = np.tile(np.arange(k), len(names))
+    tests, k, heads = _column_tests(run, names, s)
+    layer, head = head_of(np.arange(k), heads)
     for tau in s.taus:
-        t, free = _tests(X, tau, s)
-        layer, head = head_of(c, heads)
-        cols["layer"] += list(layer)
-        cols["head"] += list(head)
-        cols["label"] += [f"L{a + 1}-H{b + 1}" for a, b in zip(layer, head)]
-        cols["role"] += [metrics[m] for m in names for _ in range(k)]
-        cols["metric"] += [m for m in names for _ in range(k)]
-        cols["tau"] += [float(tau)] * X.shape[1]
-        for name, arr in (("n", t.n), ("mean", t.estimate), ("ci_low", t.ci_low), ("ci_high", t.ci_high),
-                          ("effect", t.effect), ("statistic", t.statistic), ("p", t.p), ("status", t.status)):
-            cols[name] += list(arr)
-        cols["p_free"] += list(free.p) if free is not None else [np.nan] * X.shape[1]
-        cols["effect_free"] += list(free.effect) if free is not None else [np.nan] * X.shape[1]
+        for m in names:
+            cols["layer"] += list(layer)
+            cols["head"] += list(head)
+            cols["label"] += [f"L{a + 1}-H{b + 1}" for a, b in zip(layer, head)]
+            cols["role"] += [metrics[m]] * k
+            cols["metric"] += [m] * k
+            cols["tau"] += [float(tau)] * k
+            for name, values in tests[(tau, m)].items():
+                cols[name] += values
     members = [f"{lab}/{role}/tau={tau:g}" for lab, role, tau in zip(cols["label"], cols["role"], cols["tau"])]
     p = np.asarray(cols["p"], dtype=float)
     fam_t = Family("roles: one-sample t, H1 mean > tau", members, s.correction, s.alpha)
@@ -117,7 +134,10 @@ def head_roles(run: Run, settings: RoleSettings | None = None) -> RoleResult:
         is_role &= reject_free
     cols.update(q=list(q), q_free=list(q_free), is_role=list(is_role))
     table = _table(cols)
-    return RoleResult(s, table, _colocation(table, s.taus), _per_layer(table, s.taus, int(run.manifest["model"]["num_layers"])), families)
+    tested = np.asarray(cols["status"]) != NOT_ENOUGH_DATA
+    ci_method = ci_method_used("percentile", s.boot_max_n, np.asarray(cols["n"])[tested])
+    return RoleResult(s, table, _colocation(table, s.taus), _per_layer(table, s.taus, int(run.manifest["model"]["num_layers"])),
+                      families, ci_method)
 
 
 def _finite_or_none(values) -> list:
@@ -187,6 +207,7 @@ def save_roles(run: Run, result: RoleResult) -> str:
     params = {
         "settings": settings_dict(result.settings),
         "families": result.families,
+        "ci_method": result.ci_method,
         "decision": "t" if result.settings.distribution_free == "none" else f"t and {result.settings.distribution_free}",
         "heads_per_role": {r: sum(1 for x in rows if x["role"] == r and x["is_role"]) for r in dict.fromkeys(x["role"] for x in rows)},
         "not_enough_data": sum(1 for x in rows if x["status"] != "ok"),

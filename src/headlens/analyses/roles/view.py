@@ -44,6 +44,7 @@ def roles_view(tables: dict[str, pa.Table], params: dict, layers: int, heads: in
         count = {(r["role"], r["layer"]): r["heads"] for r in lrow}
         per_layer = {"roles": names, "counts": [[count.get((n, layer), 0) for layer in range(layers)] for n in names]}
     view = {"tau": tau, "decision": params.get("decision"), "alpha": alpha_of(params), "roles": per_role,
+            "ci_method": params.get("ci_method"),
             "colocation": coloc, "per_layer": per_layer,
             "family": {k: {"name": v.get("name"), "size": v.get("size"), "method": v.get("method"), "rejected": v.get("n_rejected")}
                        for k, v in (params.get("families") or {}).items() if isinstance(v, dict)}}

@@ -17,18 +17,18 @@ and the ``syntax`` collector's per-sentence arc and offset-baseline counts. For 
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pyarrow as pa
 
-from ...collect import read_parts
 from ...errors import RunStoreError
 from ...heads import head_of
 from .metrics import DIRECTIONS
-from ...stats import Family, paired_ratio_bootstrap
+from ...stats import Family, paired_ratio_bootstrap, paired_ratio_normal
 from ...store import Run, head_label, layout
-from ..matrix import score_matrices
+from ..columns import ScoreColumns
 from ...store.outputs import write_outputs
 from .options import SyntaxSettings
 
@@ -40,72 +40,99 @@ class SyntaxResult:
     best: pa.Table  # one row per relation: its best head, the best baseline and the test
     baselines: pa.Table  # one row per relation x offset
     family: dict
+    method: str = "paired bootstrap"  # of the CIs and p: the bootstrap, or the normal approximation above boot_max_n
 
 
-def _baseline_counts(run: Run) -> tuple[np.ndarray, list[str], list[int], np.ndarray]:
-    parts = read_parts(run, "syntax")
-    ids = np.concatenate([p["sentence_ids"] for p in parts])
-    counts = np.concatenate([p["counts"] for p in parts])  # [S, R, 1 + offsets]
-    order = np.argsort(ids)
-    return ids[order], [str(r) for r in parts[0]["relations"]], [int(o) for o in parts[0]["offsets"]], counts[order]
+def _spill_counts(run: Run, cols: ScoreColumns) -> tuple[list[str], list[int]]:
+    """Write the syntax collector's per-sentence counts [arcs, hits of each offset] of every relation
+    into ``cols`` (level "counts", one metric per relation), part by part; (relations, offsets)."""
+    run._verified(layout.collect_dir("syntax") + "/")
+    relations = offsets = None
+    for number, start, ids in cols.parts:
+        path = layout.collect_path(run.path, "syntax", number)
+        if not os.path.exists(path):
+            raise RunStoreError(f"{path} is missing: run {run.path} was not made with the syntax collector "
+                                "(--analyses syntax); run it again with that analysis.")
+        with np.load(path) as z:
+            part_ids, counts = z["sentence_ids"], z["counts"]  # [S, R, 1 + offsets]
+            relations, offsets = [str(r) for r in z["relations"]], [int(o) for o in z["offsets"]]
+        order = np.argsort(part_ids)
+        if not np.array_equal(part_ids[order], ids):
+            raise RunStoreError(f"{path}: the part counts {len(part_ids)} sentences but its sentence part lists "
+                                f"{len(ids)} analysed; the run directory is inconsistent. Run it again with --overwrite.")
+        for r, rel in enumerate(relations):
+            cols.write(f"counts:{rel}", "counts", start, counts[order, r, :])
+    if relations is None:
+        raise RunStoreError(f"run {run.path} has no committed parts: nothing to test.")
+    return relations, offsets
 
 
-def _hits(run: Run, relation: str, ids: np.ndarray, arcs: np.ndarray) -> np.ndarray:
-    """float [S, 2 * L * H]: hits of every (direction, layer, head), 0 where the sentence has no arc."""
+def _hit_blocks(cols: ScoreColumns, run: Run, relation: str, arcs: np.ndarray):
+    """(direction, first column, hits [sentences with an arc, columns]) blocks of the relation's heads."""
     names = [f"dep_{relation}_{d}" for d in DIRECTIONS]
     missing = [n for n in names if n not in run.metrics]
     if missing:
         raise RunStoreError(f"run {run.path} has no {', '.join(missing)} scores; run it with --analyses syntax.")
-    mats = score_matrices(run, names)
-    blocks = []
-    for n in names:
-        m = mats[n]
-        block = np.zeros((len(ids), m.values.shape[1]))
-        rows = np.searchsorted(ids, m.sentence_ids)
-        if len(m.sentence_ids) and (rows.max() >= len(ids) or not np.array_equal(ids[rows], m.sentence_ids)):
-            raise RunStoreError(f"{run.path}: {n} has scores for sentences the syntax collector did not count.")
-        block[rows] = m.values
-        if np.isnan(block[arcs > 0]).any() or (block[arcs == 0] != 0).any():
-            raise RunStoreError(f"{run.path}: the {n} scores and the collector's arc counts disagree.")
-        blocks.append(block)
-    return np.concatenate(blocks, axis=1)
+    present = arcs > 0
+    step = cols.step(int(present.sum()))
+    for d, n in enumerate(names):
+        for start in range(0, cols.width, step):
+            block = cols.read(n, start, min(cols.width, start + step))
+            absent = arcs == 0
+            block[absent] = np.nan_to_num(block[absent], nan=0.0)  # a sentence without the arc has no score
+            if np.isnan(block[present]).any() or (block[absent] != 0).any():
+                raise RunStoreError(f"{run.path}: the {n} scores and the collector's arc counts disagree.")
+            yield d, start, block[present]
+
+
+def _compare(den, num_a, hits, s: SyntaxSettings):
+    """The heads' accuracy against the baseline: the paired bootstrap, or its normal approximation
+    above ``boot_max_n`` sentences."""
+    if len(den) > s.boot_max_n:
+        return paired_ratio_normal(den, num_a, hits, s.ci)
+    return paired_ratio_bootstrap(den, num_a, hits, s.n_boot, s.seed, s.ci)
 
 
 def dependency_accuracy(run: Run, settings: SyntaxSettings | None = None) -> SyntaxResult:
     s = settings or SyntaxSettings()
-    model = run.manifest["model"]
-    layers, heads = int(model["num_layers"]), int(model["num_heads"])
-    ids, relations, offsets, counts = _baseline_counts(run)
-    rows, base_rows, members, p_all = [], [], [], []
-    for r, rel in enumerate(relations):
-        arcs, hits = counts[:, r, 0], counts[:, r, 1:]
-        total = int(arcs.sum())
-        for o, off in enumerate(offsets):
-            base_rows.append({"relation": rel, "offset": off, "hits": int(hits[:, o].sum()), "arcs": total,
-                              "accuracy": hits[:, o].sum() / total if total else None})
-        if total == 0:
-            continue
-        best_o = int(np.argmax(hits.sum(0)))
-        present = arcs > 0
-        head_hits = _hits(run, rel, ids, arcs)[present]
-        cmp = paired_ratio_bootstrap(arcs[present], hits[present, best_o], head_hits, s.n_boot, s.seed, s.ci)
-        tested = int(present.sum()) >= s.min_n
-        for c in range(head_hits.shape[1]):
-            d, k = divmod(c, layers * heads)
-            layer, head = head_of(k, heads)
-            members.append(f"{rel}/{head_label(layer, head)}/{DIRECTIONS[d]}")
-            p_all.append(cmp.p[c] if tested else np.nan)
-            rows.append({
-                "relation": rel, "direction": DIRECTIONS[d], "layer": layer, "head": head, "label": head_label(layer, head),
-                "hits": int(head_hits[:, c].sum()), "arcs": total, "sentences": int(present.sum()),
-                "accuracy": float(cmp.acc_b[c]), "ci_low": float(cmp.acc_low[c]), "ci_high": float(cmp.acc_high[c]),
-                "baseline_offset": offsets[best_o], "baseline_accuracy": cmp.acc_a,
-                "delta": float(cmp.delta[c]), "delta_low": float(cmp.delta_low[c]), "delta_high": float(cmp.delta_high[c]),
-                "p": float(cmp.p[c]) if tested else None, "status": "ok" if tested else "not enough data",
-            })
+    heads = int(run.manifest["model"]["num_heads"])
+    rows, base_rows, members, p_all, methods = [], [], [], [], set()
+    dep = [m for m in run.metrics if m.startswith("dep_")]
+    with ScoreColumns(run, dep) as cols:  # one scan of the store for every relation
+        relations, offsets = _spill_counts(run, cols)
+        for rel in relations:
+            counts = cols.read(f"counts:{rel}", 0, 1 + len(offsets), "counts")
+            arcs, hits = counts[:, 0], counts[:, 1:]
+            total = int(arcs.sum())
+            for o, off in enumerate(offsets):
+                base_rows.append({"relation": rel, "offset": off, "hits": int(hits[:, o].sum()), "arcs": total,
+                                  "accuracy": hits[:, o].sum() / total if total else None})
+            if total == 0:
+                continue
+            best_o = int(np.argmax(hits.sum(0)))
+            present = arcs > 0
+            tested = int(present.sum()) >= s.min_n
+            large = int(present.sum()) > s.boot_max_n
+            methods.add(f"normal approximation (sentences > {s.boot_max_n})" if large else "paired bootstrap")
+            for d, start, head_hits in _hit_blocks(cols, run, rel, arcs):
+                cmp = _compare(arcs[present], hits[present, best_o], head_hits, s)
+                for j in range(head_hits.shape[1]):
+                    layer, head = head_of(start + j, heads)
+                    members.append(f"{rel}/{head_label(layer, head)}/{DIRECTIONS[d]}")
+                    p_all.append(cmp.p[j] if tested else np.nan)
+                    rows.append({
+                        "relation": rel, "direction": DIRECTIONS[d], "layer": layer, "head": head,
+                        "label": head_label(layer, head), "hits": int(head_hits[:, j].sum()), "arcs": total,
+                        "sentences": int(present.sum()), "accuracy": float(cmp.acc_b[j]), "ci_low": float(cmp.acc_low[j]),
+                        "ci_high": float(cmp.acc_high[j]), "baseline_offset": offsets[best_o], "baseline_accuracy": cmp.acc_a,
+                        "delta": float(cmp.delta[j]), "delta_low": float(cmp.delta_low[j]),
+                        "delta_high": float(cmp.delta_high[j]), "p": float(cmp.p[j]) if tested else None,
+                        "status": "ok" if tested else "not enough data",
+                    })
     if not rows:
         raise RunStoreError(f"run {run.path} has no dependency arcs of the relations {relations}.")
-    family = Family("syntax: head accuracy vs best offset baseline (paired bootstrap over sentences)", members,
+    method = ", ".join(sorted(methods, reverse=True))
+    family = Family(f"syntax: head accuracy vs best offset baseline ({method} over sentences)", members,
                     s.correction, s.alpha)
     q, reject = family.apply(np.asarray(p_all, dtype=float))
     for row, qv, rj in zip(rows, q, reject):
@@ -116,7 +143,7 @@ def dependency_accuracy(run: Run, settings: SyntaxSettings | None = None) -> Syn
         cells = [r for r in rows if r["relation"] == rel]
         best.append(max(cells, key=lambda r: (r["accuracy"], -r["layer"], -r["head"])))
     return SyntaxResult(s, pa.Table.from_pylist(rows), pa.Table.from_pylist(best), pa.Table.from_pylist(base_rows),
-                        family.to_dict())
+                        family.to_dict(), method)
 
 
 def save_syntax(run: Run, result: SyntaxResult) -> str:
@@ -124,6 +151,7 @@ def save_syntax(run: Run, result: SyntaxResult) -> str:
     params = {
         "settings": asdict(result.settings),
         "family": result.family,
+        "method": result.method,
         "best": {r["relation"]: {"head": r["label"], "direction": r["direction"], "accuracy": r["accuracy"],
                                  "baseline_offset": r["baseline_offset"], "baseline_accuracy": r["baseline_accuracy"],
                                  "beats_baseline": r["beats_baseline"]} for r in best},
