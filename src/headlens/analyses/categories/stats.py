@@ -8,9 +8,10 @@ per layer (head mean per sentence), with the one-sample test of ``cat_pref`` aga
 Across tasks (:func:`task_bias`): each fine-tuned run is paired with the base run of the same
 corpus. Per task and layer: the preference (``cat_pref``, content minus function attention
 received) of the fine-tuned model with its test against 0, and its change from the base
-(paired over sentences, :mod:`.changes`). A layer has a *task-agnostic bias* when the
-fine-tuned preference is significant with the same sign in every task; a *task-agnostic
-change* when the change is significant in the same direction in every task.
+(paired over sentences, :mod:`..compare.changes`: a change is significant and beyond the margin,
+0.01 for these proportions; ``verdict`` changed / equivalent / inconclusive). A layer has a
+*task-agnostic bias* when the fine-tuned preference is significant with the same sign in every
+task; a *task-agnostic change* when the layer changed in the same direction in every task.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from ...errors import ConfigError
 from ...heads import head_of
 from ...stats import Family, one_sample
 from ...store import Run, layout
-from ..compare.changes import ChangeSettings, layer_means, paired_changes, settings_dict
+from ..compare.changes import DECISION, ChangeSettings, layer_means, paired_changes, settings_dict
+from ..compare.margins import describe
 from ..compare.stats import check_comparable, paired_matrices
 from ..matrix import score_matrices
 from ...store.outputs import write_outputs
@@ -120,7 +122,7 @@ def task_bias(bases: list[Run], tuned: list[Run], settings: ChangeSettings | Non
             rows.append({"task": run.path, "base": base.path, "layer": layer, "pref_base": float(pb.estimate[layer]),
                          "p_base": float(pb.p[layer]), "pref_tuned": float(pt.estimate[layer]),
                          "p_tuned": float(pt.p[layer]), "delta": r["delta"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
-                         "q_change": r["q"], "change": r["direction"],
+                         "q_change": r["q"], "margin": r["margin"], "change": r["direction"], "verdict": r["verdict"],
                          **{f"delta_{m[4:]}": x["delta"] for x in changes.layers.to_pylist() if x["layer"] == layer
                             for m in [x["metric"]] if m != PREF}})
     fam = Family("categories across tasks: fine-tuned cat_pref != 0 per task and layer",
@@ -137,6 +139,7 @@ def task_bias(bases: list[Run], tuned: list[Run], settings: ChangeSettings | Non
         agnostic[f"L{layer + 1}"] = {"bias": biases.pop() if len(biases) == 1 and "" not in biases else None,
                                      "change": moves.pop() if len(moves) == 1 and "" not in moves else None}
     params = {"tasks": [t.path for t in tuned], "settings": settings_dict(s), "family_tuned": fam.to_dict(),
-              "change_tests": "per task: paired t and wilcoxon over sentences, corrected across metrics x layers",
+              "change_tests": "per task: paired t and wilcoxon over sentences, corrected across metrics x layers; "
+                              + DECISION, "margins": describe(s),
               "task_agnostic": agnostic}
     return table, params

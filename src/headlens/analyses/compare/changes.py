@@ -6,9 +6,13 @@ corpus, or two models scored on the same batches. For every metric and head, and
 metric and layer (the per-sentence mean over the layer's heads, Jang et al.'s "head mean"), a
 paired t-test of after - before (effect: Cohen's d_z, bootstrap CI of the mean difference)
 and a distribution-free paired test (Wilcoxon signed-rank by default); each kind of test is
-corrected across its family (all metrics x heads; all metrics x layers). A head or layer
-*changed* when both corrected tests reject; its direction is the sign of the mean difference.
-Identical scores give status "zero variance" with p = 1: never a change.
+corrected across its family (all metrics x heads; all metrics x layers). A head or layer is
+*significant* when both corrected tests reject, and *changed* when it is significant and its mean
+difference exceeds the metric's margin (:mod:`.margins`); its direction is the sign of the mean
+difference. A TOST of ``|after - before| < margin`` (:mod:`headlens.stats.equivalence`),
+corrected across the same family, makes a head *equivalent*; ``verdict`` is changed, equivalent
+or inconclusive. Identical scores give status "zero variance" with p = 1: never a change, and
+equivalent (TOST p = 0) when the margin is above 0.
 """
 
 from __future__ import annotations
@@ -21,9 +25,14 @@ import pyarrow as pa
 
 from ...errors import ConfigError
 from ...heads import by_layer, head_of
-from ...stats import Family, paired
+from ...stats import VERDICTS, Family, paired, tost_p, verdicts
 from ..roles.stats import _finite_or_none
+from .margins import margins
 from .options import ChangeSettings
+
+DECISION = ("changed = corrected paired t and corrected distribution-free test both reject and |delta| > margin; "
+            "equivalent = corrected TOST rejects |delta| >= margin; else inconclusive")
+
 
 @dataclass
 class Changes:
@@ -45,7 +54,7 @@ def layer_means(values: np.ndarray, heads: int) -> np.ndarray:
         return np.nanmean(by_layer(values, heads), axis=2)
 
 
-def _test_block(before: np.ndarray, after: np.ndarray, s: ChangeSettings) -> dict[str, np.ndarray]:
+def _test_block(before: np.ndarray, after: np.ndarray, s: ChangeSettings, metric: str) -> dict[str, np.ndarray]:
     t = paired(after, before, test="t", min_n=s.min_n, ci=s.ci, n_boot=s.n_boot, seed=s.seed)
     out = {"n": t.n, "delta": t.estimate, "ci_low": t.ci_low, "ci_high": t.ci_high, "effect": t.effect,
            "statistic": t.statistic, "p": t.p, "status": t.status}
@@ -57,6 +66,8 @@ def _test_block(before: np.ndarray, after: np.ndarray, s: ChangeSettings) -> dic
     else:
         free = paired(after, before, test=s.distribution_free, min_n=s.min_n, n_boot=0, seed=s.seed)
         out["p_free"], out["effect_free"] = free.p, free.effect
+    out["margin"] = margins(metric, out["before"], s)
+    out["p_equiv"] = tost_p(after - before, out["margin"], s.min_n)
     return out
 
 
@@ -66,7 +77,7 @@ def _level(pairs: dict[str, tuple[np.ndarray, np.ndarray]], heads: int, per_laye
     for metric, (before, after) in pairs.items():
         if per_layer:
             before, after = layer_means(before, heads), layer_means(after, heads)
-        block = _test_block(before, after, s)
+        block = _test_block(before, after, s, metric)
         k = before.shape[1]
         block["metric"] = np.asarray([metric] * k, dtype=object)
         block["layer"] = np.arange(k) if per_layer else head_of(np.arange(k), heads)[0]
@@ -84,8 +95,13 @@ def _level(pairs: dict[str, tuple[np.ndarray, np.ndarray]], heads: int, per_laye
         q_free, reject_free = fam_f.apply(np.asarray(cols["p_free"], float))
         families["distribution_free"] = fam_f.to_dict()
         reject = reject & reject_free
+    fam_e = Family(f"{name}: TOST, |after - before| < margin", members, s.correction, s.alpha)
+    q_equiv, equivalent = fam_e.apply(np.asarray(cols["p_equiv"], float))
+    families["equivalence"] = fam_e.to_dict()
     delta = np.asarray(cols["delta"], float)
-    direction = np.where(~reject, "", np.where(delta > 0, "up", "down"))
+    verdict = verdicts(reject, np.abs(delta) > np.asarray(cols["margin"], float), equivalent)
+    changed = verdict == "changed"
+    direction = np.where(~changed, "", np.where(delta > 0, "up", "down"))
     table = pa.table({
         "metric": pa.array([str(m) for m in cols["metric"]]),
         "layer": pa.array([int(x) for x in cols["layer"]], pa.int32()),
@@ -93,11 +109,15 @@ def _level(pairs: dict[str, tuple[np.ndarray, np.ndarray]], heads: int, per_laye
         "label": pa.array(labels),
         "n": pa.array([int(x) for x in cols["n"]], pa.int32()),
         **{f: pa.array(_finite_or_none([float(x) for x in cols[f]]), pa.float64())
-           for f in ("before", "after", "delta", "ci_low", "ci_high", "effect", "statistic", "p", "p_free", "effect_free")},
+           for f in ("before", "after", "delta", "ci_low", "ci_high", "effect", "statistic", "p", "p_free", "effect_free",
+                     "margin", "p_equiv")},
         "q": pa.array(_finite_or_none([float(x) for x in q]), pa.float64()),
         "q_free": pa.array(_finite_or_none([float(x) for x in q_free]), pa.float64()),
+        "q_equiv": pa.array(_finite_or_none([float(x) for x in q_equiv]), pa.float64()),
         "status": pa.array([str(x) for x in cols["status"]]),
-        "changed": pa.array([bool(x) for x in reject]),
+        "significant": pa.array([bool(x) for x in reject]),
+        "changed": pa.array([bool(x) for x in changed]),
+        "verdict": pa.array([str(x) for x in verdict]),
         "direction": pa.array([str(x) for x in direction]),
     })
     return table, families
@@ -129,3 +149,14 @@ def summary(changes: Changes) -> dict:
             d = out.setdefault(r["metric"], {"heads_up": 0, "heads_down": 0, "layers_up": 0, "layers_down": 0})
             d[f"{level}_{r['direction']}"] += 1
     return out
+
+
+def verdicts_of(changes: Changes) -> dict[str, dict[str, int]]:
+    """How many heads and layers have each verdict."""
+    return {"heads": verdict_counts(changes.heads), "layers": verdict_counts(changes.layers)}
+
+
+def verdict_counts(table: pa.Table) -> dict[str, int]:
+    """How many rows of a heads or layers table have each verdict."""
+    got = table.column("verdict").to_pylist()
+    return {v: got.count(v) for v in VERDICTS}

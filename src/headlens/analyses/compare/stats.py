@@ -15,7 +15,8 @@ import numpy as np
 
 from ...errors import ConfigError
 from ...store import Run
-from .changes import ChangeSettings, Changes, paired_changes, settings_dict, summary
+from .changes import DECISION, ChangeSettings, Changes, paired_changes, settings_dict, summary, verdicts_of
+from .margins import describe
 from ..matrix import score_matrices
 from ...store.outputs import write_outputs
 
@@ -92,10 +93,12 @@ def compare_runs(before: Run, after: Run, settings: ChangeSettings | None = None
         "sentences_paired": int(len(ids)),
         "metrics": shared,
         "delta": "after - before",
-        "decision": "changed = corrected paired t and corrected distribution-free test both reject",
+        "decision": DECISION,
+        "margins": describe(changes.settings),
         "settings": settings_dict(changes.settings),
         "families": changes.families,
         "changed": summary(changes),
+        "verdicts": verdicts_of(changes),
     }
     return changes, params
 
