@@ -12,7 +12,7 @@ from headlens.analyses.compare.margins import margins, scale_of
 from headlens.analyses.compare.stats import compare_runs
 from headlens.cli import main
 from headlens.errors import ConfigError
-from headlens.stats import tost_p
+from headlens.stats import tost_p, tost_p_moments
 
 
 def _one_head(before, after, **settings):
@@ -59,6 +59,8 @@ def test_tost_p_is_the_larger_one_sided_t_p():
                    stats.ttest_1samp(d, m[j], alternative="less").pvalue)
         assert got[j] == pytest.approx(want, rel=1e-9)
     assert got[2] == 1.0  # a margin of 0 never shows equivalence
+    d = D[~np.isnan(D[:, 1]), 1]
+    assert tost_p_moments(len(d), d.mean(), d.std(ddof=1), 0.02) == pytest.approx(got[1], rel=1e-12)
     const = tost_p(np.full((20, 2), 0.003), [0.01, 0.002])
     assert list(const) == [0.0, 1.0]  # zero variance: inside the margin or not
     assert np.isnan(tost_p(D[:5], 0.01, min_n=10)).all()  # too few: not tested

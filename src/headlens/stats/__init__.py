@@ -66,7 +66,7 @@ _WHERE = {
     "McNemarResult": ".compare", "PairedBootstrapResult": ".compare", "mcnemar_exact": ".compare",
     "paired_bootstrap": ".compare",
     "Family": ".correction", "correct": ".correction",
-    "VERDICTS": ".equivalence", "tost_p": ".equivalence", "verdicts": ".equivalence",
+    "VERDICTS": ".equivalence", "tost_p": ".equivalence", "tost_p_moments": ".equivalence", "verdicts": ".equivalence",
     "cohens_d": ".effects", "cohens_dz": ".effects", "rank_biserial": ".effects", "sign_effect": ".effects",
     "ALTERNATIVES": ".table", "CORRECTIONS": ".table", "NOT_ENOUGH_DATA": ".table", "OK": ".table",
     "STATUSES": ".table", "TESTS": ".table", "ZERO_VARIANCE": ".table", "TestTable": ".table",
@@ -79,7 +79,7 @@ __all__ = [
     "VERDICTS", "ZERO_VARIANCE", "Family", "McNemarResult", "PairedBootstrapResult", "TestTable",
     "bootstrap_ci", "cohens_d", "cohens_dz", "correct", "mcnemar_exact", "mean_ci", "one_sample",
     "paired", "paired_bootstrap", "paired_ratio_bootstrap", "RatioComparison", "rank_biserial", "sign_effect",
-    "tost_p", "verdicts",
+    "tost_p", "tost_p_moments", "verdicts",
 ]
 
 

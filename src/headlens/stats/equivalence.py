@@ -25,20 +25,29 @@ def tost_p(D, margin, min_n: int = 10) -> np.ndarray:
     ``margin``: a scalar or k values (>= 0)."""
     D = np.asarray(D, dtype=np.float64)
     D = D[:, None] if D.ndim == 1 else D
-    m = np.broadcast_to(np.asarray(margin, dtype=np.float64), D.shape[1:])
-    if (m < 0).any() or np.isnan(m).any():
-        raise ValueError("equivalence margins must be >= 0 (and not NaN)")
     ok = ~np.isnan(D)
     n = ok.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(ok, D, 0.0).sum(axis=0) / n
         sd = np.sqrt(np.where(ok, (D - mean) ** 2, 0.0).sum(axis=0) / (n - 1))
+    const = (n >= 1) & (np.where(ok, D, -np.inf).max(axis=0) == np.where(ok, D, np.inf).min(axis=0))
+    return tost_p_moments(n, mean, sd, margin, min_n, const)
+
+
+def tost_p_moments(n, mean, sd, margin, min_n: int = 10, constant=None) -> np.ndarray:
+    """:func:`tost_p` from each column's count, mean and sd (ddof 1) of the differences, e.g. merged
+    streaming moments; ``constant``: the columns whose differences are all equal (default sd == 0)."""
+    n, mean, sd = (np.asarray(x, dtype=np.float64) for x in (n, mean, sd))
+    m = np.broadcast_to(np.asarray(margin, dtype=np.float64), n.shape)
+    if (m < 0).any() or np.isnan(m).any():
+        raise ValueError("equivalence margins must be >= 0 (and not NaN)")
+    const = (sd == 0) if constant is None else np.asarray(constant, dtype=bool)
+    with np.errstate(invalid="ignore", divide="ignore"):
         se = sd / np.sqrt(n)
         dist = stats.t(np.maximum(n - 1, 1))
         p_lower = dist.sf((mean + m) / se)  # H0 mu <= -m
         p_upper = dist.cdf((mean - m) / se)  # H0 mu >= m
     p = np.maximum(p_lower, p_upper)
-    const = (n >= 1) & (np.where(ok, D, -np.inf).max(axis=0) == np.where(ok, D, np.inf).min(axis=0))
     p = np.where(const, np.where(np.abs(mean) < m, 0.0, 1.0), p)
     p = np.where(m == 0, 1.0, p)
     return np.where(n >= min_n, p, np.nan)
