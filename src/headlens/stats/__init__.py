@@ -44,6 +44,12 @@ Families
     method ("fdr_bh", "holm", "bonferroni", "none") and records the size actually tested, so a
     reported q-value always says which family it was corrected in.
 
+Equivalence
+    :func:`tost_p` (:mod:`.equivalence`): two one-sided t-tests that a mean difference lies
+    inside ``(-margin, margin)``; the p-value corrects like any other. :func:`verdicts` turns a
+    corrected test of no change, the margin and the corrected TOST into changed / equivalent /
+    inconclusive (used by compare, categories and compare-models).
+
 Caveat: the t-test on skewed scores at corrected thresholds
     The t p-value is accurate near 0.05 but its extreme tail (the ~1e-4 level that BH / Holm
     use with hundreds of tests) is not, for skewed per-sentence scores: simulated 576 tests,
