@@ -82,10 +82,10 @@ _WHERE = {
 
 __all__ = [
     "ALTERNATIVES", "CI_METHODS", "CORRECTIONS", "NOT_ENOUGH_DATA", "OK", "STATUSES", "TESTS",
-    "VERDICTS", "ZERO_VARIANCE", "Family", "McNemarResult", "PairedBootstrapResult", "TestTable",
+    "VERDICTS", "tost_p", "tost_p_moments", "verdicts",
+    "ZERO_VARIANCE", "Family", "McNemarResult", "PairedBootstrapResult", "TestTable",
     "bootstrap_ci", "cohens_d", "cohens_dz", "correct", "mcnemar_exact", "mean_ci", "one_sample",
     "paired", "paired_bootstrap", "paired_ratio_bootstrap", "RatioComparison", "rank_biserial", "sign_effect",
-    "tost_p", "tost_p_moments", "verdicts",
 ]
 
 
