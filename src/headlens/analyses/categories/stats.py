@@ -23,11 +23,12 @@ from ...errors import ConfigError
 from ...heads import head_of
 from ...stats import Family, one_sample
 from ...store import Run, layout
-from ..compare.changes import DECISION, ChangeSettings, layer_means, paired_changes, settings_dict
-from ..compare.margins import describe
+from ..compare.changes import ChangeSettings, layer_means, paired_changes, settings_dict
 from ..compare.stats import check_comparable, paired_matrices
 from ..matrix import score_matrices
 from ...store.outputs import write_outputs
+from ..compare.changes import DECISION
+from ..compare.margins import describe
 
 PREF = "cat_pref"
 CELLS = ("cat_content_content", "cat_content_function", "cat_function_content", "cat_function_function",
@@ -122,9 +123,10 @@ def task_bias(bases: list[Run], tuned: list[Run], settings: ChangeSettings | Non
             rows.append({"task": run.path, "base": base.path, "layer": layer, "pref_base": float(pb.estimate[layer]),
                          "p_base": float(pb.p[layer]), "pref_tuned": float(pt.estimate[layer]),
                          "p_tuned": float(pt.p[layer]), "delta": r["delta"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
-                         "q_change": r["q"], "margin": r["margin"], "change": r["direction"], "verdict": r["verdict"],
+                         "q_change": r["q"], "change": r["direction"],
                          **{f"delta_{m[4:]}": x["delta"] for x in changes.layers.to_pylist() if x["layer"] == layer
                             for m in [x["metric"]] if m != PREF}})
+            rows[-1].update(margin=r["margin"], verdict=r["verdict"])
     fam = Family("categories across tasks: fine-tuned cat_pref != 0 per task and layer",
                  [f"{r['task']}/L{r['layer'] + 1}" for r in rows], s.correction, s.alpha)
     q, reject = fam.apply([r["p_tuned"] for r in rows])

@@ -25,13 +25,21 @@ import pyarrow as pa
 
 from ...errors import ConfigError
 from ...heads import by_layer, head_of
-from ...stats import VERDICTS, Family, paired, tost_p, verdicts
+from ...stats import Family, paired
 from ..roles.stats import _finite_or_none
+from ...stats.equivalence import VERDICTS, tost_p, verdicts
 from .margins import margins
 from .options import ChangeSettings
 
 DECISION = ("changed = corrected paired t and corrected distribution-free test both reject and |delta| > margin; "
             "equivalent = corrected TOST rejects |delta| >= margin; else inconclusive")
+
+
+def _equivalence(before: np.ndarray, after: np.ndarray, before_mean: np.ndarray, metric: str,
+                 s: ChangeSettings) -> dict[str, np.ndarray]:
+    """Each column's margin and TOST p of |after - before| < margin."""
+    margin = margins(metric, before_mean, s)
+    return {"margin": margin, "p_equiv": tost_p(after - before, margin, s.min_n)}
 
 
 @dataclass
@@ -54,7 +62,7 @@ def layer_means(values: np.ndarray, heads: int) -> np.ndarray:
         return np.nanmean(by_layer(values, heads), axis=2)
 
 
-def _test_block(before: np.ndarray, after: np.ndarray, s: ChangeSettings, metric: str) -> dict[str, np.ndarray]:
+def _test_block(before: np.ndarray, after: np.ndarray, s: ChangeSettings) -> dict[str, np.ndarray]:
     t = paired(after, before, test="t", min_n=s.min_n, ci=s.ci, n_boot=s.n_boot, seed=s.seed)
     out = {"n": t.n, "delta": t.estimate, "ci_low": t.ci_low, "ci_high": t.ci_high, "effect": t.effect,
            "statistic": t.statistic, "p": t.p, "status": t.status}
@@ -66,8 +74,6 @@ def _test_block(before: np.ndarray, after: np.ndarray, s: ChangeSettings, metric
     else:
         free = paired(after, before, test=s.distribution_free, min_n=s.min_n, n_boot=0, seed=s.seed)
         out["p_free"], out["effect_free"] = free.p, free.effect
-    out["margin"] = margins(metric, out["before"], s)
-    out["p_equiv"] = tost_p(after - before, out["margin"], s.min_n)
     return out
 
 
@@ -77,7 +83,8 @@ def _level(pairs: dict[str, tuple[np.ndarray, np.ndarray]], heads: int, per_laye
     for metric, (before, after) in pairs.items():
         if per_layer:
             before, after = layer_means(before, heads), layer_means(after, heads)
-        block = _test_block(before, after, s, metric)
+        block = _test_block(before, after, s)
+        block.update(_equivalence(before, after, block["before"], metric, s))
         k = before.shape[1]
         block["metric"] = np.asarray([metric] * k, dtype=object)
         block["layer"] = np.arange(k) if per_layer else head_of(np.arange(k), heads)[0]

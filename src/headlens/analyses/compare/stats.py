@@ -15,10 +15,11 @@ import numpy as np
 
 from ...errors import ConfigError
 from ...store import Run
-from .changes import DECISION, ChangeSettings, Changes, paired_changes, settings_dict, summary, verdicts_of
-from .margins import describe
+from .changes import ChangeSettings, Changes, paired_changes, settings_dict, summary
 from ..matrix import score_matrices
 from ...store.outputs import write_outputs
+from .changes import DECISION, verdicts_of
+from .margins import describe
 
 SETTINGS_THAT_CHANGE_METRICS = ("word_aggregation", "long")  # and each analysis' options (RunConfig.options)
 
