@@ -6,7 +6,7 @@
 Makes two runs of the packaged MiniLM on the first 200 sentences of the corpus that differ only in
 --max-batch (128 and 7), unless OUT/mb128 and OUT/mb7 exist; then prints compare's verdicts between
 them (significant = the rule before the margin), the |delta| range, and the median over heads of
-each head's between-sentence sd for a few metrics (what the margins are read against).
+each head's between-sentence sd and mean for a few metrics (what the margins are read against).
 """
 
 import argparse
@@ -20,7 +20,7 @@ from headlens.analyses.matrix import score_matrices
 from headlens.corpus import CorpusSpec
 from headlens.store import open_run
 
-METRICS = ("prev", "cls", "sep", "self", "entropy", "cls_entropy")
+METRICS = ("prev", "cls", "sep", "self", "entropy", "cls_entropy", "cat_recv_content", "cat_recv_function", "cat_pref")
 
 
 def main() -> None:
@@ -32,7 +32,7 @@ def main() -> None:
     for batch in (128, 7):
         path = os.path.join(args.out, f"mb{batch}")
         runs.append(open_run(path) if os.path.exists(path) else headlens.run(
-            out=path, corpus=CorpusSpec(args.corpus, limit=200), analyses=("surface",), max_batch=batch, progress=False))
+            out=path, corpus=CorpusSpec(args.corpus, limit=200), analyses=("surface", "categories"), max_batch=batch, progress=False))
     changes, _ = compare_runs(*runs)
     for level in ("heads", "layers"):
         rows = (changes.heads if level == "heads" else changes.layers).to_pylist()
@@ -43,7 +43,10 @@ def main() -> None:
     print(f"|delta| per head: max {delta.max():.2g}, median {np.median(delta):.2g}")
     for metric, m in score_matrices(runs[0], list(METRICS)).items():
         sd = np.nanstd(m.values, axis=0, ddof=1)
-        print(f"{metric}: median between-sentence sd over heads {np.nanmedian(sd):.3f}")
+        with np.errstate(all="ignore"):
+            mean = np.nanmean(m.values, axis=0)
+        print(f"{metric}: median over heads of the between-sentence sd {np.nanmedian(sd):.4f}, of the mean "
+              f"{np.nanmedian(mean):.4f}")
 
 
 if __name__ == "__main__":

@@ -72,7 +72,8 @@ def test_each_metric_gets_a_margin_on_its_scale():
     s = ChangeSettings(margins=("cls=0.05",))
     assert [scale_of(m) for m in ("prev", "cat_pref", "pattern_entropy", "entropy", "word_cls_entropy",
                                   "role_local_w3", "dec_fnorm_cls", "dep_nsubj_d2h")] == \
-        ["mass", "mass", "mass", "nats", "nats", "relative", "relative", "relative"]
+        ["mass", "word", "mass", "nats", "nats", "relative", "relative", "relative"]
+    assert list(margins("cat_recv_content", np.zeros(2), s)) == [0.001] * 2
     before = np.array([2.0, -4.0, np.nan])
     assert list(margins("prev", before, s)) == [0.01] * 3
     assert list(margins("entropy", before, s)) == [0.02] * 3
@@ -89,7 +90,7 @@ def test_cli_has_the_margin_flags(capsys):
     with pytest.raises(SystemExit):
         main(["compare", "--help"])
     out = capsys.readouterr().out
-    assert all(flag in out for flag in ("--margin-mass", "--margin-nats", "--margin-relative", "--margin "))
+    assert all(flag in out for flag in ("--margin-mass", "--margin-word", "--margin-nats", "--margin-relative", "--margin "))
 
 
 def _batching_pair(root, **run):

@@ -9,7 +9,7 @@ Across tasks (:func:`task_bias`): each fine-tuned run is paired with the base ru
 corpus. Per task and layer: the preference (``cat_pref``, content minus function attention
 received) of the fine-tuned model with its test against 0, and its change from the base
 (paired over sentences, :mod:`..compare.changes`: a change is significant and beyond the margin,
-0.01 for these proportions; ``verdict`` changed / equivalent / inconclusive). A layer has a
+0.001 for these per-word weights; ``verdict`` changed / equivalent / inconclusive). A layer has a
 *task-agnostic bias* when the fine-tuned preference is significant with the same sign in every
 task; a *task-agnostic change* when the layer changed in the same direction in every task.
 """

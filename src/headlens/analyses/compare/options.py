@@ -19,6 +19,7 @@ class ChangeSettings(StatsOptions):
     distribution_free: str = option("wilcoxon", "the distribution-free paired test that must also reject",
                                     flag="--test", choices=DISTRIBUTION_FREE)
     margin_mass: float = option(0.01, "smallest change reported of an attention proportion (metrics in [0, 1])")
+    margin_word: float = option(0.001, "smallest change reported of a category metric (cat_*: per-word weights)")
     margin_nats: float = option(0.02, "smallest change reported of an entropy, in nats")
     margin_relative: float = option(0.02, "smallest change reported of a sieve score, norm or count, as a fraction "
                                           "of its mean before")
@@ -26,7 +27,7 @@ class ChangeSettings(StatsOptions):
 
     def check(self) -> None:
         super().check()
-        for name in ("margin_mass", "margin_nats", "margin_relative"):
+        for name in ("margin_mass", "margin_word", "margin_nats", "margin_relative"):
             if not getattr(self, name) >= 0:
                 raise param_error(type(self).__name__, name, "a float >= 0", getattr(self, name))
         parse_overrides(self.margins)
