@@ -242,13 +242,19 @@ def test_bad_input_is_refused(classifier, data, tmp_path):
         AblationStats(metrics=("auc",))
 
 
-def test_statistics_of_a_sweep():
-    rng = np.random.default_rng(0)
-    n = 400
+def _dev(n: int, seed: int, fixed: int):
+    """(rng, labels, baseline predictions 80% right, predictions with ``fixed`` of its errors fixed, none broken)."""
+    rng = np.random.default_rng(seed)
     y = rng.integers(0, 2, n)
     base = np.where(rng.random(n) < 0.8, y, 1 - y)
     better = base.copy()
-    better[np.flatnonzero(base != y)[:40]] = y[np.flatnonzero(base != y)[:40]]  # 40 fixed, none broken
+    better[np.flatnonzero(base != y)[:fixed]] = y[np.flatnonzero(base != y)[:fixed]]
+    return rng, y, base, better
+
+
+def test_statistics_of_a_sweep():
+    n = 400
+    rng, y, base, better = _dev(n, 0, 40)
     same = base.copy()
     noisy = base.copy()
     flip = rng.choice(n, 6, replace=False)
@@ -282,3 +288,13 @@ def test_cli_ablate(classifier, data, tmp_path, capsys):
     assert "L1" in printed and "L2" in printed and "smallest detectable" in printed and "f1:" in printed
     assert main(args) == 2  # never overwritten
     assert main(args + ["--resume"]) == 0
+
+
+def test_a_significant_change_below_min_effect_is_no_decision():
+    _, y, base, slightly = _dev(4000, 1, 30)  # 30 of 4000 fixed: 0.75 points
+    table, _ = ablation_table(y, base, slightly[None, :], [head_ablation(0, 0)], "zero", 2, AblationStats())
+    row = table.to_pylist()[0]
+    assert row["significant"] and row["q"] < 1e-6 and row["delta"] == 0.0075
+    assert row["decision"] == "none"  # below --min-effect 0.01
+    lower, _ = ablation_table(y, base, slightly[None, :], [head_ablation(0, 0)], "zero", 2, AblationStats(min_effect=0.005))
+    assert lower.to_pylist()[0]["decision"] == "helps"

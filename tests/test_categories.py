@@ -179,6 +179,23 @@ def test_task_bias_finds_the_shared_change_and_the_task_specific_one(ud_runs, ca
     assert "L1: bias" in capsys.readouterr().out
 
 
+def test_a_layer_change_below_the_margin_is_no_change(ud_runs, tmp_path):
+    from headlens.analyses.categories.stats import task_bias
+    from headlens.analyses.compare.changes import ChangeSettings
+    from test_compare import _shifted_copy
+
+    base = ud_runs[0]
+    small = _shifted_copy(base, str(tmp_path / "small"), {("cat_pref", 0, h): 0.004 for h in range(4)}, seed=3)
+    table, params = task_bias([base], [small], ChangeSettings(margin_word=0.01))
+    row = [r for r in table.to_pylist() if r["layer"] == 0][0]
+    assert row["q_change"] < 0.05 and row["delta"] == pytest.approx(0.004, abs=0.001)  # significant, yet
+    assert row["change"] == "" and row["verdict"] == "equivalent" and row["margin"] == 0.01
+    assert params["task_agnostic"]["L1"]["change"] is None and "0.01 for the category" in params["margins"]
+    table, _ = task_bias([base], [small])  # the default margin of the category metrics, 0.001
+    row = [r for r in table.to_pylist() if r["layer"] == 0][0]
+    assert row["change"] == "up" and row["verdict"] == "changed" and row["margin"] == 0.001
+
+
 def test_task_bias_needs_a_base_of_the_same_corpus(ud_runs, tmp_path, tiny_bert_dir):
     from headlens.analyses.categories.stats import task_bias
 

@@ -68,14 +68,14 @@ def test_a_run_compared_with_itself_changes_nothing(base_run):
 
 
 def test_shifted_scores_are_found_with_their_direction(base_run, tmp_path):
-    shifted = _shifted_copy(base_run, str(tmp_path / "shifted"), {("prev", 1, 2): 0.05, ("cls", 0, 3): -0.03})
+    shifted = _shifted_copy(base_run, str(tmp_path / "shifted"), {("prev", 1, 2): 0.06, ("cls", 0, 3): -0.06})
     changes, params = compare_runs(base_run, shifted)
     found = {(r["metric"], r["layer"], r["head"]): r for r in changes.changed("heads")}
     assert set(found) == {("prev", 1, 2), ("cls", 0, 3)}
-    assert found[("prev", 1, 2)]["direction"] == "up" and found[("prev", 1, 2)]["delta"] == pytest.approx(0.05, abs=0.002)
+    assert found[("prev", 1, 2)]["direction"] == "up" and found[("prev", 1, 2)]["delta"] == pytest.approx(0.06, abs=0.002)
     assert found[("cls", 0, 3)]["direction"] == "down" and found[("cls", 0, 3)]["ci_high"] < 0
     layers = {(r["metric"], r["layer"]): r["direction"] for r in changes.changed("layers")}
-    assert layers == {("prev", 1): "up", ("cls", 0): "down"}  # the head mean moves by shift / 4 heads
+    assert layers == {("prev", 1): "up", ("cls", 0): "down"}  # the head mean moves by shift / 4 heads > 0.01
     path = save_compare(shifted, changes, params)
     tables, stored = read_outputs(shifted, "compare", "vs-base")
     assert path.endswith(os.path.join("compare", "vs-base"))

@@ -50,6 +50,9 @@ def test_every_analysis_of_the_run_has_its_view(data):
     compare = data["sections"]["compare"][0]["view"]
     assert compare["before"]["path"].endswith("base") and "prev" in compare["metrics"]
     assert len(compare["per_metric"]["prev"]["delta"]) == LAYERS * HEADS
+    assert sum(compare["verdicts"]["heads"].values()) == LAYERS * HEADS * len(compare["metrics"])
+    assert set(compare["per_metric"]["prev"]["verdict"]) <= {"changed", "equivalent", "inconclusive"}
+    assert compare["per_metric"]["prev"]["margin"][0] == 0.01 and "margin" in compare["margins"]
     assert data["sections"]["decomposition"][0]["view"]["mixing"]["maps"]
     patterns = data["sections"]["patterns"][0]["view"]
     assert patterns["types"] == ["vertical", "diagonal", "block", "heterogeneous"]

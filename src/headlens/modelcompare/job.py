@@ -21,7 +21,8 @@ from contextlib import closing
 import numpy as np
 import pyarrow as pa
 
-from ..analyses.compare.changes import ChangeSettings, paired_changes, settings_dict, summary
+from ..analyses.compare.changes import DECISION, ChangeSettings, paired_changes, settings_dict, summary, verdicts_of
+from ..analyses.compare.margins import describe
 from ..config import RunConfig
 from ..corpus.types import Skipped
 from ..errors import ConfigError, ModelError
@@ -126,8 +127,9 @@ def compare_models(model_a: str, model_b: str, out: str, config: RunConfig | Non
         "corpus": {"path": cfg.corpus_spec.path, "sha256": front.fingerprint[0]},
         "sentences": n, "skipped": skipped, "word_aggregation": cfg.word_aggregation, "config": cfg.to_dict(),
         "cosine": "per sentence and head: cosine of the two maps flattened over valid rows and columns; mean over sentences",
-        "delta": "model_b - model_a", "settings": settings_dict(changes.settings), "families": changes.families,
-        "changed": summary(changes),
+        "delta": "model_b - model_a", "decision": DECISION, "margins": describe(changes.settings),
+        "settings": settings_dict(changes.settings), "families": changes.families,
+        "changed": summary(changes), "verdicts": verdicts_of(changes),
     }
 
     def write(tmp: str) -> None:

@@ -44,6 +44,12 @@ Families
     method ("fdr_bh", "holm", "bonferroni", "none") and records the size actually tested, so a
     reported q-value always says which family it was corrected in.
 
+Equivalence
+    :func:`tost_p` (:mod:`.equivalence`): two one-sided t-tests that a mean difference lies
+    inside ``(-margin, margin)``; the p-value corrects like any other. :func:`verdicts` turns a
+    corrected test of no change, the margin and the corrected TOST into changed / equivalent /
+    inconclusive (used by compare, categories and compare-models).
+
 Caveat: the t-test on skewed scores at corrected thresholds
     The t p-value is accurate near 0.05 but its extreme tail (the ~1e-4 level that BH / Holm
     use with hundreds of tests) is not, for skewed per-sentence scores: simulated 576 tests,
@@ -66,6 +72,7 @@ _WHERE = {
     "McNemarResult": ".compare", "PairedBootstrapResult": ".compare", "mcnemar_exact": ".compare",
     "paired_bootstrap": ".compare",
     "Family": ".correction", "correct": ".correction",
+    "VERDICTS": ".equivalence", "tost_p": ".equivalence", "tost_p_moments": ".equivalence", "verdicts": ".equivalence",
     "cohens_d": ".effects", "cohens_dz": ".effects", "rank_biserial": ".effects", "sign_effect": ".effects",
     "ALTERNATIVES": ".table", "CORRECTIONS": ".table", "NOT_ENOUGH_DATA": ".table", "OK": ".table",
     "STATUSES": ".table", "TESTS": ".table", "ZERO_VARIANCE": ".table", "TestTable": ".table",
@@ -75,6 +82,7 @@ _WHERE = {
 
 __all__ = [
     "ALTERNATIVES", "CI_METHODS", "CORRECTIONS", "NOT_ENOUGH_DATA", "OK", "STATUSES", "TESTS",
+    "VERDICTS", "tost_p", "tost_p_moments", "verdicts",
     "ZERO_VARIANCE", "Family", "McNemarResult", "PairedBootstrapResult", "TestTable",
     "bootstrap_ci", "cohens_d", "cohens_dz", "correct", "mcnemar_exact", "mean_ci", "one_sample",
     "paired", "paired_bootstrap", "paired_ratio_bootstrap", "paired_ratio_normal", "RatioComparison", "rank_biserial",

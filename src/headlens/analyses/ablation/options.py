@@ -17,7 +17,8 @@ class AblationStats(StatsOptions):
 
     min_n: int = option(100, "fewer dev examples: every result underpowered, no decision")
     metrics: tuple[str, ...] = option(("accuracy",), "accuracy (exact McNemar), f1, mcc (paired bootstrap)")
-    min_effect: float = option(0.01, "underpowered: not significant and the CI holds both -x and +x")
+    min_effect: float = option(0.01, "smallest change reported: helps/hurts needs |delta| > x; underpowered: not "
+                                     "significant and the CI holds both -x and +x")
 
     def check(self) -> None:
         super().check()

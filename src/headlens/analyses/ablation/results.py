@@ -10,8 +10,9 @@ Per ablation (heads removed) and metric, over the dev examples, with ``delta = a
 
 Each metric's p-values are corrected across the whole sweep (every ablation of the run) in one
 recorded family (Benjamini-Hochberg by default). ``decision`` is ``helps`` when the corrected
-test rejects and the metric went up without the heads, ``hurts`` when it went down, ``none``
-otherwise.
+test rejects and the metric went up without the heads by more than ``min_effect`` (the smallest
+change worth reporting, as compare's margin), ``hurts`` when it went down by more than that,
+``none`` otherwise (``significant`` says whether the corrected test rejected).
 
 The sweep's ``detectable`` accuracy change: an ablation that changes fewer than
 ``k = ceil(log2(2 m / alpha))`` predictions (m tests in the family; m = 1 without correction)
@@ -90,14 +91,16 @@ def ablation_table(y, base_pred, preds, ablations: list[Ablation], mode: str, n_
         q, reject = fam.apply(t["p"])
         families[metric] = fam.to_dict()
         small = n < stats.min_n
-        decision = np.where(~reject | small, "none", np.where(t["delta"] > 0, "helps", "hurts"))
+        significant = reject & (not small)
+        decision = np.where(~significant | ~(np.abs(t["delta"]) > stats.min_effect), "none",
+                            np.where(t["delta"] > 0, "helps", "hurts"))
         inconclusive = (decision == "none") & (blind | ((t["ci_low"] < -stats.min_effect) & (t["ci_high"] > stats.min_effect)))
         block = {
             "kind": [a.kind for a in ablations], "layer": [a.layer for a in ablations], "head": [a.head for a in ablations],
             "label": [a.label for a in ablations], "mode": [mode] * len(ablations), "metric": [metric] * len(ablations),
             "test": ["mcnemar_exact" if metric == "accuracy" else "paired_bootstrap"] * len(ablations),
             "n": [n] * len(ablations), **{k: list(v) for k, v in t.items()}, "q": list(q),
-            "decision": list(decision), "underpowered": list(small | inconclusive),
+            "significant": list(significant), "decision": list(decision), "underpowered": list(small | inconclusive),
             "flipped": list(flipped), "worse": list(worse), "better": list(better),
         }
         for k, v in block.items():
@@ -107,6 +110,6 @@ def ablation_table(y, base_pred, preds, ablations: list[Ablation], mode: str, n_
     table = pa.table({
         k: pa.array([None if not np.isfinite(x) else float(x) for x in v], pa.float64()) if k in floats
         else pa.array([int(x) for x in v], pa.int32()) if k in ints
-        else pa.array([bool(x) for x in v]) if k == "underpowered" else pa.array([str(x) for x in v])
+        else pa.array([bool(x) for x in v]) if k in ("significant", "underpowered") else pa.array([str(x) for x in v])
         for k, v in cols.items()})
     return table, families

@@ -259,6 +259,7 @@ def ablate(config: AblationConfig | None = None, **options) -> AblationResult:
         "device": str(device), "threads": torch.get_num_threads(),
         "detectable": {"accuracy_changed_predictions": k, "accuracy_change": effect,
                        "rule": "exact McNemar smallest p 2 * 0.5**d must reach alpha / m (BH's first rejection)"},
+        "decision_rule": f"helps / hurts: the corrected test rejects and |delta| > {cfg.stats.min_effect}",
         "underpowered_rule": f"n < {cfg.stats.min_n}; or no rejection and either the CI contains both "
                              f"-{cfg.stats.min_effect} and +{cfg.stats.min_effect} or the detectable accuracy change "
                              f"exceeds {cfg.stats.min_effect}",

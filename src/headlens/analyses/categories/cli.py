@@ -30,10 +30,11 @@ def _cmd(args) -> int:
     table, params = task_bias(bases, [open_run(p) for p in names], settings_from(args))
     rows = table.to_pylist()
     print("cat_pref = attention a content word receives - attention a function word receives (layer = head mean)")
-    print(f"{'layer':<6} {'task':<28} {'base':>9} {'tuned':>9} {'delta':>9}  change  bias (q < {args.alpha})")
+    print(params["margins"])
+    print(f"{'layer':<6} {'task':<28} {'base':>9} {'tuned':>9} {'delta':>9}  {'change':<12}  bias (q < {args.alpha})")
     for r in sorted(rows, key=lambda r: (r["layer"], r["task"])):
         print(f"L{r['layer'] + 1:<5} {r['task'][-28:]:<28} {r['pref_base']:>9.5f} {r['pref_tuned']:>9.5f} "
-              f"{r['delta']:>+9.5f}  {r['change'] or '-':<6}  {r['bias'] or '-'}")
+              f"{r['delta']:>+9.5f}  {r['change'] or r['verdict']:<12}  {r['bias'] or '-'}")
     print("task-agnostic (same in every task):")
     for layer, d in params["task_agnostic"].items():
         print(f"  {layer}: bias {d['bias'] or '-'}; change {d['change'] or '-'}")

@@ -8,9 +8,10 @@ per layer (head mean per sentence), with the one-sample test of ``cat_pref`` aga
 Across tasks (:func:`task_bias`): each fine-tuned run is paired with the base run of the same
 corpus. Per task and layer: the preference (``cat_pref``, content minus function attention
 received) of the fine-tuned model with its test against 0, and its change from the base
-(paired over sentences, :mod:`.changes`). A layer has a *task-agnostic bias* when the
-fine-tuned preference is significant with the same sign in every task; a *task-agnostic
-change* when the change is significant in the same direction in every task.
+(paired over sentences, :mod:`..compare.changes`: a change is significant and beyond the margin,
+0.001 for these per-word weights; ``verdict`` changed / equivalent / inconclusive). A layer has a
+*task-agnostic bias* when the fine-tuned preference is significant with the same sign in every
+task; a *task-agnostic change* when the layer changed in the same direction in every task.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from ..columns import ScoreColumns
 from ..compare.changes import ChangeSettings, paired_changes, settings_dict
 from ..compare.stats import check_comparable, paired_columns
 from ...store.outputs import write_outputs
+from ..compare.changes import DECISION
+from ..compare.margins import describe
 
 PREF = "cat_pref"
 CELLS = ("cat_content_content", "cat_content_function", "cat_function_content", "cat_function_function",
@@ -144,6 +147,7 @@ def task_bias(bases: list[Run], tuned: list[Run], settings: ChangeSettings | Non
                          "q_change": r["q"], "change": r["direction"],
                          **{f"delta_{m[4:]}": x["delta"] for x in changes.layers.to_pylist() if x["layer"] == layer
                             for m in [x["metric"]] if m != PREF}})
+            rows[-1].update(margin=r["margin"], verdict=r["verdict"])
     fam = Family("categories across tasks: fine-tuned cat_pref != 0 per task and layer",
                  [f"{r['task']}/L{r['layer'] + 1}" for r in rows], s.correction, s.alpha)
     q, reject = fam.apply([r["p_tuned"] for r in rows])
@@ -158,6 +162,7 @@ def task_bias(bases: list[Run], tuned: list[Run], settings: ChangeSettings | Non
         agnostic[f"L{layer + 1}"] = {"bias": biases.pop() if len(biases) == 1 and "" not in biases else None,
                                      "change": moves.pop() if len(moves) == 1 and "" not in moves else None}
     params = {"tasks": [t.path for t in tuned], "settings": settings_dict(s), "family_tuned": fam.to_dict(),
-              "change_tests": "per task: paired t and wilcoxon over sentences, corrected across metrics x layers",
+              "change_tests": "per task: paired t and wilcoxon over sentences, corrected across metrics x layers; "
+                              + DECISION, "margins": describe(s),
               "task_agnostic": agnostic}
     return table, params

@@ -6,9 +6,13 @@ corpus, or two models scored on the same batches. For every metric and head, and
 metric and layer (the per-sentence mean over the layer's heads, Jang et al.'s "head mean"), a
 paired t-test of after - before (effect: Cohen's d_z, bootstrap CI of the mean difference)
 and a distribution-free paired test (Wilcoxon signed-rank by default); each kind of test is
-corrected across its family (all metrics x heads; all metrics x layers). A head or layer
-*changed* when both corrected tests reject; its direction is the sign of the mean difference.
-Identical scores give status "zero variance" with p = 1: never a change.
+corrected across its family (all metrics x heads; all metrics x layers). A head or layer is
+*significant* when both corrected tests reject, and *changed* when it is significant and its mean
+difference exceeds the metric's margin (:mod:`.margins`); its direction is the sign of the mean
+difference. A TOST of ``|after - before| < margin`` (:mod:`headlens.stats.equivalence`),
+corrected across the same family, makes a head *equivalent*; ``verdict`` is changed, equivalent
+or inconclusive. Identical scores give status "zero variance" with p = 1: never a change, and
+equivalent (TOST p = 0) when the margin is above 0.
 """
 
 from __future__ import annotations
@@ -24,7 +28,20 @@ from ...heads import head_of
 from ...stats import Family, paired
 from ..columns import layer_means  # noqa: F401 - categories and patterns import it from here
 from ..roles.stats import _finite_or_none
+from ...stats.equivalence import VERDICTS, tost_p, verdicts
+from .margins import margins
 from .options import ChangeSettings
+
+DECISION = ("changed = corrected paired t and corrected distribution-free test both reject and |delta| > margin; "
+            "equivalent = corrected TOST rejects |delta| >= margin; else inconclusive")
+
+
+def _equivalence(before: np.ndarray, after: np.ndarray, before_mean: np.ndarray, metric: str,
+                 s: ChangeSettings) -> dict[str, np.ndarray]:
+    """Each column's margin and TOST p of |after - before| < margin."""
+    margin = margins(metric, before_mean, s)
+    return {"margin": margin, "p_equiv": tost_p(after - before, margin, s.min_n)}
+
 
 @dataclass
 class Changes:
@@ -71,6 +88,7 @@ def _level(pairs, heads: int, per_layer: bool, s: ChangeSettings, name: str) -> 
     cols: dict[str, list] = {}
     for metric, start, before, after in _blocks(pairs, heads, per_layer):
         block = _test_block(before, after, s)
+        block.update(_equivalence(before, after, block["before"], metric, s))
         k = before.shape[1]
         index = np.arange(start, start + k)
         block["metric"] = np.asarray([metric] * k, dtype=object)
@@ -89,8 +107,13 @@ def _level(pairs, heads: int, per_layer: bool, s: ChangeSettings, name: str) -> 
         q_free, reject_free = fam_f.apply(np.asarray(cols["p_free"], float))
         families["distribution_free"] = fam_f.to_dict()
         reject = reject & reject_free
+    fam_e = Family(f"{name}: TOST, |after - before| < margin", members, s.correction, s.alpha)
+    q_equiv, equivalent = fam_e.apply(np.asarray(cols["p_equiv"], float))
+    families["equivalence"] = fam_e.to_dict()
     delta = np.asarray(cols["delta"], float)
-    direction = np.where(~reject, "", np.where(delta > 0, "up", "down"))
+    verdict = verdicts(reject, np.abs(delta) > np.asarray(cols["margin"], float), equivalent)
+    changed = verdict == "changed"
+    direction = np.where(~changed, "", np.where(delta > 0, "up", "down"))
     table = pa.table({
         "metric": pa.array([str(m) for m in cols["metric"]]),
         "layer": pa.array([int(x) for x in cols["layer"]], pa.int32()),
@@ -98,11 +121,15 @@ def _level(pairs, heads: int, per_layer: bool, s: ChangeSettings, name: str) -> 
         "label": pa.array(labels),
         "n": pa.array([int(x) for x in cols["n"]], pa.int32()),
         **{f: pa.array(_finite_or_none([float(x) for x in cols[f]]), pa.float64())
-           for f in ("before", "after", "delta", "ci_low", "ci_high", "effect", "statistic", "p", "p_free", "effect_free")},
+           for f in ("before", "after", "delta", "ci_low", "ci_high", "effect", "statistic", "p", "p_free", "effect_free",
+                     "margin", "p_equiv")},
         "q": pa.array(_finite_or_none([float(x) for x in q]), pa.float64()),
         "q_free": pa.array(_finite_or_none([float(x) for x in q_free]), pa.float64()),
+        "q_equiv": pa.array(_finite_or_none([float(x) for x in q_equiv]), pa.float64()),
         "status": pa.array([str(x) for x in cols["status"]]),
-        "changed": pa.array([bool(x) for x in reject]),
+        "significant": pa.array([bool(x) for x in reject]),
+        "changed": pa.array([bool(x) for x in changed]),
+        "verdict": pa.array([str(x) for x in verdict]),
         "direction": pa.array([str(x) for x in direction]),
     })
     return table, families
@@ -134,3 +161,14 @@ def summary(changes: Changes) -> dict:
             d = out.setdefault(r["metric"], {"heads_up": 0, "heads_down": 0, "layers_up": 0, "layers_down": 0})
             d[f"{level}_{r['direction']}"] += 1
     return out
+
+
+def verdicts_of(changes: Changes) -> dict[str, dict[str, int]]:
+    """How many heads and layers have each verdict."""
+    return {"heads": verdict_counts(changes.heads), "layers": verdict_counts(changes.layers)}
+
+
+def verdict_counts(table: pa.Table) -> dict[str, int]:
+    """How many rows of a heads or layers table have each verdict."""
+    got = table.column("verdict").to_pylist()
+    return {v: got.count(v) for v in VERDICTS}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .margins import describe
 from .options import ChangeSettings
 
 
@@ -28,13 +29,19 @@ def settings_from(args) -> ChangeSettings:
 
 
 def print_changes(changes, top: int) -> None:
+    from .changes import verdict_counts
+
     s = changes.settings
-    print(f"paired t and {s.distribution_free} (after - before), {s.correction} across each family, alpha {s.alpha}")
+    print(f"paired t and {s.distribution_free} (after - before), {s.correction} across each family, alpha {s.alpha}; "
+          f"changed: both reject and |delta| > margin; equivalent: TOST within the margin")
+    print(describe(s))
     for level in ("layers", "heads"):
-        rows = changes.heads.to_pylist() if level == "heads" else changes.layers.to_pylist()
-        found = [r for r in rows if r["changed"]]
+        table = changes.heads if level == "heads" else changes.layers
+        found = [r for r in table.to_pylist() if r["changed"]]
         tested = changes.families[level]["t"]["size"]
-        print(f"\n{level}: {len(found)} of {tested} tested changed")
+        counts = verdict_counts(table)
+        print(f"\n{level}: {counts['changed']} of {tested} tested changed, {counts['equivalent']} equivalent, "
+              f"{counts['inconclusive']} inconclusive")
         for metric in dict.fromkeys(r["metric"] for r in found):
             mine = sorted((r for r in found if r["metric"] == metric), key=lambda r: -abs(r["effect"] or 0))
             listed = ", ".join(f"{r['label']} {'+' if r['delta'] > 0 else ''}{r['delta']:.4f} (d={r['effect']:.2f})"

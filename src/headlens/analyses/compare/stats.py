@@ -21,6 +21,8 @@ from .changes import ChangeSettings, Changes, paired_changes, settings_dict, sum
 from ...stats import NOT_ENOUGH_DATA, ci_method_used
 from ..columns import PairedColumns, ScoreColumns
 from ...store.outputs import write_outputs
+from .changes import DECISION, verdicts_of
+from .margins import describe
 
 SETTINGS_THAT_CHANGE_METRICS = ("word_aggregation", "long")  # and each analysis' options (RunConfig.options)
 
@@ -94,11 +96,13 @@ def compare_runs(before: Run, after: Run, settings: ChangeSettings | None = None
         "sentences_paired": int(len(ids)),
         "metrics": shared,
         "delta": "after - before",
-        "decision": "changed = corrected paired t and corrected distribution-free test both reject",
+        "decision": DECISION,
+        "margins": describe(changes.settings),
         "settings": settings_dict(changes.settings),
         "ci_method": ci_method_used("percentile", changes.settings.boot_max_n, np.asarray(changes.heads["n"])[tested]),
         "families": changes.families,
         "changed": summary(changes),
+        "verdicts": verdicts_of(changes),
     }
     return changes, params
 

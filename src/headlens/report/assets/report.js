@@ -531,6 +531,11 @@
       add(s, el("h3", null, o.name + " (" + o.source + ")"));
       note(s, "delta = after - before, paired over " + fmt(v.sentences_paired) + " sentences. before: " + ((v.before || {}).path || "?") + " (" + ((v.before || {}).model || "?") + "); after: " + ((v.after || {}).path || "?") + " (" + ((v.after || {}).model || "?") + "). " + (v.decision || "") + ".");
       if (v.forced_despite && v.forced_despite.length) note(s, "compared despite: " + v.forced_despite.join("; "));
+      if (v.margins) note(s, v.margins + ".");
+      Object.keys(v.verdicts || {}).forEach(function (level) {
+        var c = v.verdicts[level];
+        note(s, level + ": " + ["changed", "equivalent", "inconclusive"].map(function (k) { return fmt(c[k] || 0) + " " + k; }).join(", ") + ".");
+      });
       var controls = el("div", { "class": "controls" }), holder = el("div", { "class": "row" });
       var counts = {};
       v.changes.forEach(function (r) { counts[r[0]] = (counts[r[0]] || 0) + 1; });
@@ -542,19 +547,20 @@
         Object.keys(p.changed).forEach(function (k) { marks[k] = "changed: " + p.changed[k]; });
         holder.textContent = "";
         add(holder, heatmap(p.delta, { diverging: true, marks: marks, id: "compare-heatmap-" + n,
-          tip: function (k) { return [headLabel(k) + "  " + m, "before " + fmt(p.before[k]) + ", after " + fmt(p.after[k]), "delta " + fmt(p.delta[k]) + ", q " + fmt(p.q[k])]; } }));
+          tip: function (k) { return [headLabel(k) + "  " + m, "before " + fmt(p.before[k]) + ", after " + fmt(p.after[k]), "delta " + fmt(p.delta[k]) + ", q " + fmt(p.q[k]),
+            (p.verdict ? (p.verdict[k] || "") : "") + (p.margin ? " (margin " + fmt(p.margin[k]) + ")" : "")]; } }));
       }
       var first = v.metrics.filter(function (m) { return counts[m]; })[0] || v.metrics[0];
       sel.select.value = first; draw(first);
-      add(s, el("h4", null, "significant changes per head (" + v.changes.length + "), largest effect first"));
+      add(s, el("h4", null, "changes per head beyond the margin (" + v.changes.length + "), largest effect first"));
       add(s, rowsTable(["metric", "head", "before", "after", "delta", "95% CI", "effect (d)", "q", "direction"], v.changes.map(function (r) {
         return [r[0], "L" + (r[1] + 1) + "-H" + (r[2] + 1), r[3], r[4], r[5], "[" + fmt(r[6]) + ", " + fmt(r[7]) + "]", r[8], r[9], r[10]];
       }), ["str", "str", "num", "num", "num", "str", "num", "num", "str"]));
       if (v.layers.length) {
         add(s, el("h4", null, "per layer (head mean per sentence)"));
-        add(s, rowsTable(["metric", "layer", "before", "after", "delta", "q", "changed"], v.layers.map(function (r) {
-          return [r[0], "L" + (r[1] + 1), r[2], r[3], r[4], r[5], r[6]];
-        }), ["str", "str", "num", "num", "num", "num", "str"], { highlight: function (i, d) { return !!d[6][i]; } }));
+        add(s, rowsTable(["metric", "layer", "before", "after", "delta", "q", "changed", "verdict"], v.layers.map(function (r) {
+          return [r[0], "L" + (r[1] + 1), r[2], r[3], r[4], r[5], r[6], r[7] || ""];
+        }), ["str", "str", "num", "num", "num", "num", "str", "str"], { highlight: function (i, d) { return !!d[6][i]; } }));
       }
     });
   }
