@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from dataclasses import fields
 
 from ..annotate.annotators import ANNOTATORS, DEFAULT_SPACY_MODEL
 from ..config import ATTENTION_PATHS, DEFAULT_STORE_MAPS, LONG_POLICIES, PART_SIZE, RunConfig
@@ -75,6 +76,14 @@ def _prefix(analysis: str) -> str:
     return f"{analysis}_options_"
 
 
+def _shared_replicate(analysis, args) -> dict:
+    """``--replicate`` (the surface analysis' flag) also sets the replicate option of every other
+    analysis whose options class has one without a flag of its own (syntax: Clark et al.'s evaluation)."""
+    shared = [f for f in fields(analysis.options) if f.name == "replicate" and not f.metadata.get("cli", True)]
+    value = getattr(args, _prefix("surface") + "replicate", None)
+    return {"replicate": value} if shared and value is not None else {}
+
+
 def _cmd_run(args) -> int:
     from ..pipeline import run
     from ..store import layout
@@ -99,7 +108,7 @@ def _cmd_run(args) -> int:
         max_tokens=args.max_tokens, max_batch=args.max_batch, sort_window=args.sort_window, long=args.long,
         word_aggregation=args.word_aggregation,
         attention=args.attention,
-        options={a.name: a.options.from_args(args, _prefix(a.name)) for a in ANALYSES.values()
+        options={a.name: a.options.from_args(args, _prefix(a.name), **_shared_replicate(a, args)) for a in ANALYSES.values()
                  if a.options is not None and a.name in analyses},
         store_maps=tuple(s for s in args.store_maps.split(",") if s and args.store_maps != "none"), mask_rate=args.mask_rate,
         part_size=args.part_size, threads=args.threads, keep_freed_memory=not args.release_memory, overwrite=args.overwrite, resume=args.resume, progress=not args.quiet,

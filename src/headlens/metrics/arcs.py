@@ -9,7 +9,8 @@ arcs by label:
 - ``obj`` and ``dobj`` are one relation (UD v2 and spaCy's ClearNLP scheme name the direct
   object differently); no other label is translated between schemes, because the schemes
   differ in tree shape, not only in names (see docs/roles.md);
-- ``all`` is every arc except ``punct``;
+- ``all`` is every arc except ``punct``; ``every`` is every arc, ``punct`` included (Clark et
+  al.'s "all", with ``--replicate clark2019``: analyses/syntax);
 - ``subj`` is any nominal subject: ``nsubj`` and its subtypes (UD ``nsubj:pass``) and spaCy's
   ``nsubjpass`` (used by the features of interest, analyses/features/metrics.py).
 
@@ -33,11 +34,14 @@ DIRECTIONS = ("d2h", "h2d")
 ALIASES = {"obj": ("obj", "dobj"), "dobj": ("obj", "dobj"),
            "subj": ("nsubj", "nsubjpass")}  # any nominal subject (UD nsubj, nsubj:pass; spaCy nsubj, nsubjpass)
 NOT_IN_ALL = ("punct",)
+EVERY = "every"
 
 
 def relation_matches(label: str, relation: str) -> bool:
     if relation == "all":
         return label.split(":")[0] not in NOT_IN_ALL
+    if relation == EVERY:
+        return True
     for name in ALIASES.get(relation, (relation,)):
         if label == name or (":" not in name and label.startswith(name + ":")):
             return True

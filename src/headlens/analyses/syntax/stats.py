@@ -13,6 +13,10 @@ and the ``syntax`` collector's per-sentence arc and offset-baseline counts. For 
   accuracy is higher. Relations found in fewer than ``min_n`` sentences are not tested.
 - the best head of a relation is the (head, direction) with the highest accuracy; its CI is for
   that head's accuracy, but picking the best of many heads on the same data is optimistic.
+
+A run made with ``--replicate clark2019`` (``config.options.syntax.replicate`` in its manifest) is
+evaluated as Clark et al.'s notebook: "all" over every word, clipped baselines, their ties
+(analyses/syntax/clark.py); with ``bug_compatible`` also B3.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import pyarrow as pa
 from ...collect import read_parts
 from ...errors import RunStoreError
 from ...heads import head_of
+from ...metrics.arcs import EVERY
+from .clark import all_counts, best_offset, head_key, kept
 from .metrics import DIRECTIONS
 from ...stats import Family, paired_ratio_bootstrap
 from ...store import Run, head_label, layout
@@ -42,12 +48,15 @@ class SyntaxResult:
     family: dict
 
 
-def _baseline_counts(run: Run) -> tuple[np.ndarray, list[str], list[int], np.ndarray]:
+def _baseline_counts(run: Run) -> tuple[np.ndarray, list[str], list[int], np.ndarray, np.ndarray]:
     parts = read_parts(run, "syntax")
     ids = np.concatenate([p["sentence_ids"] for p in parts])
     counts = np.concatenate([p["counts"] for p in parts])  # [S, R, 1 + offsets]
+    roots = np.concatenate([p.get("roots", np.zeros((len(p["sentence_ids"]), counts.shape[2]), np.int64))
+                            for p in parts])  # [S, 1 + offsets]
     order = np.argsort(ids)
-    return ids[order], [str(r) for r in parts[0]["relations"]], [int(o) for o in parts[0]["offsets"]], counts[order]
+    return (ids[order], [str(r) for r in parts[0]["relations"]], [int(o) for o in parts[0]["offsets"]], counts[order],
+            roots[order])
 
 
 def _hits(run: Run, relation: str, ids: np.ndarray, arcs: np.ndarray) -> np.ndarray:
@@ -75,23 +84,34 @@ def dependency_accuracy(run: Run, settings: SyntaxSettings | None = None) -> Syn
     s = settings or SyntaxSettings()
     model = run.manifest["model"]
     layers, heads = int(model["num_layers"]), int(model["num_heads"])
-    ids, relations, offsets, counts = _baseline_counts(run)
+    ids, relations, offsets, counts, roots = _baseline_counts(run)
+    replicate = run.manifest.get("config", {}).get("options", {}).get("syntax", {})
+    clark, bug = replicate.get("replicate") == "clark2019", bool(replicate.get("bug_compatible"))
     rows, base_rows, members, p_all = [], [], [], []
     for r, rel in enumerate(relations):
-        arcs, hits = counts[:, r, 0], counts[:, r, 1:]
-        total = int(arcs.sum())
-        for o, off in enumerate(offsets):
-            base_rows.append({"relation": rel, "offset": off, "hits": int(hits[:, o].sum()), "arcs": total,
-                              "accuracy": hits[:, o].sum() / total if total else None})
-        if total == 0:
+        if rel == EVERY and clark:
             continue
-        best_o = int(np.argmax(hits.sum(0)))
+        source, scored = rel, counts[:, r, 0]  # the metrics' relation and its arcs (what its hit counts cover)
+        arcs, hits = counts[:, r, 0], counts[:, r, 1:]
+        if clark and rel == "all":
+            source, scored = EVERY, counts[:, relations.index(EVERY), 0]
+            arcs, hits = all_counts(counts, roots, relations)
+        total = int(arcs.sum())
+        keep_offset = kept(hits.sum(0), total, bug)
+        for o, off in enumerate(offsets):
+            if keep_offset[o]:
+                base_rows.append({"relation": rel, "offset": off, "hits": int(hits[:, o].sum()), "arcs": total,
+                                  "accuracy": hits[:, o].sum() / total if total else None})
+        best_o = best_offset(hits.sum(0), keep_offset) if clark else int(np.argmax(hits.sum(0)))
+        if total == 0 or best_o is None:
+            continue
         present = arcs > 0
-        head_hits = _hits(run, rel, ids, arcs)[present]
+        head_hits = _hits(run, source, ids, scored)[present]
         cmp = paired_ratio_bootstrap(arcs[present], hits[present, best_o], head_hits, s.n_boot, s.seed, s.ci)
         tested = int(present.sum()) >= s.min_n
-        for c in range(head_hits.shape[1]):
-            d, k = divmod(c, layers * heads)
+        keep_head = kept(head_hits.sum(0), total, bug)
+        for c in np.flatnonzero(keep_head):
+            d, k = divmod(int(c), layers * heads)
             layer, head = head_of(k, heads)
             members.append(f"{rel}/{head_label(layer, head)}/{DIRECTIONS[d]}")
             p_all.append(cmp.p[c] if tested else np.nan)
@@ -114,7 +134,7 @@ def dependency_accuracy(run: Run, settings: SyntaxSettings | None = None) -> Syn
     best = []
     for rel in dict.fromkeys(r["relation"] for r in rows):
         cells = [r for r in rows if r["relation"] == rel]
-        best.append(max(cells, key=lambda r: (r["accuracy"], -r["layer"], -r["head"])))
+        best.append(max(cells, key=head_key if clark else lambda r: (r["accuracy"], -r["layer"], -r["head"])))
     return SyntaxResult(s, pa.Table.from_pylist(rows), pa.Table.from_pylist(best), pa.Table.from_pylist(base_rows),
                         family.to_dict())
 
