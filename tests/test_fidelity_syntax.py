@@ -108,14 +108,20 @@ def test_bug_compatible_drops_the_perfect_cells_as_evaluate_predictor(tmp_path_f
     assert -1 not in {b["offset"] for b in bug.baselines.to_pylist() if b["relation"] == "dep"}  # the exact offset
 
 
-def test_replicate_flag_is_shared_and_the_bug_flag_needs_it():
+def test_replicate_flag_goes_to_every_analysis_that_knows_the_study():
     import argparse
 
     from headlens.analyses.registry import ANALYSES
+    from headlens.cli.run import _check_replicate
 
-    args = argparse.Namespace(surface_options_replicate="clark2019")
-    assert _shared_replicate(ANALYSES["syntax"], args) == {"replicate": "clark2019"}
-    assert _shared_replicate(ANALYSES["surface"], args) == {}  # its own flag
+    clark, pande = argparse.Namespace(replicate="clark2019"), argparse.Namespace(replicate="pande2021")
+    assert _shared_replicate(ANALYSES["syntax"], clark) == _shared_replicate(ANALYSES["surface"], clark) == {
+        "replicate": "clark2019"}
+    assert _shared_replicate(ANALYSES["roles"], clark) == {} and _shared_replicate(ANALYSES["surface"], pande) == {}
+    assert _shared_replicate(ANALYSES["roles"], pande) == {"replicate": "pande2021"}
+    _check_replicate("pande2021", ("surface", "roles"))
+    with pytest.raises(ConfigError, match="pande2021 needs --analyses roles"):
+        _check_replicate("pande2021", ("surface", "syntax"))
     with pytest.raises(ConfigError, match="--replicate clark2019"):
         SyntaxOptions(bug_compatible=True)
 

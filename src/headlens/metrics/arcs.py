@@ -93,6 +93,10 @@ class Arcs:
     pair_head: torch.Tensor | None = None
     pair_slot: torch.Tensor | None = None
     pair_count: torch.Tensor | None = None
+    # the same pairs with each token replaced by the first token of its segment with the same id
+    # (Pande et al.'s list.index, --role-bug-compatible: docs/fidelity.md, B2) [B, P]
+    pair_dep_first: torch.Tensor | None = None
+    pair_head_first: torch.Tensor | None = None
 
     @classmethod
     def build(cls, items, relations, device, dtype) -> Arcs:
@@ -117,8 +121,31 @@ class Arcs:
                 weights[(r, d)] = w
         to = lambda a, dt: torch.from_numpy(a).to(device=device, dtype=dt)  # noqa: E731
         pairs = token_pairs(items, per_item, k)
+        first = pad_rows([(first_occurrence(e),) for e in items], (np.int64(0),))[0]  # [B, T]; padding -> token 0
+        firsts = [np.take_along_axis(first, pairs[i], 1) for i in (0, 1)]
         return cls(to(dep, torch.long), to(head, torch.long), {key: to(w, dtype) for key, w in weights.items()},
-                   *(to(a, torch.long) for a in pairs[:3]), to(pairs[3], dtype))
+                   *(to(a, torch.long) for a in pairs[:3]), to(pairs[3], dtype), *(to(a, torch.long) for a in firsts))
+
+
+def first_occurrence(enc) -> np.ndarray:
+    """int64 [n]: for each token, the first token of the same segment with the same id, as Pande et
+    al.'s ``final_sent.index(token)`` finds it (syntactic_score.ipynb, dataset.get_data_for_pred);
+    special tokens map to themselves."""
+    key = enc.input_ids.astype(np.int64) * 4 + (enc.segment.astype(np.int64) + 1)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    out = first[inverse.ravel()].astype(np.int64)
+    special = np.flatnonzero(enc.segment < 0)
+    out[special] = special
+    return out
+
+
+def pair_means(p: torch.Tensor, arcs: Arcs) -> torch.Tensor:
+    """[B, H, K]: the mean over each arc's token pairs of ``p`` [B, H, P] (padding pairs dropped)."""
+    b, h, _ = p.shape
+    k = arcs.dep.shape[1]
+    sums = torch.zeros((b, h, k + 1), dtype=p.dtype, device=p.device)
+    sums.scatter_add_(2, arcs.pair_slot[:, None, :].expand(b, h, -1), p)  # slot k collects the padding
+    return sums[..., :k] / arcs.pair_count.clamp(min=1).to(p.dtype)[:, None, :]
 
 
 def unit_tokens(enc) -> tuple[np.ndarray, np.ndarray]:
