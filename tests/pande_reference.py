@@ -70,3 +70,19 @@ def first_occurrence_positions_differ(tokens, segment, token_unit, unit_word, wo
             if arc_ends(tokens, segment, token_unit, unit_word, w, True) != arc_ends(tokens, segment, token_unit, unit_word, w, False):
                 return True
     return False
+
+
+def calc_block_attn_score(attn, tokens) -> float:
+    """block_score.ipynb, calc_block_attn_score for one sentence pair and head: every token of the
+    sequence (CLS and the SEPs too) is a query; a token before the first SEP sieves the first text
+    (1 .. sep1 - 1), any other the second (sep1 + 1 .. sep2 - 1); score = (mean over the block /
+    (row sum / sent_len)) x entropy(row), then the mean over the sent_len tokens."""
+    sent_len = attn.shape[0]
+    sep1, sep2 = [i for i, t in enumerate(tokens) if str(t) == "[SEP]"][0], sent_len - 1
+    total = 0.0
+    for token in range(sent_len):
+        avg = attn[token].sum() / sent_len
+        lo, hi = (1, sep1) if token < sep1 else (sep1 + 1, sep2)
+        row = attn[token] / attn[token].sum()  # scipy.stats.entropy normalises its argument
+        total += attn[token, lo:hi].sum() / (hi - lo) / avg * -(row[row > 0] * np.log(row[row > 0])).sum()
+    return total / sent_len

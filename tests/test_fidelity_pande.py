@@ -7,7 +7,7 @@ local_score.ipynb (``calc_score_band2``), applied to the run's own stored maps.
 
 import numpy as np
 import pytest
-from pande_reference import calc_score_band2, first_occurrence_positions_differ, get_score
+from pande_reference import calc_block_attn_score, calc_score_band2, first_occurrence_positions_differ, get_score
 from test_roles_metrics import CONLLU
 
 import headlens
@@ -103,3 +103,30 @@ def test_cli_replicate_sets_the_roles_options_and_the_tests(tmp_path, tiny_bert_
     printed = capsys.readouterr().out
     assert "made with --replicate pande2021" in printed and "(ddof=0), correction none" in printed
     assert (out / "roles" / "pande2021").is_dir()
+
+
+def test_block_sieve_mirrors_calc_block_attn_score(tmp_path, tiny_bert_dir):
+    """--replicate pande2021: role_block_h equals calc_block_attn_score ([CLS] and the [SEP]s are
+    queries) on the fused and the eager path; headlens's default (text tokens only) differs."""
+    from test_roles_metrics import PAIRS
+
+    corpus = tmp_path / "pairs.tsv"
+    corpus.write_text("".join(f"{a}\t{b}\n" for a, b in PAIRS), encoding="utf-8")
+    spec = headlens.CorpusSpec(str(corpus), format="tsv", text_column=0, text_b_column=1, header="no")
+    runs = {(rep, att): headlens.run(out=str(tmp_path / f"{rep}-{att}"), model=tiny_bert_dir, corpus=spec,
+                                     analyses=("roles",), dtype="float64", progress=False, attention=att,
+                                     store_maps=tuple(str(i) for i in range(len(PAIRS))),
+                                     options={"roles": {"replicate": rep}})
+            for rep, att in (("pande2021", "auto"), ("pande2021", "eager"), ("none", "auto"))}
+    values = {k: {(r["sentence_id"], r["layer"], r["head"]): r["value"] for r in run.scores("role_block_h").to_pylist()}
+              for k, run in runs.items()}
+    differs = 0
+    for sid in range(len(PAIRS)):
+        z = np.load(f"{runs[('none', 'auto')].path}/maps/sentence-{sid}.npz")
+        for layer in range(z["attention"].shape[0]):
+            for head in range(z["attention"].shape[1]):
+                expected = calc_block_attn_score(z["attention"][layer, head].astype(np.float64), z["tokens"])
+                for att in ("auto", "eager"):
+                    assert values[("pande2021", att)][(sid, layer, head)] == pytest.approx(expected, rel=1e-6)
+                differs += abs(values[("none", "auto")][(sid, layer, head)] - expected) > 1e-6 * abs(expected)
+    assert differs > 0

@@ -107,21 +107,27 @@ def delimiter_fused(cls: bool, sep: bool) -> Fused:
     return Fused(score, sets)
 
 
-def _own_text(v, mass: torch.Tensor, entropy: torch.Tensor | None) -> torch.Tensor:
-    """The block sieve from each query's mass on the two texts [B, H, N, 2] (NaN for single sentences)."""
+def _own_text(v, mass: torch.Tensor, entropy: torch.Tensor | None, pande: bool = False) -> torch.Tensor:
+    """The block sieve from each query's mass on the two texts [B, H, N, 2] (NaN for single sentences).
+    ``pande``: the special tokens are queries too, [CLS] of the first text and every [SEP] of the
+    second (block_score.ipynb, calc_block_attn_score: ``tok_id < sep1_idx`` picks the first text)."""
     seg = v.segment.long()
     b, h, n, _ = mass.shape
     own = seg.clamp(min=0)  # [B, N]: the query's own text
+    queries = (seg >= 0) & v.valid
+    if pande:
+        own = torch.where(seg >= 0, seg, (v.kinds == SEP).long())
+        queries = v.valid
     own_mass = mass.gather(-1, own[:, None, :, None].expand(b, h, n, 1)).squeeze(-1)
     members = torch.stack([seg == 0, seg == 1], dim=-1).to(v.dtype)  # [B, N, 2]
     size = members.sum(1).gather(-1, own)  # [B, N]
     if entropy is not None:
         own_mass = own_mass * entropy
-    out = _relative(v, own_mass, size, (seg >= 0) & v.valid)
+    out = _relative(v, own_mass, size, queries)
     return out.masked_fill(~(v.segment == 1).any(-1)[:, None], NAN)
 
 
-def block(entropy_weighted: bool):
+def block(entropy_weighted: bool, pande: bool = False):
     def score(v: AttentionView) -> torch.Tensor:
         if v.segment is None:
             raise ValueError("the block role needs token segments")
@@ -131,19 +137,19 @@ def block(entropy_weighted: bool):
         seg = v.segment.long()
         members = torch.stack([seg == 0, seg == 1], dim=-1).to(v.attn.dtype)  # [B, N, 2]
         mass = torch.bmm(v.attn.reshape(b, h * n, n), members).view(b, h, n, 2)
-        return _own_text(v, mass, torch.special.entr(v.attn).sum(-1) if entropy_weighted else None)
+        return _own_text(v, mass, torch.special.entr(v.attn).sum(-1) if entropy_weighted else None, pande)
 
     return score
 
 
-def block_fused(entropy_weighted: bool) -> Fused:
+def block_fused(entropy_weighted: bool, pande: bool = False) -> Fused:
     sets = (KEY_SETS["token"]["segment0"], KEY_SETS["token"]["segment1"])
 
     def score(v: FusedView) -> torch.Tensor:
         if not bool((v.segment == 1).any()):
             return torch.full((v.valid.shape[0], v.layer.q.shape[1]), NAN, dtype=v.dtype, device=v.valid.device)
         mass = torch.stack([v.mass(ks) for ks in sets], dim=-1)
-        return _own_text(v, mass, v.entropy() if entropy_weighted else None)
+        return _own_text(v, mass, v.entropy() if entropy_weighted else None, pande)
 
     return Fused(score, sets, entropy=entropy_weighted)
 
@@ -240,7 +246,17 @@ def role_metric_names(options=None) -> list[str]:
         local_metric = Metric(local_metric, "token", f"sieve score: attention to tokens within +-{width} relative to "
                               "uniform, with Pande et al.'s window count at the sequence end (--role-bug-compatible)",
                               local(width, True), ANALYSIS, {"width": width}, need=local_fused(width, True))
-    return [local_metric, *FIXED, *syn]
+    fixed = list(FIXED)
+    if options is not None and options.replicate == "pande2021":  # the original's block queries (docs/fidelity.md, D8)
+        fixed = [_pande_block(name) if name.startswith("role_block") else name for name in fixed]
+    return [local_metric, *fixed, *syn]
+
+
+def _pande_block(name: str) -> Metric:
+    weighted = name == "role_block_h"
+    return Metric(name, "token", f"{FIXED[name][2]}; [CLS] and the [SEP]s are queries too (Pande et al.'s "
+                  "calc_block_attn_score: --replicate pande2021)", block(weighted, True), ANALYSIS,
+                  need=block_fused(weighted, True))
 
 
 def _pande(name: str, per_arc: bool, first: bool) -> Metric:
