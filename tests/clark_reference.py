@@ -89,3 +89,18 @@ def table1_best(scores: dict[tuple, dict[str, float]], reln: str) -> tuple:
     (accuracy, layer, head, key), the highest, ties to the last. The notebook raises KeyError where
     a cell is missing (B3); a missing cell is a perfect one, read here as 1.0."""
     return sorted((s.get(reln, 1.0), layer, head, key) for (layer, head, key), s in scores.items())[-1]
+
+
+def head_distances(docs: list[np.ndarray]) -> np.ndarray:
+    """head_distances.py, main: the JS divergence between every pair of heads summed over the query
+    rows of every document; each doc's maps [K, n, n] smoothed as 0.001 / n + 0.999 attns, natural log."""
+    k = docs[0].shape[0]
+    out = np.zeros((k, k))
+    for attns_flat in docs:
+        smoothed = 0.001 / attns_flat.shape[1] + attns_flat * 0.999
+        for head in range(k):
+            p = smoothed[head][None]
+            m = (p + smoothed) / 2
+            js = (-p * np.log(m / p) - smoothed * np.log(m / smoothed)) / 2
+            out[head] += js.sum(-1).sum(-1)
+    return out

@@ -133,3 +133,32 @@ def test_report_names_the_replicated_code():
               "bug_compatible": True}, "roles": {"h2d": "arc", "bug_compatible": False}, "cluster": {}}}}
     assert replicate_modes(config) == "roles: h2d arc; surface: clark2019; syntax: clark2019, bug-compatible"
     assert replicate_modes({"config": {"options": {"surface": {"replicate": "none"}}}}) is None
+
+
+def test_cluster_distances_equal_head_distances_py_on_hand_made_maps():
+    """The cluster collector's js_sum on a padded batch of random maps (two layers) equals Clark et
+    al.'s head_distances.py run on each document cropped to its own length."""
+    import torch
+
+    from clark_reference import head_distances
+
+    from headlens.analyses.cluster.collect import js_sum
+
+    class Rows:  # the runner's rows interface: pick(sentences, queries) -> [r, H, T]
+        def __init__(self, maps):
+            self.maps, self.shape = maps, maps.shape
+
+        def pick(self, b, i):
+            return self.maps[b, :, i, :]
+
+    gen = torch.Generator().manual_seed(3)
+    lengths, heads, t = (5, 8, 3), 3, 8
+    valid = torch.arange(t)[None, :] < torch.tensor(lengths)[:, None]
+    layers = []
+    for _ in range(2):
+        logits = torch.randn(len(lengths), heads, t, t, generator=gen, dtype=torch.float64) * 3
+        layers.append(torch.softmax(logits.masked_fill(~valid[:, None, None, :], float("-inf")), -1))
+    got, rows = js_sum([Rows(a) for a in layers], valid, torch.ones(len(lengths), dtype=torch.bool))
+    docs = [torch.cat([a[s, :, :n, :n] for a in layers]).numpy() for s, n in enumerate(lengths)]
+    assert rows == sum(lengths)
+    np.testing.assert_allclose(got.numpy(), head_distances(docs), rtol=1e-10, atol=1e-12)
