@@ -15,12 +15,14 @@ from headlens.align import Encoder
 from headlens.analyses.attribution import methods as M
 from headlens.analyses.attribution.collect import Attributor
 from headlens.analyses.attribution.names import METHODS, agree_metric, stat_metric
-from headlens.analyses.attribution.reduce import agreement, midranks
+from headlens.analyses.attribution.reduce import STATS, Masks, agreement, midranks, statistics
 from headlens.analyses.registry import resolve
-from headlens.corpus import Sentence
+from headlens.corpus import Sentence, Word
+from headlens.corpus.types import ROOT
 from headlens.errors import ConfigError
 from headlens.models import load_model
 from headlens.runner import Engine
+from headlens.runner.batch import Batch
 from headlens.store import layout
 
 TEXTS = ["the cat sat on the mat .", "new york", "a man said hello to the woman in the city ."]
@@ -66,6 +68,33 @@ def test_the_self_metric_is_the_mean_diagonal_of_the_rolled_out_map(tiny64):
         for row, maps in att.done_maps.items():
             diag = np.diagonal(maps[m], axis1=-2, axis2=-1).mean(-1)  # [L]
             np.testing.assert_allclose(values[row, k, :, 0], diag, rtol=1e-6)
+
+
+def _hand_sentence():
+    """'the cat sat .' with gold words: the -det-> cat -nsubj-> sat (root) <-punct- ."""
+    words = (Word("the", 0, 3, upos="DET", head=1, deprel="det"), Word("cat", 4, 7, upos="NOUN", head=2, deprel="nsubj"),
+             Word("sat", 8, 11, upos="VERB", head=ROOT, deprel="root"), Word(".", 12, 13, upos="PUNCT", head=2,
+                                                                            deprel="punct"))
+    return Sentence(index=0, text="the cat sat .", source="t:0", words=words)
+
+
+def test_statistics_of_hand_made_maps(tiny64):
+    """[CLS] the cat sat . [SEP], one token per word: the uniform map and the identity, worked out by hand."""
+    items = Encoder(tiny64.tokenizer, 64).encode([_hand_sentence()])
+    batch = Batch(items, torch.device("cpu"), torch.float64, words=True)
+    assert batch.input_ids.shape == (1, 6)
+    masks = Masks.build(batch, batch)
+    got = {k: v.item() for k, v in statistics(torch.full((1, 6, 6), 1 / 6, dtype=torch.float64), masks).items()}
+    want = {"self": 1 / 6, "special": 2 / 6, "punct": 1 / 6,
+            "content": (2 + 1 + 1) / 18,  # the: cat, sat; cat: sat; sat: cat
+            "function": (0 + 1 + 1) / 18,  # cat: the; sat: the
+            "head": 1 / 6,  # the -> cat, cat -> sat (sat is the root)
+            "deps": 1 / 6,  # cat <- the, sat <- cat (the punctuation dependent is left out)
+            "other": (1 + 0 + 1) / 18,  # the: sat; cat: none; sat: the
+            "distance": (1.5 + 1 + 1.5) / 3}
+    assert got == pytest.approx(want, abs=1e-12)
+    eye = statistics(torch.eye(6, dtype=torch.float64)[None], masks)
+    assert eye["self"].item() == 1 and all(eye[k].item() == 0 for k in STATS[1:-1]) and eye["distance"].isnan().all()
 
 
 def test_rollout_of_identity_attention_is_the_identity():
@@ -223,6 +252,17 @@ def test_stored_rollout_equals_rollout_of_the_eager_maps(tiny_bert_dir, tmp_path
     table = pq.read_table(f"{layers}/attribution/default/layers.parquet")
     assert set(table["method"].to_pylist()) == {"rollout", "alti"}
     assert table.num_rows == 2 * 9 * lm.num_layers
+
+
+def test_runs_beside_the_decomposition_each_filling_its_own_metrics(tiny64):
+    from headlens.decompose.analysis import Decomposer
+
+    metrics = resolve(("decomposition", "attribution"), options={"attribution": {"methods": ["rollout"]}})
+    engine = Engine(tiny64, metrics, collectors=[Decomposer(tiny64), Attributor(tiny64, ("rollout",))])
+    values, _ = engine.score(engine.batch(encode(tiny64, TEXTS)))
+    names = [m.name for m in metrics]
+    assert np.isfinite(values[:, names.index("dec_fnorm")]).all()
+    assert np.isfinite(values[:, names.index(stat_metric("rollout", "self")), :, 0]).all()
 
 
 def test_bad_methods_are_refused():

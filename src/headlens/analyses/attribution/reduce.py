@@ -12,8 +12,8 @@ word level, ``W = R M C`` with the run's word aggregation (``metrics.view.aggreg
 the queries being the non-punctuation words
 - ``content``, ``function``: the mass on the other content (function) words, Jang et al.'s categories
   (``analyses.categories``' default map);
-- ``head``: the mass on the word's gold syntactic head (words with a head in the sentence);
-- ``deps``: the mass on its gold dependents (words that have some);
+- ``head``: the mass on the word's gold syntactic head (words whose head is a non-punctuation word);
+- ``deps``: the mass on its gold dependents (words that have some; punctuation dependents left out);
 - ``other``: the mass on every other non-punctuation word (neither itself, its head nor a dependent);
 - ``distance``: the mean distance in words to the other words, weighted by their mass.
 
@@ -91,7 +91,8 @@ def statistics(m, masks: Masks) -> dict:
     mass = lambda sel: (w * sel).sum(-1)  # noqa: E731
     out["content"] = masked_mean(mass(others & masks.content[:, None, :]), words)
     out["function"] = masked_mean(mass(others & masks.function[:, None, :]), words)
-    head, deps = masks.head, masks.head.transpose(1, 2)
+    head = masks.head & words[:, None, :] & words[:, :, None]  # arcs between non-punctuation words
+    deps = head.transpose(1, 2)
     out["head"] = masked_mean(mass(head), words & head.any(-1))
     out["deps"] = masked_mean(mass(deps), words & deps.any(-1))
     out["other"] = masked_mean(mass(others & ~head & ~deps), words)
