@@ -77,6 +77,11 @@ figures:
    SDPA inference of the same sentences in the same batches, at every sequence length, about
    130,000 tokens per length, median of 3 interleaved rounds; see ``lengths.py``.
 
+9. ``attribution_run_vs_plain`` (target <= 4): ``Engine.score`` with ``--analyses attribution`` computing
+   rollout and ALTI (norm-based rollout included) over plain SDPA inference on the first 2,000 sentences of
+   UD EWT dev (quick: 64), best of 2 interleaved rounds; the target follows from the FLOP count in
+   ``attribution.py``. INFO ``value_zeroing_vs_plain``: the same with value zeroing, on 32 sentences, one round.
+
 Output: INFO lines (raw throughputs, times, memory), then one line per figure,
 ``BENCH <name> <value> target <op> <value>``; the same, with the environment (versions, threads,
 device, CPU model, date), goes to ``bench-results.json`` in the repository root. ``--quick`` runs
@@ -117,14 +122,15 @@ class Sizes:
     length_tokens: int = 130_000  # figure 8: tokens of each length's corpus ...
     repeats_lengths: int = 3  # ... and interleaved rounds (the median counts)
     startup: int = 9  # figure 7: interleaved rounds of `headlens --help` and the bare import
+    attribution: int = 2000  # figure 9: sentences of the attribution rounds (value zeroing: 32, one round)
 
 
-GROUPS = ("memory", "resume", "throughput", "store", "decomposition", "mpnet", "startup", "lengths")  # --only picks among them
+GROUPS = ("memory", "resume", "throughput", "store", "decomposition", "attribution", "mpnet", "startup", "lengths")  # --only picks among them
 FULL = Sizes(throughput=None, baseline=2000, memory_small=1000, memory_large=20000,
              baseline_memory=(1000, 2000), warmup=200, repeats_plain=5, repeats_baseline=3)
 QUICK = Sizes(throughput=200, baseline=100, memory_small=100, memory_large=1000,
               baseline_memory=(100, 200), warmup=32, repeats_plain=1, repeats_baseline=1, resume=200, resume_part_size=20,
-              mpnet=32, repeats_mpnet=1, startup=5, length_tokens=6000, repeats_lengths=1)
+              mpnet=32, repeats_mpnet=1, startup=5, length_tokens=6000, repeats_lengths=1, attribution=64)
 STARTUP = {  # figure 7: two fresh processes
     "headlens_help": ["-c", "import sys; from headlens.cli import main; sys.exit(main())", "--help"],
     "bare_duckdb_pyarrow": ["-c", "import duckdb, pyarrow"],
@@ -326,6 +332,21 @@ def bench_decomposition(args, sizes: Sizes, report: Report) -> Figure:
     report.add("decomposition_ff_vs_plain", extra["decomposition_ff_vs_plain"])
     report.add("stepped_ig20_extra_vs_plain", extra["stepped_ig20_extra_vs_plain"])
     return Figure("decomposition_vs_plain", result["decomposition_vs_plain"], "<=", TARGET)
+
+
+# --- figure 9: token attribution (rollout + ALTI) vs plain inference (see attribution.py) --------
+
+def bench_attribution(args, sizes: Sizes, report: Report) -> Figure:
+    from attribution import TARGET, measure
+
+    repeats = args.repeats or sizes.repeats_baseline
+    result = measure(None, args.device, "float32", sizes.attribution, min(repeats, 2), vz=False)
+    report.add("figure9_sentences", result["sentences"])
+    for name, seconds in result["seconds"].items():
+        report.add(f"figure9_{name}_seconds", seconds)
+    vz = measure(None, args.device, "float32", 32, 1)  # priced separately: T times a layer's feed-forward
+    report.add("value_zeroing_vs_plain", vz["value_zeroing_vs_plain"])
+    return Figure("attribution_run_vs_plain", result["attribution_run_vs_plain"], "<=", TARGET)
 
 
 # --- figure 2: headlens.run vs the store-then-analyze research pipeline -----------------------
@@ -609,6 +630,8 @@ def main(argv: list[str] | None = None) -> int:
             report.figures.append(bench_store_then_analyze(args, sizes, report, tmp))
         if "decomposition" in only:
             report.figures.append(bench_decomposition(args, sizes, report))
+        if "attribution" in only:
+            report.figures.append(bench_attribution(args, sizes, report))
         if "mpnet" in only:
             report.figures.extend(bench_mpnet(args, sizes, report, tmp))
         if "lengths" in only:

@@ -148,7 +148,8 @@ def attention_flow(mixed) -> np.ndarray:
     graph = csr_matrix((np.concatenate(cap).astype(np.int32), (np.concatenate(src), np.concatenate(dst))), shape=(n, n))
     out = np.zeros((layers, t, t))
     for lay in range(layers):
+        below = graph[:(lay + 2) * t, :(lay + 2) * t]  # the layers up to this one: nothing above carries flow here
         for i in range(t):
             for j in range(t):
-                out[lay, i, j] = maximum_flow(graph, j, (lay + 1) * t + i).flow_value
+                out[lay, i, j] = maximum_flow(below, j, (lay + 1) * t + i).flow_value
     return out / FLOW_SCALE
