@@ -234,7 +234,7 @@ def test_stored_rollout_equals_rollout_of_the_eager_maps(tiny_bert_dir, tmp_path
     out = str(tmp_path / "run")
     run = headlens.run(model=tiny_bert_dir, analyses=("attribution",), out=out, progress=False, store_maps=tuple(map(str, range(8))),
                        options={"attribution": {"methods": ["rollout", "alti"]}},
-                       corpus=headlens.CorpusSpec(headlens.config.default_corpus_path(), format="conllu", limit=8))
+                       corpus=headlens.CorpusSpec(headlens.default_corpus_path(), format="conllu", limit=8))
     lm = load_model(tiny_bert_dir)
     stored_ids = [r["sentence_id"] for r in run.sentences().to_pylist() if r["status"] == "analysed"][:2]
     for sid in stored_ids:
@@ -263,6 +263,21 @@ def test_runs_beside_the_decomposition_each_filling_its_own_metrics(tiny64):
     names = [m.name for m in metrics]
     assert np.isfinite(values[:, names.index("dec_fnorm")]).all()
     assert np.isfinite(values[:, names.index(stat_metric("rollout", "self")), :, 0]).all()
+
+
+def test_compare_tests_attribution_metrics_per_layer(tmp_path):
+    """Two models on one corpus: ``headlens compare`` tests each attribution metric per layer; the head slots other
+    than the first hold no values, so the per-head family does not count them."""
+    spec = headlens.CorpusSpec(headlens.default_corpus_path(), format="conllu", limit=20)
+    runs = [headlens.run(model=make_tiny_bert(str(tmp_path / f"m{seed}"), seed=seed), analyses=("attribution",),
+                         out=str(tmp_path / f"r{seed}"), progress=False, corpus=spec,
+                         options={"attribution": {"methods": ["rollout", "alti"]}}) for seed in (0, 1)]
+    changes, _ = headlens.compare(*runs, min_n=2, metrics=[stat_metric("alti", "self")])
+    layers = changes.layers.to_pylist()
+    assert len(layers) == 2 and all(r["n"] >= 2 and r["p"] is not None for r in layers)
+    heads = [r for r in changes.heads.to_pylist() if r["head"] > 0]
+    assert heads and all(r["n"] == 0 and r["p"] is None and not r["changed"] for r in heads)
+    assert changes.families["heads"]["t"]["size"] == 2  # only the first head slot of each layer is tested
 
 
 def test_bad_methods_are_refused():
