@@ -138,7 +138,7 @@ def forward_batches(model, batches, engine, device: str) -> None:
 
 
 def model_bench_arguments(parser, limit: int | None, repeats: int) -> None:
-    """The flags every model benchmark script takes: --model, --device, --dtype, --corpus, --limit, --repeats, --threads."""
+    """The flags of every model benchmark script: --model, --device, --dtype, --corpus, --limit, --repeats, --threads."""
     parser.add_argument("--model", help="model directory (default: the embedded all-MiniLM-L6-v2)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))

@@ -4,6 +4,7 @@ heads, value zeroing against literal zeroed forward passes, flow, and a stored r
 from __future__ import annotations
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 import torch
 from scipy.stats import spearmanr
@@ -72,9 +73,10 @@ def test_the_self_metric_is_the_mean_diagonal_of_the_rolled_out_map(tiny64):
 
 def _hand_sentence():
     """'the cat sat .' with gold words: the -det-> cat -nsubj-> sat (root) <-punct- ."""
-    words = (Word("the", 0, 3, upos="DET", head=1, deprel="det"), Word("cat", 4, 7, upos="NOUN", head=2, deprel="nsubj"),
-             Word("sat", 8, 11, upos="VERB", head=ROOT, deprel="root"), Word(".", 12, 13, upos="PUNCT", head=2,
-                                                                            deprel="punct"))
+    words = (Word("the", 0, 3, upos="DET", head=1, deprel="det"),
+             Word("cat", 4, 7, upos="NOUN", head=2, deprel="nsubj"),
+             Word("sat", 8, 11, upos="VERB", head=ROOT, deprel="root"),
+             Word(".", 12, 13, upos="PUNCT", head=2, deprel="punct"))
     return Sentence(index=0, text="the cat sat .", source="t:0", words=words)
 
 
@@ -232,7 +234,8 @@ def test_planted_sources_come_first(tmp_path_factory, target, method):
 
 def test_stored_rollout_equals_rollout_of_the_eager_maps(tiny_bert_dir, tmp_path):
     out = str(tmp_path / "run")
-    run = headlens.run(model=tiny_bert_dir, analyses=("attribution",), out=out, progress=False, store_maps=tuple(map(str, range(8))),
+    run = headlens.run(model=tiny_bert_dir, analyses=("attribution",), out=out, progress=False,
+                       store_maps=tuple(map(str, range(8))),
                        options={"attribution": {"methods": ["rollout", "alti"]}},
                        corpus=headlens.CorpusSpec(headlens.default_corpus_path(), format="conllu", limit=8))
     lm = load_model(tiny_bert_dir)
@@ -247,9 +250,7 @@ def test_stored_rollout_equals_rollout_of_the_eager_maps(tiny_bert_dir, tmp_path
         np.testing.assert_allclose(stored, eager, atol=1e-6)
     assert {stat_metric("alti", "head"), agree_metric("rollout", "alti")} <= set(run.metrics)
     assert stat_metric("vz", "self") not in run.metrics
-    layers = headlens.open_run(out).path  # the finalizer left the summary tables
-    import pyarrow.parquet as pq
-    table = pq.read_table(f"{layers}/attribution/default/layers.parquet")
+    table = pq.read_table(f"{out}/attribution/default/layers.parquet")  # the run's finalizer left the summary
     assert set(table["method"].to_pylist()) == {"rollout", "alti"}
     assert table.num_rows == 2 * 9 * lm.num_layers
 

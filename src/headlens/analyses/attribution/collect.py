@@ -38,7 +38,8 @@ class Attributor(Collector):
         if lm.dtype not in TOLERANCE:
             raise ModelError(f"attribution reuses the decomposition, which checks completeness in float32 or float64; "
                              f"a {lm.dtype} model cannot. Run with --dtype float32 or --dtype float64.")
-        self.lm, self.maps_dir, self.aggregation, self.flow_cap, self.budget = lm, maps_dir, aggregation, flow_cap, budget
+        self.lm, self.maps_dir, self.aggregation = lm, maps_dir, aggregation
+        self.flow_cap, self.budget = flow_cap, budget
         self.methods = tuple(m for m in METHODS if m in methods)
         self.tolerance = TOLERANCE[lm.dtype]
         modules = lm.adapter.layer_modules(lm.model)
@@ -87,9 +88,10 @@ class Attributor(Collector):
         self.done_maps = {}
         for k, row in enumerate(self.keep):
             n = int(self.batch.n_tokens[row])
-            arrays = {m: torch.stack([x[k] for x in self.kept[m]])[:, :n, :n].float().cpu().numpy() for m in self.methods}
+            maps = lambda name: torch.stack([x[k] for x in self.kept[name]])[:, :n, :n].cpu().numpy()  # noqa: E731
+            arrays = {m: maps(m).astype(np.float32) for m in self.methods}
             if 0 < n <= self.flow_cap:
-                arrays["flow"] = M.attention_flow(torch.stack([x[k] for x in self.kept["mixed"]])[:, :n, :n].cpu().numpy())
+                arrays["flow"] = M.attention_flow(maps("mixed"))
             self.done_maps[row] = arrays
         del self.batch, self.values, self.masks, self.rollouts, self.kept
 
@@ -114,8 +116,8 @@ class Attributor(Collector):
         for stage, err in errors.items():
             worst = float(err.max())
             if not worst <= self.tolerance:
-                raise ModelError(f"attribution: the decomposition is not complete at layer {layer + 1}, stage {stage!r} "
-                                 f"(relative error {worst:.3g}, tolerance {self.tolerance:g}); the adapter's parts do "
+                raise ModelError(f"attribution: the decomposition is not complete at layer {layer + 1}, stage "
+                                 f"{stage!r} (relative error {worst:.3g}, tolerance {self.tolerance:g}); the adapter's parts do "
                                  "not recompute this model's layer. Please report it with the model's config.json.")
 
 

@@ -23,8 +23,8 @@ def _expand(options) -> list[str]:
 METRICS = MetricSet(ANALYSIS, _expand)
 for _m in METHODS:
     for _s in STATS:
-        METRICS.add(Metric(stat_metric(_m, _s), "parts", f"{METHOD_TITLES[_m]}, rolled out to the layer: {STAT_TEXT[_s]}",
-                           _computed_by_the_collector, ANALYSIS))
+        METRICS.add(Metric(stat_metric(_m, _s), "parts", f"{METHOD_TITLES[_m]}, rolled out to the layer: "
+                           f"{STAT_TEXT[_s]}", _computed_by_the_collector, ANALYSIS))
 for _a, _b in pairs(METHODS):
     METRICS.add(Metric(agree_metric(_a, _b), "parts", f"mean Spearman rho between the rows of {METHOD_TITLES[_a]} and "
                        f"{METHOD_TITLES[_b]}, rolled out to the layer", _computed_by_the_collector, ANALYSIS))

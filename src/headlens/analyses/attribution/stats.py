@@ -71,7 +71,8 @@ def attribution(run: Run, settings: AttributionSettings | None = None) -> dict[s
         for st in STATS:
             t = paired(values[stat_metric(a, st)], values[stat_metric(b, st)], test="t", min_n=s.min_n, ci=s.ci,
                        n_boot=s.n_boot, seed=s.seed)
-            block = {"n": t.n, "delta": t.estimate, "ci_low": t.ci_low, "ci_high": t.ci_high, "effect": t.effect, "p": t.p}
+            block = {"n": t.n, "delta": t.estimate, "ci_low": t.ci_low, "ci_high": t.ci_high, "effect": t.effect,
+                     "p": t.p}
             tests += _rows({"a": a, "b": b, "stat": st}, block)
     fam = Family("attribution: paired t, method a - method b != 0",
                  [f"{r['a']}-{r['b']}/{r['stat']}/L{r['layer'] + 1}" for r in tests], s.correction, s.alpha)
