@@ -281,6 +281,40 @@ def test_compare_tests_attribution_metrics_per_layer(tmp_path):
     assert changes.families["heads"]["t"]["size"] == 2  # only the first head slot of each layer is tested
 
 
+def test_normroll_is_the_decompositions_atb_map_and_the_terms_are_complete(tiny64):
+    """The norms of the ATB vectors ALTI reads equal the decomposition's ATB map (formed from Gram matrices)."""
+    from headlens.collect import Collector
+    from headlens.decompose.terms import decompose
+    from headlens.decompose.weights import layer_weights
+
+    class Grab(Collector):
+        needs_parts = True
+
+        def __init__(self):
+            self.seen = []
+
+        def begin(self, batch, *_):
+            self.batch = batch
+
+        def on_parts(self, parts):
+            w = layer_weights(tiny64.adapter, parts.module, tiny64.num_heads, "layer")
+            valid = self.batch.token_valid
+            maps, error = M.atb_maps(parts, w, valid, budget=1 << 12)  # small chunks: several per batch
+            atb = M.normalise_rows(decompose(parts, w, valid, ff=False).maps["ATB"], valid)
+            self.seen.append((maps["normroll"], atb, error))
+
+        def end(self):
+            pass
+
+    grab = Grab()
+    engine = Engine(tiny64, resolve(("attribution",)), collectors=[grab])
+    engine.score(engine.batch(encode(tiny64, TEXTS)))
+    assert len(grab.seen) == tiny64.num_layers
+    for normroll, atb, error in grab.seen:
+        torch.testing.assert_close(normroll, atb, rtol=1e-9, atol=1e-12)
+        assert (error < 1e-10).all()
+
+
 def test_bad_methods_are_refused():
     with pytest.raises(ConfigError, match="methods"):
         resolve(("attribution",), options={"attribution": {"methods": ["rollout", "lrp"]}})

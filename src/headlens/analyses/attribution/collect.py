@@ -1,9 +1,9 @@
 """The attribution collector: a layer analysis (``runner/parts.py``) that rolls every method out layer by layer and
 reduces each sentence right after the layer has run.
 
-Per batch and layer: the methods' per-layer matrices (``methods.py``; the decomposition's maps for rollout and
-norm-based rollout, checked for completeness like ``--analyses decomposition``), one matrix product per method to
-extend the rollout, then the per-sentence statistics and the agreements (``reduce.py``) into the Engine's values
+Per batch and layer: the methods' per-layer matrices (``methods.py``; ALTI and the norm-based rollout from one pass
+over the decomposition's ATB terms, checked for completeness against the model's LN1 output like ``--analyses
+decomposition``), one matrix product per method to extend the rollout, then the per-sentence statistics and the agreements (``reduce.py``) into the Engine's values
 (head slot 0 of the layer, see ``metrics.py``). Memory: a few [B, T, T] per method, whatever the corpus size.
 For the stored sentences (``--store-maps``) the rolled-out maps of every method, and attention flow for those of
 at most ``flow_cap`` tokens, go to ``maps/sentence-<id>-attribution.npz``.
@@ -63,10 +63,11 @@ class Attributor(Collector):
         layer, valid = parts.layer, self.batch.token_valid
         w = self.weights[0 if self.lm.adapter.shared_layers else layer]
         dtype = parts["value.in"].dtype
-        per_layer, errors = M.decomposition_maps(parts, w, valid, self.budget)
-        self._check(layer, errors)
-        if "alti" in self.methods:
-            per_layer["alti"] = M.alti(parts, w, valid, self.budget)
+        per_layer = {"rollout": M.residual_mixed(parts.probs.to(dtype), valid)}  # flow's capacities too
+        if "alti" in self.methods or "normroll" in self.methods:
+            maps, error = M.atb_maps(parts, w, valid, self.budget)
+            self._check(layer, error)
+            per_layer.update(maps)
         if "vz" in self.methods:
             per_layer["vz"] = M.value_zeroing(parts, w, self.tails[layer], valid, self.budget)
         rolled = {m: self.rollouts[m].step(per_layer[m]) for m in self.methods}
@@ -112,13 +113,12 @@ class Attributor(Collector):
     def describe(self) -> dict:
         return {"methods": list(self.methods), "flow_cap": self.flow_cap}
 
-    def _check(self, layer: int, errors: dict) -> None:
-        for stage, err in errors.items():
-            worst = float(err.max())
-            if not worst <= self.tolerance:
-                raise ModelError(f"attribution: the decomposition is not complete at layer {layer + 1}, stage "
-                                 f"{stage!r} (relative error {worst:.3g}, tolerance {self.tolerance:g}); the adapter's parts do "
-                                 "not recompute this model's layer. Please report it with the model's config.json.")
+    def _check(self, layer: int, error) -> None:
+        worst = float(error.max())
+        if not worst <= self.tolerance:
+            raise ModelError(f"attribution: the ATB terms do not add up to the model's LN1 output at layer {layer + 1} "
+                             f"(relative error {worst:.3g}, tolerance {self.tolerance:g}); the adapter's parts do not "
+                             "recompute this model's layer. Please report it with the model's config.json.")
 
 
 def make(cfg, lm) -> Attributor:

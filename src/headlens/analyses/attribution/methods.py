@@ -5,8 +5,10 @@ valid row non-negative and summing to 1; the attribution of layer l's outputs to
 rollout ``C_l C_{l-1} ... C_1`` (``Rollout``). The methods:
 
 - ``rollout`` (Abnar & Zuidema 2020): the heads' mean attention with the residual, ``0.5 A + 0.5 I``, rows
-  renormalised: the decomposition's AttnRes-W map.
-- ``normroll``: the decomposition's AttnResLn-N map (``ATB``, Kobayashi et al. 2021), rows normalised.
+  renormalised (the decomposition's AttnRes-W map).
+- ``normroll``: the decomposition's AttnResLn-N map (``ATB``, Kobayashi et al. 2021), rows normalised: the norms
+  ``||z_ij||`` of the ATB terms that ALTI reads anyway (``atb_maps``; equal to the decomposition's own ATB map,
+  which it forms from Gram matrices without the vectors: tested).
 - ``alti`` (Ferrando et al. 2022): ``max(0, ||y_i||_1 - ||y_i - z_ij||_1)``, rows normalised, with ``z_ij`` the
   ATB term of source j (attention + residual + LN1, ``decompose.terms.atb_pairs``) and ``y_i`` the layer's actual
   LN1 output.
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...decompose.terms import BUDGET, _chunks, atb_inputs, atb_pairs, decompose, ln_scale, value_terms
+from ...decompose.terms import BUDGET, _chunks, _rel_error, atb_inputs, atb_pairs, ln_scale, ln_split, value_terms
 from ...lazy import torch
 
 METHODS = ("rollout", "normroll", "alti", "vz")
@@ -67,29 +69,27 @@ def rollout(layers):
     return torch.stack([r.step(c) for c in layers])
 
 
-def decomposition_maps(parts, w, valid, budget: int = BUDGET) -> dict:
-    """``rollout`` and ``normroll``'s per-layer matrices from one layer's decomposition (the attention block's maps
-    only), and its completeness errors per stage [B]."""
-    dec = decompose(parts, w, valid, budget, ff=False)
-    maps = {"rollout": normalise_rows(dec.maps["AttnRes-W"], valid), "normroll": normalise_rows(dec.maps["ATB"], valid)}
-    return maps, dec.errors
-
-
-def alti(parts, w, valid, budget: int = BUDGET):
-    """ALTI's per-layer matrix [B, T, T] (rows normalised) from one layer's parts and weights."""
+def atb_maps(parts, w, valid, budget: int = BUDGET):
+    """ALTI's and the norm-based rollout's per-layer matrices (rows normalised) from one pass over the ATB terms
+    ``z_ij`` as vectors, and the completeness error of those terms per sentence [B]: ``sum_j z_ij`` plus the bias
+    ``LN1(b_O) + beta1`` against the model's own LN1 output (``decompose.terms``' attention-block check)."""
     x = parts["value.in"]
     b, t, d = x.shape
-    s1 = ln_scale(parts["attention_norm.in"], w.ln1[2])
+    g1, beta1, eps1 = w.ln1
+    s1 = ln_scale(parts["attention_norm.in"], eps1)
     a_all, fl, x_ln = atb_inputs(x, parts["value.out"], parts.probs.to(x.dtype), s1, w)
     y = parts["attention_norm.out"].to(x.dtype)  # [B, T, d]: the actual output of the attention block
     y1 = y.abs().sum(-1)  # [B, T]
-    out = x.new_empty(b, t, t)
+    alti, norms, total = x.new_empty(b, t, t), x.new_empty(b, t, t), torch.empty_like(y)
     for rows, query_chunks in _chunks(b, t, d, budget):
         for qs in query_chunks:
             z = atb_pairs(a_all[rows, :, qs], fl[rows], x_ln[rows, qs], qs)  # [b, Tj, q, d]
-            dist = (z - y[rows, qs].unsqueeze(1)).abs_().sum(-1)  # [b, Tj, q]
-            out[rows, qs] = (y1[rows, qs].unsqueeze(1) - dist).clamp_min_(0).transpose(1, 2)
-    return normalise_rows(out, valid)
+            total[rows, qs] = z.sum(1)
+            norms[rows, qs] = z.norm(dim=-1).transpose(1, 2)
+            dist = z.sub_(y[rows, qs].unsqueeze(1)).abs_().sum(-1)  # [b, Tj, q]
+            alti[rows, qs] = (y1[rows, qs].unsqueeze(1) - dist).clamp_min_(0).transpose(1, 2)
+    error = _rel_error(total + ln_split(w.b_o, g1, s1) + beta1, y, ~valid)
+    return {"alti": normalise_rows(alti, valid), "normroll": normalise_rows(norms, valid)}, error
 
 
 def value_zeroing(parts, w, tail, valid, budget: int = BUDGET):
