@@ -15,12 +15,12 @@ EWT dev. Contenders, in interleaved rounds (the best round of each counts):
 
 Figure: ``attribution_run_vs_plain`` = attribution seconds / plain seconds, target <= ``TARGET``. Where the target
 comes from (MiniLM: d = 384, H = 12, d_ff = 1536, T ~ 20 tokens on UD EWT dev), in multiply-adds per token and
-layer: the forward pass 4 d^2 + 2 d d_ff + 2 T d ~ 1.8M; the decomposition's value maps and Grams
-2 d^2 + 2 H^2 d ~ 0.4M; ALTI's pair terms T H d + T d ~ 0.1M, plus its value maps d^2 ~ 0.15M; the rollouts,
-statistics and agreement O(T^2) ~ 0.01M. About 1.4 times the forward's arithmetic, on top of running the eager
-attention instead of SDPA (``decomposition_vs_eager`` ~ 1.3 in docs/performance.md) and of ALTI's [T, T, d]
-pair tensors, which are memory-bound: the decomposition alone is held to 3 (figure 5), and ALTI's
-pair tensors are a further pass over T^2 d floats per layer, so 4.
+layer: the forward pass 4 d^2 + 2 d d_ff + 2 T d ~ 1.8M; ALTI and the norm-based rollout, the value maps d^2 ~ 0.15M
+and the pair terms T H d + 2 T d ~ 0.1M; the rollouts, statistics and agreements O(T^2 log T) ~ 0.01M. About 1.15
+times the forward's arithmetic, on top of the eager attention instead of SDPA (1.0 to 1.14 times plain in
+docs/decomposition.md); but the pair terms are [T, T, d] tensors made from matrix products with an inner dimension of
+H = 12, memory-bound where the forward's are compute-bound, and written and read about four times per layer: about
+as many bytes as the forward moves. Hence 4, not 1.5.
 """
 
 from __future__ import annotations
