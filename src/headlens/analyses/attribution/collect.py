@@ -23,7 +23,7 @@ from ...errors import ModelError
 from ...lazy import torch
 from ...store import layout
 from . import methods as M
-from .names import METHODS, PREFIX, agree_metric, pairs, stat_metric
+from .names import DEFAULT_METHODS, METHODS, PREFIX, agree_metric, pairs, stat_metric
 from .reduce import Masks, agreement, midranks, statistics
 
 MAPS_KIND = "attribution"  # the stored maps of a sentence: layout.map_name(id, kind=MAPS_KIND)
@@ -33,7 +33,7 @@ class Attributor(Collector):
     name = "attribution"
     needs_parts = True
 
-    def __init__(self, lm, methods=METHODS, maps_dir: str | None = None, aggregation: str = "clark", flow_cap: int = 40,
+    def __init__(self, lm, methods=DEFAULT_METHODS, maps_dir: str | None = None, aggregation: str = "clark", flow_cap: int = 40,
                  budget: int = BUDGET):
         if lm.dtype not in TOLERANCE:
             raise ModelError(f"attribution reuses the decomposition, which checks completeness in float32 or float64; "

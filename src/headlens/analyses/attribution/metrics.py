@@ -9,7 +9,8 @@ slot of head 1 of the layer (the other heads' slots stay NaN), so that ``headlen
 from __future__ import annotations
 
 from ...metrics.registry import Metric, MetricSet
-from .names import ANALYSIS, METHOD_TITLES, METHODS, STAT_TEXT, STATS, agree_metric, metric_names, pairs, stat_metric
+from .names import (ANALYSIS, DEFAULT_METHODS, METHOD_TITLES, METHODS, STAT_TEXT, STATS, agree_metric, metric_names,
+                    pairs, stat_metric)
 
 
 def _computed_by_the_collector(view):
@@ -17,7 +18,7 @@ def _computed_by_the_collector(view):
 
 
 def _expand(options) -> list[str]:
-    return metric_names(options.methods if options is not None else METHODS)
+    return metric_names(options.methods if options is not None else DEFAULT_METHODS)
 
 
 METRICS = MetricSet(ANALYSIS, _expand)

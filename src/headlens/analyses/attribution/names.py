@@ -8,6 +8,7 @@ from itertools import combinations
 ANALYSIS = "attribution"
 PREFIX = "attr_"
 METHODS = ("rollout", "normroll", "alti", "vz")
+DEFAULT_METHODS = METHODS[:3]  # value zeroing on request: T times a layer's feed-forward per sentence
 METHOD_TITLES = {"rollout": "attention rollout", "normroll": "norm-based rollout (AttnResLn-N)", "alti": "ALTI",
                  "vz": "value zeroing", "flow": "attention flow"}
 STATS = ("self", "special", "punct", "content", "function", "head", "deps", "other", "distance")

@@ -6,15 +6,15 @@ from dataclasses import dataclass
 
 from ...errors import param_error
 from ...options import Options, StatsOptions, option
-from .names import METHODS
+from .names import DEFAULT_METHODS, METHODS
 
 
 @dataclass(frozen=True)
 class AttributionOptions(Options):
     """What ``headlens run --analyses attribution`` computes."""
 
-    methods: tuple[str, ...] = option(METHODS, "attribution: the methods to roll out, from rollout, normroll, alti, vz "
-                                      "(vz costs T times a layer's feed-forward per sentence of T tokens)",
+    methods: tuple[str, ...] = option(DEFAULT_METHODS, "attribution: the methods to roll out, from rollout, normroll, "
+                                      "alti, vz (vz costs T times a layer's feed-forward per sentence of T tokens)",
                                       flag="--attribution-methods")
     flow_cap: int = option(40, "attribution: attention flow for the stored sentences (--store-maps) of at most this "
                            "many tokens (0: none); one max-flow per pair of tokens and layer", flag="--flow-cap")
