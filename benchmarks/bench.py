@@ -88,6 +88,10 @@ figures:
    ``headlens syntax`` made (``Run.score_scans``). INFO: each command's seconds and MiB, and the
    planted role heads found (``roles_planted_found_1M``, ``roles_other_heads_1M``). The runs are
    written by subprocesses, so that this process stays small for the children's peaks.
+10. ``attribution_run_vs_plain`` (target <= 4): ``Engine.score`` with ``--analyses attribution`` computing
+    rollout and ALTI (norm-based rollout included) over plain SDPA inference on the first 2,000 sentences of
+    UD EWT dev (quick: 64), best of 2 interleaved rounds; the target follows from the FLOP count in
+    ``attribution.py``. INFO ``value_zeroing_vs_plain``: the same with value zeroing, on 32 sentences, one round.
 
 Output: INFO lines (raw throughputs, times, memory), then one line per figure,
 ``BENCH <name> <value> target <op> <value>``; the same, with the environment (versions, threads,
@@ -135,14 +139,17 @@ class Sizes:
     repeats_lengths: int = 3  # ... and interleaved rounds (the median counts)
     startup: int = 9  # figure 7: interleaved rounds of `headlens --help` and the bare import
     scale: tuple[int, int, int] = (20_000, 200_000, 1_000_000)  # figure 9: synthetic runs (small, large, roles only)
+    attribution: int = 2000  # figure 10: sentences of the attribution rounds (value zeroing: 32, one round)
 
 
-GROUPS = ("memory", "resume", "throughput", "store", "decomposition", "mpnet", "startup", "lengths", "scale")  # --only picks among them
+GROUPS = ("memory", "resume", "throughput", "store", "decomposition", "attribution", "mpnet", "startup", "lengths",
+          "scale")  # --only picks among them
 FULL = Sizes(throughput=None, baseline=2000, memory_small=1000, memory_large=20000,
              baseline_memory=(1000, 2000), warmup=200, repeats_plain=5, repeats_baseline=3)
 QUICK = Sizes(throughput=200, baseline=100, memory_small=100, memory_large=1000,
               baseline_memory=(100, 200), warmup=32, repeats_plain=1, repeats_baseline=1, resume=200, resume_part_size=20,
-              mpnet=32, repeats_mpnet=1, startup=5, length_tokens=6000, repeats_lengths=1, scale=(2000, 20000, 50000))
+              mpnet=32, repeats_mpnet=1, startup=5, length_tokens=6000, repeats_lengths=1, scale=(2000, 20000, 50000),
+              attribution=64)
 STARTUP = {  # figure 7: two fresh processes
     "headlens_help": ["-c", "import sys; from headlens.cli import main; sys.exit(main())", "--help"],
     "bare_duckdb_pyarrow": ["-c", "import duckdb, pyarrow"],
@@ -344,6 +351,21 @@ def bench_decomposition(args, sizes: Sizes, report: Report) -> Figure:
     report.add("decomposition_ff_vs_plain", extra["decomposition_ff_vs_plain"])
     report.add("stepped_ig20_extra_vs_plain", extra["stepped_ig20_extra_vs_plain"])
     return Figure("decomposition_vs_plain", result["decomposition_vs_plain"], "<=", TARGET)
+
+
+# --- figure 10: token attribution (rollout + ALTI) vs plain inference (see attribution.py) --------
+
+def bench_attribution(args, sizes: Sizes, report: Report) -> Figure:
+    from attribution import TARGET, measure
+
+    repeats = args.repeats or sizes.repeats_baseline
+    result = measure(None, args.device, "float32", sizes.attribution, min(repeats, 2), vz=False)
+    report.add("figure9_sentences", result["sentences"])
+    for name, seconds in result["seconds"].items():
+        report.add(f"figure9_{name}_seconds", seconds)
+    vz = measure(None, args.device, "float32", 32, 1)  # priced separately: T times a layer's feed-forward
+    report.add("value_zeroing_vs_plain", vz["value_zeroing_vs_plain"])
+    return Figure("attribution_run_vs_plain", result["attribution_run_vs_plain"], "<=", TARGET)
 
 
 # --- figure 2: headlens.run vs the store-then-analyze research pipeline -----------------------
@@ -689,6 +711,8 @@ def main(argv: list[str] | None = None) -> int:
             report.figures.append(bench_store_then_analyze(args, sizes, report, tmp))
         if "decomposition" in only:
             report.figures.append(bench_decomposition(args, sizes, report))
+        if "attribution" in only:
+            report.figures.append(bench_attribution(args, sizes, report))
         if "mpnet" in only:
             report.figures.extend(bench_mpnet(args, sizes, report, tmp))
         if "lengths" in only:

@@ -7,7 +7,7 @@
 >>> headlens.report(run)                              # RUN/report.html
 
 One function per analysis: ``roles``, ``syntax``, ``cluster``, ``categories``, ``patterns``,
-``decomposition`` and ``compare`` read a stored run; ``probe`` and ``ablate`` run a model. Their
+``decomposition``, ``attribution`` and ``compare`` read a stored run; ``probe`` and ``ablate`` run a model. Their
 settings are the typed options classes of ``headlens/analyses/<name>/options.py``.
 """
 
@@ -28,6 +28,7 @@ _WHERE = {
     # the analyses (headlens/analyses/api.py; ablate from its folder)
     "roles": ".analyses.api", "syntax": ".analyses.api", "cluster": ".analyses.api", "categories": ".analyses.api",
     "patterns": ".analyses.api", "decomposition": ".analyses.api", "compare": ".analyses.api", "probe": ".analyses.api",
+    "attribution": ".analyses.api",
     "ablate": ".analyses.ablation.api",
     # the report: the package itself is callable (headlens.report(run) is write_report)
     "report": (".report", None), "write_report": ".report", "write_figures": ".report",
@@ -47,6 +48,7 @@ __all__ = [
     "Word",
     "__version__",
     "ablate",
+    "attribution",
     "available_metrics",
     "categories",
     "cluster",

@@ -97,6 +97,21 @@ class CollectorSet:
         return commit
 
 
+def write_sentence_maps(maps_dir: str, enc, kind: str, arrays: dict[str, np.ndarray], tokenizer) -> None:
+    """A layer analysis' maps of one stored sentence (``enc``, an Encoded item), with its token ids and tokens, to
+    ``maps_dir/<layout.map_name(id, kind=kind)>.npz`` (compressed, written atomically)."""
+    path = os.path.join(maps_dir, layout.map_name(enc.sentence.index, kind=kind) + layout.MAP_SUFFIX)
+    arrays = {**arrays, "input_ids": enc.input_ids,
+              "tokens": np.asarray(tokenizer.convert_ids_to_tokens(enc.input_ids.tolist()))}
+    os.makedirs(maps_dir, exist_ok=True)
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+    atomic_write(path, write)
+
+
 def _save(tmp: str, arrays: dict[str, np.ndarray]) -> None:
     with open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
