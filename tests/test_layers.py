@@ -1,0 +1,144 @@
+"""The layers analysis: the seeded sample (any order, any batching, resume), the probes, the
+structural probe on a planted tree, linear CKA's invariances, context sensitivity."""
+
+import numpy as np
+import pytest
+
+import headlens
+from headlens.analyses.layers.data import read
+from headlens.analyses.layers.sample import Budget, prefix
+from headlens.runner.engine import Engine
+from test_runner import LINES
+
+
+@pytest.fixture()
+def corpus(tmp_path):
+    p = tmp_path / "c.txt"
+    p.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    return str(p)
+
+
+def _run(tiny_bert_dir, corpus, out, **kw):
+    kw.setdefault("progress", False)
+    return headlens.run(out=str(out), model=tiny_bert_dir, corpus=corpus, annotator="regex", analyses=("layers",),
+                        options={"layers": {"max_words": 60, "max_sentences": 10}}, dtype="float64", **kw)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_budget_keeps_the_key_order_prefix_whatever_the_order_of_arrival(seed):
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 30, 200)
+    budget = Budget(300, seed)
+    kept, order = {}, rng.permutation(200)
+    for chunk in np.array_split(order, 7):  # seven parts
+        for sid in chunk:
+            budget.offer(int(sid), int(sizes[sid]), lambda sid=sid: int(sid))
+        kept.update({s: k for s, k, _ in budget.fresh()})
+    held = set(budget.held)
+    ids = np.arange(200)
+    from headlens.analyses.layers.sample import keys
+    want = set(prefix(keys(seed, ids), ids, sizes, 300).tolist())
+    assert held == want and sizes[list(want)].sum() <= 300
+    assert want <= set(kept)  # the parts hold the sample (and maybe more)
+    got = np.array(sorted(kept))
+    assert set(got[prefix(keys(seed, got), got, sizes[got], 300)].tolist()) == want
+    # a larger budget keeps more; another seed another sample
+    assert len(prefix(keys(seed, ids), ids, sizes, 600)) > len(want)
+    assert set(prefix(keys(seed + 10, ids), ids, sizes, 300).tolist()) != want
+
+
+def _same(a, b):
+    (wa, sa), (wb, sb) = read(a), read(b)
+    np.testing.assert_array_equal(wa.sentences, wb.sentences)
+    np.testing.assert_array_equal(wa.index, wb.index)
+    np.testing.assert_array_equal(wa.form, wb.form)
+    np.testing.assert_allclose(wa.vectors.astype(float), wb.vectors.astype(float), rtol=2e-3, atol=2e-3)
+    np.testing.assert_array_equal(sa.ids, sb.ids)
+    np.testing.assert_allclose(sa.vectors.astype(float), sb.vectors.astype(float), rtol=2e-3, atol=2e-3)
+
+
+def test_the_sample_does_not_depend_on_batching_nor_on_resume(tiny_bert_dir, corpus, tmp_path, monkeypatch):
+    a = _run(tiny_bert_dir, corpus, tmp_path / "a", max_tokens=16, part_size=3)
+    words, sentences = read(a)
+    assert 0 < len(words.form) <= 60 and len(sentences.ids) == 10
+    assert words.vectors.dtype == np.float16 and words.vectors.shape[1] == 3  # embeddings + 2 layers
+    assert len(np.unique(words.sentences)) < len(LINES)  # a sample, not everything
+    _same(a, _run(tiny_bert_dir, corpus, tmp_path / "b", max_tokens=4096, sort_window=3))
+    calls, score = {"n": 0}, Engine.score
+
+    def flaky(self, batch, keep=()):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise RuntimeError("device lost")
+        return score(self, batch, keep)
+
+    monkeypatch.setattr(Engine, "score", flaky)
+    with pytest.raises(RuntimeError, match="device lost"):
+        _run(tiny_bert_dir, corpus, tmp_path / "c", max_tokens=40, part_size=2)
+    monkeypatch.setattr(Engine, "score", score)
+    _same(a, _run(tiny_bert_dir, corpus, tmp_path / "c", max_tokens=40, part_size=2, resume=True))
+
+
+def test_word_vectors_are_the_mean_of_their_sub_tokens(tiny_bert_dir, corpus, tmp_path):
+    run = _run(tiny_bert_dir, corpus, tmp_path / "r")
+    words, _ = read(run)
+    from headlens.models import load_model
+    import torch
+
+    lm = load_model(tiny_bert_dir, dtype="float64")
+    sid = int(words.sentences[0])
+    text = LINES[sid]
+    enc = lm.tokenizer(text, return_tensors="pt")
+    with torch.no_grad():
+        hidden = lm.model(**enc, output_hidden_states=True).hidden_states
+    ids = enc.word_ids()
+    mine = words.vectors[words.sentences == sid].astype(float)
+    for w in range(mine.shape[0]):
+        tokens = [t for t, i in enumerate(ids) if i == w]
+        want = np.stack([h[0, tokens].mean(0).numpy() for h in hidden])
+        np.testing.assert_allclose(mine[w], want, rtol=2e-3, atol=2e-3)
+
+
+
+
+@pytest.fixture(scope="module")
+def gold_run(tiny_bert_dir, tmp_path_factory):
+    import os
+
+    corpus = os.path.join(os.path.dirname(headlens.__file__), "data", "en_ewt-ud-dev-sample.conllu")
+    return headlens.run(out=str(tmp_path_factory.mktemp("gold") / "r"), model=tiny_bert_dir, corpus=corpus,
+                        progress=False, analyses=("layers",), options={"layers": {"max_words": 2000}})
+
+
+def test_probes_on_a_random_model_have_their_intervals_baselines_and_controls(gold_run):
+    result = headlens.layers(gold_run, n_boot=200, save=True)
+    upos = result.tables["upos"].to_pylist()
+    info = result.summary["probes"]["upos"]
+    assert [r["layer"] for r in upos] == [0, 1, 2] and info["classes"] > 10
+    for r in upos:
+        assert r["accuracy_low"] <= r["accuracy"] <= r["accuracy_high"]
+        assert r["control_low"] <= r["control"] <= r["control_high"]
+        assert r["accuracy"] > info["majority_accuracy"]  # word identity alone beats the majority class
+        assert abs(r["selectivity"]) < 0.1  # a random model: the probe does no better than memorising types
+    assert "relation" in result.tables and not result.summary["skipped"]
+    tables, params = __import__("headlens.store.outputs", fromlist=["x"]).read_outputs(gold_run, "layers")
+    assert set(tables) >= {"upos", "relation"} and params["words"] <= 2000
+
+
+def test_the_split_never_puts_a_sentence_on_both_sides():
+    from headlens.analyses.layers.probes import control_labels, split
+
+    ids = np.repeat(np.arange(50), 7)
+    test = split(ids, 0.2, 0)
+    assert len(test) == 10 and len(set(test) & set(np.setdiff1d(ids, test))) == 0
+    types = np.asarray(["a", "b", "a", "c", "b", "a"])
+    control = control_labels(types, np.asarray(["X", "Y", "X", "Y", "X", "Z"]), 0)
+    assert control[0] == control[2] == control[5] and control[1] == control[4]  # one label per type
+    with pytest.raises(ValueError, match="at least 2 sampled sentences"):
+        split(np.zeros(5, np.int64), 0.2, 0)
+
+
+def test_plain_text_gets_a_clear_message_for_the_syntax_probes(tiny_bert_dir, corpus, tmp_path):
+    result = headlens.layers(_run(tiny_bert_dir, corpus, tmp_path / "r"), n_boot=50)
+    assert set(result.summary["skipped"]) == {"upos", "relation"}
+    assert all("gold syntax" in why and "spacy" in why for why in result.summary["skipped"].values())
