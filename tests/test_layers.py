@@ -120,7 +120,9 @@ def test_probes_on_a_random_model_have_their_intervals_baselines_and_controls(go
         assert r["control_low"] <= r["control"] <= r["control_high"]
         assert r["accuracy"] > info["majority_accuracy"]  # word identity alone beats the majority class
         assert abs(r["selectivity"]) < 0.1  # a random model: the probe does no better than memorising types
-    assert "relation" in result.tables and not result.summary["skipped"]
+    assert {"relation", "structural"} <= set(result.tables) and not result.summary["skipped"]
+    for r in result.tables["structural"].to_pylist():
+        assert 0 <= r["uuas_low"] <= r["uuas"] <= r["uuas_high"] <= 1 and -1 <= r["spearman"] <= 1
     tables, params = __import__("headlens.store.outputs", fromlist=["x"]).read_outputs(gold_run, "layers")
     assert set(tables) >= {"upos", "relation"} and params["words"] <= 2000
 
@@ -140,5 +142,42 @@ def test_the_split_never_puts_a_sentence_on_both_sides():
 
 def test_plain_text_gets_a_clear_message_for_the_syntax_probes(tiny_bert_dir, corpus, tmp_path):
     result = headlens.layers(_run(tiny_bert_dir, corpus, tmp_path / "r"), n_boot=50)
-    assert set(result.summary["skipped"]) == {"upos", "relation"}
+    assert set(result.summary["skipped"]) == {"upos", "relation", "structural"}
     assert all("gold syntax" in why and "spacy" in why for why in result.summary["skipped"].values())
+
+
+def _planted(n_sentences: int, seed: int):
+    """Sentences whose vectors hold a tree metric in 24 of 48 dimensions: each word is the sum of
+    orthonormal edge vectors on its path from the root, so the squared distance is the tree distance;
+    the other dimensions are large noise."""
+    rng = np.random.default_rng(seed)
+    sentences, heads = [], []
+    for _ in range(n_sentences):
+        n = int(rng.integers(6, 12))
+        h = np.asarray([-1] + [int(rng.integers(0, i)) for i in range(1, n)])
+        perm = rng.permutation(n)  # the root anywhere, heads renumbered
+        inv = np.argsort(perm)
+        h = np.asarray([-1 if h[inv[i]] < 0 else perm[h[inv[i]]] for i in range(n)])
+        basis = np.linalg.qr(rng.normal(size=(24, 24)))[0][:, :n]  # an orthonormal vector per word's edge
+        x = np.zeros((n, 48))
+        for i in range(n):
+            j = i
+            while h[j] >= 0:
+                x[i, :24] += basis[:, j]
+                j = h[j]
+        x[:, 24:] = rng.normal(scale=3.0, size=(n, 24))
+        sentences.append(x.astype(np.float32))
+        heads.append(h)
+    return sentences, heads
+
+
+def test_the_structural_probe_recovers_a_planted_tree_metric():
+    from headlens.analyses.layers.structural import evaluate, train, tree_distances
+
+    train_x, train_h = _planted(200, 0)
+    b = train(train_x, [tree_distances(h) for h in train_h], rank=24, epochs=60, seed=0, lr=1e-2)
+    test_x, test_h = _planted(30, 1)
+    got = evaluate(b, test_x, test_h)
+    assert got["correct"].sum() / got["edges"].sum() == 1.0  # UUAS
+    assert np.nanmean(got["spearman"]) > 0.95
+    assert np.nanmean(got["raw_spearman"]) < 0.5  # the noise hides the tree from the plain distance

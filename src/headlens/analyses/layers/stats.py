@@ -63,6 +63,59 @@ def relation_probe(words: data.WordSample, test: np.ndarray, settings: LayersSet
     return probe_table(features, words.layers, labels, types, words.sentences[dep], test, settings, "relation")
 
 
+def trees(words: data.WordSample) -> list[tuple[int, np.ndarray]]:
+    """(sentence id, rows into the sample) of the sentences kept whole with a tree (one root, every
+    head among the kept words)."""
+    out = []
+    bounds = np.flatnonzero(np.diff(words.sentences)) + 1
+    for rows in np.split(np.arange(len(words.sentences)), bounds):
+        h, idx = words.head[rows], words.index[rows]
+        if len(rows) > 1 and np.array_equal(idx, np.arange(len(rows))) and (h == -1).sum() == 1 and (h < len(rows)).all() \
+                and (h >= -1).all():
+            out.append((int(words.sentences[rows[0]]), rows))
+    return out
+
+
+def structural_probe(words: data.WordSample, test: np.ndarray, settings: LayersSettings) -> tuple[pa.Table, dict]:
+    """Per layer: UUAS (CI, and its difference from layer 0 with a paired bootstrap p) and Spearman of
+    the structural probe on held-out sentences, and the Spearman of the plain squared distance."""
+    from ...stats import mean_ci, paired_ratio_bootstrap
+    from .structural import evaluate, train, tree_distances
+
+    found = trees(words)
+    held = [rows for sid, rows in found if sid in set(test.tolist())]
+    fit = [rows for sid, rows in found if sid not in set(test.tolist())]
+    if not held or not fit:
+        raise ValueError(f"the structural probe needs whole trees on both sides of the split: {len(fit)} training and "
+                         f"{len(held)} test sentences; raise --layers-max-words.")
+    gold = [tree_distances(words.head[r]) for r in fit]
+    scores = []
+    for layer in range(words.layers):
+        x = _layer(words, layer)
+        b = train([x[r] for r in fit], gold, settings.rank, settings.epochs, settings.seed)
+        scores.append(evaluate(b, [x[r] for r in held], [words.head[r] for r in held]))
+    boot = dict(n_boot=settings.n_boot, seed=settings.seed, ci=settings.ci)
+    edges = scores[0]["edges"]
+    uuas = paired_ratio_bootstrap(edges, scores[0]["correct"], np.stack([s["correct"] for s in scores], 1), **boot)
+    rows = []
+    for layer, s in enumerate(scores):
+        rho, raw = (_ci(k, s[k][~np.isnan(s[k])], mean_ci, boot) for k in ("spearman", "raw_spearman"))
+        rows.append({"task": "structural", "layer": layer, "uuas": float(uuas.acc_b[layer]),
+                     "uuas_low": float(uuas.acc_low[layer]), "uuas_high": float(uuas.acc_high[layer]),
+                     "uuas_vs_layer0_p": float(uuas.p[layer]), **rho, **raw})
+    summary = {"train_sentences": len(fit), "test_sentences": len(held), "rank": settings.rank,
+               "best_uuas_layer": int(np.argmax(uuas.acc_b)), "best_spearman_layer": int(np.nanargmax([r["spearman"] for r in rows]))}
+    return pa.Table.from_pylist(rows), summary
+
+
+def _ci(name: str, values: np.ndarray, mean_ci, boot: dict) -> dict:
+    """{name: the mean, name_low, name_high: its bootstrap interval} (NaN without values)."""
+    if not len(values):
+        return {name: float("nan"), f"{name}_low": float("nan"), f"{name}_high": float("nan")}
+    low, high = mean_ci(values[:, None], **boot)
+    return {name: float(values.mean()), f"{name}_low": float(low[0]), f"{name}_high": float(high[0])}
+
+
 def analyse(run, settings: LayersSettings | None = None) -> LayersResult:
     settings = settings or LayersSettings()
     words, sentences = data.read(run)
@@ -78,8 +131,10 @@ def analyse(run, settings: LayersSettings | None = None) -> LayersResult:
         skipped["upos"] = "the UPOS probe " + NO_SYNTAX
     if words.has_syntax():
         result.tables["relation"], result.summary["probes"]["relation"] = relation_probe(words, test, settings)
+        result.tables["structural"], result.summary["probes"]["structural"] = structural_probe(words, test, settings)
     else:
         skipped["relation"] = "the relation edge probe " + NO_SYNTAX
+        skipped["structural"] = "the structural probe " + NO_SYNTAX
     return result
 
 
