@@ -181,3 +181,46 @@ def test_the_structural_probe_recovers_a_planted_tree_metric():
     assert got["correct"].sum() / got["edges"].sum() == 1.0  # UUAS
     assert np.nanmean(got["spearman"]) > 0.95
     assert np.nanmean(got["raw_spearman"]) < 0.5  # the noise hides the tree from the plain distance
+
+
+def test_linear_cka_is_one_on_itself_invariant_to_rotation_and_scale_not_to_any_linear_map():
+    from headlens.analyses.layers.geometry import linear_cka
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 20)) @ rng.normal(size=(20, 20))  # correlated features
+    q = np.linalg.qr(rng.normal(size=(20, 20)))[0]
+    assert linear_cka(x, x) == pytest.approx(1.0, abs=1e-12)
+    assert linear_cka(x, 3.7 * x @ q) == pytest.approx(1.0, abs=1e-10)
+    m = np.diag(np.geomspace(0.05, 20, 20)) @ rng.normal(size=(20, 20))  # invertible, far from orthogonal
+    assert abs(np.linalg.det(m)) > 1e-6 and linear_cka(x, x @ m) < 0.95
+    y = rng.normal(size=(300, 20))
+    assert linear_cka(x, y) < 0.3  # unrelated features
+    with pytest.raises(ValueError, match="same items"):
+        linear_cka(x, y[:10])
+
+
+def test_context_sensitivity_tells_fixed_from_contextual_vectors():
+    from headlens.analyses.layers.geometry import context_sensitivity
+
+    rng = np.random.default_rng(0)
+    sentences = np.repeat(np.arange(60), 8)
+    types = rng.integers(0, 20, len(sentences)).astype(str)
+    static = rng.normal(size=(20, 16))[types.astype(int)]  # layer 0: the type's vector whatever the context
+    context = rng.normal(size=(60, 16))[sentences] + 0.3 * rng.normal(size=(len(sentences), 16))  # layer 1: the sentence's
+    rows = context_sensitivity(np.stack([static, context], 1), sentences, types, 0)
+    assert rows[0]["self_similarity"] == pytest.approx(1.0) and rows[0]["types"] == 20
+    assert rows[1]["self_similarity_adjusted"] < 0.2 < rows[0]["self_similarity_adjusted"]
+    assert rows[1]["intra_similarity_adjusted"] > rows[0]["intra_similarity_adjusted"] + 0.3
+
+
+def test_compare_matches_words_and_gives_cka_one_against_itself(gold_run, capsys):
+    from headlens.analyses.layers.compare import compare
+    from headlens.cli import main
+
+    table, summary = compare(gold_run, gold_run)
+    rows = table.to_pylist()
+    assert len(rows) == 9 and summary["words"] == summary["words_a"]
+    assert all(r["cka"] == pytest.approx(1.0) for r in rows if r["layer_a"] == r["layer_b"])
+    assert main(["layers", "compare", gold_run.path, gold_run.path, "--name", "self"]) == 0
+    assert main(["layers", "compare", gold_run.path]) != 0
+    assert "takes two runs (RUN_A RUN_B)" in capsys.readouterr().err

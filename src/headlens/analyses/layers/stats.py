@@ -16,6 +16,7 @@ import pyarrow as pa
 from ...store.outputs import write_outputs
 from . import data
 from .options import LayersSettings
+from .geometry import context_sensitivity
 from .probes import probe_table, split
 
 NO_SYNTAX = ("needs gold syntax (a CoNLL-U corpus) or spaCy annotation (--annotator spacy); the run's words "
@@ -135,6 +136,8 @@ def analyse(run, settings: LayersSettings | None = None) -> LayersResult:
     else:
         skipped["relation"] = "the relation edge probe " + NO_SYNTAX
         skipped["structural"] = "the structural probe " + NO_SYNTAX
+    types = np.char.lower(words.form.astype(str))
+    result.tables["context"] = pa.Table.from_pylist(context_sensitivity(words.vectors, words.sentences, types, settings.seed))
     return result
 
 
