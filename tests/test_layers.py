@@ -8,20 +8,13 @@ import headlens
 from headlens.analyses.layers.data import read
 from headlens.analyses.layers.sample import Budget, prefix
 from headlens.runner.engine import Engine
-from test_runner import LINES
-
-
-@pytest.fixture()
-def corpus(tmp_path):
-    p = tmp_path / "c.txt"
-    p.write_text("\n".join(LINES) + "\n", encoding="utf-8")
-    return str(p)
+import test_runner
+from test_runner import LINES, corpus  # noqa: F401 - the plain-text corpus fixture
 
 
 def _run(tiny_bert_dir, corpus, out, **kw):
-    kw.setdefault("progress", False)
-    return headlens.run(out=str(out), model=tiny_bert_dir, corpus=corpus, annotator="regex", analyses=("layers",),
-                        options={"layers": {"max_words": 60, "max_sentences": 10}}, dtype="float64", **kw)
+    return test_runner._run(tiny_bert_dir, corpus, out, analyses=("layers",), dtype="float64",
+                            options={"layers": {"max_words": 60, "max_sentences": 10}}, **kw)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
