@@ -11,6 +11,7 @@ EXPECTED = {
     "default_model_path", "load_model", "open_run", "read_corpus", "run", "supported_model_types",
     # one function per analysis, and the report
     "roles", "syntax", "cluster", "categories", "patterns", "decomposition", "attribution", "compare", "probe", "ablate",
+    "layers",
     "report", "write_report", "write_figures",
 }
 

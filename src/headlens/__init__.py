@@ -7,7 +7,7 @@
 >>> headlens.report(run)                              # RUN/report.html
 
 One function per analysis: ``roles``, ``syntax``, ``cluster``, ``categories``, ``patterns``,
-``decomposition``, ``attribution`` and ``compare`` read a stored run; ``probe`` and ``ablate`` run a model. Their
+``decomposition``, ``attribution``, ``compare`` and ``layers`` read a stored run; ``probe`` and ``ablate`` run a model. Their
 settings are the typed options classes of ``headlens/analyses/<name>/options.py``.
 """
 
@@ -29,7 +29,7 @@ _WHERE = {
     "roles": ".analyses.api", "syntax": ".analyses.api", "cluster": ".analyses.api", "categories": ".analyses.api",
     "patterns": ".analyses.api", "decomposition": ".analyses.api", "compare": ".analyses.api", "probe": ".analyses.api",
     "attribution": ".analyses.api",
-    "ablate": ".analyses.ablation.api",
+    "ablate": ".analyses.ablation.api", "layers": ".analyses.layers.api",
     # the report: the package itself is callable (headlens.report(run) is write_report)
     "report": (".report", None), "write_report": ".report", "write_figures": ".report",
 }
@@ -56,6 +56,7 @@ __all__ = [
     "decomposition",
     "default_corpus_path",
     "default_model_path",
+    "layers",
     "load_model",
     "open_run",
     "patterns",

@@ -72,6 +72,8 @@ class Engine:
         self.entropy = any(spec.entropy for _, _, spec in self.fused_metrics)
         self.row_collectors = [c for c in self.collectors if getattr(c, "reads_rows", False)]
         self.map_collectors = [c for c in self.collectors if not getattr(c, "reads_rows", False)]
+        # collectors of hidden states (the layers analysis): on_hidden(hidden_states, batch) after the pass
+        self.hidden_collectors = [c for c in self.collectors if getattr(c, "needs_hidden", False)]
         self.relations = tuple(dict.fromkeys(m.params["relation"] for m in metrics if "relation" in m.params))
         self.modules = lm.adapter.attention_modules(lm.model)
         self.compute_dtype = torch.float64 if lm.dtype == torch.float64 else torch.float32
@@ -150,6 +152,15 @@ class Engine:
         for collector in self.map_collectors:
             collector.on_layer(layer, attn, batch)
 
+    def _forward(self, batch: Batch, inputs: dict) -> None:
+        """One forward pass; the hidden states (embeddings and every layer) go to the collectors that ask."""
+        if not self.hidden_collectors:
+            self.lm.model(**inputs)
+            return
+        hidden = self.lm.model(**inputs, output_hidden_states=True).hidden_states
+        for collector in self.hidden_collectors:
+            collector.on_hidden(hidden, batch)
+
     def _forward_eager(self, batch, inputs, out, kept, keep) -> int:
         def on_layer(layer: int, probs: torch.Tensor) -> None:
             self._check_layer(layer)
@@ -164,7 +175,7 @@ class Engine:
         capture = AttentionCapture(on_layer)
         with torch.inference_mode(), hooks(self.modules, capture, dict(self.lm.adapter.attention_call_kwargs)), \
                 part_hooks(self.lm, self.part_analyses, batch, keep, out, self.part_columns):
-            self.lm.model(**inputs)
+            self._forward(batch, inputs)
         return capture.calls
 
     def _forward_fused(self, batch, inputs, out, kept) -> int:
@@ -196,5 +207,5 @@ class Engine:
             columns=batch.key_columns(self.keysets, self.compute_dtype) if self.keysets else None,
         )
         with torch.inference_mode(), fused_path.using(self.lm.model, plan):
-            self.lm.model(**inputs)
+            self._forward(batch, inputs)
         return plan.calls
