@@ -37,7 +37,8 @@ class Engine:
       modules; every metric reads the full map. Layer analyses (``runner/parts.py``) and models
       whose attention bypasses transformers' attention interface (MPNet) always take it.
 
-    Either way each layer is reduced on the device, on the whole batch at once, and dropped; only
+    Either way each layer is reduced on the device, on the whole batch at once (the fused path's
+    metrics several consecutive layers at once: ``fused_path.LayerStack``), and dropped; only
     when ``keep`` names batch rows are those rows' maps copied to the host.
     """
 
@@ -181,12 +182,17 @@ class Engine:
     def _forward_fused(self, batch, inputs, out, kept) -> int:
         columns = {ks.name: i for i, ks in enumerate(self.keysets)}
         levels = {m.level for _, m, _ in self.fused_metrics}
+        b, h = len(batch), self.lm.num_heads
 
-        def on_layer(layer: int, fused: FusedLayer, rows: row_blocks.LayerRows) -> None:
-            self._check_layer(layer)
+        def on_stack(start: int, stop: int, fused: FusedLayer) -> None:
+            """The fused metrics of layers start..stop-1 at once (their heads stacked: fused_path.LayerStack)."""
             views = {level: FusedView(fused, batch, level, columns) for level in levels}
-            for k, metric, spec in self.fused_metrics:
-                out[:, k, layer] = spec.score(views[metric.level])
+            with fused_path.reducing(self.lm.device):
+                for k, metric, spec in self.fused_metrics:
+                    out[:, k, start:stop] = spec.score(views[metric.level]).view(b, stop - start, h)
+
+        def on_layer(layer: int, rows: row_blocks.LayerRows) -> None:
+            self._check_layer(layer)
             for level, stats in self.row_stats.items():
                 valid, kinds = (batch.token_valid, batch.token_kinds) if level == "token" else (batch.unit_valid, batch.unit_kinds)
                 view = RowsView(batch, level, self.compute_dtype, row_statistics(
@@ -205,6 +211,7 @@ class Engine:
             batch.token_valid, on_layer, self.compute_dtype, entropy=self.entropy,
             reach=band_reach(batch, "word" in levels or batch.arcs is not None) if self.fused_metrics else 0,
             columns=batch.key_columns(self.keysets, self.compute_dtype) if self.keysets else None,
+            on_stack=on_stack if self.fused_metrics else None, layers=self.lm.num_layers,
         )
         with torch.inference_mode(), fused_path.using(self.lm.model, plan):
             self._forward(batch, inputs)
