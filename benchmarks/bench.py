@@ -126,7 +126,7 @@ class Sizes:
     ray: int = 400  # figure 9: sentences of the local and Ray runs ...
     repeats_ray: int = 2  # ... their interleaved rounds ...
     ray_block_size: int = 64  # ... the Ray run's blocks ...
-    ray_echo_blocks: tuple[int, int] = (10, 60)  # ... and the block counts whose time difference gives the overhead
+    ray_echo_blocks: int = 200  # ... and the blocks that give the per-block overhead
 
 
 GROUPS = ("memory", "resume", "throughput", "store", "decomposition", "mpnet", "startup", "lengths", "ray")  # --only picks among them
@@ -135,7 +135,7 @@ FULL = Sizes(throughput=None, baseline=2000, memory_small=1000, memory_large=200
 QUICK = Sizes(throughput=200, baseline=100, memory_small=100, memory_large=1000,
               baseline_memory=(100, 200), warmup=32, repeats_plain=1, repeats_baseline=1, resume=200, resume_part_size=20,
               mpnet=32, repeats_mpnet=1, startup=5, length_tokens=6000, repeats_lengths=1, ray=64, repeats_ray=1,
-              ray_block_size=16, ray_echo_blocks=(4, 12))
+              ray_block_size=16, ray_echo_blocks=20)
 STARTUP = {  # figure 7: two fresh processes
     "headlens_help": ["-c", "import sys; from headlens.cli import main; sys.exit(main())", "--help"],
     "bare_duckdb_pyarrow": ["-c", "import duckdb, pyarrow"],

@@ -12,9 +12,9 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Callable
-from functools import partial
 from contextlib import closing, contextmanager
 from datetime import datetime, timezone
+from functools import partial
 from importlib import metadata
 
 import numpy as np
@@ -169,7 +169,7 @@ class _Store:
         with self._storing():
             for item in scored.skipped:
                 self._skipped(item)
-            self._analysed(scored.ids, scored.rows, scored.records)
+            self._analysed(scored.ids, scored.rows, scored.records, scored.moments)
             self._maps(scored.maps)
             self.state.maps_found |= scored.maps_found
             self.state.done(block, None)
@@ -188,13 +188,17 @@ class _Store:
         for name, arrays in files.items():
             self.writer.write_maps(name, arrays)
 
-    def _analysed(self, ids: list[int], rows: list[np.ndarray], records: list[dict]) -> None:
-        """Accumulate and write the scores and records of completed sentences."""
+    def _analysed(self, ids: list[int], rows: list[np.ndarray], records: list[dict], moments: Moments | None = None) -> None:
+        """Accumulate and write the scores and records of completed sentences (``moments``: their
+        statistics, accumulated by a worker, merged instead of computed here)."""
         if not ids:
             return
         counts = self.state.counts
         rows = np.stack(rows)
-        self.state.moments.update(rows)
+        if moments is None:
+            self.state.moments.update(rows)
+        else:
+            self.state.moments.merge(moments)
         self.writer.add_scores(np.asarray(ids), rows)
         for record in records:
             self.writer.add_sentence(record)
@@ -276,11 +280,19 @@ def _score_blocks(cfg: RunConfig, front: FrontHalf, store: _Store, progress, est
     them (``_block_scorer``) and the driver stores each block's rows in block order; the blocks of
     parts committed before a resume are checked against the plan and not sent (docs/scale.md)."""
     state = store.state
-    todo = [b for b in blocks(front.items(), cfg.block_size) if state.todo(b) is None]
+    todo, stored = [], 0
+    for block in blocks(front.items(), cfg.block_size):
+        if state.todo(block) is None:
+            todo.append(block)
+        else:
+            stored += len(block.items)
     state.check_end()
+    if 0 < len(todo) < cfg.workers:
+        warnings.warn(f"{len(todo)} blocks of up to {cfg.block_size} corpus items for {cfg.workers} workers: some stay idle "
+                      f"(a smaller --block-size gives each one blocks).", stacklevel=3)
     with progress:
         task = progress.add_task("headlens run (ray)", total=estimate or None)
-        progress.advance(task, len(state.stored))
+        progress.advance(task, stored)
         for block, scored in score_blocks(todo, partial(_block_scorer, cfg), cfg.workers, cpus=cfg.threads or 1,
                                           gpus=cfg.gpus_per_worker):
             store.add_block(block, scored)

@@ -4,8 +4,9 @@ A run on a Ray cluster (``--engine ray``, docs/scale.md) cuts the corpus's items
 reads them, into blocks of ``block_size`` consecutive items. A worker scores a block with the same
 front half (runner/stream.py: annotation, alignment, encoding, masking, batch planning) and the
 same engine as a local run, and returns only per-sentence reduced rows (``Scored``): the scores
-[n, metrics, layers, heads], the sentences-table rows, the skipped items and the maps that
-``--store-maps`` asks for. The driver alone writes the run directory.
+[n, metrics, layers, heads], the sentences-table rows, the skipped items, the maps that
+``--store-maps`` asks for, and the block's head statistics (mergeable ``Moments``). The driver
+alone writes the run directory and merges the statistics.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..accumulate import Moments
 from ..corpus.types import Skipped
 from .maps import batch_maps
 from .records import maps_to_keep, sentence_record
@@ -58,6 +60,7 @@ class Scored:
     records: list[dict] = field(default_factory=list)  # the sentences-table rows of ``ids``
     maps: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # maps file stem -> arrays
     maps_found: set[str] = field(default_factory=set)
+    moments: Moments | None = None  # the block's head statistics, merged into the run's by the driver
 
     @property
     def items(self) -> int:
@@ -88,4 +91,6 @@ class BlockScorer:
                     out.ids.append(parts[0].sentence.index)
                     out.rows.append(row)
                     out.records.append(sentence_record(parts))
+        if out.rows:
+            out.moments = Moments(out.rows[0].shape).update(np.stack(out.rows))
         return out

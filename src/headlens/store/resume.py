@@ -26,7 +26,9 @@ each part (a batch as ``[[sentence_id, window], ...]``, a skipped item as its se
 resume the stream is formed again, each committed step is checked against the record (a
 difference stops the resume) and skipped without a forward pass; the one exception is a batch
 holding a window of a long sentence (``--long window``) whose other windows come later: that same
-batch runs again and only those windows are kept.
+batch runs again and only those windows are kept. A run on a Ray cluster (``--engine ray``,
+docs/scale.md) records blocks of corpus items as its steps (``{"block": [first id, last id,
+size]}``); its parts always end with a block, so a committed block is passed over whole.
 """
 
 from __future__ import annotations
