@@ -32,11 +32,12 @@ browser:
 			|| echo "could not install chromium: the browser tests will skip (and fail under HEADLENS_CI=1)"; \
 	fi
 
-# the tests run in TEST_WORKERS processes (pytest-xdist; CI's machine has 2 cores): TEST_WORKERS=0 runs them in this one
+# the tests run in TEST_WORKERS processes (pytest-xdist; CI's machine has 2 cores): TEST_WORKERS=0 runs them in this one;
+# loadgroup keeps a module's xdist_group on one process (tests/test_ray.py: one local Ray instance, not one per process)
 TEST_WORKERS ?= 2
 
 test: install browser
-	$(PY) -m pytest -q -n $(TEST_WORKERS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 bench: install
 	$(PY) benchmarks/bench.py

@@ -29,6 +29,8 @@ from headlens.errors import ConfigError, CorpusError  # noqa: E402
 from runs_equal import assert_same_run  # noqa: E402
 from test_runner import LINES  # noqa: E402
 
+pytestmark = pytest.mark.xdist_group("ray")  # `make test` (--dist loadgroup): every test here in one process, one Ray instance
+
 LONG = " ".join(["the good man went to the city and the woman said new york is a good city ."] * 5)  # > 64 tokens: skipped
 BAD = b"bad \xff\xfe line"  # not UTF-8: skipped under --on-error skip
 N = 40  # corpus items
