@@ -7,7 +7,7 @@ import warnings
 from dataclasses import fields
 
 from ..annotate.annotators import ANNOTATORS, DEFAULT_SPACY_MODEL
-from ..config import ATTENTION_PATHS, DEFAULT_STORE_MAPS, LONG_POLICIES, PART_SIZE, RunConfig
+from ..config import ATTENTION_PATHS, BLOCK_SIZE, DEFAULT_STORE_MAPS, ENGINES, LONG_POLICIES, PART_SIZE, RunConfig
 from ..corpus.reader import FORMATS, CorpusSpec
 from ..digits import column_ref
 from ..errors import ConfigError
@@ -63,7 +63,14 @@ def add(sub) -> None:
                    help=f"sentences per committed part (default {PART_SIZE}): a kill loses at most the part being written. "
                         "Measured with the embedded corpus and model on a shared 2-core CPU: 18 to 49 sentences/s for the "
                         "default analyses, 26 sentences/s with roles and syntax, so a part is 10 to 30 s of work")
-    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--threads", type=int, help="torch CPU threads (--engine ray: per worker, default 1)")
+    g = p.add_argument_group("scale out on a Ray cluster (pip install 'headlens[ray]'; docs/scale.md)")
+    g.add_argument("--engine", default="local", choices=ENGINES,
+                   help="local: this process; ray: Ray Data workers score blocks of the corpus, this process writes the run")
+    g.add_argument("--address", help="--engine ray: the cluster, 'auto' or ray://HEAD:10001 (default: start a local Ray instance)")
+    g.add_argument("--workers", type=int, default=2, help="--engine ray: workers, one model each (default 2)")
+    g.add_argument("--gpus-per-worker", type=float, default=0.0, help="--engine ray: GPUs per worker (with --device cuda)")
+    g.add_argument("--block-size", type=int, default=BLOCK_SIZE, help=f"--engine ray: corpus items per block (default {BLOCK_SIZE})")
     p.add_argument("--release-memory", action="store_true",
                    help="leave glibc's allocator as it is (default: keep freed memory for reuse, fewer page faults)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -130,7 +137,8 @@ def _cmd_run(args) -> int:
         options={a.name: a.options.from_args(args, _prefix(a.name), **_shared_replicate(a, args)) for a in ANALYSES.values()
                  if a.options is not None and a.name in analyses},
         store_maps=tuple(s for s in args.store_maps.split(",") if s and args.store_maps != "none"), mask_rate=args.mask_rate,
-        part_size=args.part_size, threads=args.threads, keep_freed_memory=not args.release_memory, overwrite=args.overwrite, resume=args.resume, progress=not args.quiet,
+        part_size=args.part_size, threads=args.threads, engine=args.engine, ray_address=args.address, workers=args.workers,
+        gpus_per_worker=args.gpus_per_worker, block_size=args.block_size, keep_freed_memory=not args.release_memory, overwrite=args.overwrite, resume=args.resume, progress=not args.quiet,
         annotation_cache=not args.no_annotation_cache,
     )
     with warnings.catch_warnings():

@@ -76,3 +76,8 @@ def map_arrays(enc: Encoded, attention: np.ndarray, tokenizer, aggregation: str)
         "unit_labels": labels,
         "unit_kinds": kinds,
     }
+
+
+def batch_maps(item: list[Encoded], maps: dict[int, np.ndarray], tokenizer, aggregation: str) -> dict[str, dict[str, np.ndarray]]:
+    """The maps files of a scored batch ``item``: file stem -> arrays, for each row the engine kept (``maps``)."""
+    return {map_name(item[row]): map_arrays(item[row], attention, tokenizer, aggregation) for row, attention in maps.items()}
