@@ -15,10 +15,10 @@ import sys
 
 from ..version import __version__
 from ..analyses.registry import ANALYSES
-from . import compare_models, figures, finetune, models, report, run, runs, sql
+from . import compare_models, demo, figures, finetune, models, report, run, runs, sql
 
 FIRST = (run, models, runs, sql)  # then every analysis' subcommands, in the registry's order
-LAST = (compare_models, finetune, report, figures)
+LAST = (compare_models, finetune, report, figures, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

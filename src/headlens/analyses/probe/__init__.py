@@ -6,6 +6,7 @@ from .options import ProbeSettings
 
 ANALYSIS = Analysis(
     name="probe", summary="Clark et al.'s attention-based parser probe and Coenen et al.'s pairwise probes",
-    settings=ProbeSettings, analyse=part(__name__, "run", "probe"),
+    settings=ProbeSettings, analyse=part(__name__, "run", "probe"), save=part(__name__, "results", "save_probe"),
+    view=part(__name__, "view", "probe_view"), required=("uas",),
     command=part(__name__, "cli", "add"), reference="Clark et al. 2019, section 5; Coenen et al. 2019",
 )

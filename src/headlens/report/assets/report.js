@@ -229,7 +229,10 @@
     compare: "`headlens compare BEFORE RUN`, or `headlens report RUN --compare BEFORE`",
     decomposition: "run with --analyses decomposition",
     patterns: "run with --analyses patterns",
-    ablation: "`headlens ablate ... --out DIR`, then `headlens report RUN --ablation DIR`"
+    ablation: "`headlens ablate ... --out DIR`, then `headlens report RUN --ablation DIR`",
+    layers: "run with --analyses layers, then `headlens layers RUN`",
+    attribution: "run with --analyses attribution",
+    probe: "`headlens demo`, or `headlens report RUN --probe FILE` for the syntax section"
   };
   function absent(s, name) { note(s, "Not in this run (" + HOW[name] + ").", "absent"); }
   // a section with one block per stored output of an analysis (its source, its view), or a note that there is none
@@ -653,6 +656,19 @@
     });
   }
 
+  // analyses whose view is a list of plain tables (render/blocks.py): layers, attribution, probe
+  function blocks(name, title, short) {
+    eachOutput(name, title, short, function (s, o, v) {
+      add(s, el("h3", null, o.source));
+      if (v.note) note(s, v.note);
+      v.blocks.forEach(function (b) {
+        add(s, el("h4", null, b.title));
+        if (b.note) note(s, b.note);
+        add(s, rowsTable(b.columns, b.rows));
+      });
+    });
+  }
+
   // every stored table, with its params
   function tables() {
     var s = section("tables", "All analysis tables", "Tables");
@@ -671,6 +687,10 @@
   }
 
   document.getElementById("title").textContent = D.title;
-  provenance(); heads(); headView(); roles(); syntax(); cluster(); categories(); compare(); patterns(); ablation(); decomposition(); tables();
+  provenance(); heads(); headView(); roles(); syntax(); cluster(); categories(); compare(); patterns(); ablation(); decomposition();
+  blocks("layers", "Layers: probes and geometry per layer", "Layers");
+  blocks("attribution", "Attribution across layers", "Attribution");
+  blocks("probe", "Attention probes", "Probes");
+  tables();
   document.documentElement.setAttribute("data-ready", "1");
 })();
