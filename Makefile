@@ -19,9 +19,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[spacy,test]'
 	touch $(STAMP)
 
+# every analysis the embedded corpus and model allow, the report, and the findings (README, "The demo")
 demo: install
-	$(VENV)/bin/headlens run --out runs/demo --overwrite
-	$(VENV)/bin/headlens report runs/demo --out runs/demo/report.html
+	$(VENV)/bin/headlens demo --out runs/demo
 
 # The report's browser tests drive Debian's chromium: installed here when it is missing and we are root
 # (as in CI); otherwise those tests skip with the reason (and fail under HEADLENS_CI=1).

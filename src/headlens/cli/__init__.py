@@ -1,7 +1,7 @@
 """The ``headlens`` command: a thin layer over the Python API.
 
 The commands that belong to no analysis (run, models, runs, sql, finetune, compare-models,
-report, figures) live here, one module each with an ``add(subparsers)`` function that adds its
+report, figures, demo) live here, one module each with an ``add(subparsers)`` function that adds its
 parser and sets ``func``; each analysis adds its own (``Analysis.command``, from
 ``headlens/analyses/<name>/cli.py``). Errors print ``Type: message`` on stderr and exit with status 2 (1 for
 an internal error), never a traceback unless ``--debug`` is given.

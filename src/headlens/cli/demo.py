@@ -19,11 +19,12 @@ ANALYSES = ("surface", "roles", "syntax", "categories", "patterns", "cluster", "
 class Sizes:
     """The demo's sizes: what it analyses of the 500 embedded sentences, and how much each costly step gets."""
 
-    sentences: int | None = None  # None: the whole embedded corpus
-    layers_words: int = 6000  # words whose vectors (every layer) the layers analysis keeps
-    layers_epochs: int = 10  # training epochs of the structural probe
+    sentences: int | None = 250  # the first 250 of the 500 embedded sentences (None: all)
+    layers_words: int = 2000  # words whose vectors (every layer) the layers analysis keeps
+    layers_epochs: int = 5  # training epochs of the structural probe
     probe_train: float = 0.8  # share of the sentences the attention probes train on (they are scored on the rest)
     attribution: tuple[str, ...] = ("rollout", "normroll", "alti")
+    flow_cap: int = 0  # attention flow for the stored sentences: none (the report draws no flow)
 
 
 SIZES = Sizes()
@@ -34,7 +35,7 @@ def add(sub) -> None:
                                     "print the main findings (what `make demo` does)")
     p.set_defaults(func=_cmd)
     p.add_argument("--out", default=os.path.join("runs", "demo"), help="the run directory to (re)create (default: runs/demo)")
-    p.add_argument("--limit", type=int, help="analyse the first N of the 500 embedded sentences only (default: all)")
+    p.add_argument("--limit", type=int, help=f"analyse the first N of the 500 embedded sentences (default {SIZES.sentences})")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -69,7 +70,7 @@ def demo(out: str, sizes: Sizes = SIZES, threads: int | None = None, progress: b
     timings: dict[str, float] = {}
     start = time.perf_counter()
     corpus = CorpusSpec(default_corpus_path(), format="conllu", limit=sizes.sentences)
-    options = {"layers": {"max_words": sizes.layers_words}, "attribution": {"methods": sizes.attribution}}
+    options = {"layers": {"max_words": sizes.layers_words}, "attribution": {"methods": sizes.attribution, "flow_cap": sizes.flow_cap}}
     result = run(RunConfig(out=out, corpus=corpus, analyses=ANALYSES, options=options, overwrite=True, progress=progress,
                            threads=threads))
     timings["run"] = time.perf_counter() - start
