@@ -86,3 +86,9 @@ def test_demo_report_has_content_for_every_analysis_it_ran(demo):
     for analysis in [*shown, "probe"]:
         assert "Not in this run" not in text[analysis], analysis
     assert "Not in this run" not in text["heads"]
+
+
+def test_demo_refuses_a_slice_too_small_for_the_probes(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "d"), "--limit", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "--limit 5" in err and "at least 20" in err and not (tmp_path / "d").exists()
