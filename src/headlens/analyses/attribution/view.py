@@ -8,6 +8,8 @@ import pyarrow as pa
 
 from ...render.blocks import block
 
+SHOWN = 12  # rejected method differences listed
+
 
 def _pivot(rows: list[dict], key, layers: int) -> tuple[list, dict]:
     cell = {(key(r), int(r["layer"])): r["mean"] for r in rows}
@@ -31,9 +33,9 @@ def attribution_view(tables: dict[str, pa.Table], params: dict, layers: int, hea
         blocks.append(block("agreement between methods per layer", ["methods", *cols[1:]], ([p, *means[p]] for p in pairs),
                             "Mean Spearman correlation of two methods' attributions per token."))
     if "methods" in tables and tables["methods"].num_rows:
-        found = [r for r in tables["methods"].to_pylist() if r.get("reject")]
+        found = sorted((r for r in tables["methods"].to_pylist() if r.get("reject")), key=lambda r: -abs(r["delta"]))
         blocks.append(block(f"methods that differ (paired t, corrected; {len(found)} of {tables['methods'].num_rows} tests)",
                             ["methods", "statistic", "layer", "delta", "q"],
-                            ([f"{r['a']} - {r['b']}", r["stat"], f"L{int(r['layer']) + 1}", r["delta"], r["q"]] for r in found[:40]),
-                            "The first 40 rejected tests; the full table is under All analysis tables."))
+                            ([f"{r['a']} - {r['b']}", r["stat"], f"L{int(r['layer']) + 1}", r["delta"], r["q"]] for r in found[:SHOWN]),
+                            f"The {SHOWN} largest differences among the rejected tests; every test is under All analysis tables."))
     return {"note": "", "blocks": blocks}, {}

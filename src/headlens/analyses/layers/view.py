@@ -6,6 +6,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from ...render.blocks import block, interval
+from ...render.marks import fmt
 
 PROBES = {"upos": "UPOS probe", "relation": "relation edge probe"}
 
@@ -13,7 +14,7 @@ PROBES = {"upos": "UPOS probe", "relation": "relation edge probe"}
 def _probe(name: str, rows: list[dict], info: dict) -> dict:
     note = (f"Linear probe per layer on held-out sentences ({info.get('test_items', '?')} test words); control = the same probe "
             f"on Hewitt & Liang's control labels; selectivity = accuracy - control. Majority class "
-            f"{info.get('majority_class', '?')}: {info.get('majority_accuracy', '?')}.")
+            f"{info.get('majority_class', '?')}: {fmt(info.get('majority_accuracy'))}.")
     return block(PROBES[name], ["layer", "accuracy", "95% CI", "control", "selectivity", "95% CI"],
                  ([r["layer"], r["accuracy"], interval(r["accuracy_low"], r["accuracy_high"]), r["control"], r["selectivity"],
                    interval(r["selectivity_low"], r["selectivity_high"])] for r in rows), note)
