@@ -175,8 +175,9 @@ class _Store:
             new = item if todo is None else [item[i] for i in todo]
             self._sentences(self.windows.add(new, values if todo is None else values[todo]))
             self.collectors.add(batch, rows)
-            for row, attention in maps.items():
-                self.writer.write_maps(map_name(item[row]), map_arrays(item[row], attention, self.lm.tokenizer, self.aggregation))
+            for row, kept in maps.items():
+                self.writer.write_maps(map_name(item[row]), map_arrays(item[row], kept["attention"], self.lm.tokenizer,
+                                                                       self.aggregation, logits=kept.get("logits")))
             self.state.done(item, todo)
         except BaseException:
             self.torn = True

@@ -6,7 +6,9 @@
   ``token_unit``, ``unit_word``, ``words``, ``segment``, ``word_head`` (-2: none) and ``word_deprel``;
 - ``word_attention`` [L, H, U, U] float32: the word maps of the run's word aggregation, the
   R @ A @ C the word metrics see ([CLS], the words that received a token, [SEP]);
-- ``unit_labels`` and ``unit_kinds`` (``word``, ``cls``, ``sep`` or ``special``) of those units.
+- ``unit_labels`` and ``unit_kinds`` (``word``, ``cls``, ``sep`` or ``special``) of those units;
+- ``logits`` [L, H, T, T] float32, where the engine could take them: the q.k logits
+  ``s q_i . k_j`` (scaled dot products, before the padding bias and the softmax) of the token maps.
 
 The report draws the head view from these alone, without a model (docs/architecture.md).
 """
@@ -52,11 +54,12 @@ def word_maps(enc: Encoded, attention: np.ndarray, aggregation: str) -> np.ndarr
     return aggregate(torch.from_numpy(np.ascontiguousarray(attention, dtype=np.float32)), rows, cols).numpy()
 
 
-def map_arrays(enc: Encoded, attention: np.ndarray, tokenizer, aggregation: str) -> dict[str, np.ndarray]:
+def map_arrays(enc: Encoded, attention: np.ndarray, tokenizer, aggregation: str,
+               logits: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """What ``maps/<map_name(enc)>.npz`` holds (see the module's docstring)."""
     labels, kinds = unit_labels(enc, tokenizer)
     words = enc.sentence.words or ()
-    return {
+    return {**({"logits": logits} if logits is not None else {}),
         "attention": attention,
         "input_ids": enc.input_ids,
         "tokens": tokenizer.convert_ids_to_tokens(enc.input_ids.tolist()),

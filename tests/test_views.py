@@ -1,0 +1,86 @@
+"""The q.k logits a run stores with its maps, and the report's view data built from them (report/headview.py).
+
+The browser side of the views (model view, token/word toggle, q.k view, before/after) is in
+tests/test_views_browser.py.
+"""
+
+import numpy as np
+import pytest
+
+import headlens
+from headlens.report import collect, headview
+from headlens.store import layout, open_run
+
+LINES = ["the dogs were playing in the city .", "she was unable to go", "a man sat on the mat ."]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    p = tmp_path_factory.mktemp("views-corpus") / "c.txt"
+    p.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    return str(p)
+
+
+def _run(model, corpus, out, **kw):
+    return headlens.run(out=str(out), model=model, corpus=corpus, annotator="regex", progress=False,
+                        dtype="float64", analyses=("surface",), **kw)
+
+
+def _f16(b64: str) -> np.ndarray:
+    import base64
+
+    return np.frombuffer(base64.b64decode(b64), dtype="<f2").astype(np.float64)
+
+
+def _masked_softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(-1, keepdims=True)
+
+
+@pytest.mark.parametrize("attention", ["fused", "eager"])
+def test_stored_logits_are_the_maps_before_the_softmax(tiny_bert_dir, corpus, tmp_path, attention):
+    run = _run(tiny_bert_dir, corpus, tmp_path / attention, attention=attention, store_maps=("0", "1"))
+    for sid in (0, 1):
+        with np.load(layout.map_path(run.path, sid)) as z:
+            logits, attn = z["logits"], z["attention"]
+        assert logits.shape == attn.shape and logits.dtype == np.float32
+        assert np.abs(logits).max() > 0
+        np.testing.assert_allclose(_masked_softmax(logits.astype(np.float64)), attn, atol=1e-5)
+
+
+def test_fused_and_eager_store_the_same_logits(tiny_bert_dir, corpus, tmp_path):
+    runs = [_run(tiny_bert_dir, corpus, tmp_path / a, attention=a, store_maps=("2",)) for a in ("fused", "eager")]
+    got = []
+    for run in runs:
+        with np.load(layout.map_path(run.path, 2)) as z:
+            got.append(z["logits"])
+    np.testing.assert_allclose(got[0], got[1], atol=1e-5)
+
+
+def test_sentences_not_stored_get_no_maps_file(tiny_bert_dir, corpus, tmp_path):
+    run = _run(tiny_bert_dir, corpus, tmp_path / "one", store_maps=("1",))
+    assert headview.stored_map_ids(run) == [1]
+
+
+def test_view_data_has_token_and_word_maps_logits_and_the_before_run(tiny_bert_dir, corpus, tmp_path):
+    from tiny import make_tiny_bert
+
+    other = make_tiny_bert(str(tmp_path / "model-b"), seed=3)
+    after = _run(tiny_bert_dir, corpus, tmp_path / "after", store_maps=("0", "1"))
+    before = _run(other, corpus, tmp_path / "before", store_maps=("1", "2"))
+    data = collect.build(open_run(after.path), compare=before.path)
+    hv = data["head_view"]
+    first = hv["sentences"][0]
+    assert len(first["tokens"]) == first["token_shape"][-1] > len(first["units"]) == first["shape"][-1]
+    maxima, centred = (_f16(first[k]) for k in ("logits_max", "logits"))
+    with np.load(layout.map_path(after.path, 0)) as z:
+        np.testing.assert_allclose(centred.reshape(first["token_shape"]) + maxima.reshape(*first["token_shape"][:-1], 1),
+                                   z["logits"], rtol=2e-3, atol=2e-3)
+    with np.load(layout.map_path(after.path, 0)) as z:
+        assert first["tokens"] == z["tokens"].tolist()
+    # the before run stored sentence 1 only of the two: its maps come with that sentence alone
+    before_of = {s["id"]: s.get("before") for s in hv["sentences"]}
+    assert before_of[0] is None and before_of[1] is not None
+    assert before_of[1]["token_shape"] == hv["sentences"][1]["token_shape"]
+    assert hv["before_model"] == open_run(before.path).manifest["model"]["name"]
