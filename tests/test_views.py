@@ -6,19 +6,19 @@ tests/test_views_browser.py.
 
 import numpy as np
 import pytest
+from conftest import write
 
 import headlens
 from headlens.report import collect, headview
 from headlens.store import layout, open_run
 
+# sub-tokens in the tiny vocabulary: dog ##s, play ##ing, un ##able
 LINES = ["the dogs were playing in the city .", "she was unable to go", "a man sat on the mat ."]
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    p = tmp_path_factory.mktemp("views-corpus") / "c.txt"
-    p.write_text("\n".join(LINES) + "\n", encoding="utf-8")
-    return str(p)
+    return write(tmp_path_factory.mktemp("views-corpus"), "c.txt", "\n".join(LINES) + "\n")
 
 
 def _run(model, corpus, out, **kw):

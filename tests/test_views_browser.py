@@ -7,21 +7,20 @@ import os
 import numpy as np
 import pytest
 from browser import open_page
+from conftest import write
+from test_views import LINES
 from tiny import make_tiny_bert
 
 import headlens
 from headlens.report import write_report
 from headlens.store import layout
 
-LINES = ["the dogs were playing in the city .", "she was unable to go", "a man sat on the mat ."]
-
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, tiny_bert_dir):
     root = tmp_path_factory.mktemp("views")
-    corpus = root / "c.txt"
-    corpus.write_text("\n".join(LINES) + "\n", encoding="utf-8")
-    common = dict(corpus=str(corpus), annotator="regex", progress=False, dtype="float64", store_maps=("0", "1", "2"))
+    corpus = write(root, "c.txt", "\n".join(LINES) + "\n")
+    common = dict(corpus=corpus, annotator="regex", progress=False, dtype="float64", store_maps=("0", "1", "2"))
     after = headlens.run(out=str(root / "after"), model=tiny_bert_dir, analyses=("surface", "decomposition"), **common)
     before = headlens.run(out=str(root / "before"), model=make_tiny_bert(str(root / "model-b"), seed=3),
                           analyses=("surface",), **common)
