@@ -4,6 +4,8 @@ The browser side of the views (model view, token/word toggle, q.k view, before/a
 tests/test_views_browser.py.
 """
 
+import os
+
 import numpy as np
 import pytest
 from conftest import write
@@ -84,3 +86,21 @@ def test_view_data_has_token_and_word_maps_logits_and_the_before_run(tiny_bert_d
     assert before_of[0] is None and before_of[1] is not None
     assert before_of[1]["token_shape"] == hv["sentences"][1]["token_shape"]
     assert hv["before_model"] == open_run(before.path).manifest["model"]["name"]
+
+
+def test_a_stored_comparison_gives_the_before_maps_without_compare(tiny_bert_dir, corpus, tmp_path):
+    from tiny import make_tiny_bert
+
+    from headlens.analyses.compare.stats import compare_runs, save_compare
+
+    after = _run(tiny_bert_dir, corpus, tmp_path / "after", store_maps=("0",))
+    before = _run(make_tiny_bert(str(tmp_path / "model-b"), seed=3), corpus, tmp_path / "before", store_maps=("0",))
+    assert collect.build(open_run(after.path))["head_view"]["before_model"] is None
+    changes, params = compare_runs(before, after)
+    save_compare(after, changes, params)
+    hv = collect.build(open_run(after.path))["head_view"]
+    assert hv["before_model"] == before.manifest["model"]["name"] and hv["sentences"][0]["before"] is not None
+    # the before run moved away: the views go on without it
+    os.rename(before.path, str(tmp_path / "moved"))
+    hv = collect.build(open_run(after.path))["head_view"]
+    assert hv["before_model"] is None and hv["sentences"][0]["before"] is None

@@ -1,9 +1,11 @@
-"""Word-level attention maps of a few chosen sentences of a run, for the report's head view.
+"""The stored maps of a few chosen sentences of a run, for the report's head view and model view.
 
-The head view draws only what the run stored: ``headlens run`` keeps the maps of the sentences
-``--store-maps`` names (by default sentences 0, 1 and 2) in ``maps/sentence-<id>.npz``, with the
-word maps of the run's word aggregation and the units' labels (``runner.maps``). The report
-loads no model and reads no corpus. Maps travel as float16.
+The views draw only what the run stored: ``headlens run`` keeps the maps of the sentences
+``--store-maps`` names (by default sentences 0, 1 and 2) in ``maps/sentence-<id>.npz``: the token
+maps and their q.k logits, the word maps of the run's word aggregation and the units' labels
+(``runner.maps``); a decomposition run adds the value norms (``sentence-<id>-decomposition.npz``).
+A compared run's maps of the same sentences are the before side of the before/after view. The
+report loads no model and reads no corpus. Maps travel as float16 (assets/views.js reads them).
 """
 
 from __future__ import annotations
