@@ -63,7 +63,9 @@ def test_model_view_has_a_thumbnail_per_head_and_a_click_or_key_opens_it(page, r
     thumbs = page.locator("#mv-grid button.mv-thumb")
     assert thumbs.count() == layers * heads
     labels = thumbs.evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
-    assert labels[heads + 2].startswith("L2 H3")
+    # labelled as the report labels heads everywhere (the heads heatmap's tooltip)
+    assert labels[heads + 2].split(":")[0] == _tip(page, f"#heads-heatmap rect.cell[data-k='{heads + 2}']")[0].split()[0]
+    assert len(set(labels)) == layers * heads
     page.click(f"#mv-grid button.mv-thumb[data-layer='1'][data-head='2']")
     assert _opened(page) == ("1", "2")
     assert page.get_attribute("#mv-matrix", "data-layer") == "1" and page.get_attribute("#mv-matrix", "data-head") == "2"

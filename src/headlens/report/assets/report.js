@@ -400,7 +400,7 @@
     var hv = D.head_view || { sentences: [] };
     if (!hv.sentences.length) { note(s, "No sentence has stored maps (headlens run --store-maps IDS stores them).", "absent"); return; }
     modelViewApi = headlensViews({ el: el, sv: sv, add: add, fmt: fmt, note: note, select: select, tooltip: tooltip, lerp: lerp,
-      diverging: diverging, legendBar: legendBar, decodeF16: decodeF16, layers: L, heads: H }).modelView(s, hv);
+      diverging: diverging, legendBar: legendBar, decodeF16: decodeF16, headLabel: headLabel, layers: L, heads: H }).modelView(s, hv);
   }
 
   // roles

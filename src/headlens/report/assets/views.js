@@ -69,7 +69,7 @@ function headlensViews(U) {
     var n = m.n, base = (l * H + h) * n * n, a = opts.values || m.data;
     var cell = Math.max(4, Math.min(22, Math.floor(440 / n))), left = cell >= 9 ? 84 : 8, top = cell >= 9 ? 70 : 8;
     var g = sv("svg", { width: left + n * cell + 6, height: top + n * cell + 6, id: opts.id, "class": "map-matrix",
-      role: "img", "aria-label": opts.label + ": " + n + " x " + n + " map of L" + (l + 1) + " H" + (h + 1),
+      role: "img", "aria-label": opts.label + ": " + n + " x " + n + " map of " + U.headLabel(l * H + h),
       "data-layer": l, "data-head": h, "data-rows": n, "data-cols": n });
     if (cell >= 9) {
       m.labels.forEach(function (t, i) {
@@ -134,7 +134,7 @@ function headlensViews(U) {
         add(grid, el("span", { "class": "axis" }, "L" + (l + 1)));
         for (h = 0; h < H; h++) {
           var b = el("button", { type: "button", "class": "mv-thumb", "data-layer": l, "data-head": h, tabindex: "-1",
-            "aria-label": "L" + (l + 1) + " H" + (h + 1) + ": enlarge this head", "aria-pressed": "false" });
+            "aria-label": U.headLabel(l * H + h) + ": enlarge this head", "aria-pressed": "false" });
           var c = el("canvas", { width: n, height: n });
           c.style.width = c.style.height = (px - 6) + "px";
           paint(c, m.data, (l * H + h) * n * n, n);
@@ -183,7 +183,7 @@ function headlensViews(U) {
       var x = hv.sentences[cur.s], ms = mapsOf(cur.s), after = ms.level("after", cur.level), before = ms.level("before", cur.level);
       var l = cur.l, h = cur.h, n = after.n, base = (l * H + h) * n * n;
       detail.textContent = "";
-      add(detail, el("h3", { id: "mv-title", "data-layer": l, "data-head": h }, "L" + (l + 1) + " H" + (h + 1) + ", sentence " + x.id + ", " + cur.level + " level"));
+      add(detail, el("h3", { id: "mv-title", "data-layer": l, "data-head": h }, U.headLabel(l * H + h) + ", sentence " + x.id + ", " + cur.level + " level"));
       var row = el("div", { "class": "row" });
       var hi = maxAbs(after.data, base, n * n);
       var onRow = function (i) { cur.q = cur.level === "token" ? i : firstToken(x, i); drawQK(); };
@@ -254,7 +254,7 @@ function headlensViews(U) {
         add(gr, sv("text", { x: left - 4, y: top + h * 16 + 12, "class": "axis", "text-anchor": "end" }, "H" + (h + 1)));
         r.forEach(function (v, j) {
           var c = sv("rect", { x: left + j * cell, y: top + h * 16, width: cell, height: 16, fill: scale.color(v), "class": "qk-cell", "data-j": j });
-          U.tooltip(c, function () { return ["H" + (h + 1) + ": " + tok.labels[j], what + " " + fmt(v)]; });
+          U.tooltip(c, function () { return [U.headLabel(cur.l * H + h) + ": " + tok.labels[j], what + " " + fmt(v)]; });
           add(gr, c);
         });
         add(g, gr);
