@@ -104,3 +104,13 @@ def test_a_stored_comparison_gives_the_before_maps_without_compare(tiny_bert_dir
     os.rename(before.path, str(tmp_path / "moved"))
     hv = collect.build(open_run(after.path))["head_view"]
     assert hv["before_model"] is None and hv["sentences"][0]["before"] is None
+
+
+def test_a_model_whose_attention_bypasses_the_interface_stores_no_logits(corpus, tmp_path):
+    from tiny import make_tiny
+
+    run = _run(make_tiny("mpnet", str(tmp_path / "mpnet")), corpus, tmp_path / "run", store_maps=("0",))
+    with np.load(layout.map_path(run.path, 0)) as z:
+        assert "logits" not in z.files and "attention" in z.files
+    first = collect.build(open_run(run.path))["head_view"]["sentences"][0]
+    assert "logits" not in first and first["attn"]
