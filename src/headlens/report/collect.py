@@ -44,8 +44,21 @@ def provenance(run: Run) -> dict:
         "annotator": m.get("annotator"), "analyses": m.get("analyses", []), "word_aggregation": m.get("word_aggregation"),
         "special_tokens": m.get("special_tokens"), "counts": counts, "versions": m.get("versions", {}),
         "maps": m.get("maps"), "error": m.get("error"),
-        "config": jsonable(m.get("config", {})),
+        "config": jsonable(m.get("config", {})), "replicate": replicate_modes(m),
     }
+
+
+def replicate_modes(manifest: dict) -> str | None:
+    """The original code a run's analyses follow (docs/fidelity.md), e.g. "surface: clark2019;
+    roles: h2d arc, bug-compatible"; None when every analysis uses headlens's definitions."""
+    parts = []
+    for name, o in sorted((manifest.get("config", {}).get("options") or {}).items()):
+        what = [o["replicate"]] if o.get("replicate") not in (None, "none") else []
+        what += ["h2d arc"] if o.get("h2d") == "arc" else []
+        what += ["bug-compatible"] if o.get("bug_compatible") else []
+        if what:
+            parts.append(f"{name}: {', '.join(what)}")
+    return "; ".join(parts) or None
 
 
 def head_values(run: Run, layers: int, heads: int) -> dict[str, dict]:

@@ -250,6 +250,7 @@
       ["dtype / device", r.model.dtype + " / " + r.model.device], ["tokenizer", r.tokenizer],
       ["corpus", r.corpus.path], ["corpus sha256", r.corpus.sha256], ["format", r.corpus.format],
       ["annotator", r.annotator], ["analyses", (r.analyses || []).join(", ")], ["word aggregation", r.word_aggregation],
+      ["original code replicated", r.replicate || "none (headlens's definitions; docs/fidelity.md)"],
       ["sentences", (c.analysed || 0) + " analysed, " + (c.skipped || 0) + " skipped of " + (c.read || 0) + " read; " + (c.tokens || 0) + " tokens"],
       ["error", r.error || undefined]
     ]));
