@@ -30,6 +30,7 @@ import torch
 
 from ..collect import Collector, write_sentence_maps
 from ..errors import ModelError
+from ..store import layout
 from . import tables
 from .summary import (PAIR_TYPES, TOKEN_GROUPS, amplification, group_means, pair_mask, pair_types, rank_correlation,
                       ranks, token_groups, typed_means)
@@ -40,7 +41,7 @@ TOLERANCE = {torch.float32: 1e-4, torch.float64: 1e-10}
 CHANGES = (("FF", "ATB", "ATBFF"), ("RES", "ATBFF", "ATBFFRES"), ("LN", "ATBFFRES", "ATBFFRESLN"),
            ("FF+RES+LN", "ATB", "ATBFFRESLN"))
 STORED_MAPS = ("Attn-W", "Attn-N", "AttnRes-N", "ATB", "ATBFF", "ATBFFRES", "ATBFFRESLN")
-MAPS_KIND = "decomposition"  # the stored maps of a sentence: layout.map_name(id, kind=MAPS_KIND)
+MAPS_KIND = layout.DECOMPOSITION_MAPS  # the stored maps of a sentence: layout.map_name(id, kind=MAPS_KIND)
 TOP_PAIRS = 3  # per sentence and layer
 GROUP_BUDGET = 1 << 29  # CUDA: elements of a group of layers' largest tensors (see begin), and decompose's budget
 

@@ -105,6 +105,21 @@ def _compare_with(run: Run, other: Run, outputs: list[tuple[str, str]]) -> tuple
             f"computed now with the default settings (store it with: headlens compare {other.path} {run.path})")
 
 
+def _stored_before(run: Run, compares: list[dict]) -> Run | None:
+    """The "before" run of the run's first stored comparison, when it is still where it was: its maps
+    are the before side of the before/after view."""
+    for entry in compares:
+        path = (entry["view"].get("before") or {}).get("path")
+        if not _same_run(entry["view"].get("after"), run):
+            continue
+        if path and os.path.isdir(path) and os.path.realpath(path) != os.path.realpath(run.path):
+            try:
+                return open_run(path)
+            except (RunStoreError, OSError, ValueError):
+                continue
+    return None
+
+
 def _probe(path: str) -> dict:
     try:
         with open(path, encoding="utf-8") as fh:
@@ -220,7 +235,7 @@ def build(run: Run | str, compare: Run | str | None = None, sentences: int | Non
             ids = headview.stored_map_ids(run)
             if not ids:
                 raise RunStoreError(f"{run.path} stored no maps: {headview.HOW_TO_STORE}")
-        head_view = headview.head_view(run, ids)
+        head_view = headview.head_view(run, ids, before=other or _stored_before(run, sections.get("compare", [])))
     except Exception as e:  # noqa: BLE001 - an optional part: say why it is missing unless it was asked for
         if strict_head_view:
             raise
