@@ -118,7 +118,7 @@ def _cmd_run(args) -> int:
     missing = result.manifest.get("maps", {}).get("not_found")
     if missing:
         print(f"  --store-maps: no analysed sentence has the id {', '.join(missing)}")
-    print("top heads (layer-head, 1-based; mean over sentences):")
+    print("top heads (head labels L<layer>H<head>, 1-based; mean over sentences):")
     for metric in (m for m in HIGHLIGHT if m in result.metrics):
         tops = ", ".join(f"{h['label']} {h['mean']:.3f}" for h in result.top_heads(metric, 3))
         print(f"  {metric:<6} {tops}")

@@ -86,7 +86,7 @@ def _cmd_show(args) -> int:
             return 0
         tops = _committed_tops(run, args.top)
         print(f"over the {c['items']} corpus items of its {c['parts']} committed parts only:")
-    print("top heads per metric (layer-head, 1-based; mean over sentences):")
+    print("top heads per metric (head labels L<layer>H<head>, 1-based; mean over sentences):")
     for metric, heads in tops.items():
         listed = ", ".join(f"{h['label']} {h['mean']:.3f}" for h in heads)
         print(f"  {metric:<20} {listed}")

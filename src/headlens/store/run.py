@@ -125,7 +125,7 @@ class Run:
         Coordinates: ``sentence`` (the 0-based sentence ids of the analysed sentences, ascending),
         ``sent_id`` along sentence (the corpus's own ids, "" where it has none) when the corpus
         has them, ``layer`` and ``head`` (0-based), and ``label`` (layer, head): the 1-based
-        "layer-head" labels of :func:`headlens.heads.head_label` (``"8-11"``). Needs xarray.
+        labels of :func:`headlens.heads.head_label` (``"L8H11"``). Needs xarray.
 
         >>> ds = run.to_xarray(["sas_cls"])                              # doctest: +SKIP
         >>> ds["sas_cls"].sel(layer=7, head=10).mean("sentence")        # doctest: +SKIP
