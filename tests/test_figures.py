@@ -23,8 +23,7 @@ def data(tmp_path_factory):
     # "one file per changed metric" as well; the CLI test below draws the whole comparison.
     compare = data["sections"]["compare"][0]["view"]
     changed = [m for m in compare["metrics"] if compare["per_metric"][m]["changed"]]
-    assert len(changed) >= 2
-    compare["metrics"] = changed[:2] + [m for m in compare["metrics"] if m not in changed][:1]
+    compare["metrics"] = (changed[:2] + [m for m in compare["metrics"] if m not in changed])[:3]
     return data
 
 
@@ -39,8 +38,8 @@ def _expected(data) -> dict[str, int]:
     compare = data["sections"]["compare"][0]["view"]
     changed = [m for m in compare["metrics"] if compare["per_metric"][m]["changed"]] or compare["metrics"][:1]
     out = {f"heads {m}": 1 for m in METRICS}
-    out.update({f"head view sentence {s} L1-H1": 1 for s in (0, 1)})
-    out.update({f"head view sentence {s} L3-H4": 1 for s in (0, 1)})
+    out.update({f"head view sentence {s} L1H1": 1 for s in (0, 1)})
+    out.update({f"head view sentence {s} L3H4": 1 for s in (0, 1)})
     out.update({"roles default": 2, "syntax default": 1, "cluster default": 1, "categories default": LAYERS,
                 "pattern types": 1, "mixing default": 1})
     out.update({f"compare vs-base {m}": 1 for m in changed})
@@ -86,14 +85,17 @@ def test_cli_figures_and_its_refusals(tmp_path, tmp_path_factory, capsys):
     runs = report_runs(tmp_path_factory)
     out = str(tmp_path / "figs")
     assert main(["figures", runs["after"].path, "--format", "png", "--out", out, "--metrics", "prev,entropy",
-                 "--sentences", "1", "--heads", "2-3", "--dpi", "100"]) == 0
+                 "--sentences", "1", "--heads", "L2H3", "--dpi", "100"]) == 0
     printed = capsys.readouterr().out
-    assert "heads-prev.png" in printed and "headview-s0-L2-H3.png" in printed
+    assert "heads-prev.png" in printed and "headview-s0-L2H3.png" in printed
     assert os.path.exists(os.path.join(out, "heads-entropy.png"))
     assert main(["figures", runs["after"].path, "--out", out, "--metrics", "nope", "--sentences", "0"]) == 2
     assert "not in this run" in capsys.readouterr().err
     assert main(["figures", runs["after"].path, "--out", out, "--heads", "0-1", "--sentences", "0"]) == 2
-    assert main(["figures", runs["after"].path, "--out", out, "--heads", f"{LAYERS + 1}-1", "--sentences", "1",
+    assert "not read (1-based or 0-based?)" in capsys.readouterr().err
+    assert main(["figures", runs["after"].path, "--out", out, "--heads", "1:0", "--sentences", "0"]) == 2
+    assert "old 0-based LAYER:HEAD form" in capsys.readouterr().err
+    assert main(["figures", runs["after"].path, "--out", out, "--heads", f"L{LAYERS + 1}H1", "--sentences", "1",
                  "--metrics", "prev"]) == 2
     assert "outside" in capsys.readouterr().err
     assert HEADS == 12

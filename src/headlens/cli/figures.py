@@ -12,7 +12,9 @@ def add(sub) -> None:
     p.add_argument("--format", default="svg", choices=("svg", "png", "pdf"))
     p.add_argument("--out", required=True, help="directory to write the figures into")
     p.add_argument("--dpi", type=int, default=300, help="resolution of PNG figures (default 300)")
-    p.add_argument("--metrics", help="comma-separated metrics to draw heatmaps of (default: every metric)")
+    p.add_argument("--metrics", help="comma-separated metrics: every figure of a metric (heatmaps, comparisons) is "
+                                     "drawn for these only (default: a few; with --all, every metric)")
+    p.add_argument("--all", action="store_true", help="every figure of every view (default: a curated set of about 10)")
     p.add_argument("--heads", default="L1H1", help="heads drawn in the head view of each chosen sentence: head labels, "
                                                    "1-based (e.g. L3H7,L5H1; default L1H1)")
 
@@ -22,8 +24,8 @@ def _cmd(args) -> int:
     from ..report import write_figures
 
     metrics = [m for m in args.metrics.split(",") if m] if args.metrics else None
-    files = write_figures(args.run, args.out, fmt=args.format, dpi=args.dpi, metrics=metrics, heads=parse_heads(args.heads, where='--heads'),
-                          **build_options(args))
+    files = write_figures(args.run, args.out, fmt=args.format, dpi=args.dpi, metrics=metrics,
+                          heads=parse_heads(args.heads, where="--heads"), curated=not args.all, **build_options(args))
     for f in files:
         print(f"{f.path}  ({f.view}; {f.panels} panel{'s' if f.panels != 1 else ''})")
     print(f"{len(files)} figures in {args.out}")
