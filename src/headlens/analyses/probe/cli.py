@@ -8,7 +8,8 @@ from .options import ProbeSettings
 def add(sub) -> None:
     p = sub.add_parser("probe", help="Clark et al.'s attention-based parser probe and Coenen et al.'s pairwise probes")
     p.set_defaults(func=_cmd)
-    p.add_argument("--model", help="model directory or hub id (default: the embedded all-MiniLM-L6-v2)")
+    p.add_argument("--model", help="model directory, hub id (online) or embedded short name: minilm (the default, "
+                                   "all-MiniLM-L6-v2) or mpnet")
     p.add_argument("--train", required=True, help="gold CoNLL-U file to train on")
     p.add_argument("--eval", required=True, help="gold CoNLL-U file to score on (may be the same file with --eval-skip)")
     p.add_argument("--train-limit", type=int, help="train on the first N sentences of --train")
