@@ -53,10 +53,11 @@ def _cmd_models(args) -> int:
           "(mean over heads and sentences):")
     import pyarrow.parquet as pq
 
+    from ..heads import layer_label
     from ..store import layout
 
     for r in pq.read_table(f"{params['out']}/{layout.table_file('cosine_layers')}").to_pylist():
-        print(f"  L{r['layer'] + 1}  {r['cosine']:.4f} [{r['ci_low']:.4f}, {r['ci_high']:.4f}]")
+        print(f"  {layer_label(r['layer'])}  {r['cosine']:.4f} [{r['ci_low']:.4f}, {r['ci_high']:.4f}]")
     for level in ("layers", "heads"):
         fam = params["families"][level]["t"]
         print(f"{level}: {sum(v[f'{level}_up'] + v[f'{level}_down'] for v in params['changed'].values())} of "

@@ -660,7 +660,7 @@
         add(s, rowsTable(["map"].concat(v.mixing.groups), v.mixing.maps.map(function (m) { return [m].concat(v.mixing.overall[m]); })));
       }
       if (v.change) { add(s, el("h4", null, "contextualization change (1 - Spearman rho) per layer")); add(s, lineChart(v.change.by_layer, layers, "change", "change-chart")); }
-      add(s, kvTable([["feed-forward maps", v.feed_forward ? "yes" : "no"], ["largest completeness error", v.completeness], ["Kobayashi et al. 2021 (BERT-base, %)", v.reference]]));
+      add(s, kvTable([["feed-forward maps", v.feed_forward ? "yes" : "no"], ["largest completeness error", v.completeness], ["Kobayashi et al. 2021 (BERT-base, mixing ratios as fractions)", v.reference]]));
     });
   }
 
