@@ -265,6 +265,7 @@ def test_figures_default_to_a_curated_set_and_filters_reach_every_kind(figures):
     only = figures["cls"]
     compared = [f.view for f in only if f.view.startswith("compare")]
     assert compared == ["compare vs-base cls"] and [f.view for f in only if f.view.startswith("heads")] == ["heads cls"]
+    assert not any(f.view.startswith("syntax") for f in only)  # no dep_ metric asked for: no relation to draw
 
 
 def test_cli_figures_default_and_all(run, figures, tmp_path, capsys):

@@ -10,7 +10,7 @@ from ...render.plot import COLUMN, PALETTE, Writer
 
 def draw_syntax(w: Writer, data: dict) -> None:
     for o in w.take(data["sections"].get("syntax", [])):
-        best = o["view"]["best"]
+        best = [r for r in o["view"]["best"] if w.wants(f"dep_{r['relation']}_{r['direction']}")]  # --metrics
         if not best:
             continue
         fig = w.figure(COLUMN, max(1.8, 0.16 * len(best) + 0.8))
