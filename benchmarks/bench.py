@@ -88,8 +88,17 @@ figures:
    ``headlens syntax`` made (``Run.score_scans``). INFO: each command's seconds and MiB, and the
    planted role heads found (``roles_planted_found_1M``, ``roles_other_heads_1M``). The runs are
    written by subprocesses, so that this process stays small for the children's peaks.
+10. ``attribution_run_vs_plain`` (target <= 4): ``Engine.score`` with ``--analyses attribution`` computing
+    rollout and ALTI (norm-based rollout included) over plain SDPA inference on the first 2,000 sentences of
+    UD EWT dev (quick: 64), best of 2 interleaved rounds; the target follows from the FLOP count in
+    ``attribution.py``. INFO ``value_zeroing_vs_plain``: the same with value zeroing, on 32 sentences, one round.
+11. ``ray_2workers_vs_local`` (target >= 0.5) and ``ray_overhead_per_block_ms`` (target <= 50):
+    ``--engine ray`` with two 1-thread workers on a local 2-CPU Ray instance against the local run
+    with 2 threads (400 sentences, best of 2 interleaved rounds after a warm-up), and a block's cost
+    beyond its scoring; see ``ray_scale.py`` and docs/scale.md. Needs Ray (``pip install
+    'headlens[ray]'``); without it an INFO line says so.
 
-10. ``figures_curated_vs_all`` (target <= 0.15): the wall time of ``headlens figures RUN`` (the
+12. ``figures_curated_vs_all`` (target <= 0.15): the wall time of ``headlens figures RUN`` (the
    curated default set, about 10 files) over that of ``headlens figures RUN --all`` (every view), each
    a fresh process timed from spawn to exit, on a run of the 2,001 dev sentences with the analyses
    the embedded corpus allows (surface, roles, syntax, cluster, categories, patterns; 3 stored maps).
@@ -143,15 +152,22 @@ class Sizes:
     repeats_lengths: int = 3  # ... and interleaved rounds (the median counts)
     startup: int = 9  # figure 7: interleaved rounds of `headlens --help` and the bare import
     scale: tuple[int, int, int] = (20_000, 200_000, 1_000_000)  # figure 9: synthetic runs (small, large, roles only)
+    attribution: int = 2000  # figure 10: sentences of the attribution rounds (value zeroing: 32, one round)
+    ray: int = 400  # figure 11: sentences of the local and Ray runs ...
+    repeats_ray: int = 2  # ... their interleaved rounds ...
+    ray_block_size: int = 64  # ... the Ray run's blocks ...
+    ray_echo_blocks: int = 200  # ... and the blocks that give the per-block overhead
 
 
-GROUPS = ("memory", "resume", "throughput", "store", "decomposition", "mpnet", "startup", "lengths", "scale", "figures")
-FIGURES_RUN = ("surface", "roles", "syntax", "cluster", "categories", "patterns")  # figure 10: what the gold corpus allows  # --only picks among them
+GROUPS = ("memory", "resume", "throughput", "store", "decomposition", "attribution", "mpnet", "startup", "lengths",
+          "scale", "ray", "figures")  # --only picks among them
+FIGURES_RUN = ("surface", "roles", "syntax", "cluster", "categories", "patterns")  # figure 12: what the gold corpus allows
 FULL = Sizes(throughput=None, baseline=2000, memory_small=1000, memory_large=20000,
              baseline_memory=(1000, 2000), warmup=200, repeats_plain=5, repeats_baseline=3)
 QUICK = Sizes(throughput=200, baseline=100, memory_small=100, memory_large=1000,
               baseline_memory=(100, 200), warmup=32, repeats_plain=1, repeats_baseline=1, resume=200, resume_part_size=20,
-              mpnet=32, repeats_mpnet=1, startup=5, length_tokens=6000, repeats_lengths=1, scale=(2000, 20000, 50000))
+              mpnet=32, repeats_mpnet=1, startup=5, length_tokens=6000, repeats_lengths=1, scale=(2000, 20000, 50000),
+              attribution=64, ray=64, repeats_ray=1, ray_block_size=16, ray_echo_blocks=20)
 STARTUP = {  # figure 7: two fresh processes
     "headlens_help": ["-c", "import sys; from headlens.cli import main; sys.exit(main())", "--help"],
     "bare_duckdb_pyarrow": ["-c", "import duckdb, pyarrow"],
@@ -353,6 +369,21 @@ def bench_decomposition(args, sizes: Sizes, report: Report) -> Figure:
     report.add("decomposition_ff_vs_plain", extra["decomposition_ff_vs_plain"])
     report.add("stepped_ig20_extra_vs_plain", extra["stepped_ig20_extra_vs_plain"])
     return Figure("decomposition_vs_plain", result["decomposition_vs_plain"], "<=", TARGET)
+
+
+# --- figure 10: token attribution (rollout + ALTI) vs plain inference (see attribution.py) --------
+
+def bench_attribution(args, sizes: Sizes, report: Report) -> Figure:
+    from attribution import TARGET, measure
+
+    repeats = args.repeats or sizes.repeats_baseline
+    result = measure(None, args.device, "float32", sizes.attribution, min(repeats, 2), vz=False)
+    report.add("figure9_sentences", result["sentences"])
+    for name, seconds in result["seconds"].items():
+        report.add(f"figure9_{name}_seconds", seconds)
+    vz = measure(None, args.device, "float32", 32, 1)  # priced separately: T times a layer's feed-forward
+    report.add("value_zeroing_vs_plain", vz["value_zeroing_vs_plain"])
+    return Figure("attribution_run_vs_plain", result["attribution_run_vs_plain"], "<=", TARGET)
 
 
 # --- figure 2: headlens.run vs the store-then-analyze research pipeline -----------------------
@@ -576,6 +607,21 @@ def bench_resume(args, sizes: Sizes, report: Report, tmp: str) -> Figure:
     return Figure("resume_total_vs_uninterrupted", (best["killed"] + best["resumed"]) / best["uninterrupted"], "<=", 1.5)
 
 
+def bench_scale_out(args, sizes: Sizes, report: Report, tmp: str) -> list[Figure]:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        report.add("ray", "not installed: pip install 'headlens[ray]' for figure 11")
+        return []
+    from ray_scale import bench_ray
+
+    got = bench_ray(sizes.ray, args.repeats or sizes.repeats_ray, sizes.ray_block_size, sizes.ray_echo_blocks, tmp, log)
+    for name, value in got["info"].items():
+        report.add(name, value)
+    return [Figure("ray_2workers_vs_local", got["ratio"], ">=", 0.5),
+            Figure("ray_overhead_per_block_ms", got["overhead_ms"], "<=", 50.0)]
+
+
 def bench_startup(sizes: Sizes, report: Report) -> Figure:
     import statistics
 
@@ -596,11 +642,11 @@ def bench_startup(sizes: Sizes, report: Report) -> Figure:
 
 
 def bench_figures(args, sizes: Sizes, report: Report, tmp: str) -> Figure:
-    """Figure 10: ``headlens figures`` (curated default) over ``headlens figures --all``, fresh processes."""
+    """Figure 12: ``headlens figures`` (curated default) over ``headlens figures --all``, fresh processes."""
     import headlens
 
     n = sizes.throughput
-    log(f"figure 10: a run of {n or 'all'} dev sentences with {', '.join(FIGURES_RUN)}, then `headlens figures` twice")
+    log(f"figure 12: a run of {n or 'all'} dev sentences with {', '.join(FIGURES_RUN)}, then `headlens figures` twice")
     started = time.perf_counter()
     run = headlens.run(out=os.path.join(tmp, "figures-run"), corpus=corpus_spec(n), analyses=FIGURES_RUN, progress=False,
                        threads=args.threads, device=args.device)
@@ -722,10 +768,14 @@ def main(argv: list[str] | None = None) -> int:
             report.figures.append(bench_store_then_analyze(args, sizes, report, tmp))
         if "decomposition" in only:
             report.figures.append(bench_decomposition(args, sizes, report))
+        if "attribution" in only:
+            report.figures.append(bench_attribution(args, sizes, report))
         if "mpnet" in only:
             report.figures.extend(bench_mpnet(args, sizes, report, tmp))
         if "lengths" in only:
             report.figures.extend(bench_lengths(args, sizes, report, tmp))
+        if "ray" in only:
+            report.figures.extend(bench_scale_out(args, sizes, report, tmp))
         if "figures" in only:
             report.figures.append(bench_figures(args, sizes, report, tmp))
         report.figures.extend(f for f in (memory, resume, startup, *scale) if f is not None)

@@ -124,6 +124,39 @@ def headlens_batches(lm, engine, spec) -> list:
     return [engine.batch(items) for items in planned if not isinstance(items, Skipped)]
 
 
+def forward_batches(model, batches, engine, device: str) -> None:
+    """Forward passes of ``model`` over headlens's ``batches`` (token types as ``engine`` passes them), nothing kept."""
+    import torch
+
+    with torch.inference_mode():
+        for b in batches:
+            inputs = b.model_inputs()
+            if not engine.takes_token_types:
+                inputs.pop("token_type_ids")
+            model(**inputs)
+    synchronize(device)
+
+
+def model_bench_arguments(parser, limit: int | None, repeats: int) -> None:
+    """The flags of every model benchmark script: --model, --device, --dtype, --corpus, --limit, --repeats, --threads."""
+    parser.add_argument("--model", help="model directory (default: the embedded all-MiniLM-L6-v2)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    parser.add_argument("--corpus", default=UD_DEV, help="CoNLL-U file (default: UD English EWT dev beside the repo)")
+    parser.add_argument("--limit", type=int, default=limit,
+                        help=f"first N sentences of UD EWT dev (default: {limit if limit is not None else 'all'})")
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--threads", type=int, default=2)
+
+
+def parse_pinned(parser, argv):
+    """Parse a model benchmark's flags and pin its threads (before torch is first used)."""
+    args = parser.parse_args(argv)
+    pin_threads(args.threads)
+    set_torch_threads(args.threads)
+    return args
+
+
 def synchronize(device: str) -> None:
     if device.startswith("cuda"):
         import torch

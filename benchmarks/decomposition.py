@@ -31,7 +31,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from benchutil import UD_DEV, corpus_spec, headlens_batches, interleaved, pin_threads, synchronize  # noqa: E402
+from benchutil import (  # noqa: E402
+    UD_DEV, corpus_spec, forward_batches, headlens_batches, interleaved, model_bench_arguments, parse_pinned, synchronize)
 
 TARGET = 3.0
 
@@ -60,13 +61,7 @@ def measure(model: str | None, device: str, dtype: str, limit: int | None, repea
     act = lm.adapter.part(lm.adapter.layer_modules(lm.model)[0], "ff_activation")
 
     def forward(m, subset=batches):
-        with torch.inference_mode():
-            for b in subset:
-                inputs = b.model_inputs()
-                if not engine.takes_token_types:
-                    inputs.pop("token_type_ids")
-                m(**inputs)
-        synchronize(device)
+        forward_batches(m, subset, engine, device)
 
     def decomposition(name, subset=batches):
         dec, eng = collectors[name], engines[name]
@@ -125,20 +120,10 @@ def measure(model: str | None, device: str, dtype: str, limit: int | None, repea
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", help="model directory (default: the embedded all-MiniLM-L6-v2)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
-    p.add_argument("--corpus", default=UD_DEV, help="CoNLL-U file (default: UD English EWT dev beside the repo)")
-    p.add_argument("--limit", type=int, help="first N sentences of UD EWT dev (default: all)")
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--threads", type=int, default=2)
+    model_bench_arguments(p, None, 3)
     p.add_argument("--no-ff", action="store_true", help="leave out the FF option (decomposition_ff)")
     p.add_argument("--no-stepped", action="store_true", help="leave out stepped integrated gradients")
-    args = p.parse_args(argv)
-    pin_threads(args.threads)
-    import torch
-
-    torch.set_num_threads(args.threads)
+    args = parse_pinned(p, argv)
     result = measure(args.model, args.device, args.dtype, args.limit, args.repeats, args.corpus,
                      ff=not args.no_ff, stepped=not args.no_stepped)
     print(json.dumps(result, indent=1))

@@ -2,10 +2,14 @@
 
     PYTHONPATH=src python scripts/fidelity_measure.py --sentences 200 --out /tmp/fidelity
 
-Two runs of the same sentences: headlens's definitions (surface, syntax, roles) and the
-original code's (surface ``replicate="clark2019"``, hence word aggregation ``first``, and roles
-``h2d="arc"`` with ``bug_compatible=True``: Pande et al.'s local-window count). Prints, per metric, the largest difference of a per-head mean (over sentences)
-between the two, and per syntax relation the best-head accuracy under each word aggregation.
+Three runs of the same sentences: headlens's definitions (surface, syntax, roles); the original
+code's documented choices (``headlens run --replicate clark2019`` for surface and syntax, hence
+word aggregation ``first`` and Clark et al.'s evaluation; roles ``--replicate pande2021``: h2d per
+arc); and the same with the original's bugs (``--role-bug-compatible``: Pande et al.'s
+local-window count, B1, and arc ends by list.index, B2). Prints, per metric, the largest
+difference of a per-head mean (over sentences) between headlens and the replicate run, then
+between the replicate run and the bug-compatible one (roles only), and per syntax relation the
+best-head accuracy of headlens and of the replicate run.
 """
 
 from __future__ import annotations
@@ -26,23 +30,8 @@ def head_means(run, metric):
     return {(r["layer"], r["head"]): r["mean"] for r in run.heads(metric).to_pylist()}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sentences", type=int, default=200)
-    ap.add_argument("--corpus", default=UD_DEV)
-    ap.add_argument("--out", default="/tmp/fidelity")
-    args = ap.parse_args()
-    spec = CorpusSpec(args.corpus, limit=args.sentences)
-    common = dict(corpus=spec, progress=False, overwrite=True, store_maps=(), analyses=("surface", "syntax", "roles"))
-    ours = headlens.run(out=os.path.join(args.out, "headlens"), **common)
-    orig = headlens.run(out=os.path.join(args.out, "original"), **common,
-                        options={"surface": {"replicate": "clark2019"}, "roles": {"h2d": "arc", "bug_compatible": True}})
-    print(f"{args.sentences} sentences; word aggregation {ours.manifest['config']['word_aggregation']} vs "
-          f"{orig.manifest['config']['word_aggregation']}")
-    print("per-head mean over sentences, headlens vs original definitions: max |diff| (head), mean of diffs")
-    roles = [m for m in ours.metrics if m.startswith("role_local_") or (m.startswith("role_syn_") and m.endswith("_h2d"))]
-    for metric in roles + [
-            m for m in ours.metrics if not m.startswith(("role_", "dep_", "syn_"))]:
+def compare(ours, orig, metrics) -> None:
+    for metric in metrics:
         if metric not in orig.metrics:
             continue
         a, b = head_means(ours, metric), head_means(orig, metric)
@@ -52,6 +41,29 @@ def main() -> None:
         worst = max(diff, key=lambda k: abs(diff[k]))
         print(f"  {metric:<22} max {abs(diff[worst]):.4f} (head {worst[0] + 1}-{worst[1] + 1}: {a[worst]:.4f} -> "
               f"{b[worst]:.4f}), mean {np.mean(list(diff.values())):+.4f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sentences", type=int, default=200)
+    ap.add_argument("--corpus", default=UD_DEV)
+    ap.add_argument("--out", default="/tmp/fidelity")
+    args = ap.parse_args()
+    spec = CorpusSpec(args.corpus, limit=args.sentences)
+    common = dict(corpus=spec, progress=False, overwrite=True, store_maps=(), analyses=("surface", "syntax", "roles"))
+    ours = headlens.run(out=os.path.join(args.out, "headlens"), **common)
+    options = {"surface": {"replicate": "clark2019"}, "syntax": {"replicate": "clark2019"},
+               "roles": {"replicate": "pande2021"}}
+    orig = headlens.run(out=os.path.join(args.out, "original"), **common, options=options)
+    bugs = headlens.run(out=os.path.join(args.out, "bug-compatible"), **common,
+                        options={**options, "roles": {"replicate": "pande2021", "bug_compatible": True}})
+    print(f"{args.sentences} sentences; word aggregation {ours.manifest['config']['word_aggregation']} vs "
+          f"{orig.manifest['config']['word_aggregation']}")
+    roles = [m for m in ours.metrics if m.startswith(("role_local_", "role_syn_"))]
+    print("per-head mean over sentences, headlens vs the original's documented choices: max |diff| (head), mean of diffs")
+    compare(ours, orig, roles + [m for m in ours.metrics if not m.startswith(("role_", "dep_", "syn_"))])
+    print("the same, the original's choices vs its bugs too (--role-bug-compatible: B1 local window, B2 list.index)")
+    compare(orig, bugs, roles)
     settings = SyntaxSettings(n_boot=200)
     best = {}
     for name, run in (("clark", ours), ("first", orig)):
@@ -59,7 +71,8 @@ def main() -> None:
         best[name] = {r["relation"]: r for r in result.best.to_pylist()}
         heads = result.heads.to_pylist()
         best[name + "_all"] = {(r["relation"], r["direction"], r["layer"], r["head"]): r["accuracy"] for r in heads}
-    print("syntax best-head accuracy (points), aggregation clark (headlens) vs first (Clark et al.'s code)")
+    print("syntax best-head accuracy (points), headlens (aggregation clark) vs Clark et al.'s code (aggregation first, "
+          "its evaluation: 'all' over every word)")
     deltas = []
     for rel, r in best["clark"].items():
         f = best["first"].get(rel)

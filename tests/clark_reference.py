@@ -48,3 +48,59 @@ def word_word_attention(attn: np.ndarray, words_to_tokens: list[list[int]]) -> n
     starts = [w[0] for w in words_to_tokens]
     summed = np.stack([attn[:, w].sum(-1) for w in words_to_tokens], axis=-1)  # [T, W]
     return summed[starts]
+
+
+# --- Syntax_Analysis.ipynb, cell "Evaluating individual heads at dependency syntax" -------------
+# examples: dicts with "words", "heads" (1-based, 0 = ROOT) and "relns", as the notebook's dev_data.
+
+
+def evaluate_predictor(examples: list[dict], prediction_fn) -> dict[str, float]:
+    """evaluate_predictor: accuracy per relation and "all" over every word; the dict is built over
+    the relations with at least one error (B3: a perfect relation has no entry)."""
+    n_correct, n_incorrect = {}, {}
+    for example in examples:
+        words, predictions = example["words"], prediction_fn(example)
+        for i, (p, y, r) in enumerate(zip(predictions, example["heads"], example["relns"])):
+            is_correct = p == y
+            if r == "poss" and p < len(words):  # the PTB special case (never "poss" in UD)
+                if i < len(words) and words[i + 1] == "'s" or words[i + 1] == "s'":
+                    is_correct = predictions[i + 1] == y
+            for key in (r, "all"):
+                target = n_correct if is_correct else n_incorrect
+                target[key] = target.get(key, 0) + 1
+    return {k: n_correct.get(k, 0) / float(n_correct.get(k, 0) + n_incorrect[k]) for k in n_incorrect}
+
+
+def attn_head_predictor(attn: np.ndarray, mode: str = "normal") -> list[int]:
+    """attn_head_predictor's predict on one head's word map [W + 2, W + 2] ([CLS] and [SEP] at the
+    ends): the most attended other word (1-based), "transpose" = the word attending most."""
+    attn = np.array(attn.T if mode == "transpose" else attn)
+    attn[range(attn.shape[0]), range(attn.shape[0])] = 0
+    return list(np.argmax(attn[1:-1, 1:-1], axis=-1) + 1)
+
+
+def offset_predictor(n_words: int, offset: int) -> list[int]:
+    """offset_predictor's predict: word i + offset (1-based), clipped to [ROOT, last word]."""
+    return [max(0, min(i + offset + 1, n_words)) for i in range(n_words)]
+
+
+def table1_best(scores: dict[tuple, dict[str, float]], reln: str) -> tuple:
+    """The Table 1 loop's ``sorted(get_all_scores(reln))[-1]`` over {(layer, head, key): scores}:
+    (accuracy, layer, head, key), the highest, ties to the last. The notebook raises KeyError where
+    a cell is missing (B3); a missing cell is a perfect one, read here as 1.0."""
+    return sorted((s.get(reln, 1.0), layer, head, key) for (layer, head, key), s in scores.items())[-1]
+
+
+def head_distances(docs: list[np.ndarray]) -> np.ndarray:
+    """head_distances.py, main: the JS divergence between every pair of heads summed over the query
+    rows of every document; each doc's maps [K, n, n] smoothed as 0.001 / n + 0.999 attns, natural log."""
+    k = docs[0].shape[0]
+    out = np.zeros((k, k))
+    for attns_flat in docs:
+        smoothed = 0.001 / attns_flat.shape[1] + attns_flat * 0.999
+        for head in range(k):
+            p = smoothed[head][None]
+            m = (p + smoothed) / 2
+            js = (-p * np.log(m / p) - smoothed * np.log(m / smoothed)) / 2
+            out[head] += js.sum(-1).sum(-1)
+    return out

@@ -10,7 +10,8 @@ EXPECTED = {
     "RunStoreError", "Sentence", "Word", "__version__", "available_metrics", "default_corpus_path",
     "default_model_path", "load_model", "open_run", "read_corpus", "run", "supported_model_types",
     # one function per analysis, and the report
-    "roles", "syntax", "cluster", "categories", "patterns", "decomposition", "compare", "probe", "ablate",
+    "roles", "syntax", "cluster", "categories", "patterns", "decomposition", "attribution", "compare", "probe", "ablate",
+    "layers",
     "report", "write_report", "write_figures",
 }
 

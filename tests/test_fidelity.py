@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from clark_reference import entropies, token_stats, word_word_attention
+from pande_reference import calc_score_band2, get_score
 from conftest import UD_DEV, require_shared
 
 import headlens
@@ -159,26 +160,6 @@ def test_replicate_clark2019_on_minilm_equals_a_direct_computation(tmp_path):
         np.testing.assert_allclose(got, per_head, atol=1e-4, rtol=0, err_msg=name)
 
 
-def _pande_get_score_r2l(attn, token_unit, unit_word, word_head, word_deprel, relation):
-    """Mirrors heads-hypothesis syntactic_score.ipynb, Heads1.get_score(direction='r2l'): for each arc
-    (w1 = dependent, w2 = head), the mean over w2's sub-tokens of the mean over w1's of attn[w2, w1],
-    divided by w2's mean row mass over sent_len (1 / N); then the mean over the ARCS of the sentence.
-    Arc ends come from the alignment (the original's list.index bug is not reproduced)."""
-    n = attn.shape[0]
-    tokens_of = {int(w): np.nonzero(token_unit == u)[0] for u, w in enumerate(unit_word) if w >= 0}
-    scores = []
-    for dep, (head, label) in enumerate(zip(word_head, word_deprel)):
-        if head < 0 or dep not in tokens_of or head not in tokens_of:
-            continue
-        if not (label.split(":")[0] != "punct" if relation == "all" else label == relation or label.startswith(relation + ":")):
-            continue
-        w1, w2 = tokens_of[dep], tokens_of[head]
-        w2_w1 = np.mean([np.mean([attn[i, j] for j in w1]) for i in w2])
-        w2_total = np.mean([attn[i].sum() for i in w2]) / n
-        scores.append(w2_w1 / w2_total)
-    return float(np.mean(scores)) if scores else float("nan")
-
-
 def test_role_h2d_per_arc_mirrors_pande_get_score(tmp_path, tiny_bert_dir):
     """``--role-h2d arc``: role_syn_<r>_h2d is Pande et al.'s mean over arcs; d2h is unchanged, and
     the default (mean over head words) differs where a head has several dependents."""
@@ -205,7 +186,7 @@ def test_role_h2d_per_arc_mirrors_pande_get_score(tmp_path, tiny_bert_dir):
                 default = sieve(a, kinds, z["segment"], z["token_unit"], z["unit_word"], heads, labels, 2, DEFAULT_RELATIONS)
                 for rel in DEFAULT_RELATIONS:
                     key = (sid, layer, head, f"role_syn_{rel}_h2d")
-                    value = _pande_get_score_r2l(a, z["token_unit"], z["unit_word"], heads, labels, rel)
+                    value = get_score(a, z["tokens"], z["segment"], z["token_unit"], z["unit_word"], heads, labels, rel, "h2d")
                     if np.isnan(value):
                         assert key not in stored
                         continue
@@ -215,18 +196,6 @@ def test_role_h2d_per_arc_mirrors_pande_get_score(tmp_path, tiny_bert_dir):
                     differs += abs(value - default[f"role_syn_{rel}_h2d"]) > 1e-6 * abs(value)
                     checked += 1
     assert checked > 50 and differs > 0
-
-
-def _pande_calc_score_band2(attn, width=2):
-    """Mirrors heads-hypothesis local_score.ipynb, calc_score_band2 (its band of 2 as ``width``),
-    including its window count ``(min(token+k, sent_len)+1) - max(0, token-k)`` (B1)."""
-    sent_len = attn.shape[0]
-    total = 0.0
-    for token in range(sent_len):
-        avg = attn[token].sum() / sent_len
-        band_size = (min(token + width, sent_len) + 1) - max(0, token - width)
-        total += attn[token, max(0, token - width):min(token + width, sent_len) + 1].sum() / band_size / avg
-    return total / sent_len
 
 
 def test_role_bug_compatible_local_window_mirrors_calc_score_band2(tmp_path, tiny_bert_dir):
@@ -247,6 +216,6 @@ def test_role_bug_compatible_local_window_mirrors_calc_score_band2(tmp_path, tin
         z = np.load(f"{runs[True].path}/maps/sentence-{sid}.npz")
         for layer in range(z["attention"].shape[0]):
             for head in range(z["attention"].shape[1]):
-                expected = _pande_calc_score_band2(z["attention"][layer, head].astype(np.float64))
+                expected = calc_score_band2(z["attention"][layer, head].astype(np.float64))
                 assert values[True][(sid, layer, head)] == pytest.approx(expected, rel=1e-6)
                 assert values[False][(sid, layer, head)] > values[True][(sid, layer, head)]

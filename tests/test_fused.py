@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import UD_DEV, require_shared, write
-from tiny import make_tiny
+from tiny import make_tiny, make_tiny_bert
 
 import headlens
 from headlens.corpus import CorpusSpec
@@ -22,6 +22,7 @@ from headlens.errors import ConfigError
 from headlens.analyses.registry import available
 from headlens.metrics.fused import FusedLayer, Need
 from headlens.models import load_model
+from headlens.runner.fused import stack_size
 
 TOL = 1e-5  # float32: fused against eager, every metric (docs/performance.md)
 FAMILIES = ("bert", "roberta", "distilbert", "electra", "albert")
@@ -81,25 +82,72 @@ def test_fused_equals_eager_on_every_family(family_dir, aggregation, tmp_path):
     assert all(p == "fused" for m, p in paths.items() if m not in ("word_entropy", "word_cls_entropy"))
 
 
-@pytest.mark.parametrize("aggregation", ["clark", "mean"])
-def test_fused_equals_eager_with_gold_syntax(tiny_bert_dir, tmp_path, aggregation):
-    """Gold UPOS and arcs: categories, features of interest and the syntactic sieve on the fused path."""
+GOLD = [
+    [("the", "DET", 2, "det"), ("cat", "NOUN", 3, "nsubj"), ("sat", "VERB", 0, "root"), ("not", "PART", 3, "advmod"),
+     ("on", "ADP", 7, "case"), ("the", "DET", 7, "det"), ("mat", "NOUN", 3, "obl"), (".", "PUNCT", 3, "punct")],
+    [("playing", "VERB", 0, "root"), ("dogs", "NOUN", 1, "obj"), ("unable", "ADJ", 2, "amod"),
+     ("he", "PRON", 5, "nsubj"), ("ran", "VERB", 1, "parataxis")],
+]
+
+
+def _gold_corpus(tmp_path) -> CorpusSpec:
     conllu = "".join(
         f"# sent_id = s{i}\n# text = {' '.join(f for f, _, _, _ in words)}\n"
         + "".join(f"{k + 1}\t{f}\t{f}\t{u}\t_\t_\t{h}\t{r}\t_\t_\n" for k, (f, u, h, r) in enumerate(words)) + "\n"
-        for i, words in enumerate([
-            [("the", "DET", 2, "det"), ("cat", "NOUN", 3, "nsubj"), ("sat", "VERB", 0, "root"), ("not", "PART", 3, "advmod"),
-             ("on", "ADP", 7, "case"), ("the", "DET", 7, "det"), ("mat", "NOUN", 3, "obl"), (".", "PUNCT", 3, "punct")],
-            [("playing", "VERB", 0, "root"), ("dogs", "NOUN", 1, "obj"), ("unable", "ADJ", 2, "amod"),
-             ("he", "PRON", 5, "nsubj"), ("ran", "VERB", 1, "parataxis")],
-        ]))
-    corpus = write(tmp_path, "gold.conllu", conllu)
-    eager, fused, manifest = _both(tmp_path, model=tiny_bert_dir, corpus=CorpusSpec(corpus, format="conllu"),
+        for i, words in enumerate(GOLD))
+    return CorpusSpec(write(tmp_path, "gold.conllu", conllu), format="conllu")
+
+
+@pytest.mark.parametrize("aggregation", ["clark", "mean"])
+def test_fused_equals_eager_with_gold_syntax(tiny_bert_dir, tmp_path, aggregation):
+    """Gold UPOS and arcs: categories, features of interest and the syntactic sieve on the fused path."""
+    eager, fused, manifest = _both(tmp_path, model=tiny_bert_dir, corpus=_gold_corpus(tmp_path),
                                    analyses=DEFAULT, word_aggregation=aggregation)
     worst = _max_diff(eager, fused)
     assert {"cat_pref", "feat_recv_noun", "feat_recv_subject", "role_syn_nsubj_d2h", "role_syn_all_h2d"} <= set(worst)
     assert max(worst.values()) < TOL, worst
     assert set(manifest["attention"]["metrics"].values()) == {"fused"}
+
+
+@pytest.mark.parametrize("size", [1, 2])
+def test_layers_stacked_in_groups_equal_eager(tmp_path, monkeypatch, size):
+    """The fused metrics reduce several layers at once (runner.fused.LayerStack): with stacks of 1
+    or 2 of 3 layers (the last stack shorter) every value lands at its own layer and head."""
+    model = make_tiny_bert(str(tmp_path / "bert3"), layers=3)
+    monkeypatch.setattr("headlens.runner.fused.stack_size", lambda *a: size)
+    eager, fused, _ = _both(tmp_path, model=model, corpus=_gold_corpus(tmp_path), analyses=DEFAULT)
+    assert {layer for _, layer, _, _ in fused} == {0, 1, 2}
+    worst = _max_diff(eager, fused)
+    assert max(worst.values()) < TOL, worst
+
+
+@pytest.mark.parametrize("aggregation", ["clark", "first", "mean"])
+def test_stored_word_maps_equal_the_dense_aggregation(tiny_bert_dir, tmp_path, aggregation):
+    """runner.maps.word_maps sums into each token's unit what R @ A @ C computes with dense matrices."""
+    from headlens.align.encode import Encoder
+    from headlens.corpus.reader import Corpus
+    from headlens.metrics.view import aggregate
+    from headlens.runner.batch import Batch
+    from headlens.runner.maps import word_maps
+
+    lm = load_model(tiny_bert_dir)
+    items = Encoder(lm.tokenizer, 64).encode(list(Corpus(_gold_corpus(tmp_path))))
+    assert any((np.bincount(e.token_unit[e.token_unit >= 0]) > 1).any() for e in items)  # words of several tokens
+    torch.manual_seed(0)
+    for enc in items:
+        n, u = enc.n_tokens, enc.n_units
+        attn = torch.softmax(torch.randn(2, 3, n, n), -1)
+        batch = Batch([enc], torch.device("cpu"), torch.float32, words=True, aggregation=aggregation)
+        dense = aggregate(attn, batch.row_agg[:, :u, :n].expand(2, u, n).contiguous(),
+                          batch.col_agg[:, :n, :u].expand(2, n, u).contiguous())
+        np.testing.assert_allclose(word_maps(enc, attn.numpy(), aggregation), dense.numpy(), atol=1e-6, rtol=0)
+
+
+def test_stack_size_fits_the_budget_and_evens_out_the_layers():
+    assert stack_size(6, 10, 60) == 6
+    assert stack_size(6, 10, 50) == 3  # 5 fit: two stacks, of 3 each rather than 5 and 1
+    assert stack_size(12, 10, 1) == 1  # at least one layer
+    assert stack_size(7, 10, 30) == 3  # stacks 3, 3, 1
 
 
 def test_mpnet_takes_the_eager_path_and_says_why(tmp_path):
@@ -270,7 +318,7 @@ def test_full_row_metrics_and_collectors_in_blocks_equal_eager(tiny_bert_dir, tm
 
 
 @pytest.mark.integration  # gold UD sentences from ../shared/data
-@pytest.mark.parametrize("block", [1, 3, 5, 100])
+@pytest.mark.parametrize("block", [1, 3, 5, 100, None])
 def test_row_blocks_equal_the_whole_map(tiny_bert_dir, block):
     """Every read of runner/rows.py from q and k, at several block heights, equals the same read of
     the whole map (a word's rows are never split: block 1 still gives whole words)."""

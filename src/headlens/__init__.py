@@ -7,7 +7,7 @@
 >>> headlens.report(run)                              # RUN/report.html
 
 One function per analysis: ``roles``, ``syntax``, ``cluster``, ``categories``, ``patterns``,
-``decomposition`` and ``compare`` read a stored run; ``probe`` and ``ablate`` run a model. Their
+``decomposition``, ``attribution``, ``compare`` and ``layers`` read a stored run; ``probe`` and ``ablate`` run a model. Their
 settings are the typed options classes of ``headlens/analyses/<name>/options.py``.
 """
 
@@ -28,7 +28,8 @@ _WHERE = {
     # the analyses (headlens/analyses/api.py; ablate from its folder)
     "roles": ".analyses.api", "syntax": ".analyses.api", "cluster": ".analyses.api", "categories": ".analyses.api",
     "patterns": ".analyses.api", "decomposition": ".analyses.api", "compare": ".analyses.api", "probe": ".analyses.api",
-    "ablate": ".analyses.ablation.api",
+    "attribution": ".analyses.api",
+    "ablate": ".analyses.ablation.api", "layers": ".analyses.layers.api",
     # the report: the package itself is callable (headlens.report(run) is write_report)
     "report": (".report", None), "write_report": ".report", "write_figures": ".report",
 }
@@ -47,6 +48,7 @@ __all__ = [
     "Word",
     "__version__",
     "ablate",
+    "attribution",
     "available_metrics",
     "categories",
     "cluster",
@@ -54,6 +56,7 @@ __all__ = [
     "decomposition",
     "default_corpus_path",
     "default_model_path",
+    "layers",
     "load_model",
     "open_run",
     "patterns",

@@ -20,6 +20,8 @@ ATTENTION_PATHS = ("auto", "fused", "eager")  # how attention statistics are com
 # loses at most 10 to 30 s of work. See docs/reliability.md.
 PART_SIZE = 500
 DEVICES_HELP = "'cpu', 'cuda', 'cuda:N' or 'auto'"
+ENGINES = ("local", "ray")  # one process, or a Ray cluster (headlens.scale, docs/scale.md)
+BLOCK_SIZE = 256  # corpus items per block of a Ray run: one worker call (docs/scale.md)
 
 
 def default_corpus_path() -> str:
@@ -70,6 +72,11 @@ class RunConfig:
     ``resume``: continue the killed or stopped run in ``out`` (same options, model and corpus),
     keeping its committed parts (see ``headlens.store.resume``).
     ``part_size``: sentences per committed part (a kill loses at most the part being written).
+    ``engine``: ``local`` (this process) or ``ray`` (Ray Data's workers score blocks of
+    ``block_size`` corpus items, one model per worker, and this process writes the run; see
+    docs/scale.md). ``ray_address``: the cluster (None: start a local Ray instance; ``auto``; or
+    ``ray://HEAD:10001``). ``workers``: actors in the pool, each with ``threads`` CPU threads
+    (default 1) and ``gpus_per_worker`` GPUs.
     ``keep_freed_memory``: glibc keeps freed memory for reuse instead of returning it to the
     kernel after every layer (fewer page faults; the process keeps its peak heap until it exits;
     process-wide, see ``headlens.runner.allocator``).
@@ -95,6 +102,11 @@ class RunConfig:
     mask_rate: float = 0.0  # share of word tokens replaced by the mask token (Kobayashi et al. 2021: 0.12)
     part_size: int = PART_SIZE
     threads: int | None = None
+    engine: str = "local"  # local | ray (headlens.scale)
+    ray_address: str | None = None
+    workers: int = 2
+    gpus_per_worker: float = 0.0
+    block_size: int = BLOCK_SIZE
     keep_freed_memory: bool = True
     overwrite: bool = False
     resume: bool = False
@@ -120,7 +132,7 @@ class RunConfig:
         if self.word_aggregation is None:  # Clark et al.'s released code: bpe_utils.get_word_word_attention, mode="first"
             clark = any(getattr(o, "replicate", "none") == "clark2019" for o in self.options.values())
             self.word_aggregation = "first" if clark else "clark"
-        for name in ("max_tokens", "max_batch", "sort_window", "part_size"):
+        for name in ("max_tokens", "max_batch", "sort_window", "part_size", "workers", "block_size"):
             _positive_int(owner, name, getattr(self, name))
         if self.resume and self.overwrite:
             raise ConfigError("RunConfig: 'resume' continues the run in 'out' and 'overwrite' replaces it; pass one of them.")
@@ -128,6 +140,7 @@ class RunConfig:
             raise param_error(owner, "mask_rate", "a float in the range [0, 1)", self.mask_rate)
         if self.threads is not None:
             _positive_int(owner, "threads", self.threads)
+        self._check_engine(owner)
         if self.long not in LONG_POLICIES:
             raise param_error(owner, "long", f"one of {LONG_POLICIES}", self.long)
         if self.attention not in ATTENTION_PATHS:
@@ -145,6 +158,21 @@ class RunConfig:
         if not os.fspath(self.out).strip():
             raise ConfigError("--out (RunConfig 'out') is empty: give the run directory to create, e.g. runs/NAME.")
         resolve(self.analyses, self.metrics, self.options)  # unknown names: ConfigError with the valid ones
+
+    def _check_engine(self, owner: str) -> None:
+        if self.engine not in ENGINES:
+            raise param_error(owner, "engine", f"one of {ENGINES}", self.engine)
+        if isinstance(self.gpus_per_worker, bool) or not isinstance(self.gpus_per_worker, (int, float)) or self.gpus_per_worker < 0:
+            raise param_error(owner, "gpus_per_worker", "a number >= 0 (a fraction shares a GPU)", self.gpus_per_worker)
+        if self.ray_address is not None and not (isinstance(self.ray_address, str) and self.ray_address.strip()):
+            raise param_error(owner, "ray_address", "'auto', 'ray://HEAD:10001', 'HEAD:6379' or None (a local instance)",
+                              self.ray_address)
+        if self.engine != "ray":
+            return
+        collecting = [a for a in self.analyses if ANALYSES[a].collect is not None] if not self.metrics else []
+        if collecting:
+            raise ConfigError(f"--engine ray does not run analyses with a batch-level collector yet ({', '.join(collecting)}): "
+                              "run them with the local engine, or drop them from --analyses (docs/scale.md).")
 
     def _typed_options(self) -> dict:
         if not isinstance(self.options, dict):

@@ -11,8 +11,10 @@ import platform
 import time
 import warnings
 from collections import Counter
-from contextlib import closing
+from collections.abc import Callable
+from contextlib import closing, contextmanager
 from datetime import datetime, timezone
+from functools import partial
 from importlib import metadata
 
 import numpy as np
@@ -29,14 +31,18 @@ from .models import load_model
 from .collect import CollectorSet
 from .runner import Engine
 from .runner.allocator import keep_freed_memory
-from .runner.maps import map_arrays, map_name
+from .runner.blocks import Block, BlockScorer, Scored, blocks
+from .runner.maps import batch_maps
 from .runner.progress import make_progress
+from .runner.records import maps_to_keep, sentence_record
 from .runner.stream import FrontHalf
 from .runner.windows import WindowCombiner
 from .store import Run, RunWriter, integrity, layout, open_run, prepare_run_dir, resume
 from .store.atomic import WriteError
 from .store.catalog import register_run
 from .store.tables import STORE_FORMAT, heads_table
+from .scale.actors import score_blocks
+from .scale.cluster import Cluster
 
 FORMAT_VERSION = STORE_FORMAT  # store/tables.py: 2 stores score values in the compute precision
 SPECIAL_TOKENS_POLICY = "kept: [CLS]/[SEP] are queries and keys in token and word views (Clark et al.)"
@@ -48,35 +54,12 @@ def _now() -> str:
 
 def package_versions() -> dict[str, str | None]:
     out: dict[str, str | None] = {"python": platform.python_version()}
-    for pkg in ("headlens", "torch", "transformers", "tokenizers", "numpy", "pyarrow", "spacy", "rich"):
+    for pkg in ("headlens", "torch", "transformers", "tokenizers", "numpy", "pyarrow", "spacy", "rich", "ray"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             out[pkg] = None
     return out
-
-
-def _sentence_record(item: list[Encoded] | Skipped) -> dict:
-    """The sentences-table row of a skipped item, or of a sentence given as its window(s)."""
-    if isinstance(item, Skipped):
-        return {
-            "sentence_id": item.index, "source": item.source, "sent_id": None, "text": item.text, "text_b": None,
-            "label": None, "status": "skipped", "reason": f"{item.reason}: {item.detail}" if item.detail else item.reason,
-            "n_tokens": None, "n_words": None, "words_without_tokens": None, "truncated": None, "windows": None,
-        }
-    s = item[0].origin or item[0].sentence
-    n_words = sum(int((e.unit_word >= 0).sum()) for e in item)
-    return {
-        "sentence_id": s.index, "source": s.source, "sent_id": s.sent_id, "text": s.text, "text_b": s.text_b,
-        "label": s.label, "status": "analysed", "reason": None, "n_tokens": sum(e.n_tokens for e in item),
-        "n_words": n_words, "words_without_tokens": len(s.words or ()) - n_words,
-        "truncated": item[0].truncated, "windows": len(item),
-    }
-
-
-def _map_names(item: Encoded, names: set[str]) -> set[str]:
-    """The names in ``names`` (sentence ids or sent_ids) that designate this sentence."""
-    return names & {str(item.sentence.index), item.sentence.sent_id or str(item.sentence.index)}
 
 
 def _manifest(cfg: RunConfig, lm, annotator, front: FrontHalf, metrics, engine: Engine) -> dict:
@@ -158,41 +141,67 @@ class _Store:
         register_run(out)  # listed (status running) while it runs: `headlens runs list --all`
 
     def skipped(self, item: Skipped) -> None:
-        self.state.skipped[item.reason] += 1
-        self.writer.add_sentence(_sentence_record(item))
+        self._skipped(item)
         self.state.done(item, None)
+
+    def _skipped(self, item: Skipped) -> None:
+        self.state.skipped[item.reason] += 1
+        self.writer.add_sentence(sentence_record(item))
 
     def maps_of(self, item: list[Encoded], rows) -> list[int]:
         """The rows of ``item`` whose maps are stored (--store-maps)."""
-        keep = [i for i in rows if self.maps_wanted and _map_names(item[i], self.maps_wanted)]
-        for i in keep:
-            self.state.maps_found.update(_map_names(item[i], self.maps_wanted))
+        keep, found = maps_to_keep(item, rows, self.maps_wanted)
+        self.state.maps_found |= found
         return keep
 
     def add(self, item: list[Encoded], todo: list[int] | None, batch, rows, values: np.ndarray, maps: dict) -> None:
         """Store a scored batch (``todo``: the windows of a committed step still to keep, None: all)."""
-        try:
+        with self._storing():
             new = item if todo is None else [item[i] for i in todo]
-            self._sentences(self.windows.add(new, values if todo is None else values[todo]))
+            done = self.windows.add(new, values if todo is None else values[todo])
+            self._analysed([p[0].sentence.index for p, _ in done], [r for _, r in done], [sentence_record(p) for p, _ in done])
             self.collectors.add(batch, rows)
-            for row, attention in maps.items():
-                self.writer.write_maps(map_name(item[row]), map_arrays(item[row], attention, self.lm.tokenizer, self.aggregation))
+            self._maps(batch_maps(item, maps, self.lm.tokenizer, self.aggregation))
             self.state.done(item, todo)
+        self.writer.end_batch()
+
+    def add_block(self, block: Block, scored: Scored) -> None:
+        """Store a block a worker scored (a scaled-out run, headlens.scale): its rows, records and maps."""
+        with self._storing():
+            for item in scored.skipped:
+                self._skipped(item)
+            self._analysed(scored.ids, scored.rows, scored.records, scored.moments)
+            self._maps(scored.maps)
+            self.state.maps_found |= scored.maps_found
+            self.state.done(block, None)
+        self.writer.end_batch()
+
+    @contextmanager
+    def _storing(self):
+        """A step being stored: cut by an error, the open part is dropped, not committed."""
+        try:
+            yield
         except BaseException:
             self.torn = True
             raise
-        self.writer.end_batch()
 
-    def _sentences(self, done: list) -> None:
-        """Accumulate and write the scores and records of the sentences a batch completed."""
-        if not done:
+    def _maps(self, files: dict) -> None:
+        for name, arrays in files.items():
+            self.writer.write_maps(name, arrays)
+
+    def _analysed(self, ids: list[int], rows: list[np.ndarray], records: list[dict], moments: Moments | None = None) -> None:
+        """Accumulate and write the scores and records of completed sentences (``moments``: their
+        statistics, accumulated by a worker, merged instead of computed here)."""
+        if not ids:
             return
         counts = self.state.counts
-        rows = np.stack([row for _, row in done])
-        self.state.moments.update(rows)
-        self.writer.add_scores(np.asarray([parts[0].sentence.index for parts, _ in done]), rows)
-        for parts, _ in done:
-            record = _sentence_record(parts)
+        rows = np.stack(rows)
+        if moments is None:
+            self.state.moments.update(rows)
+        else:
+            self.state.moments.merge(moments)
+        self.writer.add_scores(np.asarray(ids), rows)
+        for record in records:
             self.writer.add_sentence(record)
             counts["analysed"] += 1
             counts["tokens"] += record["n_tokens"]
@@ -267,13 +276,37 @@ def _score(batches, engine: Engine, store: _Store, progress, estimate: int) -> N
     state.check_end()
 
 
-def _drive(batches, engine: Engine, store: _Store, progress, estimate: int) -> None:
-    """Score the stream into the store; whatever happens, the manifest then records the end
+def _score_blocks(cfg: RunConfig, front: FrontHalf, store: _Store, progress, estimate: int) -> None:
+    """A scaled-out run (``--engine ray``): the driver reads the corpus in blocks, Ray's workers score
+    them (``_block_scorer``) and the driver stores each block's rows in block order; the blocks of
+    parts committed before a resume are checked against the plan and not sent (docs/scale.md)."""
+    state = store.state
+    todo, stored = [], 0
+    for block in blocks(front.items(), cfg.block_size):
+        if state.todo(block) is None:
+            todo.append(block)
+        else:
+            stored += len(block.items)
+    state.check_end()
+    if 0 < len(todo) < cfg.workers:
+        warnings.warn(f"{len(todo)} blocks of up to {cfg.block_size} corpus items for {cfg.workers} workers: some stay idle "
+                      f"(a smaller --block-size gives each one blocks).", stacklevel=3)
+    with progress:
+        task = progress.add_task("headlens run (ray)", total=estimate or None)
+        progress.advance(task, stored)
+        for block, scored in score_blocks(todo, partial(_block_scorer, cfg), cfg.workers, cpus=cfg.threads or 1,
+                                          gpus=cfg.gpus_per_worker):
+            store.add_block(block, scored)
+            progress.advance(task, len(block.items))
+
+
+def _drive(score: Callable[[], None], store: _Store) -> None:
+    """Score into the store (``score()``); whatever happens, the manifest then records the end
     ('complete', 'interrupted' or 'failed', with the error) and the lock is released. A write
     error (disk full, ...) keeps what is committed: the run can be resumed."""
     status, error = "failed", None
     try:
-        _score(batches, engine, store, progress, estimate)
+        score()
         status = "complete"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -291,9 +324,9 @@ def _drive(batches, engine: Engine, store: _Store, progress, estimate: int) -> N
         raise _failed(store.writer.out, error, store.state) from error
 
 
-def _set_up_torch(cfg: RunConfig) -> None:
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+def _set_up_torch(cfg: RunConfig, threads: int | None) -> None:
+    if threads:
+        torch.set_num_threads(threads)
     if cfg.keep_freed_memory:
         keep_freed_memory()
 
@@ -316,21 +349,55 @@ def run(config: RunConfig | None = None, **options) -> Run:
     cfg = config if config is not None else RunConfig(**options)
     started = time.perf_counter()
     front = FrontHalf.of(cfg).require_sentences()  # the corpus is checked before anything slow
-    metrics = resolve(cfg.analyses, cfg.metrics, cfg.options)
-    _set_up_torch(cfg)
-    annotator = front.annotator  # an annotator's model (spaCy) loads before the language model
-    lm = load_model(cfg.model, device=cfg.device, dtype=cfg.dtype)
-    collectors = CollectorSet.for_run(cfg, lm, collector_factories())  # batch-level accumulators (syntax, cluster)
-    engine = Engine(lm, metrics, cfg.word_aggregation, collectors.attention, cfg.attention)
-    manifest = _manifest(cfg, lm, annotator, front, metrics, engine)
-    manifest["finalizers"] = {name: "pending" for name in finalizers(() if cfg.metrics else cfg.analyses)}
-    fresh = Moments((len(metrics), lm.num_layers, lm.num_heads))
-    out, state = resume.start(cfg.out, fresh, manifest, cfg.resume, lambda o: prepare_run_dir(o, cfg.overwrite))
-    if state == resume.COMPLETE:  # same settings, every recorded file intact
-        return _complete_already(cfg, out)
-    store = _Store(out, state, manifest, cfg, lm, metrics, collectors, front.corpus, started)
-    with closing(front.batches(lm.tokenizer, lm.max_tokens)) as batches:
-        _drive(batches, engine, store, make_progress(cfg.progress), front.fingerprint[1])
+    cluster = Cluster(cfg.ray_address) if cfg.engine == "ray" else None  # an unreachable address fails here
+    try:
+        # a scaled-out run's driver needs the model only for its description and tokenizer
+        metrics, annotator, lm, collectors, engine = _model_side(cfg, front, "cpu" if cluster else cfg.device, cfg.threads)
+        manifest = _manifest(cfg, lm, annotator, front, metrics, engine)
+        manifest["engine"] = _engine_record(cfg, cluster)
+        manifest["finalizers"] = {name: "pending" for name in finalizers(() if cfg.metrics else cfg.analyses)}
+        fresh = Moments((len(metrics), lm.num_layers, lm.num_heads))
+        out, state = resume.start(cfg.out, fresh, manifest, cfg.resume, lambda o: prepare_run_dir(o, cfg.overwrite))
+        if state == resume.COMPLETE:  # same settings, every recorded file intact
+            return _complete_already(cfg, out)
+        store = _Store(out, state, manifest, cfg, lm, metrics, collectors, front.corpus, started)
+        progress, estimate = make_progress(cfg.progress), front.fingerprint[1]
+        if cluster is not None:
+            _drive(lambda: _score_blocks(cfg, front, store, progress, estimate), store)
+        else:
+            with closing(front.batches(lm.tokenizer, lm.max_tokens)) as batches:
+                _drive(lambda: _score(batches, engine, store, progress, estimate), store)
+    finally:
+        if cluster is not None:
+            cluster.close()
     result = open_run(out)
     finalize(result, () if cfg.metrics else cfg.analyses)  # derived tables (e.g. roles) of the finished run
     return result
+
+
+def _model_side(cfg: RunConfig, front: FrontHalf, device: str, threads: int | None):
+    """The metrics, the annotator, the model, the collectors and the engine of a run (or of a worker)."""
+    metrics = resolve(cfg.analyses, cfg.metrics, cfg.options)
+    _set_up_torch(cfg, threads)
+    annotator = front.annotator  # an annotator's model (spaCy) loads before the language model
+    lm = load_model(cfg.model, device=device, dtype=cfg.dtype)
+    collectors = CollectorSet.for_run(cfg, lm, collector_factories())  # batch-level accumulators (syntax, cluster)
+    engine = Engine(lm, metrics, cfg.word_aggregation, collectors.attention, cfg.attention)
+    return metrics, annotator, lm, collectors, engine
+
+
+def _block_scorer(cfg: RunConfig) -> BlockScorer:
+    """What a worker of a scaled-out run holds: the front half (given its items) and the engine of a
+    local run, with the model on the worker's device and ``--threads`` (default 1) CPU threads."""
+    front = FrontHalf.of(cfg, read=False)
+    *_, engine = _model_side(cfg, front, cfg.device, cfg.threads or 1)
+    return BlockScorer(front, engine, cfg.store_maps)
+
+
+def _engine_record(cfg: RunConfig, cluster: Cluster | None) -> dict:
+    """The manifest's ``engine``: local, or Ray with its workers, their resources and the cluster."""
+    if cluster is None:
+        return {"name": "local"}
+    return {"name": "ray", "workers": cfg.workers, "threads_per_worker": cfg.threads or 1,
+            "gpus_per_worker": cfg.gpus_per_worker, "device": cfg.device, "block_size": cfg.block_size,
+            "writer": "driver", **cluster.describe()}

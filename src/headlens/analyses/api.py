@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["categories", "cluster", "compare", "decomposition", "open_run", "patterns", "probe", "roles", "syntax"]
+__all__ = ["attribution", "categories", "cluster", "compare", "decomposition", "open_run", "patterns", "probe", "roles", "syntax"]
 
 
 def open_run(path, allow_incomplete: bool = False):
@@ -51,6 +51,21 @@ def roles(run, settings=None, *, save: bool = False, **fields):
     result = head_roles(r, _settings("roles", settings, fields))
     if save:
         save_roles(r, result)
+    return result
+
+
+def attribution(run, settings=None, *, save: bool = False, **fields):
+    """Token attribution across layers of a run made with ``analyses=("attribution",)``: per method (rollout,
+    norm-based rollout, ALTI, value zeroing), statistic and layer, the mean over sentences with a bootstrap CI; the
+    agreement between methods per layer; paired tests between methods, corrected over the family.
+    ``settings``/``fields``: ``AttributionSettings``. Returns a dict of tables (``layers``, ``agreement``,
+    ``methods``) with the ``family`` and ``settings``; ``save=True`` also writes RUN/attribution/<name>/."""
+    from .attribution.stats import attribution as summarise, save_attribution
+
+    r = _run(run)
+    result = summarise(r, _settings("attribution", settings, fields))
+    if save:
+        save_attribution(r, result)
     return result
 
 

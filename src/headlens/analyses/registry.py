@@ -8,7 +8,8 @@ from collections.abc import Iterable, Mapping
 
 from ..errors import ConfigError
 from ..metrics.registry import Metric, MetricFamily
-from . import ablation, categories, cluster, compare, decomposition, features, patterns, probe, roles, surface, syntax
+from . import (ablation, attribution, categories, cluster, compare, decomposition, features, layers, patterns, probe,
+               roles, surface, syntax)
 from .base import Analysis
 
 ANALYSES: dict[str, Analysis] = {a.name: a for a in (
@@ -17,6 +18,7 @@ ANALYSES: dict[str, Analysis] = {a.name: a for a in (
     roles.ANALYSIS,
     syntax.ANALYSIS,
     cluster.ANALYSIS,
+    layers.ANALYSIS,
     categories.ANALYSIS,
     compare.ANALYSIS,
     patterns.ANALYSIS,
@@ -24,6 +26,7 @@ ANALYSES: dict[str, Analysis] = {a.name: a for a in (
     ablation.ANALYSIS,
     decomposition.ANALYSIS,
     decomposition.FF,
+    attribution.ANALYSIS,
     probe.ANALYSIS,
 )}
 

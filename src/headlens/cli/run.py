@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import warnings
+from dataclasses import fields
 
 from ..annotate.annotators import ANNOTATORS, DEFAULT_SPACY_MODEL
-from ..config import ATTENTION_PATHS, DEFAULT_STORE_MAPS, LONG_POLICIES, PART_SIZE, RunConfig
+from ..config import ATTENTION_PATHS, BLOCK_SIZE, DEFAULT_STORE_MAPS, ENGINES, LONG_POLICIES, PART_SIZE, RunConfig
 from ..corpus.reader import FORMATS, CorpusSpec
 from ..digits import column_ref
+from ..errors import ConfigError
 from ..analyses.registry import ANALYSES
 from ..runner.batch import AGGREGATIONS
 
@@ -79,10 +81,21 @@ def add(sub) -> None:
                    help=f"sentences per committed part (default {PART_SIZE}): a kill loses at most the part being written. "
                         "Measured with the embedded corpus and model on a shared 2-core CPU: 18 to 49 sentences/s for the "
                         "default analyses, 26 sentences/s with roles and syntax, so a part is 10 to 30 s of work")
-    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--threads", type=int, help="torch CPU threads (--engine ray: per worker, default 1)")
+    g = p.add_argument_group("scale out on a Ray cluster (pip install 'headlens[ray]'; docs/scale.md)")
+    g.add_argument("--engine", default="local", choices=ENGINES,
+                   help="local: this process; ray: Ray Data workers score blocks of the corpus, this process writes the run")
+    g.add_argument("--address", help="--engine ray: the cluster, 'auto' or ray://HEAD:10001 (default: start a local Ray instance)")
+    g.add_argument("--workers", type=int, default=2, help="--engine ray: workers, one model each (default 2)")
+    g.add_argument("--gpus-per-worker", type=float, default=0.0, help="--engine ray: GPUs per worker (with --device cuda)")
+    g.add_argument("--block-size", type=int, default=BLOCK_SIZE, help=f"--engine ray: corpus items per block (default {BLOCK_SIZE})")
     p.add_argument("--release-memory", action="store_true",
                    help="leave glibc's allocator as it is (default: keep freed memory for reuse, fewer page faults)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    studies = sorted({s for a in ANALYSES.values() for s in _replicate_choices(a)})
+    p.add_argument("--replicate", choices=studies, help="follow the original code of a study instead of headlens's "
+                   "definitions, in every analysis of the run that replicates it (docs/fidelity.md): clark2019 = "
+                   "surface and syntax (Clark et al.), pande2021 = roles (Pande et al.)")
     for analysis in ANALYSES.values():  # each analysis' run-time options (analyses/<name>/options.py)
         if analysis.options is not None:
             analysis.options.add_arguments(p, f"--analyses {analysis.name}", prefix=_prefix(analysis.name))
@@ -91,6 +104,27 @@ def add(sub) -> None:
 
 def _prefix(analysis: str) -> str:
     return f"{analysis}_options_"
+
+
+def _replicate_choices(analysis) -> tuple[str, ...]:
+    """The studies an analysis replicates: the choices of its options' ``replicate`` field (no flag
+    of its own: ``headlens run --replicate`` sets every analysis that knows the study)."""
+    found = [f for f in fields(analysis.options) if f.name == "replicate"] if analysis.options is not None else []
+    return tuple(c for c in found[0].metadata.get("choices") or () if c != "none") if found else ()
+
+
+def _shared_replicate(analysis, args) -> dict:
+    """``replicate=`` for one analysis' options from ``--replicate STUDY``: the study where the
+    analysis knows it, else nothing (its default, headlens's definitions)."""
+    study = getattr(args, "replicate", None)
+    return {"replicate": study} if study and study in _replicate_choices(analysis) else {}
+
+
+def _check_replicate(study: str | None, analyses) -> None:
+    if study and not any(study in _replicate_choices(ANALYSES[a]) for a in analyses if a in ANALYSES):
+        known = {a.name: _replicate_choices(a) for a in ANALYSES.values() if _replicate_choices(a)}
+        raise ConfigError(f"--replicate {study}: no analysis of this run replicates it; "
+                          + "; ".join(f"{s} needs --analyses {a}" for a, c in known.items() for s in c) + ".")
 
 
 def _cmd_run(args) -> int:
@@ -109,6 +143,7 @@ def _cmd_run(args) -> int:
 
         spec = CorpusSpec(default_corpus_path(), format="conllu", on_error=args.on_error, limit=args.limit)
     analyses = tuple(a.strip() for a in args.analyses.split(",") if a.strip())
+    _check_replicate(args.replicate, analyses)
     cfg = RunConfig(
         out=args.out, model=args.model, corpus=spec,
         analyses=analyses,
@@ -117,10 +152,11 @@ def _cmd_run(args) -> int:
         max_tokens=args.max_tokens, max_batch=args.max_batch, sort_window=args.sort_window, long=args.long,
         word_aggregation=args.word_aggregation,
         attention=args.attention,
-        options={a.name: a.options.from_args(args, _prefix(a.name)) for a in ANALYSES.values()
+        options={a.name: a.options.from_args(args, _prefix(a.name), **_shared_replicate(a, args)) for a in ANALYSES.values()
                  if a.options is not None and a.name in analyses},
         store_maps=tuple(s for s in args.store_maps.split(",") if s and args.store_maps != "none"), mask_rate=args.mask_rate,
-        part_size=args.part_size, threads=args.threads, keep_freed_memory=not args.release_memory, overwrite=args.overwrite, resume=args.resume, progress=not args.quiet,
+        part_size=args.part_size, threads=args.threads, engine=args.engine, ray_address=args.address, workers=args.workers,
+        gpus_per_worker=args.gpus_per_worker, block_size=args.block_size, keep_freed_memory=not args.release_memory, overwrite=args.overwrite, resume=args.resume, progress=not args.quiet,
         annotation_cache=not args.no_annotation_cache,
     )
     with warnings.catch_warnings():

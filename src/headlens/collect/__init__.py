@@ -9,6 +9,8 @@ baselines need per-sentence counts that belong to no head (``syntax``). A collec
   [B, H, T, T] on the device; only for collectors with ``needs_attention``. A collector with
   ``reads_rows`` gets the layer's rows instead (``runner.rows.Rows``: blocks of query rows made on
   request from q and k on the fused path), so that no whole map of a batch is formed;
+- ``on_hidden(hidden_states, batch)``: only for collectors with ``needs_hidden``: the model's
+  hidden states after the forward pass (L + 1 tensors [B, T, D], the embeddings first);
 - ``add(batch, rows)``: after the forward pass, accumulate batch rows ``rows`` (the rows the
   run stores) and drop any per-batch state;
 - ``take()``: the arrays accumulated since the last call (one run-store part), then reset.
@@ -45,6 +47,7 @@ class Collector:
     name = "collector"
     needs_attention = False
     needs_parts = False  # a layer analysis (runner/parts.py): sees every layer's parts, not only its attention
+    needs_hidden = False  # gets on_hidden(hidden_states, batch) after the forward pass (analyses/layers)
 
     def on_layer(self, layer: int, attn, batch) -> None:  # pragma: no cover - only attention collectors
         pass
@@ -66,7 +69,7 @@ class CollectorSet:
     def __init__(self, collectors: list[Collector]):
         self.collectors = collectors
         # what the engine calls during the forward pass: attention collectors and layer analyses (runner/parts.py)
-        self.attention = [c for c in collectors if c.needs_attention or c.needs_parts]
+        self.attention = [c for c in collectors if c.needs_attention or c.needs_parts or c.needs_hidden]
 
     @classmethod
     def for_run(cls, cfg, lm, factories: dict[str, Callable]) -> CollectorSet:
@@ -95,6 +98,21 @@ class CollectorSet:
             then(parts)
 
         return commit
+
+
+def write_sentence_maps(maps_dir: str, enc, kind: str, arrays: dict[str, np.ndarray], tokenizer) -> None:
+    """A layer analysis' maps of one stored sentence (``enc``, an Encoded item), with its token ids and tokens, to
+    ``maps_dir/<layout.map_name(id, kind=kind)>.npz`` (compressed, written atomically)."""
+    path = os.path.join(maps_dir, layout.map_name(enc.sentence.index, kind=kind) + layout.MAP_SUFFIX)
+    arrays = {**arrays, "input_ids": enc.input_ids,
+              "tokens": np.asarray(tokenizer.convert_ids_to_tokens(enc.input_ids.tolist()))}
+    os.makedirs(maps_dir, exist_ok=True)
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+    atomic_write(path, write)
 
 
 def _save(tmp: str, arrays: dict[str, np.ndarray]) -> None:

@@ -25,15 +25,12 @@ the tolerance of the dtype stops the run there (``ModelError``, naming the first
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 
-from ..collect import Collector
+from ..collect import Collector, write_sentence_maps
 from ..errors import ModelError
 from ..store import layout
-from ..store.atomic import atomic_write
 from . import tables
 from .summary import (PAIR_TYPES, TOKEN_GROUPS, amplification, group_means, pair_mask, pair_types, rank_correlation,
                       ranks, token_groups, typed_means)
@@ -44,7 +41,7 @@ TOLERANCE = {torch.float32: 1e-4, torch.float64: 1e-10}
 CHANGES = (("FF", "ATB", "ATBFF"), ("RES", "ATBFF", "ATBFFRES"), ("LN", "ATBFFRES", "ATBFFRESLN"),
            ("FF+RES+LN", "ATB", "ATBFFRESLN"))
 STORED_MAPS = ("Attn-W", "Attn-N", "AttnRes-N", "ATB", "ATBFF", "ATBFFRES", "ATBFFRESLN")
-MAPS_KIND = "decomposition"  # the stored maps of a sentence: layout.map_name(id, kind=MAPS_KIND)
+MAPS_KIND = layout.DECOMPOSITION_MAPS  # the stored maps of a sentence: layout.map_name(id, kind=MAPS_KIND)
 TOP_PAIRS = 3  # per sentence and layer
 GROUP_BUDGET = 1 << 29  # CUDA: elements of a group of layers' largest tensors (see begin), and decompose's budget
 
@@ -74,6 +71,7 @@ class Decomposer(Collector):
         self.vocab: np.ndarray | None = None
 
     def begin(self, batch, keep, values, columns: dict[str, int]) -> None:
+        columns = {n: k for n, k in columns.items() if n.startswith("dec_")}  # another layer analysis fills the others
         self.batch, self.keep, self.values, self.columns = batch, list(keep), values, columns
         self.groups = token_groups(batch)
         device = batch.input_ids.device
@@ -200,16 +198,7 @@ class Decomposer(Collector):
         return out
 
     def _write_maps(self, enc, arrays: dict) -> None:
-        path = os.path.join(self.maps_dir, layout.map_name(enc.sentence.index, kind=MAPS_KIND) + layout.MAP_SUFFIX)
-        arrays = {**arrays, "maps": np.asarray(self.stored), "input_ids": enc.input_ids,
-                  "tokens": np.asarray(self.lm.tokenizer.convert_ids_to_tokens(enc.input_ids.tolist()))}
-        os.makedirs(self.maps_dir, exist_ok=True)
-
-        def write(tmp: str) -> None:
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
-
-        atomic_write(path, write)
+        write_sentence_maps(self.maps_dir, enc, MAPS_KIND, {**arrays, "maps": np.asarray(self.stored)}, self.lm.tokenizer)
 
     def describe(self) -> dict:
         return {"tolerance": self.tolerance, "feed_forward": self.ff, "max_relative_error": dict(self.max_error)}

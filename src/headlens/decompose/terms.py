@@ -269,13 +269,38 @@ def decompose_layers(parts, w: StackedWeights, valid: torch.Tensor, budget: int 
     return Decomposition(maps, mixing, errors, fnorm, 1 - diag_p, head_mix_n)
 
 
+def diagonal_of(qs: slice, device) -> tuple:
+    """The index of the diagonal pairs (j = i) of a [b, Tj, q, ...] chunk of query rows ``qs``."""
+    q = torch.arange(qs.start, qs.stop, device=device)
+    return (slice(None), q, q - qs.start)
+
+
+def atb_pairs(a: torch.Tensor, fl: torch.Tensor, x_ln: torch.Tensor, qs: slice) -> torch.Tensor:
+    """The ATB terms ``U_ij = LN1(R_ij)`` as vectors, for a chunk of query rows ``qs``: a [b, Tj, q, H]
+    (``alpha_hij / s1_i``), fl [b, Tj, H, d] (``LN1(f_h(x_j))`` at scale 1), x_ln [b, q, d] (the residual's share,
+    ``LN1(x_i)`` at the actual scale) -> [b, Tj, q, d]. Read by the FF maps and by ALTI (analyses/attribution)."""
+    u = a @ fl
+    u[diagonal_of(qs, a.device)] += x_ln
+    return u
+
+
+def atb_inputs(x: torch.Tensor, value_out: torch.Tensor, probs: torch.Tensor, s1: torch.Tensor,
+               w: LayerWeights) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """What ``atb_pairs`` reads for one layer (x [B, T, d] the layer input, value_out its value projection, probs
+    [B, H, T, T], s1 [B, T, 1] LN1's actual scale): (a [B, Tj, Ti, H], fl [B, T, H, d], x_ln [B, T, d])."""
+    d = x.shape[-1]
+    fl = value_terms(value_out[None], w.value_maps[:, None, :, d:])[0]  # [B, T, H, d]: LN1(f_h(x_j))
+    a = (probs / s1.unsqueeze(1)).permute(0, 3, 2, 1)  # [B, Tj, Ti, H]: alpha_hij / s1_i
+    return a, fl, ln_split(x, w.ln1[0], s1)  # x_ln: the residual's share of U_ii
+
+
 def _feed_forward(parts: dict, w: LayerWeights, probs, s1, bias1, invalid, budget) -> tuple[dict, dict, dict]:
     """One layer's per-pair FF output and what follows it (ATBFF, ATBFFRES, ATBFFRESLN), chunked over query rows:
     (maps [B, T, T], mixing [B, T], completeness errors [B] of the FF stages, on the sums of the per-pair terms)."""
     x = parts["value.in"]
     b, t, d = x.shape
     d_ff = w.w1.shape[0]
-    (g1, _, _), (g2, beta2, eps2) = w.ln1, w.ln2
+    g2, beta2, eps2 = w.ln2
     s2 = ln_scale(parts["ff_norm.in"], eps2)
     r = closed_form_ratio(parts["ff_in.out"], parts["ff_activation.out"], w.act0, w.slope0)  # [B, T, d_ff]
     pre_b = bias1 @ w.w1.T + w.b1
@@ -284,21 +309,17 @@ def _feed_forward(parts: dict, w: LayerWeights, probs, s1, bias1, invalid, budge
     ln2_b = ln_split(res_b, g2, s2) + beta2
 
     k_all = value_terms(parts["value.out"][None], w.ff_value_map[:, None])[0]  # [B, T, H, d_ff]: K_j = LN1(F_j) W1^T
-    fl = value_terms(parts["value.out"][None], w.value_maps[:, None, :, d:])[0]  # [B, T, H, d]: LN1(f_h(x_j))
-    x_ln = ln_split(x, g1, s1)  # the residual's share of U_ii
-    x_pre = x_ln @ w.w1.T  # ... and of the pre-activation
-    a_all = (probs / s1.unsqueeze(1)).permute(0, 3, 2, 1)  # [B, Tj, Ti, H]: alpha_hij / s1_i
+    a_all, fl, x_ln = atb_inputs(x, parts["value.out"], probs, s1, w)
+    x_pre = x_ln @ w.w1.T  # the residual's share of the pre-activation
     maps = {name: x.new_empty(b, t, t) for name in FF_MAPS}
     mixing = {name: x.new_empty(b, t) for name in FF_MAPS}
     sums = {name: x.new_empty(b, t, width) for name, width in (("pre", d_ff), ("ig", d_ff), ("ff", d), ("res", d), ("ln", d))}
     for rows, query_chunks in _chunks(b, t, max(d, d_ff), budget):
         k_rows, fl_rows = k_all[rows], fl[rows]
         for qs in query_chunks:
-            q = torch.arange(qs.start, qs.stop, device=x.device)
-            own = (slice(None), q, q - qs.start)  # the diagonal pairs (j = i) of a [b, Tj, q, ...] chunk
+            own = diagonal_of(qs, x.device)
             a = a_all[rows, :, qs]  # [b, Tj, q, H]
-            u = a @ fl_rows  # [b, Tj, q, d]: U_ij
-            u[own] += x_ln[rows, qs]
+            u = atb_pairs(a, fl_rows, x_ln[rows, qs], qs)  # [b, Tj, q, d]: U_ij
             pre = a @ k_rows  # [b, Tj, q, d_ff]: U_ij W1
             pre[own] += x_pre[rows, qs]
             sums["pre"][rows, qs] = pre.sum(1)

@@ -9,7 +9,8 @@ arcs by label:
 - ``obj`` and ``dobj`` are one relation (UD v2 and spaCy's ClearNLP scheme name the direct
   object differently); no other label is translated between schemes, because the schemes
   differ in tree shape, not only in names (see docs/roles.md);
-- ``all`` is every arc except ``punct``;
+- ``all`` is every arc except ``punct``; ``every`` is every arc, ``punct`` included (Clark et
+  al.'s "all", with ``--replicate clark2019``: analyses/syntax);
 - ``subj`` is any nominal subject: ``nsubj`` and its subtypes (UD ``nsubj:pass``) and spaCy's
   ``nsubjpass`` (used by the features of interest, analyses/features/metrics.py).
 
@@ -33,11 +34,14 @@ DIRECTIONS = ("d2h", "h2d")
 ALIASES = {"obj": ("obj", "dobj"), "dobj": ("obj", "dobj"),
            "subj": ("nsubj", "nsubjpass")}  # any nominal subject (UD nsubj, nsubj:pass; spaCy nsubj, nsubjpass)
 NOT_IN_ALL = ("punct",)
+EVERY = "every"
 
 
 def relation_matches(label: str, relation: str) -> bool:
     if relation == "all":
         return label.split(":")[0] not in NOT_IN_ALL
+    if relation == EVERY:
+        return True
     for name in ALIASES.get(relation, (relation,)):
         if label == name or (":" not in name and label.startswith(name + ":")):
             return True
@@ -89,6 +93,10 @@ class Arcs:
     pair_head: torch.Tensor | None = None
     pair_slot: torch.Tensor | None = None
     pair_count: torch.Tensor | None = None
+    # the same pairs with each token replaced by the first token of its segment with the same id
+    # (Pande et al.'s list.index, --role-bug-compatible: docs/fidelity.md, B2) [B, P]
+    pair_dep_first: torch.Tensor | None = None
+    pair_head_first: torch.Tensor | None = None
 
     @classmethod
     def build(cls, items, relations, device, dtype) -> Arcs:
@@ -113,8 +121,31 @@ class Arcs:
                 weights[(r, d)] = w
         to = lambda a, dt: torch.from_numpy(a).to(device=device, dtype=dt)  # noqa: E731
         pairs = token_pairs(items, per_item, k)
+        first = pad_rows([(first_occurrence(e),) for e in items], (np.int64(0),))[0]  # [B, T]; padding -> token 0
+        firsts = [np.take_along_axis(first, pairs[i], 1) for i in (0, 1)]
         return cls(to(dep, torch.long), to(head, torch.long), {key: to(w, dtype) for key, w in weights.items()},
-                   *(to(a, torch.long) for a in pairs[:3]), to(pairs[3], dtype))
+                   *(to(a, torch.long) for a in pairs[:3]), to(pairs[3], dtype), *(to(a, torch.long) for a in firsts))
+
+
+def first_occurrence(enc) -> np.ndarray:
+    """int64 [n]: for each token, the first token of the same segment with the same id, as Pande et
+    al.'s ``final_sent.index(token)`` finds it (syntactic_score.ipynb, dataset.get_data_for_pred);
+    special tokens map to themselves."""
+    key = enc.input_ids.astype(np.int64) * 4 + (enc.segment.astype(np.int64) + 1)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    out = first[inverse.ravel()].astype(np.int64)
+    special = np.flatnonzero(enc.segment < 0)
+    out[special] = special
+    return out
+
+
+def pair_means(p: torch.Tensor, arcs: Arcs) -> torch.Tensor:
+    """[B, H, K]: the mean over each arc's token pairs of ``p`` [B, H, P] (padding pairs dropped)."""
+    b, h, _ = p.shape
+    k = arcs.dep.shape[1]
+    sums = torch.zeros((b, h, k + 1), dtype=p.dtype, device=p.device)
+    sums.scatter_add_(2, arcs.pair_slot[:, None, :].expand(b, h, -1), p)  # slot k collects the padding
+    return sums[..., :k] / arcs.pair_count.clamp(min=1).to(p.dtype)[:, None, :]
 
 
 def unit_tokens(enc) -> tuple[np.ndarray, np.ndarray]:

@@ -44,8 +44,21 @@ def provenance(run: Run) -> dict:
         "annotator": m.get("annotator"), "analyses": m.get("analyses", []), "word_aggregation": m.get("word_aggregation"),
         "special_tokens": m.get("special_tokens"), "counts": counts, "versions": m.get("versions", {}),
         "maps": m.get("maps"), "error": m.get("error"),
-        "config": jsonable(m.get("config", {})),
+        "config": jsonable(m.get("config", {})), "replicate": replicate_modes(m),
     }
+
+
+def replicate_modes(manifest: dict) -> str | None:
+    """The original code a run's analyses follow (docs/fidelity.md), e.g. "surface: clark2019;
+    roles: h2d arc, bug-compatible"; None when every analysis uses headlens's definitions."""
+    parts = []
+    for name, o in sorted((manifest.get("config", {}).get("options") or {}).items()):
+        what = [o["replicate"]] if o.get("replicate") not in (None, "none") else []
+        what += ["h2d arc"] if o.get("h2d") == "arc" else []
+        what += ["bug-compatible"] if o.get("bug_compatible") else []
+        if what:
+            parts.append(f"{name}: {', '.join(what)}")
+    return "; ".join(parts) or None
 
 
 def head_values(run: Run, layers: int, heads: int) -> dict[str, dict]:
@@ -113,6 +126,21 @@ def _compare_with(run: Run, other: Run, outputs: list[tuple[str, str]]) -> tuple
     changes, params = compare_runs(other, run)
     return ({"heads": changes.heads, "layers": changes.layers}, jsonable(params),
             f"computed now with the default settings (store it with: headlens compare {other.path} {run.path})")
+
+
+def _stored_before(run: Run, compares: list[dict]) -> Run | None:
+    """The "before" run of the run's first stored comparison, when it is still where it was: its maps
+    are the before side of the before/after view."""
+    for entry in compares:
+        path = (entry["view"].get("before") or {}).get("path")
+        if not _same_run(entry["view"].get("after"), run):
+            continue
+        if path and os.path.isdir(path) and os.path.realpath(path) != os.path.realpath(run.path):
+            try:
+                return open_run(path)
+            except (RunStoreError, OSError, ValueError):
+                continue
+    return None
 
 
 def _probe(path: str) -> dict:
@@ -231,7 +259,7 @@ def build(run: Run | str, compare: Run | str | None = None, sentences: int | Non
             ids = headview.stored_map_ids(run)
             if not ids:
                 raise RunStoreError(f"{run.path} stored no maps: {headview.HOW_TO_STORE}")
-        head_view = headview.head_view(run, ids)
+        head_view = headview.head_view(run, ids, before=other or _stored_before(run, sections.get("compare", [])))
     except Exception as e:  # noqa: BLE001 - an optional part: say why it is missing unless it was asked for
         if strict_head_view:
             raise

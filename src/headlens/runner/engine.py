@@ -37,8 +37,12 @@ class Engine:
       modules; every metric reads the full map. Layer analyses (``runner/parts.py``) and models
       whose attention bypasses transformers' attention interface (MPNet) always take it.
 
-    Either way each layer is reduced on the device, on the whole batch at once, and dropped; only
-    when ``keep`` names batch rows are those rows' maps copied to the host.
+    Either way each layer is reduced on the device, on the whole batch at once (the fused path's
+    metrics several consecutive layers at once: ``fused_path.LayerStack``), and dropped; only
+    when ``keep`` names batch rows are those rows' maps copied to the host, with their q.k logits
+    (the scaled dot products before the softmax): on the fused path from the layer's q and k; on
+    the eager path, whose hooks see probabilities only, from one more forward pass of the kept rows
+    alone on the fused path (none for a model that computes its attention itself, MPNet).
     """
 
     def __init__(self, lm: LoadedModel, metrics: list[Metric], aggregation: str = "clark", collectors=(),
@@ -72,6 +76,8 @@ class Engine:
         self.entropy = any(spec.entropy for _, _, spec in self.fused_metrics)
         self.row_collectors = [c for c in self.collectors if getattr(c, "reads_rows", False)]
         self.map_collectors = [c for c in self.collectors if not getattr(c, "reads_rows", False)]
+        # collectors of hidden states (the layers analysis): on_hidden(hidden_states, batch) after the pass
+        self.hidden_collectors = [c for c in self.collectors if getattr(c, "needs_hidden", False)]
         self.relations = tuple(dict.fromkeys(m.params["relation"] for m in metrics if "relation" in m.params))
         self.modules = lm.adapter.attention_modules(lm.model)
         self.compute_dtype = torch.float64 if lm.dtype == torch.float64 else torch.float32
@@ -120,17 +126,37 @@ class Engine:
             dtype=self.compute_dtype, device=lm.device,
         )
         kept: dict[int, list[torch.Tensor]] = {row: [] for row in keep}
+        logits: dict[int, list[torch.Tensor]] = {row: [] for row in keep}
         inputs = batch.model_inputs()
         if not self.takes_token_types:
             inputs.pop("token_type_ids")
         if self.path == "fused":
-            calls = self._forward_fused(batch, inputs, out, kept)
+            calls = self._forward_fused(batch, inputs, out, kept, logits)
         else:
             calls = self._forward_eager(batch, inputs, out, kept, keep)
+            self._kept_logits(batch, inputs, logits)
         if calls != lm.num_layers:
             raise ModelError(f"captured attention from {calls} layers, expected {lm.num_layers}.")
-        maps = {row: torch.stack(layers).numpy() for row, layers in kept.items()}
+        maps = {row: {"attention": torch.stack(layers).numpy(),
+                      **({"logits": torch.stack(logits[row]).numpy()} if logits[row] else {})}
+                for row, layers in kept.items()}
         return out.cpu().numpy().astype(np.float64, copy=False), maps
+
+    def _kept_logits(self, batch, inputs, logits: dict[int, list]) -> None:
+        """The q.k logits of the kept rows (``logits``' keys) on the eager path: a forward pass of those
+        rows alone on the fused path, whose layers hand over their q and k; none where it is not available."""
+        if not logits or not fused_path.supports(self.lm.model):
+            return
+        rows = list(logits)
+        index = torch.as_tensor(rows, device=batch.token_valid.device)
+
+        def on_layer(layer: int, layer_rows: row_blocks.LayerRows) -> None:
+            for j, row in enumerate(rows):
+                logits[row].append(layer_rows.sentence_logits(j, int(batch.n_tokens[row])))
+
+        plan = fused_path.Plan(batch.token_valid[index], on_layer, self.compute_dtype, layers=self.lm.num_layers)
+        with torch.inference_mode(), fused_path.using(self.lm.model, plan):
+            self.lm.model(**{k: v[index] for k, v in inputs.items()})
 
     def _check_layer(self, layer: int) -> None:
         if layer >= self.lm.num_layers:
@@ -150,6 +176,15 @@ class Engine:
         for collector in self.map_collectors:
             collector.on_layer(layer, attn, batch)
 
+    def _forward(self, batch: Batch, inputs: dict) -> None:
+        """One forward pass; the hidden states (embeddings and every layer) go to the collectors that ask."""
+        if not self.hidden_collectors:
+            self.lm.model(**inputs)
+            return
+        hidden = self.lm.model(**inputs, output_hidden_states=True).hidden_states
+        for collector in self.hidden_collectors:
+            collector.on_hidden(hidden, batch)
+
     def _forward_eager(self, batch, inputs, out, kept, keep) -> int:
         def on_layer(layer: int, probs: torch.Tensor) -> None:
             self._check_layer(layer)
@@ -164,18 +199,23 @@ class Engine:
         capture = AttentionCapture(on_layer)
         with torch.inference_mode(), hooks(self.modules, capture, dict(self.lm.adapter.attention_call_kwargs)), \
                 part_hooks(self.lm, self.part_analyses, batch, keep, out, self.part_columns):
-            self.lm.model(**inputs)
+            self._forward(batch, inputs)
         return capture.calls
 
-    def _forward_fused(self, batch, inputs, out, kept) -> int:
+    def _forward_fused(self, batch, inputs, out, kept, logits) -> int:
         columns = {ks.name: i for i, ks in enumerate(self.keysets)}
         levels = {m.level for _, m, _ in self.fused_metrics}
+        b, h = len(batch), self.lm.num_heads
 
-        def on_layer(layer: int, fused: FusedLayer, rows: row_blocks.LayerRows) -> None:
-            self._check_layer(layer)
+        def on_stack(start: int, stop: int, fused: FusedLayer) -> None:
+            """The fused metrics of layers start..stop-1 at once (their heads stacked: fused_path.LayerStack)."""
             views = {level: FusedView(fused, batch, level, columns) for level in levels}
-            for k, metric, spec in self.fused_metrics:
-                out[:, k, layer] = spec.score(views[metric.level])
+            with fused_path.reducing(self.lm.device):
+                for k, metric, spec in self.fused_metrics:
+                    out[:, k, start:stop] = spec.score(views[metric.level]).view(b, stop - start, h)
+
+        def on_layer(layer: int, rows: row_blocks.LayerRows) -> None:
+            self._check_layer(layer)
             for level, stats in self.row_stats.items():
                 valid, kinds = (batch.token_valid, batch.token_kinds) if level == "token" else (batch.unit_valid, batch.unit_kinds)
                 view = RowsView(batch, level, self.compute_dtype, row_statistics(
@@ -189,12 +229,14 @@ class Engine:
                 collector.on_layer(layer, rows, batch)
             for row in kept:
                 kept[row].append(rows.sentence_map(row, int(batch.n_tokens[row])))
+                logits[row].append(rows.sentence_logits(row, int(batch.n_tokens[row])))
 
         plan = fused_path.Plan(
             batch.token_valid, on_layer, self.compute_dtype, entropy=self.entropy,
             reach=band_reach(batch, "word" in levels or batch.arcs is not None) if self.fused_metrics else 0,
             columns=batch.key_columns(self.keysets, self.compute_dtype) if self.keysets else None,
+            on_stack=on_stack if self.fused_metrics else None, layers=self.lm.num_layers,
         )
         with torch.inference_mode(), fused_path.using(self.lm.model, plan):
-            self.lm.model(**inputs)
+            self._forward(batch, inputs)
         return plan.calls

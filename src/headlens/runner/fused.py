@@ -5,11 +5,14 @@ The engine registers :func:`fused_attention` with transformers' ``AttentionInter
 (:func:`using`). Each self-attention layer then makes one call of a fused kernel that returns each
 row's log-sum-exp, with the values widened by the extra columns that the run's metrics need
 (``[V | K | key-set weights]``; q and k are zero-padded to that width, which leaves every score
-unchanged). The layer output is the first ``d`` columns: the model runs as it would with SDPA. The
-rest, and the per-row log-sum-exp, become a :class:`~headlens.metrics.fused.FusedLayer` handed to
-the engine's callback with the layer's :class:`~headlens.runner.rows.LayerRows`, from which
+unchanged). The layer output is the first ``d`` columns: the model runs as it would with SDPA.
+The engine's ``on_layer`` gets the layer's :class:`~headlens.runner.rows.LayerRows`, from which
 full-row metrics, collectors and stored maps compute the rows they read, a block at a time, as the
-eager implementation would (no row is computed unless one of them asks).
+eager implementation would (no row is computed unless one of them asks). The rest of the output,
+the per-row log-sum-exp, q and k are stacked with those of the next layers (:class:`LayerStack`,
+up to :data:`STACK_BYTES` of q and k) and handed to ``on_stack`` as one
+:class:`~headlens.metrics.fused.FusedLayer` whose heads are those layers' heads, so that each
+metric reduces several layers in one call (:func:`reducing`: on one intra-op thread).
 
 Kernels: on CPU ``aten._scaled_dot_product_flash_attention_for_cpu``; on CUDA
 ``aten._scaled_dot_product_efficient_attention`` with ``compute_log_sumexp``; elsewhere, and for
@@ -38,18 +41,26 @@ _REGISTERED = False
 HALF = (torch.float16, torch.bfloat16)
 
 
+STACK_BYTES = 64 * 2 ** 20  # q and k of the layers whose statistics are reduced together (LayerStack)
+
+
 @dataclass
 class Plan:
     """What one forward pass asks of every layer (set by the engine around the pass)."""
 
     key_valid: torch.Tensor  # bool [B, T]
-    on_layer: Callable[[int, FusedLayer, LayerRows], None]  # (layer, fused, its rows on request)
+    on_layer: Callable[[int, LayerRows], None]  # (layer, its rows on request): full rows, collectors, stored maps
     dtype: torch.dtype  # statistics dtype (float32, or float64 for float64 models)
     columns: torch.Tensor | None = None  # [B, T, m] key-set weights (metrics.fused.KEY_SETS, by level)
     entropy: bool = False
     reach: int = 0  # half-width of each layer's band of pairs (FusedLayer.band; metrics.fused.band_reach)
+    # (first layer, stop layer, their statistics stacked along the head axis): see LayerStack
+    on_stack: Callable[[int, int, FusedLayer], None] | None = None
+    layers: int = 0  # the model's layer count (the last layer closes the last stack)
+    stack_bytes: int | None = None  # None: STACK_BYTES
     calls: int = 0
     _bias: dict = field(default_factory=dict, repr=False)
+    _stack: LayerStack | None = field(default=None, repr=False)
 
     def bias(self, dtype: torch.dtype) -> torch.Tensor:
         """[B, T] additive key bias in ``dtype``: 0 for a real key, -inf for padding."""
@@ -57,6 +68,67 @@ class Plan:
             zero = torch.zeros(self.key_valid.shape, dtype=dtype, device=self.key_valid.device)
             self._bias[dtype] = zero.masked_fill(~self.key_valid, float("-inf"))
         return self._bias[dtype]
+
+    def add(self, layer: int, query, key, lse, entropy, masses, scale: float) -> None:
+        """Stack one layer's statistics; hand the stack to ``on_stack`` when it is full or the model ends."""
+        if self._stack is None:
+            budget = STACK_BYTES if self.stack_bytes is None else self.stack_bytes
+            size = stack_size(self.layers, 2 * query.numel() * query.element_size(), budget)
+            self._stack = LayerStack(layer, min(size, self.layers - layer), query, masses, self.dtype)
+        stack = self._stack
+        stack.add(query, key, lse, entropy, masses)
+        if stack.full:
+            self._stack = None
+            self.on_stack(stack.start, stack.start + stack.size, stack.layer(self.bias(self.dtype), scale, self.reach))
+
+
+def stack_size(layers: int, layer_bytes: int, budget: int) -> int:
+    """Layers per stack: as many as ``budget`` holds of their q and k (at least 1), evened out over the model."""
+    most = max(1, min(layers, budget // max(1, layer_bytes)))
+    stacks = -(-layers // most)
+    return -(-layers // stacks)
+
+
+class LayerStack:
+    """The statistics of ``size`` consecutive layers stacked along the head axis: q, k [B, size H, T, d],
+    lse and entropy [B, size H, T], masses [B, size H, T, m]. Heads never mix in any statistic, so a
+    stack of layers is one :class:`FusedLayer` with ``size H`` heads, and each metric reduces all of
+    them in one call: the reductions make L / size times fewer tensor operations, each larger, for the
+    same arithmetic (at 10^4 to 10^5 values an operation costs its dispatch more than its work)."""
+
+    def __init__(self, start: int, size: int, query: torch.Tensor, masses: torch.Tensor | None, dtype: torch.dtype):
+        b, h, t, d = query.shape
+        self.start, self.size, self.heads, self.done = start, size, h, 0
+        # token-major [B, T, size H, d], as the model's projections lay q and k out: a layer is copied
+        # in as whole rows, and FusedLayer's token-major copies (qt, kt) are these buffers themselves
+        self.qt = query.new_empty((b, t, size * h, d))
+        self.kt = query.new_empty((b, t, size * h, d))
+        self.lse = torch.empty((b, size * h, t), dtype=dtype, device=query.device)
+        self.entropy = None
+        self.masses = None if masses is None else torch.empty((b, size * h, t, masses.shape[-1]), dtype=dtype,
+                                                               device=query.device)
+
+    @property
+    def full(self) -> bool:
+        return self.done == self.size
+
+    def add(self, query, key, lse, entropy, masses) -> None:
+        at = slice(self.done * self.heads, (self.done + 1) * self.heads)
+        self.qt[:, :, at], self.kt[:, :, at], self.lse[:, at] = query.transpose(1, 2), key.transpose(1, 2), lse
+        if entropy is not None:
+            if self.entropy is None:
+                self.entropy = torch.empty(self.lse.shape, dtype=self.lse.dtype, device=self.lse.device)
+            self.entropy[:, at] = entropy
+        if masses is not None:
+            self.masses[:, at] = masses
+        self.done += 1
+
+    def layer(self, bias: torch.Tensor, scale: float, reach: int) -> FusedLayer:
+        layer = FusedLayer(self.qt.transpose(1, 2), self.kt.transpose(1, 2), self.lse, bias, scale, self.lse.dtype,
+                           masses=self.masses, entropy=self.entropy, kernel=kernel, reach=reach)
+        if self.qt.dtype == layer.dtype:
+            layer.qt, layer.kt = self.qt, self.kt  # FusedLayer's cached token-major copies
+        return layer
 
 
 def register() -> None:
@@ -114,6 +186,42 @@ def _widened(query, key, blocks: list) -> tuple:
             F.pad(values, (0, width - values.shape[-1])))
 
 
+REDUCTION_THREADS = 1  # intra-op threads of the metrics' reductions on CPU (reducing)
+_ALL_THREADS: contextvars.ContextVar[int | None] = contextvars.ContextVar("headlens_all_threads", default=None)
+
+
+@contextmanager
+def reducing(device: torch.device) -> Iterator[None]:
+    """The metrics' reductions of a stack of layers on :data:`REDUCTION_THREADS` intra-op threads (CPU).
+
+    They are thousands of operations on 10^4 to 10^6 values, where an OpenMP parallel region costs
+    more than it saves, and far more when other processes hold the cores (docs/performance.md); the
+    kernel calls inside (:func:`kernel`, the received attention) get every thread back."""
+    threads = torch.get_num_threads()
+    if device.type != "cpu" or threads <= REDUCTION_THREADS:
+        yield
+        return
+    token = _ALL_THREADS.set(threads)
+    torch.set_num_threads(REDUCTION_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        _ALL_THREADS.reset(token)
+
+
+def kernel(q, k, v, bias, scale):
+    """:func:`_kernel` on every intra-op thread, also inside :func:`reducing`."""
+    threads = _ALL_THREADS.get()
+    if threads is None:
+        return _kernel(q, k, v, bias, scale)
+    torch.set_num_threads(threads)
+    try:
+        return _kernel(q, k, v, bias, scale)
+    finally:
+        torch.set_num_threads(REDUCTION_THREADS)
+
+
 def _kernel(q, k, v, bias, scale):
     """(output [B, H, T, D], lse [B, H, T]) of softmax(s q k^T + bias) v, bias [B, 1 or H, 1, T]."""
     if q.dtype != torch.float64:
@@ -164,13 +272,12 @@ def fused_attention(module, query, key, value, attention_mask=None, scaling=None
     else:
         out, lse = _kernel(*_widened(query, key, [value, *(e.to(value.dtype) for e in extras)]), bias, scale)
         stats, out = out[..., d:d + n].to(plan.dtype), out[..., :d]
-    fused = FusedLayer(query, key, lse.to(plan.dtype), key_bias.to(plan.dtype), scale, plan.dtype, kernel=_kernel,
-                       reach=plan.reach)
-    if plan.entropy:
-        expected_k = stats[..., :d]
-        fused.entropy = fused.lse - scale * torch.einsum("bhtd,bhtd->bht", query.to(plan.dtype), expected_k)
-        stats = stats[..., d:]
-    if plan.columns is not None:
-        fused.masses = stats
-    plan.on_layer(layer, fused, LayerRows(query, key, key_bias, scale, plan.dtype))
+    plan.on_layer(layer, LayerRows(query, key, key_bias, scale, plan.dtype))
+    if plan.on_stack is not None:
+        lse = lse.to(plan.dtype)
+        entropy = None
+        if plan.entropy:  # H_i = lse_i - s q_i.E_i[k]
+            entropy = lse - scale * torch.einsum("bhtd,bhtd->bht", query.to(plan.dtype), stats[..., :d])
+            stats = stats[..., d:]
+        plan.add(layer, query, key, lse, entropy, stats if plan.columns is not None else None, scale)
     return out.transpose(1, 2).contiguous(), None

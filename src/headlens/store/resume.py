@@ -26,7 +26,9 @@ each part (a batch as ``[[sentence_id, window], ...]``, a skipped item as its se
 resume the stream is formed again, each committed step is checked against the record (a
 difference stops the resume) and skipped without a forward pass; the one exception is a batch
 holding a window of a long sentence (``--long window``) whose other windows come later: that same
-batch runs again and only those windows are kept.
+batch runs again and only those windows are kept. A run on a Ray cluster (``--engine ray``,
+docs/scale.md) records blocks of corpus items as its steps (``{"block": [first id, last id,
+size]}``); its parts always end with a block, so a committed block is passed over whole.
 """
 
 from __future__ import annotations
@@ -49,14 +51,17 @@ from .lock import acquire as _lock
 
 # options that do not change what a run computes: they may differ on resume
 FREE_OPTIONS = ("out", "overwrite", "resume", "progress", "threads", "keep_freed_memory", "annotation_cache", "cache_dir", "model",
-                "part_size")
+                "part_size", "ray_address", "workers", "gpus_per_worker")
 PART = layout.PART
 
 
-def step_key(item) -> int | list:
-    """How the plan records a step: a skipped item's sentence id, or a batch's [sentence_id, window] pairs."""
+def step_key(item) -> int | list | dict:
+    """How the plan records a step: a skipped item's sentence id, a batch's [sentence_id, window]
+    pairs, or a block of a scaled-out run as its own ``step_key()`` (runner/blocks.py)."""
     if isinstance(item, Skipped):
         return item.index
+    if hasattr(item, "step_key"):
+        return item.step_key()
     return [[e.sentence.index, e.window] for e in item]
 
 
@@ -81,6 +86,9 @@ def differences(old: dict, new: dict) -> list[str]:
     """The fields that make ``new`` compute something else than the stored run ``old``."""
     def config(m: dict) -> dict:
         c = {k: v for k, v in m.get("config", {}).items() if k not in FREE_OPTIONS}
+        c.setdefault("engine", "local")  # runs from before --engine were local
+        if c["engine"] == "local":  # blocks are a scaled-out run's steps only
+            c.pop("block_size", None)
         c["corpus"] = {k: v for k, v in (c.get("corpus") or {}).items() if k != "path"}
         return c
 
@@ -161,7 +169,7 @@ class ResumeState:
                 f"(recorded {str(self.plan[i])[:200]}, now {str(step_key(item))[:200]}); the corpus reading or the "
                 "tokenizer behaves differently than in the first session. Start the run again with --overwrite."
             )
-        if isinstance(item, Skipped):
+        if isinstance(item, Skipped) or hasattr(item, "step_key"):  # a block's parts end with it: all stored
             return []
         return [j for j, e in enumerate(item) if e.sentence.index not in self.stored]
 

@@ -22,12 +22,15 @@ def _cmd(args) -> int:
     from .stats import head_roles, save_roles, unsupported_claims
 
     run = open_run(args.run)
+    settings = RoleSettings.from_args(args)
+    made_as = run.manifest.get("config", {}).get("options", {}).get("roles", {}).get("replicate", "none")
+    if not args.replicate and made_as in REPLICATIONS and settings == RoleSettings():
+        args.replicate = made_as  # a run made with --replicate pande2021: the original's tests by default
+        print(f"the run was made with --replicate {made_as}: its tests by default (ddof=0, no correction, tau=3)")
     if args.replicate:
         settings = RoleSettings.replicate(args.replicate)
-    else:
-        settings = RoleSettings.from_args(args)
-        if settings != RoleSettings():
-            settings = settings.replace(name="custom")
+    elif settings != RoleSettings():
+        settings = settings.replace(name="custom")
     if args.name:
         settings = settings.replace(name=args.name)
     result = head_roles(run, settings)

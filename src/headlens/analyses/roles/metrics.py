@@ -33,7 +33,7 @@ from ...lazy import torch  # imported on first use: the names register without t
 
 from ...align.encode import CLS, SEP
 from ...errors import ConfigError
-from ...metrics.arcs import DEFAULT_RELATIONS, DIRECTIONS
+from ...metrics.arcs import DEFAULT_RELATIONS, DIRECTIONS, pair_means
 from ...metrics.fused import KEY_SETS, Fused, FusedView
 from ...metrics.registry import Metric, MetricFamily, MetricSet
 from ...metrics.view import AttentionView
@@ -107,21 +107,27 @@ def delimiter_fused(cls: bool, sep: bool) -> Fused:
     return Fused(score, sets)
 
 
-def _own_text(v, mass: torch.Tensor, entropy: torch.Tensor | None) -> torch.Tensor:
-    """The block sieve from each query's mass on the two texts [B, H, N, 2] (NaN for single sentences)."""
+def _own_text(v, mass: torch.Tensor, entropy: torch.Tensor | None, pande: bool = False) -> torch.Tensor:
+    """The block sieve from each query's mass on the two texts [B, H, N, 2] (NaN for single sentences).
+    ``pande``: the special tokens are queries too, [CLS] of the first text and every [SEP] of the
+    second (block_score.ipynb, calc_block_attn_score: ``tok_id < sep1_idx`` picks the first text)."""
     seg = v.segment.long()
     b, h, n, _ = mass.shape
     own = seg.clamp(min=0)  # [B, N]: the query's own text
+    queries = (seg >= 0) & v.valid
+    if pande:
+        own = torch.where(seg >= 0, seg, (v.kinds == SEP).long())
+        queries = v.valid
     own_mass = mass.gather(-1, own[:, None, :, None].expand(b, h, n, 1)).squeeze(-1)
     members = torch.stack([seg == 0, seg == 1], dim=-1).to(v.dtype)  # [B, N, 2]
     size = members.sum(1).gather(-1, own)  # [B, N]
     if entropy is not None:
         own_mass = own_mass * entropy
-    out = _relative(v, own_mass, size, (seg >= 0) & v.valid)
+    out = _relative(v, own_mass, size, queries)
     return out.masked_fill(~(v.segment == 1).any(-1)[:, None], NAN)
 
 
-def block(entropy_weighted: bool):
+def block(entropy_weighted: bool, pande: bool = False):
     def score(v: AttentionView) -> torch.Tensor:
         if v.segment is None:
             raise ValueError("the block role needs token segments")
@@ -131,32 +137,51 @@ def block(entropy_weighted: bool):
         seg = v.segment.long()
         members = torch.stack([seg == 0, seg == 1], dim=-1).to(v.attn.dtype)  # [B, N, 2]
         mass = torch.bmm(v.attn.reshape(b, h * n, n), members).view(b, h, n, 2)
-        return _own_text(v, mass, torch.special.entr(v.attn).sum(-1) if entropy_weighted else None)
+        return _own_text(v, mass, torch.special.entr(v.attn).sum(-1) if entropy_weighted else None, pande)
 
     return score
 
 
-def block_fused(entropy_weighted: bool) -> Fused:
+def block_fused(entropy_weighted: bool, pande: bool = False) -> Fused:
     sets = (KEY_SETS["token"]["segment0"], KEY_SETS["token"]["segment1"])
 
     def score(v: FusedView) -> torch.Tensor:
         if not bool((v.segment == 1).any()):
             return torch.full((v.valid.shape[0], v.layer.q.shape[1]), NAN, dtype=v.dtype, device=v.valid.device)
         mass = torch.stack([v.mass(ks) for ks in sets], dim=-1)
-        return _own_text(v, mass, v.entropy() if entropy_weighted else None)
+        return _own_text(v, mass, v.entropy() if entropy_weighted else None, pande)
 
     return Fused(score, sets, entropy=entropy_weighted)
 
 
-def syntactic(relation: str, direction: str, per_arc: bool = False):
+def first_occurrence_attention(v, direction: str) -> torch.Tensor:
+    """[B, H, K]: ``arc_attention`` with each arc end's tokens replaced by the first token of the
+    segment with the same id (Pande et al.'s list.index, B2), on both views; memoised on the view."""
+
+    def compute():
+        arcs = v.arcs
+        query, key = ((arcs.pair_dep_first, arcs.pair_head_first) if direction == "d2h"
+                      else (arcs.pair_head_first, arcs.pair_dep_first))
+        if isinstance(v, FusedView):
+            p = v.layer.gather(query, key)
+        else:
+            b, h, n, _ = v.attn.shape
+            p = v.attn.reshape(b, h, n * n).gather(2, (query * n + key)[:, None, :].expand(b, h, -1))
+        return pair_means(p, arcs)
+
+    return v._memo(("arc_attention_first", direction), compute)
+
+
+def syntactic(relation: str, direction: str, per_arc: bool = False, first: bool = False):
     """Works on both views: the arcs' word attention comes from the map or from the arcs' token pairs.
     ``per_arc``: a mean over the arcs (the d2h weights, one per arc) whatever the direction, as
-    Pande et al.'s Heads1.get_score averages h2d (``--role-h2d arc``)."""
+    Pande et al.'s Heads1.get_score averages h2d (``--role-h2d arc``). ``first``: arc ends at the
+    first occurrence of their tokens (``--role-bug-compatible``, B2)."""
 
     def score(v: AttentionView) -> torch.Tensor:
         if v.arcs is None:
             raise ValueError("the syntactic roles need the batch's arcs")
-        values = v.arc_attention(direction)  # [B, H, K], shared by every relation of the layer
+        values = first_occurrence_attention(v, direction) if first else v.arc_attention(direction)  # [B, H, K]
         weights = v.arcs.weights[(relation, "d2h" if per_arc else direction)]
         out = (values * weights[:, None, :]).sum(-1) * v.n[:, None]
         return out.masked_fill((weights.sum(-1) == 0)[:, None], NAN)
@@ -211,22 +236,40 @@ def role_metric_names(options=None) -> list[str]:
         if not re.fullmatch(r"[A-Za-z]+(?::[A-Za-z]+)?", str(rel)):
             raise ConfigError(f"relation {rel!r} is not a dependency label (e.g. nsubj, nmod:poss, dobj, all).")
     syn = [f"role_syn_{r}_{d}" for r in relations for d in DIRECTIONS]
-    if options is not None and options.h2d == "arc":  # Pande et al.'s mean over arcs (docs/fidelity.md, D7)
-        syn = [_per_arc(name) if name.endswith("_h2d") else name for name in syn]
+    per_arc = options is not None and options.h2d == "arc"  # Pande et al.'s mean over arcs (docs/fidelity.md, D7)
+    if options is not None and options.bug_compatible:  # arc ends by list.index (docs/fidelity.md, B2)
+        syn = [_pande(name, per_arc, True) for name in syn]
+    elif per_arc:
+        syn = [_pande(name, True, False) if name.endswith("_h2d") else name for name in syn]
     local_metric = f"role_local_w{width}"
     if options is not None and options.bug_compatible:  # Pande et al.'s window count (docs/fidelity.md, B1)
         local_metric = Metric(local_metric, "token", f"sieve score: attention to tokens within +-{width} relative to "
                               "uniform, with Pande et al.'s window count at the sequence end (--role-bug-compatible)",
                               local(width, True), ANALYSIS, {"width": width}, need=local_fused(width, True))
-    return [local_metric, *FIXED, *syn]
+    fixed = list(FIXED)
+    if options is not None and options.replicate == "pande2021":  # the original's block queries (docs/fidelity.md, D8)
+        fixed = [_pande_block(name) if name.startswith("role_block") else name for name in fixed]
+    return [local_metric, *fixed, *syn]
 
 
-def _per_arc(name: str) -> Metric:
+def _pande_block(name: str) -> Metric:
+    weighted = name == "role_block_h"
+    return Metric(name, "token", f"{FIXED[name][2]}; [CLS] and the [SEP]s are queries too (Pande et al.'s "
+                  "calc_block_attn_score: --replicate pande2021)", block(weighted, True), ANALYSIS,
+                  need=block_fused(weighted, True))
+
+
+def _pande(name: str, per_arc: bool, first: bool) -> Metric:
+    """A syntactic metric with Pande et al.'s averaging over arcs (h2d, ``per_arc``) and/or arc ends
+    by first occurrence (``first``, B2)."""
     m = re.fullmatch(SYN_PATTERN, name)
-    fn = syntactic(m["relation"], "h2d", per_arc=True)
-    return Metric(name, "token", f"sieve score: head -> dependent attention along {m['relation']} arcs relative to "
-                  "uniform, mean over arcs (Pande et al.'s code: --role-h2d arc)", fn, ANALYSIS,
-                  {"relation": m["relation"], "direction": "h2d"}, need=Fused(fn))
+    rel, direction = m["relation"], m["direction"]
+    fn = syntactic(rel, direction, per_arc=per_arc and direction == "h2d", first=first)
+    what = "dependent -> head" if direction == "d2h" else "head -> dependent"
+    how = (", mean over arcs (--role-h2d arc)" if per_arc and direction == "h2d" else "") + (
+        ", arc ends at the first occurrence of their tokens (--role-bug-compatible)" if first else "")
+    return Metric(name, "token", f"sieve score: {what} attention along {rel} arcs relative to uniform{how} "
+                  "(Pande et al.'s code)", fn, ANALYSIS, {"relation": rel, "direction": direction}, need=Fused(fn))
 
 
 METRICS.expand_with(role_metric_names)

@@ -8,7 +8,8 @@ from ...errors import ConfigError
 from ...metrics.arcs import DEFAULT_RELATIONS
 from ...options import DISTRIBUTION_FREE, Options, StatsOptions, option
 
-REPLICATIONS = ("pande2021",)
+REPLICATIONS = ("pande2021",)  # headlens roles RUN --replicate: the original's tests
+RUN_REPLICATIONS = ("none", "pande2021")  # headlens run --replicate: the original's scores
 H2D = ("head", "arc")  # how role_syn_<r>_h2d averages (docs/fidelity.md, D7)
 BLOCKS = ("role_block", "role_block_h")
 
@@ -20,11 +21,21 @@ class RolesOptions(Options):
     relations: tuple[str, ...] = option(DEFAULT_RELATIONS, "roles: dependency labels of the syntactic sieves "
                                         "('all' = every arc but punct)", flag="--relations")
     window: int = option(2, "roles: the local sieve window, +-k tokens", flag="--role-window")
-    h2d: str = option("head", "roles: the h2d syntactic score averages over head words (head: a mean over each head "
-                      "word of the mean over its dependents) or over arcs (arc: Pande et al.'s syntactic_score.ipynb, "
-                      "Heads1.get_score)", flag="--role-h2d", choices=H2D)
-    bug_compatible: bool = option(False, "roles: reproduce Pande et al.'s local-window count at the sequence end "
-                                  "(one too many for the last k tokens; docs/fidelity.md, B1)", flag="--role-bug-compatible")
+    replicate: str = option("none", "roles (headlens run --replicate pande2021): Pande et al.'s documented choices "
+                            "for the scores, h2d averaged over arcs unless --role-h2d says otherwise",
+                            choices=RUN_REPLICATIONS, cli=False)  # set by headlens run --replicate (cli/run.py)
+    h2d: str | None = option(None, "roles: the h2d syntactic score averages over head words (head: a mean over each "
+                             "head word of the mean over its dependents; the default) or over arcs (arc: Pande et al.'s "
+                             "syntactic_score.ipynb, Heads1.get_score; the default under --replicate pande2021)",
+                             flag="--role-h2d", choices=H2D)
+    bug_compatible: bool = option(False, "roles: reproduce Pande et al.'s bugs: the local-window count at the sequence "
+                                  "end (B1) and arc ends located by the first occurrence of each token (list.index, B2; "
+                                  "docs/fidelity.md)", flag="--role-bug-compatible")
+
+    def __post_init__(self) -> None:
+        if self.h2d is None:
+            object.__setattr__(self, "h2d", "arc" if self.replicate == "pande2021" else "head")
+        super().__post_init__()
 
     def check(self) -> None:
         if self.window < 1:

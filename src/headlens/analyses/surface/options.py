@@ -16,4 +16,5 @@ class SurfaceOptions(Options):
     replicate: str = option("none", "surface: follow the original code's definitions instead of headlens's; clark2019: "
                             "Clark et al.'s General_Analysis.ipynb (prev/next over N queries, punctuation = the tokens "
                             "'.' and ',', sep_sep divided by 2, smoothed entropy; word level with mode='first', "
-                            "the default word aggregation of such a run)", choices=REPLICATIONS)
+                            "the default word aggregation of such a run)", choices=REPLICATIONS,
+                            cli=False)  # headlens run --replicate, shared by the analyses (cli/run.py)

@@ -26,6 +26,7 @@ from ...lazy import torch  # imported on first use: the names register without t
 
 from ...align.encode import WORD
 from ...errors import ConfigError
+from ...metrics.arcs import EVERY
 from ...metrics.fused import Rows
 from ...metrics.registry import Metric, MetricFamily, MetricSet
 from ...metrics.view import AttentionView
@@ -81,10 +82,19 @@ def check_relations(relations) -> tuple[str, ...]:
     return tuple(dict.fromkeys(relations))
 
 
-def syntax_metric_names(options=None) -> list[str]:
-    """The metrics of ``--analyses syntax`` with ``options`` (a SyntaxOptions: relations; default SYNTAX_RELATIONS)."""
+def syntax_relations(options=None) -> tuple[str, ...]:
+    """The relations counted with ``options`` (a SyntaxOptions: relations; default SYNTAX_RELATIONS);
+    under ``replicate="clark2019"`` also ``every`` (every arc, punct too), from which Clark et al.'s
+    "all" is computed (analyses/syntax/clark.py)."""
     relations = check_relations((options.relations if options is not None else ()) or SYNTAX_RELATIONS)
-    return [f"dep_{r}_{d}" for r in relations for d in DIRECTIONS]
+    if getattr(options, "replicate", "none") == "clark2019" and "all" in relations and EVERY not in relations:
+        relations += (EVERY,)
+    return relations
+
+
+def syntax_metric_names(options=None) -> list[str]:
+    """The metrics of ``--analyses syntax`` with ``options`` (a SyntaxOptions)."""
+    return [f"dep_{r}_{d}" for r in syntax_relations(options) for d in DIRECTIONS]
 
 
 METRICS = MetricSet(ANALYSIS, syntax_metric_names)

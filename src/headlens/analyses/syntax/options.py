@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...errors import ConfigError
 from ...options import Options, StatsOptions, option
+
+REPLICATIONS = ("none", "clark2019")
 
 
 @dataclass(frozen=True)
@@ -13,12 +16,22 @@ class SyntaxOptions(Options):
 
     relations: tuple[str, ...] = option((), "syntax: dependency labels whose head accuracy is counted (default: Clark "
                                         "et al.'s table in UD names, and 'all')", flag="--syntax-relations")
+    replicate: str = option("none", "syntax (headlens run --replicate clark2019): evaluate as Clark et al.'s Syntax_Analysis.ipynb (evaluate_predictor, "
+                            "offset_predictor, the Table 1 loop): 'all' over every word (punct and root too), clipped "
+                            "offset baselines, ties to the last head and offset; word aggregation 'first' by default",
+                            choices=REPLICATIONS, cli=False)  # set by headlens run --replicate (cli/run.py)
+    bug_compatible: bool = option(False, "syntax: with --replicate clark2019, also drop the (predictor, relation) "
+                                  "cells with no error, as evaluate_predictor does (docs/fidelity.md, B3)",
+                                  flag="--syntax-bug-compatible")
 
     def check(self) -> None:
         from .metrics import check_relations
 
         if self.relations:
             check_relations(self.relations)
+        if self.bug_compatible and self.replicate == "none":
+            raise ConfigError("--syntax-bug-compatible (SyntaxOptions 'bug_compatible') reproduces a bug of Clark et "
+                              "al.'s evaluation; add --replicate clark2019 (SyntaxOptions replicate='clark2019').")
 
 
 @dataclass(frozen=True)

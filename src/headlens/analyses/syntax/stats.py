@@ -13,6 +13,10 @@ and the ``syntax`` collector's per-sentence arc and offset-baseline counts. For 
   accuracy is higher. Relations found in fewer than ``min_n`` sentences are not tested.
 - the best head of a relation is the (head, direction) with the highest accuracy; its CI is for
   that head's accuracy, but picking the best of many heads on the same data is optimistic.
+
+A run made with ``--replicate clark2019`` (``config.options.syntax.replicate`` in its manifest) is
+evaluated as Clark et al.'s notebook: "all" over every word, clipped baselines, their ties
+(analyses/syntax/clark.py); with ``bug_compatible`` also B3.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import pyarrow as pa
 
 from ...errors import RunStoreError
 from ...heads import head_of
+from ...metrics.arcs import EVERY
+from .clark import all_counts, best_offset, head_key, kept
 from .metrics import DIRECTIONS
 from ...stats import Family, paired_ratio_bootstrap, paired_ratio_normal
 from ...store import Run, head_label, layout
@@ -45,7 +51,8 @@ class SyntaxResult:
 
 def _spill_counts(run: Run, cols: ScoreColumns) -> tuple[list[str], list[int]]:
     """Write the syntax collector's per-sentence counts [arcs, hits of each offset] of every relation
-    into ``cols`` (level "counts", one metric per relation), part by part; (relations, offsets)."""
+    into ``cols`` (level "counts", one metric per relation), and its words attached to ROOT
+    (metric "roots", zeros for a run made without them), part by part; (relations, offsets)."""
     run._verified(layout.collect_dir("syntax") + "/")
     relations = offsets = None
     for number, start, ids in cols.parts:
@@ -55,6 +62,7 @@ def _spill_counts(run: Run, cols: ScoreColumns) -> tuple[list[str], list[int]]:
                                 "(--analyses syntax); run it again with that analysis.")
         with np.load(path) as z:
             part_ids, counts = z["sentence_ids"], z["counts"]  # [S, R, 1 + offsets]
+            roots = z["roots"] if "roots" in z.files else np.zeros((len(part_ids), counts.shape[2]), np.int64)
             relations, offsets = [str(r) for r in z["relations"]], [int(o) for o in z["offsets"]]
         order = np.argsort(part_ids)
         if not np.array_equal(part_ids[order], ids):
@@ -62,25 +70,26 @@ def _spill_counts(run: Run, cols: ScoreColumns) -> tuple[list[str], list[int]]:
                                 f"{len(ids)} analysed; the run directory is inconsistent. Run it again with --overwrite.")
         for r, rel in enumerate(relations):
             cols.write(f"counts:{rel}", "counts", start, counts[order, r, :])
+        cols.write("roots", "counts", start, roots[order])
     if relations is None:
         raise RunStoreError(f"run {run.path} has no committed parts: nothing to test.")
     return relations, offsets
 
 
-def _hit_blocks(cols: ScoreColumns, run: Run, relation: str, arcs: np.ndarray):
-    """(direction, first column, hits [sentences with an arc, columns]) blocks of the relation's heads."""
+def _hit_blocks(cols: ScoreColumns, run: Run, relation: str, arcs: np.ndarray, present: np.ndarray):
+    """(direction, first column, hits [present sentences, columns]) blocks of the relation's heads;
+    ``arcs``: the arcs its hit counts cover (checked against the scores)."""
     names = [f"dep_{relation}_{d}" for d in DIRECTIONS]
     missing = [n for n in names if n not in run.metrics]
     if missing:
         raise RunStoreError(f"run {run.path} has no {', '.join(missing)} scores; run it with --analyses syntax.")
-    present = arcs > 0
     step = cols.step(int(present.sum()))
     for d, n in enumerate(names):
         for start in range(0, cols.width, step):
             block = cols.read(n, start, min(cols.width, start + step))
             absent = arcs == 0
             block[absent] = np.nan_to_num(block[absent], nan=0.0)  # a sentence without the arc has no score
-            if np.isnan(block[present]).any() or (block[absent] != 0).any():
+            if np.isnan(block[arcs > 0]).any() or (block[absent] != 0).any():
                 raise RunStoreError(f"{run.path}: the {n} scores and the collector's arc counts disagree.")
             yield d, start, block[present]
 
@@ -96,28 +105,40 @@ def _compare(den, num_a, hits, s: SyntaxSettings):
 def dependency_accuracy(run: Run, settings: SyntaxSettings | None = None) -> SyntaxResult:
     s = settings or SyntaxSettings()
     heads = int(run.manifest["model"]["num_heads"])
+    replicate = run.manifest.get("config", {}).get("options", {}).get("syntax", {})
+    clark, bug = replicate.get("replicate") == "clark2019", bool(replicate.get("bug_compatible"))
     rows, base_rows, members, p_all, methods = [], [], [], [], set()
     dep = [m for m in run.metrics if m.startswith("dep_")]
     with ScoreColumns(run, dep) as cols:  # one scan of the store for every relation
         relations, offsets = _spill_counts(run, cols)
         for rel in relations:
-            counts = cols.read(f"counts:{rel}", 0, 1 + len(offsets), "counts")
-            arcs, hits = counts[:, 0], counts[:, 1:]
-            total = int(arcs.sum())
-            for o, off in enumerate(offsets):
-                base_rows.append({"relation": rel, "offset": off, "hits": int(hits[:, o].sum()), "arcs": total,
-                                  "accuracy": hits[:, o].sum() / total if total else None})
-            if total == 0:
+            if rel == EVERY and clark:
                 continue
-            best_o = int(np.argmax(hits.sum(0)))
+            counts = cols.read(f"counts:{rel}", 0, 1 + len(offsets), "counts")
+            source, scored = rel, counts[:, 0]  # the metrics' relation and its arcs (what its hit counts cover)
+            arcs, hits = counts[:, 0], counts[:, 1:]
+            if clark and rel == "all":
+                every = cols.read(f"counts:{EVERY}", 0, 1 + len(offsets), "counts")
+                roots = cols.read("roots", 0, 1 + len(offsets), "counts")
+                source, scored = EVERY, every[:, 0]
+                arcs, hits = all_counts(every[:, None, :], roots, [EVERY])
+            total = int(arcs.sum())
+            keep_offset = kept(hits.sum(0), total, bug)
+            for o, off in enumerate(offsets):
+                if keep_offset[o]:
+                    base_rows.append({"relation": rel, "offset": off, "hits": int(hits[:, o].sum()), "arcs": total,
+                                      "accuracy": hits[:, o].sum() / total if total else None})
+            best_o = best_offset(hits.sum(0), keep_offset) if clark else int(np.argmax(hits.sum(0)))
+            if total == 0 or best_o is None:
+                continue
             present = arcs > 0
             tested = int(present.sum()) >= s.min_n
             large = int(present.sum()) > s.boot_max_n
             methods.add(f"normal approximation (sentences > {s.boot_max_n})" if large else "paired bootstrap")
-            for d, start, head_hits in _hit_blocks(cols, run, rel, arcs):
+            for d, start, head_hits in _hit_blocks(cols, run, source, scored, present):
                 cmp = _compare(arcs[present], hits[present, best_o], head_hits, s)
-                for j in range(head_hits.shape[1]):
-                    layer, head = head_of(start + j, heads)
+                for j in np.flatnonzero(kept(head_hits.sum(0), total, bug)):
+                    layer, head = head_of(start + int(j), heads)
                     members.append(f"{rel}/{head_label(layer, head)}/{DIRECTIONS[d]}")
                     p_all.append(cmp.p[j] if tested else np.nan)
                     rows.append({
@@ -141,7 +162,7 @@ def dependency_accuracy(run: Run, settings: SyntaxSettings | None = None) -> Syn
     best = []
     for rel in dict.fromkeys(r["relation"] for r in rows):
         cells = [r for r in rows if r["relation"] == rel]
-        best.append(max(cells, key=lambda r: (r["accuracy"], -r["layer"], -r["head"])))
+        best.append(max(cells, key=head_key if clark else lambda r: (r["accuracy"], -r["layer"], -r["head"])))
     return SyntaxResult(s, pa.Table.from_pylist(rows), pa.Table.from_pylist(best), pa.Table.from_pylist(base_rows),
                         family.to_dict(), method)
 

@@ -257,6 +257,7 @@
       ["dtype / device", r.model.dtype + " / " + r.model.device], ["tokenizer", r.tokenizer],
       ["corpus", r.corpus.path], ["corpus sha256", r.corpus.sha256], ["format", r.corpus.format],
       ["annotator", r.annotator], ["analyses", (r.analyses || []).join(", ")], ["word aggregation", r.word_aggregation],
+      ["original code replicated", r.replicate || "none (headlens's definitions; docs/fidelity.md)"],
       ["sentences", (c.analysed || 0) + " analysed, " + (c.skipped || 0) + " skipped of " + (c.read || 0) + " read; " + (c.tokens || 0) + " tokens"],
       ["error", r.error || undefined]
     ]));
@@ -402,6 +403,16 @@
   }
   function range(n) { var r = []; for (var i = 0; i < n; i++) r.push(i); return r; }
 
+  // model view, token/word toggle, q.k view and before/after (views.js)
+  var modelViewApi = null;
+  function modelView() {
+    var s = section("model-view", "Model view: every head; tokens or words; q.k; before / after", "Model view");
+    var hv = D.head_view || { sentences: [] };
+    if (!hv.sentences.length) { note(s, "No sentence has stored maps (headlens run --store-maps IDS stores them).", "absent"); return; }
+    modelViewApi = headlensViews({ el: el, sv: sv, add: add, fmt: fmt, note: note, select: select, tooltip: tooltip, lerp: lerp,
+      diverging: diverging, legendBar: legendBar, decodeF16: decodeF16, headLabel: headLabel, layers: L, heads: H }).modelView(s, hv);
+  }
+
   // roles
   function roles() {
     eachOutput("roles", "Head roles", "Roles", function (s, o, v) {
@@ -539,7 +550,7 @@
   function compare() {
     eachOutput("compare", "Compare: before / after", "Compare", function (s, o, v, n) {
       add(s, el("h3", null, o.name + " (" + o.source + ")"));
-      note(s, "delta = after - before, paired over " + fmt(v.sentences_paired) + " sentences. before: " + ((v.before || {}).path || "?") + " (" + ((v.before || {}).model || "?") + "); after: " + ((v.after || {}).path || "?") + " (" + ((v.after || {}).model || "?") + "). " + (v.decision || "") + ".");
+      note(s, "Click a head to see its before and after maps in the model view. delta = after - before, paired over " + fmt(v.sentences_paired) + " sentences. before: " + ((v.before || {}).path || "?") + " (" + ((v.before || {}).model || "?") + "); after: " + ((v.after || {}).path || "?") + " (" + ((v.after || {}).model || "?") + "). " + (v.decision || "") + ".");
       if (v.forced_despite && v.forced_despite.length) note(s, "compared despite: " + v.forced_despite.join("; "));
       if (v.margins) note(s, v.margins + ".");
       Object.keys(v.verdicts || {}).forEach(function (level) {
@@ -557,6 +568,7 @@
         Object.keys(p.changed).forEach(function (k) { marks[k] = "changed: " + p.changed[k]; });
         holder.textContent = "";
         add(holder, heatmap(p.delta, { diverging: true, marks: marks, id: "compare-heatmap-" + n,
+          onClick: function (k) { if (modelViewApi) modelViewApi.show(Math.floor(k / H), k % H); },
           tip: function (k) { return [headLabel(k) + "  " + m, "before " + fmt(p.before[k]) + ", after " + fmt(p.after[k]), "delta " + fmt(p.delta[k]) + ", q " + fmtP(p.q[k]),
             (p.verdict ? (p.verdict[k] || "") : "") + (p.margin ? " (margin " + fmt(p.margin[k]) + ")" : "")]; } }));
       }
@@ -682,6 +694,6 @@
   }
 
   document.getElementById("title").textContent = D.title;
-  provenance(); heads(); headView(); roles(); syntax(); cluster(); categories(); compare(); patterns(); ablation(); decomposition(); tables();
+  provenance(); heads(); headView(); modelView(); roles(); syntax(); cluster(); categories(); compare(); patterns(); ablation(); decomposition(); tables();
   document.documentElement.setAttribute("data-ready", "1");
 })();

@@ -1,0 +1,219 @@
+"""The layers analysis: the seeded sample (any order, any batching, resume), the probes, the
+structural probe on a planted tree, linear CKA's invariances, context sensitivity."""
+
+import numpy as np
+import pytest
+
+import headlens
+from headlens.analyses.layers.data import read
+from headlens.analyses.layers.sample import Budget, prefix
+from headlens.runner.engine import Engine
+import test_runner
+from test_runner import LINES, corpus  # noqa: F401 - the plain-text corpus fixture
+
+
+def _run(tiny_bert_dir, corpus, out, **kw):
+    return test_runner._run(tiny_bert_dir, corpus, out, analyses=("layers",), dtype="float64",
+                            options={"layers": {"max_words": 60, "max_sentences": 10}}, **kw)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_budget_keeps_the_key_order_prefix_whatever_the_order_of_arrival(seed):
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 30, 200)
+    budget = Budget(300, seed)
+    kept, order = {}, rng.permutation(200)
+    for chunk in np.array_split(order, 7):  # seven parts
+        for sid in chunk:
+            budget.offer(int(sid), int(sizes[sid]), lambda sid=sid: int(sid))
+        kept.update({s: k for s, k, _ in budget.fresh()})
+    held = set(budget.held)
+    ids = np.arange(200)
+    from headlens.analyses.layers.sample import keys
+    want = set(prefix(keys(seed, ids), ids, sizes, 300).tolist())
+    assert held == want and sizes[list(want)].sum() <= 300
+    assert want <= set(kept)  # the parts hold the sample (and maybe more)
+    got = np.array(sorted(kept))
+    assert set(got[prefix(keys(seed, got), got, sizes[got], 300)].tolist()) == want
+    # a larger budget keeps more; another seed another sample
+    assert len(prefix(keys(seed, ids), ids, sizes, 600)) > len(want)
+    assert set(prefix(keys(seed + 10, ids), ids, sizes, 300).tolist()) != want
+
+
+def _same(a, b):
+    (wa, sa), (wb, sb) = read(a), read(b)
+    np.testing.assert_array_equal(wa.sentences, wb.sentences)
+    np.testing.assert_array_equal(wa.index, wb.index)
+    np.testing.assert_array_equal(wa.form, wb.form)
+    np.testing.assert_allclose(wa.vectors.astype(float), wb.vectors.astype(float), rtol=2e-3, atol=2e-3)
+    np.testing.assert_array_equal(sa.ids, sb.ids)
+    np.testing.assert_allclose(sa.vectors.astype(float), sb.vectors.astype(float), rtol=2e-3, atol=2e-3)
+
+
+def test_the_sample_does_not_depend_on_batching_nor_on_resume(tiny_bert_dir, corpus, tmp_path, monkeypatch):
+    a = _run(tiny_bert_dir, corpus, tmp_path / "a", max_tokens=16, part_size=3)
+    words, sentences = read(a)
+    assert 0 < len(words.form) <= 60 and len(sentences.ids) == 10
+    assert words.vectors.dtype == np.float16 and words.vectors.shape[1] == 3  # embeddings + 2 layers
+    assert len(np.unique(words.sentences)) < len(LINES)  # a sample, not everything
+    _same(a, _run(tiny_bert_dir, corpus, tmp_path / "b", max_tokens=4096, sort_window=3))
+    calls, score = {"n": 0}, Engine.score
+
+    def flaky(self, batch, keep=()):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise RuntimeError("device lost")
+        return score(self, batch, keep)
+
+    monkeypatch.setattr(Engine, "score", flaky)
+    with pytest.raises(RuntimeError, match="device lost"):
+        _run(tiny_bert_dir, corpus, tmp_path / "c", max_tokens=40, part_size=2)
+    monkeypatch.setattr(Engine, "score", score)
+    _same(a, _run(tiny_bert_dir, corpus, tmp_path / "c", max_tokens=40, part_size=2, resume=True))
+
+
+def test_word_vectors_are_the_mean_of_their_sub_tokens(tiny_bert_dir, corpus, tmp_path):
+    run = _run(tiny_bert_dir, corpus, tmp_path / "r")
+    words, _ = read(run)
+    from headlens.models import load_model
+    import torch
+
+    lm = load_model(tiny_bert_dir, dtype="float64")
+    sid = int(words.sentences[0])
+    text = LINES[sid]
+    enc = lm.tokenizer(text, return_tensors="pt")
+    with torch.no_grad():
+        hidden = lm.model(**enc, output_hidden_states=True).hidden_states
+    ids = enc.word_ids()
+    mine = words.vectors[words.sentences == sid].astype(float)
+    for w in range(mine.shape[0]):
+        tokens = [t for t, i in enumerate(ids) if i == w]
+        want = np.stack([h[0, tokens].mean(0).numpy() for h in hidden])
+        np.testing.assert_allclose(mine[w], want, rtol=2e-3, atol=2e-3)
+
+
+
+
+@pytest.fixture(scope="module")
+def gold_run(tiny_bert_dir, tmp_path_factory):
+    import os
+
+    corpus = os.path.join(os.path.dirname(headlens.__file__), "data", "en_ewt-ud-dev-sample.conllu")
+    return headlens.run(out=str(tmp_path_factory.mktemp("gold") / "r"), model=tiny_bert_dir, corpus=corpus,
+                        progress=False, analyses=("layers",), options={"layers": {"max_words": 2000}})
+
+
+def test_probes_on_a_random_model_have_their_intervals_baselines_and_controls(gold_run):
+    result = headlens.layers(gold_run, n_boot=200, save=True)
+    upos = result.tables["upos"].to_pylist()
+    info = result.summary["probes"]["upos"]
+    assert [r["layer"] for r in upos] == [0, 1, 2] and info["classes"] > 10
+    for r in upos:
+        assert r["accuracy_low"] <= r["accuracy"] <= r["accuracy_high"]
+        assert r["control_low"] <= r["control"] <= r["control_high"]
+        assert r["accuracy"] > info["majority_accuracy"]  # word identity alone beats the majority class
+        assert abs(r["selectivity"]) < 0.1  # a random model: the probe does no better than memorising types
+    assert {"relation", "structural"} <= set(result.tables) and not result.summary["skipped"]
+    for r in result.tables["structural"].to_pylist():
+        assert 0 <= r["uuas_low"] <= r["uuas"] <= r["uuas_high"] <= 1 and -1 <= r["spearman"] <= 1
+    tables, params = __import__("headlens.store.outputs", fromlist=["x"]).read_outputs(gold_run, "layers")
+    assert set(tables) >= {"upos", "relation"} and params["words"] <= 2000
+
+
+def test_the_split_never_puts_a_sentence_on_both_sides():
+    from headlens.analyses.layers.probes import control_labels, split
+
+    ids = np.repeat(np.arange(50), 7)
+    test = split(ids, 0.2, 0)
+    assert len(test) == 10 and len(set(test) & set(np.setdiff1d(ids, test))) == 0
+    types = np.asarray(["a", "b", "a", "c", "b", "a"])
+    control = control_labels(types, np.asarray(["X", "Y", "X", "Y", "X", "Z"]), 0)
+    assert control[0] == control[2] == control[5] and control[1] == control[4]  # one label per type
+    with pytest.raises(ValueError, match="at least 2 sampled sentences"):
+        split(np.zeros(5, np.int64), 0.2, 0)
+
+
+def test_plain_text_gets_a_clear_message_for_the_syntax_probes(tiny_bert_dir, corpus, tmp_path):
+    result = headlens.layers(_run(tiny_bert_dir, corpus, tmp_path / "r"), n_boot=50)
+    assert set(result.summary["skipped"]) == {"upos", "relation", "structural"}
+    assert all("gold syntax" in why and "spacy" in why for why in result.summary["skipped"].values())
+
+
+def _planted(n_sentences: int, seed: int):
+    """Sentences whose vectors hold a tree metric in 24 of 48 dimensions: each word is the sum of
+    orthonormal edge vectors on its path from the root, so the squared distance is the tree distance;
+    the other dimensions are large noise."""
+    rng = np.random.default_rng(seed)
+    sentences, heads = [], []
+    for _ in range(n_sentences):
+        n = int(rng.integers(6, 12))
+        h = np.asarray([-1] + [int(rng.integers(0, i)) for i in range(1, n)])
+        perm = rng.permutation(n)  # the root anywhere, heads renumbered
+        inv = np.argsort(perm)
+        h = np.asarray([-1 if h[inv[i]] < 0 else perm[h[inv[i]]] for i in range(n)])
+        basis = np.linalg.qr(rng.normal(size=(24, 24)))[0][:, :n]  # an orthonormal vector per word's edge
+        x = np.zeros((n, 48))
+        for i in range(n):
+            j = i
+            while h[j] >= 0:
+                x[i, :24] += basis[:, j]
+                j = h[j]
+        x[:, 24:] = rng.normal(scale=3.0, size=(n, 24))
+        sentences.append(x.astype(np.float32))
+        heads.append(h)
+    return sentences, heads
+
+
+def test_the_structural_probe_recovers_a_planted_tree_metric():
+    from headlens.analyses.layers.structural import evaluate, train, tree_distances
+
+    train_x, train_h = _planted(200, 0)
+    b = train(train_x, [tree_distances(h) for h in train_h], rank=24, epochs=60, seed=0, lr=1e-2)
+    test_x, test_h = _planted(30, 1)
+    got = evaluate(b, test_x, test_h)
+    assert got["correct"].sum() / got["edges"].sum() == 1.0  # UUAS
+    assert np.nanmean(got["spearman"]) > 0.95
+    assert np.nanmean(got["raw_spearman"]) < 0.5  # the noise hides the tree from the plain distance
+
+
+def test_linear_cka_is_one_on_itself_invariant_to_rotation_and_scale_not_to_any_linear_map():
+    from headlens.analyses.layers.geometry import linear_cka
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 20)) @ rng.normal(size=(20, 20))  # correlated features
+    q = np.linalg.qr(rng.normal(size=(20, 20)))[0]
+    assert linear_cka(x, x) == pytest.approx(1.0, abs=1e-12)
+    assert linear_cka(x, 3.7 * x @ q) == pytest.approx(1.0, abs=1e-10)
+    m = np.diag(np.geomspace(0.05, 20, 20)) @ rng.normal(size=(20, 20))  # invertible, far from orthogonal
+    assert abs(np.linalg.det(m)) > 1e-6 and linear_cka(x, x @ m) < 0.95
+    y = rng.normal(size=(300, 20))
+    assert linear_cka(x, y) < 0.3  # unrelated features
+    with pytest.raises(ValueError, match="same items"):
+        linear_cka(x, y[:10])
+
+
+def test_context_sensitivity_tells_fixed_from_contextual_vectors():
+    from headlens.analyses.layers.geometry import context_sensitivity
+
+    rng = np.random.default_rng(0)
+    sentences = np.repeat(np.arange(60), 8)
+    types = rng.integers(0, 20, len(sentences)).astype(str)
+    static = rng.normal(size=(20, 16))[types.astype(int)]  # layer 0: the type's vector whatever the context
+    context = rng.normal(size=(60, 16))[sentences] + 0.3 * rng.normal(size=(len(sentences), 16))  # layer 1: the sentence's
+    rows = context_sensitivity(np.stack([static, context], 1), sentences, types, 0)
+    assert rows[0]["self_similarity"] == pytest.approx(1.0) and rows[0]["types"] == 20
+    assert rows[1]["self_similarity_adjusted"] < 0.2 < rows[0]["self_similarity_adjusted"]
+    assert rows[1]["intra_similarity_adjusted"] > rows[0]["intra_similarity_adjusted"] + 0.3
+
+
+def test_compare_matches_words_and_gives_cka_one_against_itself(gold_run, capsys):
+    from headlens.analyses.layers.compare import compare
+    from headlens.cli import main
+
+    table, summary = compare(gold_run, gold_run)
+    rows = table.to_pylist()
+    assert len(rows) == 9 and summary["words"] == summary["words_a"]
+    assert all(r["cka"] == pytest.approx(1.0) for r in rows if r["layer_a"] == r["layer_b"])
+    assert main(["layers", "compare", gold_run.path, gold_run.path, "--name", "self"]) == 0
+    assert main(["layers", "compare", gold_run.path]) != 0
+    assert "takes two runs (RUN_A RUN_B)" in capsys.readouterr().err
