@@ -213,12 +213,12 @@ def _svg_texts(path: str) -> str:
 
 @pytest.fixture(scope="module")
 def figures(data, tmp_path_factory):
-    """Every figure (--all) of five metrics (every metric: a minute more, the same code), the curated set
+    """Every figure (--all) of six metrics (every metric: a minute more, the same code), the curated set
     (the default) and the figures of one metric."""
     from headlens.report.figures import draw_all
 
     out = tmp_path_factory.mktemp("figures")
-    few = ["cls", "prev", "entropy", "dep_all_d2h", "cat_pref"]
+    few = ["cls", "prev", "entropy", "dep_all_d2h", "dep_all_h2d", "cat_pref"]
     return {"every": draw_all(data, str(out / "a"), "svg", dpi=72, heads=["L3H4"], metrics=few),
             "curated": draw_all(data, str(out / "c"), "svg", dpi=72, curated=True),
             "cls": draw_all(data, str(out / "m"), "svg", dpi=72, metrics=["cls"])}
@@ -259,8 +259,9 @@ def test_cluster_labels_do_not_overlap(data, tmp_path, monkeypatch):
 
 def test_figures_default_to_a_curated_set_and_filters_reach_every_kind(figures):
     curated, every = figures["curated"], figures["every"]
-    assert 6 <= len(curated) <= 14 < len(every)
-    assert sum(f.view.startswith("heads ") for f in curated) == 3
+    assert 6 <= len(curated) <= 14
+    assert sum(f.view.startswith("heads ") for f in curated) == 3 < sum(f.view.startswith("heads ") for f in every)
+    assert sum(f.view.startswith("ablation") for f in curated) == 1 < sum(f.view.startswith("ablation") for f in every)
     assert {f.view.split()[0] for f in curated} == {f.view.split()[0] for f in every}  # every kind, fewer of each
     only = figures["cls"]
     compared = [f.view for f in only if f.view.startswith("compare")]

@@ -42,14 +42,20 @@ def data(tmp_path_factory):
 @pytest.fixture(scope="module")
 def svg_files(data, tmp_path_factory):
     """Every view drawn once as SVG, read by the two tests below that check SVG files."""
-    return draw_all(data, str(tmp_path_factory.mktemp("svg")), "svg", dpi=150, metrics=METRICS, heads=[(0, 0), (2, 3)])
+    return draw_all(data, str(tmp_path_factory.mktemp("svg")), "svg", dpi=150, metrics=_metrics(data), heads=[(0, 0), (2, 3)])
+
+
+def _metrics(data) -> list[str]:
+    """METRICS, the compared ones and dep_all_*: --metrics applies to the comparison and syntax figures too."""
+    compared = data["sections"]["compare"][0]["view"]["metrics"]
+    return METRICS + [m for m in compared if m not in METRICS] + ["dep_all_d2h", "dep_all_h2d"]
 
 
 def _expected(data) -> dict[str, int]:
     """view name prefix -> panels, from the data the figures are drawn from."""
     compare = data["sections"]["compare"][0]["view"]
     changed = [m for m in compare["metrics"] if compare["per_metric"][m]["changed"]] or compare["metrics"][:1]
-    out = {f"heads {m}": 1 for m in METRICS}
+    out = {f"heads {m}": 1 for m in _metrics(data)}
     out.update({f"head view sentence {s} L1H1": 1 for s in (0, 1)})
     out.update({f"head view sentence {s} L3H4": 1 for s in (0, 1)})
     out.update({"roles default": 2, "syntax default": 1, "cluster default": 1, "categories default": LAYERS,
@@ -67,7 +73,7 @@ def _svg_panels(path: str) -> int:
 
 @pytest.mark.parametrize("fmt", ["svg", "png", "pdf"])
 def test_one_file_per_view_that_opens_with_its_panels(data, svg_files, tmp_path, fmt):
-    files = svg_files if fmt == "svg" else draw_all(data, str(tmp_path), fmt, dpi=150, metrics=METRICS, heads=[(0, 0), (2, 3)])
+    files = svg_files if fmt == "svg" else draw_all(data, str(tmp_path), fmt, dpi=150, metrics=_metrics(data), heads=[(0, 0), (2, 3)])
     expected = _expected(data)
     assert {f.view: f.panels for f in files} == expected
     assert len({f.path for f in files}) == len(files)
