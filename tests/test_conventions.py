@@ -18,7 +18,7 @@ from report_runs import HEADS, LAYERS, report_runs
 
 from headlens.cli import main
 from headlens.errors import ConfigError
-from headlens.heads import head_label, layer_label, parse_head, parse_heads, parse_layer
+from headlens.heads import head_index, head_label, layer_label, parse_head, parse_heads, parse_layer
 from headlens.units import format_fraction, format_p
 
 LABEL = re.compile(r"^L\d+H\d+$")
@@ -194,6 +194,19 @@ def test_report_data_follows_the_conventions(data):
     assert panel["underpowered"][6] and not panel["underpowered"][5]  # the flag reaches the report
     assert [r[-1] for r in panel["other"]][1] == "underpowered" and panel["other"][0][0] == "L1, all heads"
     assert "task-agnostic" not in json.dumps(data["sections"].get("categories", []))
+
+
+def test_dep_accuracy_in_the_report_is_the_syntax_analysis_accuracy(run, data):
+    from headlens.store.outputs import read_outputs
+
+    tables, _ = read_outputs(run, "syntax")
+    rows = [r for r in tables["heads"].to_pylist() if r["relation"] == "all"]
+    assert rows
+    for r in rows:
+        v = data["values"][f"dep_all_{r['direction']}"]
+        k = head_index(r["layer"], r["head"], HEADS)
+        assert (v["hits"][k], v["arcs"][k]) == (r["hits"], r["arcs"])
+        assert v["mean"][k] == pytest.approx(r["accuracy"], abs=1e-3)
 
 
 def test_sql_views_label_heads_from_the_0_based_columns(run):
