@@ -98,6 +98,14 @@ figures:
     beyond its scoring; see ``ray_scale.py`` and docs/scale.md. Needs Ray (``pip install
     'headlens[ray]'``); without it an INFO line says so.
 
+12. ``figures_curated_vs_all`` (target <= 0.15): the wall time of ``headlens figures RUN`` (the
+   curated default set, about 10 files) over that of ``headlens figures RUN --all`` (every view), each
+   a fresh process timed from spawn to exit, on a run of the 2,001 dev sentences with the analyses
+   the embedded corpus allows (surface, roles, syntax, cluster, categories, patterns; 3 stored maps).
+   The issue's goal, under 30 s for the default on 2k sentences, is ``figures_curated_seconds``
+   (INFO, with ``figures_all_seconds`` and the file counts); 0.15 is 30 s over the 225 s that the
+   old default (every view) took. One round each (quick: 200 sentences).
+
 Output: INFO lines (raw throughputs, times, memory), then one line per figure,
 ``BENCH <name> <value> target <op> <value>``; the same, with the environment (versions, threads,
 device, CPU model, date), goes to ``bench-results.json`` in the repository root. ``--quick`` runs
@@ -152,7 +160,8 @@ class Sizes:
 
 
 GROUPS = ("memory", "resume", "throughput", "store", "decomposition", "attribution", "mpnet", "startup", "lengths",
-          "scale", "ray")  # --only picks among them
+          "scale", "ray", "figures")  # --only picks among them
+FIGURES_RUN = ("surface", "roles", "syntax", "cluster", "categories", "patterns")  # figure 12: what the gold corpus allows
 FULL = Sizes(throughput=None, baseline=2000, memory_small=1000, memory_large=20000,
              baseline_memory=(1000, 2000), warmup=200, repeats_plain=5, repeats_baseline=3)
 QUICK = Sizes(throughput=200, baseline=100, memory_small=100, memory_large=1000,
@@ -632,6 +641,30 @@ def bench_startup(sizes: Sizes, report: Report) -> Figure:
     return Figure("startup_help_vs_bare", help_s / bare_s, "<=", 2.0)
 
 
+def bench_figures(args, sizes: Sizes, report: Report, tmp: str) -> Figure:
+    """Figure 12: ``headlens figures`` (curated default) over ``headlens figures --all``, fresh processes."""
+    import headlens
+
+    n = sizes.throughput
+    log(f"figure 12: a run of {n or 'all'} dev sentences with {', '.join(FIGURES_RUN)}, then `headlens figures` twice")
+    started = time.perf_counter()
+    run = headlens.run(out=os.path.join(tmp, "figures-run"), corpus=corpus_spec(n), analyses=FIGURES_RUN, progress=False,
+                       threads=args.threads, device=args.device)
+    report.add("figures_run_seconds", time.perf_counter() - started)
+    seconds, files = {}, {}
+    for name, extra in (("curated", []), ("all", ["--all"])):
+        out = os.path.join(tmp, f"figures-{name}")
+        argv = [sys.executable, "-c", "import sys; from headlens.cli import main; sys.exit(main())", "figures", run.path,
+                "--out", out, *extra]
+        started = time.perf_counter()
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": SRC})
+        seconds[name] = time.perf_counter() - started
+        files[name] = len(os.listdir(out))
+        report.add(f"figures_{name}_seconds", seconds[name])
+        report.add(f"figures_{name}_files", files[name])
+    return Figure("figures_curated_vs_all", seconds["curated"] / seconds["all"], "<=", 0.15)
+
+
 # --- main ---------------------------------------------------------------------------------------
 
 def _synthetic(out: str, sentences: int, **options) -> str:
@@ -743,6 +776,8 @@ def main(argv: list[str] | None = None) -> int:
             report.figures.extend(bench_lengths(args, sizes, report, tmp))
         if "ray" in only:
             report.figures.extend(bench_scale_out(args, sizes, report, tmp))
+        if "figures" in only:
+            report.figures.append(bench_figures(args, sizes, report, tmp))
         report.figures.extend(f for f in (memory, resume, startup, *scale) if f is not None)
     env["load_average_end"] = os.getloadavg()
     write_results(args.output, report, args, sizes, env)

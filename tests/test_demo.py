@@ -7,10 +7,11 @@ import re
 
 import pyarrow.parquet as pq
 import pytest
-from test_report_browser import CHROMIUM, _browser_or_skip
+from browser import open_page
 
 from headlens.cli import main
 from headlens.heads import head_label
+from headlens.units import TINY_P
 
 LIMIT = 40
 
@@ -32,7 +33,7 @@ def _table(run: str, analysis: str, name: str) -> list[dict]:
 
 
 def _q(text: str) -> float:
-    return 0.0 if text == "< 1e-300" else float(text)
+    return 0.0 if text == TINY_P else float(text)
 
 
 @pytest.mark.integration
@@ -63,22 +64,12 @@ def test_demo_findings_come_from_the_stored_tables(demo):
 @pytest.mark.integration
 def test_demo_report_has_content_for_every_analysis_it_ran(demo):
     run, _ = demo
-    _browser_or_skip()
-    from playwright.sync_api import sync_playwright
-
     with open(os.path.join(run, "manifest.json"), encoding="utf-8") as fh:
         ran = json.load(fh)["analyses"]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        page = browser.new_page()
-        errors = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto("file://" + os.path.abspath(os.path.join(run, "report.html")))
-        page.wait_for_selector("html[data-ready='1']", timeout=30000)
+    with open_page(os.path.join(run, "report.html")) as page:
         sections = page.eval_on_selector_all("main section", "ss => ss.map(s => [s.id, s.innerText, "
                                              "s.innerText.length - s.querySelector('h2').innerText.length])")
-        browser.close()
-    assert not errors
+        assert not page.problems and not page.requests
     text = {sid: body for sid, body, _ in sections}
     assert all(extra > 20 for _, _, extra in sections), [sid for sid, _, extra in sections if extra <= 20]
     shown = [a for a in ran if a in text]

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from functools import partial
 
+import numpy as np
 import pytest
 
 try:
@@ -158,9 +159,61 @@ def test_a_bad_corpus_line_follows_on_error_as_locally(tiny_bert_dir, corpus, tm
     assert errors[0] == errors[1] and f"{corpus}:6" in errors[0]
 
 
-def test_collector_analyses_are_refused_with_the_reason(tiny_bert_dir, corpus, tmp_path):
-    with pytest.raises(ConfigError, match="--engine ray does not run analyses with a batch-level collector yet"):
-        headlens.RunConfig(out=str(tmp_path / "r"), corpus=corpus, engine="ray", analyses=("surface", "syntax"))
+def test_the_syntax_and_cluster_collectors_run_on_the_workers_and_equal_the_local_run(tiny_bert_dir, tmp_path):
+    """Their per-block parts merge (collect.merge_parts) into the parts one process writes; the tests of
+    the finished run (syntax, cluster) are the same."""
+    from headlens.collect import read_parts
+    from headlens.config import default_corpus_path
+    from headlens.store.outputs import read_outputs
+
+    spec = headlens.CorpusSpec(default_corpus_path(), limit=40)  # the tiny model skips those over 64 tokens
+    kw = {"model": tiny_bert_dir, "corpus": spec, "progress": False, "part_size": 4,
+          "analyses": ("surface", "syntax", "cluster")}
+    local = headlens.run(out=str(tmp_path / "local"), **kw)
+    scaled = headlens.run(out=str(tmp_path / "ray"), engine="ray", workers=2, block_size=4, **kw)
+    assert_same_run(scaled.path, local.path)
+    analysed = [r["sentence_id"] for r in local.sentences().to_pylist() if r["status"] == "analysed"]
+    assert len(analysed) >= 8 and scaled.committed["parts"] > 1
+    for name in ("syntax", "cluster"):
+        assert scaled.manifest["finalizers"][name] == "done"
+        a, b = read_parts(scaled, name), read_parts(local, name)  # parts differ (blocks vs batches): their union not
+        ids_a, ids_b = (np.concatenate([p["sentence_ids"] for p in parts]) for parts in (a, b))
+        assert sorted(ids_a) == sorted(ids_b) == sorted(analysed)
+        for key in b[0]:
+            if key in ("counts", "roots"):  # per sentence
+                rows_a = dict(zip(ids_a.tolist(), np.concatenate([p[key] for p in a])))
+                rows_b = dict(zip(ids_b.tolist(), np.concatenate([p[key] for p in b])))
+                assert all(np.array_equal(rows_a[i], rows_b[i]) for i in analysed), key
+            elif key in ("js_sum", "tokens"):  # summed
+                # float32 JS terms summed per batch: the batches differ (blocks), so only to float32 rounding
+                np.testing.assert_allclose(sum(p[key] for p in a), sum(p[key] for p in b), rtol=1e-6, err_msg=key)
+            elif key != "sentence_ids":
+                assert all(np.array_equal(p[key], b[0][key]) for p in a + b), key
+    for name in ("syntax", "cluster"):  # the finished run's tests: cluster's MDS to float32 rounding of its sums
+        (ta, pa_), (tb, pb) = (read_outputs(r, name) for r in (scaled, local))
+        assert sorted(ta) == sorted(tb), name
+        _close({t: ta[t].to_pylist() for t in ta} | {"params": pa_}, {t: tb[t].to_pylist() for t in tb} | {"params": pb})
+
+
+def _close(x, y, where="") -> None:
+    """``x`` equals ``y`` (nested dicts and lists), floats within 1e-6 relative."""
+    if isinstance(y, dict):
+        assert isinstance(x, dict) and x.keys() == y.keys(), where
+        for k in y:
+            _close(x[k], y[k], f"{where}/{k}")
+    elif isinstance(y, list):
+        assert isinstance(x, list) and len(x) == len(y), where
+        for k, (a, b) in enumerate(zip(x, y)):
+            _close(a, b, f"{where}[{k}]")
+    elif isinstance(y, float):
+        assert x == pytest.approx(y, rel=1e-6, abs=1e-9, nan_ok=True), where
+    else:
+        assert x == y, where
+
+
+def test_collector_analyses_that_do_not_scale_out_are_refused_with_the_reason(tiny_bert_dir, corpus, tmp_path):
+    with pytest.raises(ConfigError, match="--engine ray does not run these analyses yet \\(layers\\)"):
+        headlens.RunConfig(out=str(tmp_path / "r"), corpus=corpus, engine="ray", analyses=("surface", "syntax", "layers"))
 
 
 def test_without_ray_the_engine_says_how_to_install_it(tiny_bert_dir, corpus, tmp_path, monkeypatch, capsys):

@@ -1,7 +1,7 @@
 """The HTML report in a real browser (Debian's chromium driven by Playwright for Python).
 
 CI (HEADLENS_CI=1, where ``make test`` installs chromium) never skips these; elsewhere they skip
-with the reason when chromium or Playwright is missing. A screenshot of the report is saved for
+with the reason when chromium or Playwright is missing (tests/browser.py). A screenshot of the report is saved for
 a person to look at: under the test's tmp dir and copied to ``reports/screenshots/`` (git-ignored).
 """
 
@@ -10,26 +10,12 @@ import shutil
 
 import pyarrow.parquet as pq
 import pytest
+from browser import open_page
 from report_runs import HEADS, HOSTILE, LAYERS, hostile_ids, report_runs
 
 from headlens.report import write_report
 
-CHROMIUM = os.environ.get("HEADLENS_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = os.path.join(os.path.dirname(__file__), "..", "reports", "screenshots")
-
-
-def _browser_or_skip():
-    missing = []
-    if not os.path.exists(CHROMIUM):
-        missing.append(f"{CHROMIUM} is missing (make test installs Debian's chromium when run as root)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing.append("playwright is not installed (pip install -e '.[test]')")
-    if missing:
-        if os.environ.get("HEADLENS_CI"):
-            pytest.fail("browser tests cannot run in CI: " + "; ".join(missing))
-        pytest.skip("; ".join(missing))
 
 
 @pytest.fixture(scope="module")
@@ -47,22 +33,8 @@ def report(runs, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(report):
-    _browser_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    url = "file://" + os.path.abspath(report[0])
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        pg = browser.new_page(viewport={"width": 1300, "height": 1000})
-        problems, requests = [], []
-        pg.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-        pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-        pg.on("request", lambda r: requests.append(r.url) if r.url != url and not r.url.startswith("data:") else None)
-        pg.goto(url)
-        pg.wait_for_selector("html[data-ready='1']", timeout=20000)
-        pg.problems, pg.requests = problems, requests
+    with open_page(report[0]) as pg:
         yield pg
-        browser.close()
 
 
 def _tip(page, selector: str) -> str:
@@ -93,7 +65,7 @@ def test_heatmap_has_a_cell_per_head_with_the_runs_mean_in_its_tooltip(page, run
     assert page.input_value("#metric-select") == "prev"
     for layer, head in ((0, 0), (4, 7), (11, 11)):
         tip = _tip(page, f"#heads-heatmap rect.cell[data-k='{layer * HEADS + head}']")
-        assert tip.splitlines()[0].startswith(f"L{layer + 1}-H{head + 1}")
+        assert tip.splitlines()[0].startswith(f"L{layer + 1}H{head + 1}")
         assert _mean_in(tip) == pytest.approx(_expected(runs["after"], "prev", layer, head), rel=1e-3)
 
 

@@ -66,7 +66,7 @@ def test_head_summary_equals_per_sentence_scores(tiny_bert_dir, corpus, tmp_path
         assert row["count"] == len(LINES)
         assert row["mean"] == pytest.approx(np.mean(vals), rel=1e-9)
         assert row["std"] == pytest.approx(np.std(vals, ddof=1), rel=1e-6)
-        assert row["label"] == f"{row['layer'] + 1}-{row['head'] + 1}"
+        assert row["label"] == f"L{row['layer'] + 1}H{row['head'] + 1}"  # docs/conventions.md
 
 
 def test_scores_do_not_depend_on_batching(tiny_bert_dir, corpus, tmp_path):
@@ -187,3 +187,22 @@ def test_interrupted_run_is_marked_and_keeps_its_parts(tiny_bert_dir, corpus, tm
     run = headlens.open_run(out, allow_incomplete=True)
     assert run.manifest["status"] == "interrupted"
     assert run.scores()["sentence_id"].unique().to_pylist() and run.manifest["counts"]["analysed"] > 0
+
+
+def test_collector_parts_of_blocks_merge_as_the_collector_declares():
+    """collect.merge_parts (the driver of --engine ray): per-sentence arrays concatenated, sums added,
+    the rest checked equal; a disagreement fails with the array's name."""
+    from headlens.collect import Collector, merge_parts
+
+    class Counting(Collector):
+        name = "counting"
+        per_sentence = ("sentence_ids", "counts")
+        summed = ("total",)
+
+    a = {"sentence_ids": np.array([3, 1]), "counts": np.array([[1, 2], [3, 4]]), "total": np.array([1.5]), "k": np.array(7)}
+    b = {"sentence_ids": np.array([8]), "counts": np.array([[5, 6]]), "total": np.array([2.0]), "k": np.array(7)}
+    merged = merge_parts(Counting(), [a, b])
+    assert merged["sentence_ids"].tolist() == [3, 1, 8] and merged["counts"].tolist() == [[1, 2], [3, 4], [5, 6]]
+    assert merged["total"].tolist() == [3.5] and int(merged["k"]) == 7
+    with pytest.raises(RuntimeError, match="disagree on 'k'"):
+        merge_parts(Counting(), [a, {**b, "k": np.array(8)}])

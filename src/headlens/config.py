@@ -169,10 +169,12 @@ class RunConfig:
                               self.ray_address)
         if self.engine != "ray":
             return
-        collecting = [a for a in self.analyses if ANALYSES[a].collect is not None] if not self.metrics else []
+        collecting = [a for a in self.analyses if ANALYSES[a].collect is not None and not ANALYSES[a].scales_out] \
+            if not self.metrics else []
         if collecting:
-            raise ConfigError(f"--engine ray does not run analyses with a batch-level collector yet ({', '.join(collecting)}): "
-                              "run them with the local engine, or drop them from --analyses (docs/scale.md).")
+            raise ConfigError(f"--engine ray does not run these analyses yet ({', '.join(collecting)}): their collectors "
+                              "write files or keep a sample of their own on each worker. Run them with the local engine, "
+                              "or drop them from --analyses (docs/scale.md).")
 
     def _typed_options(self) -> dict:
         if not isinstance(self.options, dict):

@@ -171,6 +171,8 @@ class _Store:
             for item in scored.skipped:
                 self._skipped(item)
             self._analysed(scored.ids, scored.rows, scored.records, scored.moments)
+            if scored.collected:
+                self.collectors.absorb(scored.collected)
             self._maps(scored.maps)
             self.state.maps_found |= scored.maps_found
             self.state.done(block, None)
@@ -390,8 +392,8 @@ def _block_scorer(cfg: RunConfig) -> BlockScorer:
     """What a worker of a scaled-out run holds: the front half (given its items) and the engine of a
     local run, with the model on the worker's device and ``--threads`` (default 1) CPU threads."""
     front = FrontHalf.of(cfg, read=False)
-    *_, engine = _model_side(cfg, front, cfg.device, cfg.threads or 1)
-    return BlockScorer(front, engine, cfg.store_maps)
+    *_, collectors, engine = _model_side(cfg, front, cfg.device, cfg.threads or 1)
+    return BlockScorer(front, engine, cfg.store_maps, collectors if collectors.collectors else None)
 
 
 def _engine_record(cfg: RunConfig, cluster: Cluster | None) -> dict:

@@ -41,6 +41,8 @@ class Analysis:
     - ``options``: its run-time options (flags of ``headlens run``, ``RunConfig.options[name]``);
     - ``metrics``: what the engine computes for it in ``headlens run --analyses NAME``;
     - ``collect(cfg, lm)``: its batch-level collector (``headlens.collect``), if it has one;
+      ``scales_out``: its collector runs on the workers of ``--engine ray`` (its parts merge,
+      ``collect.merge_parts``);
     - ``finalize(run)``: the tables ``headlens run`` leaves in the run directory when it ends;
     - ``settings``: the options of its statistics step (the flags of its subcommand);
     - ``analyse(run, settings)`` and ``save(run, result)``: its statistics step, reading the store;
@@ -55,6 +57,7 @@ class Analysis:
     options: type[Options] | None = None
     metrics: MetricSet | None = None
     collect: Callable | None = None
+    scales_out: bool = False
     finalize: Callable | None = None
     settings: type[Options] | None = None
     analyse: Callable | None = None

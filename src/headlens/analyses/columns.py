@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..errors import RunStoreError
-from ..heads import by_layer
+from ..heads import by_layer, head_index
 from ..store import Run, layout
 
 BLOCK_BYTES = 16 << 20  # float64 values of one block of columns handed to a statistic
@@ -171,7 +171,7 @@ class ScoreColumns:
             head = batch.column(2).to_numpy()[keep].astype(np.int64)
             if len(layer) and (layer.max() >= self.layers or head.max() >= self.heads):
                 raise _damaged(self.run, path, f"holds a layer or head outside the model's {self.layers} x {self.heads}")
-            buf[m[keep], row, layer * self.heads + head] = batch.column(4).to_numpy()[keep]
+            buf[m[keep], row, head_index(layer, head, self.heads)] = batch.column(4).to_numpy()[keep]
         if rows_seen == 0:
             raise _damaged(self.run, path, f"holds no scores, though its sentence part lists {len(ids)} analysed sentences")
 

@@ -3,22 +3,14 @@ here), each naming its heads and the test behind them."""
 
 from __future__ import annotations
 
-import math
-
 from ..errors import RunStoreError
 from ..heads import head_label
 from ..store import open_run
 from ..store.outputs import read_outputs
+from ..units import format_p as q_text
 
 ROLE_LINES = 4  # roles shown: those with the most heads
 SYNTAX_LINES = 3  # relations shown: the largest gains over the best offset baseline
-
-
-def q_text(q) -> str:
-    """A p- or q-value as the findings print it."""
-    if q is None or (isinstance(q, float) and math.isnan(q)):
-        return "n/a"
-    return "< 1e-300" if q < 1e-300 else f"{q:.2g}"
 
 
 def _tables(run, analysis: str):

@@ -48,6 +48,9 @@ class Collector:
     needs_attention = False
     needs_parts = False  # a layer analysis (runner/parts.py): sees every layer's parts, not only its attention
     needs_hidden = False  # gets on_hidden(hidden_states, batch) after the forward pass (analyses/layers)
+    # how the parts of blocks merge into one run-store part (a scaled-out run, --engine ray: see merge_parts):
+    per_sentence: tuple[str, ...] = ("sentence_ids",)  # arrays with a row per sentence, concatenated
+    summed: tuple[str, ...] = ()  # sums over the sentences, added; every other array is the same in every part
 
     def on_layer(self, layer: int, attn, batch) -> None:  # pragma: no cover - only attention collectors
         pass
@@ -68,6 +71,7 @@ class CollectorSet:
 
     def __init__(self, collectors: list[Collector]):
         self.collectors = collectors
+        self._absorbed: dict[str, list[dict[str, np.ndarray]]] = {}  # blocks scored by workers, not yet committed
         # what the engine calls during the forward pass: attention collectors and layer analyses (runner/parts.py)
         self.attention = [c for c in collectors if c.needs_attention or c.needs_parts or c.needs_hidden]
 
@@ -84,6 +88,23 @@ class CollectorSet:
         for c in self.collectors:
             c.add(batch, list(rows))
 
+    def take(self) -> dict[str, dict[str, np.ndarray]]:
+        """Every collector's arrays since the last call (what a worker returns with a scored block)."""
+        return {c.name: c.take() for c in self.collectors}
+
+    def absorb(self, taken: dict[str, dict[str, np.ndarray]]) -> None:
+        """Hold what a worker's collectors took from a block; the next commit merges it (a scaled-out
+        run's driver, whose own collectors see no batch)."""
+        if set(taken) != {c.name for c in self.collectors}:
+            raise RuntimeError(f"a worker's collectors {sorted(taken)} are not the run's "
+                               f"{sorted(c.name for c in self.collectors)}")
+        for name, arrays in taken.items():
+            self._absorbed.setdefault(name, []).append(arrays)
+
+    def _part(self, c: Collector) -> dict[str, np.ndarray]:
+        held = self._absorbed.pop(c.name, None)
+        return c.take() if held is None else merge_parts(c, held)
+
     def on_commit(self, run_dir: str, then: Callable[[int], None]) -> Callable[[int], None]:
         """Wrap the store's commit: write every collector's part, then let ``then`` record it."""
         if not self.collectors:
@@ -91,13 +112,32 @@ class CollectorSet:
 
         def commit(parts: int) -> None:
             for c in self.collectors:
-                arrays = c.take()
+                arrays = self._part(c)
                 path = part_path(run_dir, c.name, parts - 1)
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 atomic_write(path, lambda tmp, a=arrays: _save(tmp, a))
             then(parts)
 
         return commit
+
+
+def merge_parts(collector: Collector, parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """One part from the parts of consecutive blocks (in corpus order): the collector's
+    ``per_sentence`` arrays concatenated, its ``summed`` arrays added, every other array the same in
+    each part (checked). Equal to the part one process would have made, up to the order of the sums."""
+    out = {}
+    for key in parts[0]:
+        values = [p[key] for p in parts]
+        if key in collector.per_sentence:
+            out[key] = np.concatenate(values)
+        elif key in collector.summed:
+            out[key] = np.sum(values, axis=0)
+        elif all(v.shape == values[0].shape and np.array_equal(v, values[0]) for v in values[1:]):
+            out[key] = values[0]
+        else:
+            raise RuntimeError(f"collector {collector.name!r}: the workers' parts disagree on {key!r}, which is neither "
+                               "per sentence nor summed; the collector cannot run scaled out.")
+    return out
 
 
 def write_sentence_maps(maps_dir: str, enc, kind: str, arrays: dict[str, np.ndarray], tokenizer) -> None:

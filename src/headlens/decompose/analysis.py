@@ -30,6 +30,8 @@ import torch
 
 from ..collect import Collector, write_sentence_maps
 from ..errors import ModelError
+from ..heads import layer_label
+from ..store import layout
 from . import tables
 from .summary import (PAIR_TYPES, TOKEN_GROUPS, amplification, group_means, pair_mask, pair_types, rank_correlation,
                       ranks, token_groups, typed_means)
@@ -40,7 +42,7 @@ TOLERANCE = {torch.float32: 1e-4, torch.float64: 1e-10}
 CHANGES = (("FF", "ATB", "ATBFF"), ("RES", "ATBFF", "ATBFFRES"), ("LN", "ATBFFRES", "ATBFFRESLN"),
            ("FF+RES+LN", "ATB", "ATBFFRESLN"))
 STORED_MAPS = ("Attn-W", "Attn-N", "AttnRes-N", "ATB", "ATBFF", "ATBFFRES", "ATBFFRESLN")
-MAPS_KIND = "decomposition"  # the stored maps of a sentence: layout.map_name(id, kind=MAPS_KIND)
+MAPS_KIND = layout.DECOMPOSITION_MAPS  # the stored maps of a sentence: layout.map_name(id, kind=MAPS_KIND)
 TOP_PAIRS = 3  # per sentence and layer
 GROUP_BUDGET = 1 << 29  # CUDA: elements of a group of layers' largest tensors (see begin), and decompose's budget
 
@@ -212,7 +214,7 @@ class Decomposer(Collector):
             layer, k = map(int, np.argwhere(bad)[0])
             row = int(np.nan_to_num(errors[:, layer, k], nan=np.inf).argmax())
             raise ModelError(
-                f"the decomposition is not complete at layer {layer + 1}, stage {self.stages[k]!r}: the per-source "
+                f"the decomposition is not complete at layer {layer_label(layer)}, stage {self.stages[k]!r}: the per-source "
                 f"terms plus bias differ from the model's own vector by a relative {worst[layer, k]:.3g} (tolerance "
                 f"{self.tolerance:g}) in sentence {int(self.batch.ids[row])}. The adapter's parts do not "
                 "recompute this model's layer; please report it with the model's config.json."

@@ -36,8 +36,8 @@ def _sha256(text: str) -> str:
 
 
 def render(data: dict) -> str:
-    css, js = _asset("report.css"), _asset("report.js")
-    for name, text, closing in (("report.css", css, "</style"), ("report.js", js, "</script")):
+    css, js = _asset("report.css"), _asset("views.js") + "\n" + _asset("report.js")
+    for name, text, closing in (("report.css", css, "</style"), ("views.js + report.js", js, "</script")):
         if closing in text.lower():  # pragma: no cover - a guard on our own assets
             raise ValueError(f"{name} must not contain {closing!r}")
     csp = (f"default-src 'none'; script-src '{_sha256(js)}'; style-src '{_sha256(css)}'; img-src data:; "

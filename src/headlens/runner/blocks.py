@@ -5,8 +5,9 @@ reads them, into blocks of ``block_size`` consecutive items. A worker scores a b
 front half (runner/stream.py: annotation, alignment, encoding, masking, batch planning) and the
 same engine as a local run, and returns only per-sentence reduced rows (``Scored``): the scores
 [n, metrics, layers, heads], the sentences-table rows, the skipped items, the maps that
-``--store-maps`` asks for, and the block's head statistics (mergeable ``Moments``). The driver
-alone writes the run directory and merges the statistics.
+``--store-maps`` asks for, the block's head statistics (mergeable ``Moments``) and its collectors'
+arrays (those of analyses that scale out: ``collect.merge_parts``). The driver alone writes the
+run directory and merges the statistics.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class Scored:
     maps: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # maps file stem -> arrays
     maps_found: set[str] = field(default_factory=set)
     moments: Moments | None = None  # the block's head statistics, merged into the run's by the driver
+    collected: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # collector name -> its arrays
 
     @property
     def items(self) -> int:
@@ -69,22 +71,28 @@ class Scored:
 
 class BlockScorer:
     """Scores blocks with a front half that is given its items (``FrontHalf.of(cfg, read=False)``)
-    and an engine; ``store_maps``: the sentence ids or sent_ids whose maps are kept."""
+    and an engine; ``store_maps``: the sentence ids or sent_ids whose maps are kept; ``collectors``:
+    the run's ``CollectorSet`` (built with the engine), fed every batch of a block."""
 
-    def __init__(self, front, engine, store_maps: Iterable[str] = ()):
-        self.front, self.engine = front, engine
+    def __init__(self, front, engine, store_maps: Iterable[str] = (), collectors=None):
+        self.front, self.engine, self.collectors = front, engine, collectors
         self.maps_wanted = set(store_maps)
 
     def __call__(self, block: Block) -> Scored:
         lm, engine = self.engine.lm, self.engine
         out, windows = Scored(block.index), WindowCombiner()
+        if self.collectors is not None:
+            self.collectors.take()  # nothing left from a block that failed on this worker
         with closing(self.front.batches(lm.tokenizer, lm.max_tokens, items=block.items)) as steps:
             for item in steps:
                 if isinstance(item, Skipped):
                     out.skipped.append(item)
                     continue
                 keep, found = maps_to_keep(item, range(len(item)), self.maps_wanted)
-                values, maps = engine.score(engine.batch(item), keep)
+                batch = engine.batch(item)
+                values, maps = engine.score(batch, keep)
+                if self.collectors is not None:
+                    self.collectors.add(batch, range(len(item)))
                 out.maps_found |= found
                 out.maps.update(batch_maps(item, maps, lm.tokenizer, engine.aggregation))
                 for parts, row in windows.add(item, values):
@@ -93,4 +101,6 @@ class BlockScorer:
                     out.records.append(sentence_record(parts))
         if out.rows:
             out.moments = Moments(out.rows[0].shape).update(np.stack(out.rows))
+        if self.collectors is not None:
+            out.collected = self.collectors.take()
         return out

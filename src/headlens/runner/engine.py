@@ -39,7 +39,10 @@ class Engine:
 
     Either way each layer is reduced on the device, on the whole batch at once (the fused path's
     metrics several consecutive layers at once: ``fused_path.LayerStack``), and dropped; only
-    when ``keep`` names batch rows are those rows' maps copied to the host.
+    when ``keep`` names batch rows are those rows' maps copied to the host, with their q.k logits
+    (the scaled dot products before the softmax): on the fused path from the layer's q and k; on
+    the eager path, whose hooks see probabilities only, from one more forward pass of the kept rows
+    alone on the fused path (none for a model that computes its attention itself, MPNet).
     """
 
     def __init__(self, lm: LoadedModel, metrics: list[Metric], aggregation: str = "clark", collectors=(),
@@ -123,17 +126,37 @@ class Engine:
             dtype=self.compute_dtype, device=lm.device,
         )
         kept: dict[int, list[torch.Tensor]] = {row: [] for row in keep}
+        logits: dict[int, list[torch.Tensor]] = {row: [] for row in keep}
         inputs = batch.model_inputs()
         if not self.takes_token_types:
             inputs.pop("token_type_ids")
         if self.path == "fused":
-            calls = self._forward_fused(batch, inputs, out, kept)
+            calls = self._forward_fused(batch, inputs, out, kept, logits)
         else:
             calls = self._forward_eager(batch, inputs, out, kept, keep)
+            self._kept_logits(batch, inputs, logits)
         if calls != lm.num_layers:
             raise ModelError(f"captured attention from {calls} layers, expected {lm.num_layers}.")
-        maps = {row: torch.stack(layers).numpy() for row, layers in kept.items()}
+        maps = {row: {"attention": torch.stack(layers).numpy(),
+                      **({"logits": torch.stack(logits[row]).numpy()} if logits[row] else {})}
+                for row, layers in kept.items()}
         return out.cpu().numpy().astype(np.float64, copy=False), maps
+
+    def _kept_logits(self, batch, inputs, logits: dict[int, list]) -> None:
+        """The q.k logits of the kept rows (``logits``' keys) on the eager path: a forward pass of those
+        rows alone on the fused path, whose layers hand over their q and k; none where it is not available."""
+        if not logits or not fused_path.supports(self.lm.model):
+            return
+        rows = list(logits)
+        index = torch.as_tensor(rows, device=batch.token_valid.device)
+
+        def on_layer(layer: int, layer_rows: row_blocks.LayerRows) -> None:
+            for j, row in enumerate(rows):
+                logits[row].append(layer_rows.sentence_logits(j, int(batch.n_tokens[row])))
+
+        plan = fused_path.Plan(batch.token_valid[index], on_layer, self.compute_dtype, layers=self.lm.num_layers)
+        with torch.inference_mode(), fused_path.using(self.lm.model, plan):
+            self.lm.model(**{k: v[index] for k, v in inputs.items()})
 
     def _check_layer(self, layer: int) -> None:
         if layer >= self.lm.num_layers:
@@ -179,7 +202,7 @@ class Engine:
             self._forward(batch, inputs)
         return capture.calls
 
-    def _forward_fused(self, batch, inputs, out, kept) -> int:
+    def _forward_fused(self, batch, inputs, out, kept, logits) -> int:
         columns = {ks.name: i for i, ks in enumerate(self.keysets)}
         levels = {m.level for _, m, _ in self.fused_metrics}
         b, h = len(batch), self.lm.num_heads
@@ -206,6 +229,7 @@ class Engine:
                 collector.on_layer(layer, rows, batch)
             for row in kept:
                 kept[row].append(rows.sentence_map(row, int(batch.n_tokens[row])))
+                logits[row].append(rows.sentence_logits(row, int(batch.n_tokens[row])))
 
         plan = fused_path.Plan(
             batch.token_valid, on_layer, self.compute_dtype, entropy=self.entropy,

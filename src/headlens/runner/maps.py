@@ -6,7 +6,9 @@
   ``token_unit``, ``unit_word``, ``words``, ``segment``, ``word_head`` (-2: none) and ``word_deprel``;
 - ``word_attention`` [L, H, U, U] float32: the word maps of the run's word aggregation, the
   R @ A @ C the word metrics see ([CLS], the words that received a token, [SEP]);
-- ``unit_labels`` and ``unit_kinds`` (``word``, ``cls``, ``sep`` or ``special``) of those units.
+- ``unit_labels`` and ``unit_kinds`` (``word``, ``cls``, ``sep`` or ``special``) of those units;
+- ``logits`` [L, H, T, T] float32, where the engine could take them: the q.k logits
+  ``s q_i . k_j`` (scaled dot products, before the padding bias and the softmax) of the token maps.
 
 The report draws the head view from these alone, without a model (docs/architecture.md).
 """
@@ -58,11 +60,12 @@ def word_maps(enc: Encoded, attention: np.ndarray, aggregation: str) -> np.ndarr
     return a.new_zeros((*a.shape[:-2], u, u)).index_add_(-2, index, cols.mul_(row_weight[:, None])).numpy()
 
 
-def map_arrays(enc: Encoded, attention: np.ndarray, tokenizer, aggregation: str) -> dict[str, np.ndarray]:
+def map_arrays(enc: Encoded, attention: np.ndarray, tokenizer, aggregation: str,
+               logits: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """What ``maps/<map_name(enc)>.npz`` holds (see the module's docstring)."""
     labels, kinds = unit_labels(enc, tokenizer)
     words = enc.sentence.words or ()
-    return {
+    out = {
         "attention": attention,
         "input_ids": enc.input_ids,
         "tokens": tokenizer.convert_ids_to_tokens(enc.input_ids.tolist()),
@@ -76,8 +79,14 @@ def map_arrays(enc: Encoded, attention: np.ndarray, tokenizer, aggregation: str)
         "unit_labels": labels,
         "unit_kinds": kinds,
     }
+    if logits is not None:
+        out["logits"] = logits
+    return out
 
 
-def batch_maps(item: list[Encoded], maps: dict[int, np.ndarray], tokenizer, aggregation: str) -> dict[str, dict[str, np.ndarray]]:
-    """The maps files of a scored batch ``item``: file stem -> arrays, for each row the engine kept (``maps``)."""
-    return {map_name(item[row]): map_arrays(item[row], attention, tokenizer, aggregation) for row, attention in maps.items()}
+def batch_maps(item: list[Encoded], maps: dict[int, dict[str, np.ndarray]], tokenizer,
+               aggregation: str) -> dict[str, dict[str, np.ndarray]]:
+    """The maps files of a scored batch ``item``: file stem -> arrays, for each row the engine kept (``maps``:
+    row -> its ``attention`` and, where the engine took them, its ``logits``)."""
+    return {map_name(item[row]): map_arrays(item[row], kept["attention"], tokenizer, aggregation, logits=kept.get("logits"))
+            for row, kept in maps.items()}

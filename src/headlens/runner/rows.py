@@ -124,3 +124,10 @@ class LayerRows(Rows):
     def sentence(self, b, queries):
         scores = torch.matmul(self.q[b][:, queries], self.k[b].transpose(-1, -2))
         return self._softmax(scores, self.bias[b][None, None, :])
+
+    def sentence_logits(self, b: int, n: int) -> torch.Tensor:
+        """float32 [H, n, n] on the CPU: the scaled dot products ``s q_i . k_j`` of sentence b's n tokens,
+        the logits the softmax turns into the map (half-precision q and k are widened to float32 first)."""
+        wide = torch.promote_types(self.q.dtype, torch.float32)
+        q, k = self.q[b, :, :n].to(wide), self.k[b, :, :n].to(wide)
+        return torch.matmul(q, k.transpose(-1, -2)).mul_(self.scale).float().cpu()

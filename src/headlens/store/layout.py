@@ -50,6 +50,7 @@ PART = re.compile(r"^part-(\d+)\.(parquet|json|npz)$")  # the name of a part fil
 TMP = ".tmp-"  # in the name of a file being written (store/atomic.py)
 TABLE_SUFFIX = ".parquet"
 MAP_SUFFIX = ".npz"
+DECOMPOSITION_MAPS = "decomposition"  # the kind of the decomposition's maps: sentence-<id>-decomposition.npz
 _MAP = re.compile(r"^sentence-(\d+)\.npz$")  # the maps of a whole sentence
 # what the manifest's "tables" says about the run's tables
 TABLE_DOCS = {
@@ -112,9 +113,9 @@ def map_files(run_dir: str) -> list[str]:
     return [f"{MAPS}/{f}" for f in sorted(os.listdir(folder)) if TMP not in f and not f.startswith(".")]
 
 
-def map_path(run_dir: str, sentence_id: int) -> str:
-    """The maps of the whole sentence ``sentence_id``."""
-    return join(run_dir, map_file(map_name(sentence_id)))
+def map_path(run_dir: str, sentence_id: int, kind: str | None = None) -> str:
+    """The maps of the whole sentence ``sentence_id`` (of another ``kind``: e.g. :data:`DECOMPOSITION_MAPS`)."""
+    return join(run_dir, map_file(map_name(sentence_id, kind=kind)))
 
 
 def map_sentence(filename: str) -> int | None:

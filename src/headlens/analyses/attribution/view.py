@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from ...heads import layer_label
 from ...render.blocks import block
 
 SHOWN = 12  # rejected method differences listed
@@ -20,7 +21,7 @@ def _pivot(rows: list[dict], key, layers: int) -> tuple[list, dict]:
 def attribution_view(tables: dict[str, pa.Table], params: dict, layers: int, heads: int) -> tuple[dict, dict]:
     rows = tables["layers"].to_pylist()
     n = 1 + max((int(r["layer"]) for r in rows), default=-1)
-    cols = ["statistic", *(f"L{layer + 1}" for layer in range(n))]
+    cols = ["statistic", *(layer_label(layer) for layer in range(n))]
     blocks = []
     for method in dict.fromkeys(r["method"] for r in rows):
         stats, means = _pivot([r for r in rows if r["method"] == method], lambda r: r["stat"], n)
@@ -36,6 +37,6 @@ def attribution_view(tables: dict[str, pa.Table], params: dict, layers: int, hea
         found = sorted((r for r in tables["methods"].to_pylist() if r.get("reject")), key=lambda r: -abs(r["delta"]))
         blocks.append(block(f"methods that differ (paired t, corrected; {len(found)} of {tables['methods'].num_rows} tests)",
                             ["methods", "statistic", "layer", "delta", "q"],
-                            ([f"{r['a']} - {r['b']}", r["stat"], f"L{int(r['layer']) + 1}", r["delta"], r["q"]] for r in found[:SHOWN]),
+                            ([f"{r['a']} - {r['b']}", r["stat"], layer_label(int(r["layer"])), r["delta"], r["q"]] for r in found[:SHOWN]),
                             f"The {SHOWN} largest differences among the rejected tests; every test is under All analysis tables."))
     return {"note": "", "blocks": blocks}, {}

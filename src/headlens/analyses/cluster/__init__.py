@@ -7,7 +7,8 @@ from .options import ClusterSettings
 
 ANALYSIS = Analysis(
     name="cluster", summary="2-D map of heads from JS distances (metric MDS), labelled by behaviour",
-    metrics=METRICS, collect=part(__name__, "collect", "make"), finalize=part(__name__, "stats", "finalize"),
+    metrics=METRICS, collect=part(__name__, "collect", "make"), scales_out=True,
+    finalize=part(__name__, "stats", "finalize"),
     settings=ClusterSettings, analyse=part(__name__, "stats", "cluster_heads"),
     save=part(__name__, "stats", "save_cluster"), view=part(__name__, "view", "cluster_view"), required=("heads",),
     figures=part(__name__, "figures", "draw_cluster"), command=part(__name__, "cli", "add"),

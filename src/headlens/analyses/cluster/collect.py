@@ -54,6 +54,7 @@ def js_sum(layers: list[torch.Tensor], valid: torch.Tensor, chosen: torch.Tensor
 
 class HeadDistances(Collector):
     name = "cluster"
+    summed = ("js_sum", "tokens")
     needs_attention = True
     reads_rows = True  # on_layer gets the layer's rows (runner.rows.Rows), not its map
 

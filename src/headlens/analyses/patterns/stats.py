@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from ...errors import ConfigError
-from ...heads import all_heads, by_layer, head_labels
+from ...heads import all_heads, by_layer, head_labels, head_of
 from .metrics import FEATURES, THRESHOLDS, TYPES, check_thresholds, classify
 from ...store import Run, layout
 from ..columns import ScoreColumns, layer_means
@@ -90,7 +90,7 @@ def _sums(run: Run, changes: dict[str, float] | None):
             maps[start:stop] = finite.sum(axis=0)
             for t, m in enumerate(ONE_HOT):
                 hits[start:stop, t] = np.nansum(block[m], axis=0)
-                per_layer[start // heads: stop // heads, t] = _nanmean(layer_means(block[m], heads), 0)
+                per_layer[head_of(start, heads)[0]: head_of(stop, heads)[0], t] = _nanmean(layer_means(block[m], heads), 0)
         for m in features:
             for start, v in cols.blocks(m):
                 feature_means[m][start:start + v.shape[1]] = _nanmean(v, 0)

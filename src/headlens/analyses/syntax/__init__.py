@@ -7,7 +7,7 @@ from .options import SyntaxOptions, SyntaxSettings
 
 ANALYSIS = Analysis(
     name="syntax", summary="dependency-head accuracy per relation vs the best offset baseline, with tests",
-    options=SyntaxOptions, metrics=METRICS, collect=part(__name__, "collect", "make"),
+    options=SyntaxOptions, metrics=METRICS, collect=part(__name__, "collect", "make"), scales_out=True,
     finalize=part(__name__, "stats", "finalize"),
     settings=SyntaxSettings, analyse=part(__name__, "stats", "dependency_accuracy"),
     save=part(__name__, "stats", "save_syntax"), view=part(__name__, "view", "syntax_view"), required=("best",),

@@ -59,6 +59,7 @@ def root_counts(enc) -> np.ndarray:
 
 class SyntaxBaselines(Collector):
     name = "syntax"
+    per_sentence = ("sentence_ids", "counts", "roots")
 
     def __init__(self, relations: tuple[str, ...], clark: bool = False):
         self.relations, self.clark = relations, clark
