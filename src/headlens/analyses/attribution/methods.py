@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...decompose.terms import BUDGET, _chunks, _rel_error, atb_inputs, atb_pairs, ln_scale, ln_split, value_terms
+from ...decompose.terms import (BUDGET, _chunks, _rel_error, atb_inputs, atb_pairs, ln_scale, ln_split, quadratic_norms,
+                               value_terms)
 from ...lazy import torch
 
 METHODS = ("rollout", "normroll", "alti", "vz")
@@ -70,9 +71,14 @@ def rollout(layers):
 
 
 def atb_maps(parts, w, valid, budget: int = BUDGET):
-    """ALTI's and the norm-based rollout's per-layer matrices (rows normalised) from one pass over the ATB terms
-    ``z_ij`` as vectors, and the completeness error of those terms per sentence [B]: ``sum_j z_ij`` plus the bias
-    ``LN1(b_O) + beta1`` against the model's own LN1 output (``decompose.terms``' attention-block check)."""
+    """ALTI's and the norm-based rollout's per-layer matrices (rows normalised), and the completeness error of the
+    ATB terms ``z_ij`` per sentence [B]: ``sum_j z_ij`` plus the bias ``LN1(b_O) + beta1`` against the model's own
+    LN1 output (``decompose.terms``' attention-block check).
+
+    Only ALTI's L1 distance ``||y_i - z_ij||_1`` needs the terms as vectors: one pass over them, in chunks of query
+    rows (``atb_pairs``), that reads each chunk once (subtract, absolute value, sum in place). The norms come from
+    the Gram form (``decompose.terms``: ``||z_ij||^2 = a^T G'_j a`` off the diagonal, the diagonal directly), and
+    ``sum_j z_ij`` from one matrix product over (source, head) pairs: neither reads the [T, T, d] terms."""
     x = parts["value.in"]
     b, t, d = x.shape
     g1, beta1, eps1 = w.ln1
@@ -80,14 +86,18 @@ def atb_maps(parts, w, valid, budget: int = BUDGET):
     a_all, fl, x_ln = atb_inputs(x, parts["value.out"], parts.probs.to(x.dtype), s1, w)
     y = parts["attention_norm.out"].to(x.dtype)  # [B, T, d]: the actual output of the attention block
     y1 = y.abs().sum(-1)  # [B, T]
-    alti, norms, total = x.new_empty(b, t, t), x.new_empty(b, t, t), torch.empty_like(y)
+    alti = x.new_empty(b, t, t)
     for rows, query_chunks in _chunks(b, t, d, budget):
         for qs in query_chunks:
             z = atb_pairs(a_all[rows, :, qs], fl[rows], x_ln[rows, qs], qs)  # [b, Tj, q, d]
-            total[rows, qs] = z.sum(1)
-            norms[rows, qs] = z.norm(dim=-1).transpose(1, 2)
             dist = z.sub_(y[rows, qs].unsqueeze(1)).abs_().sum(-1)  # [b, Tj, q]
             alti[rows, qs] = (y1[rows, qs].unsqueeze(1) - dist).clamp_min_(0).transpose(1, 2)
+    a = a_all.permute(0, 2, 1, 3)  # [B, Ti, Tj, H]: alpha_hij / s1_i
+    total = a.reshape(b, t, t * fl.shape[2]) @ fl.reshape(b, t * fl.shape[2], d) + x_ln  # sum_j z_ij
+    grams = (fl @ fl.transpose(-1, -2)).unsqueeze(2)  # [B, Tj, 1, H, H]: G'_j
+    norms = quadratic_norms(a.permute(0, 3, 1, 2), grams, budget)[:, 0]  # [B, Ti, Tj], the diagonal still to set
+    own = a.diagonal(dim1=1, dim2=2).transpose(1, 2).unsqueeze(-2) @ fl  # [B, T, 1, d]: the heads' share of z_ii
+    norms.diagonal(dim1=-2, dim2=-1).copy_((own.squeeze(-2) + x_ln).norm(dim=-1))
     error = _rel_error(total + ln_split(w.b_o, g1, s1) + beta1, y, ~valid)
     return {"alti": normalise_rows(alti, valid), "normroll": normalise_rows(norms, valid)}, error
 
