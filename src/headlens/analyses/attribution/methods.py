@@ -70,13 +70,34 @@ def rollout(layers):
     return torch.stack([r.step(c) for c in layers])
 
 
+def length_groups(lengths: list[int], device=None, slack: float = 1.25):
+    """Rows of a batch in groups of similar length, so that the pair terms of a group padded to its longest
+    sentence are at most ``slack`` times their unpadded size (or the group is one row): [(row indices, length)]."""
+    groups: list[tuple[list[int], int]] = []
+    area = 0
+    for row in sorted(range(len(lengths)), key=lengths.__getitem__):
+        n = lengths[row]
+        if n == 0:
+            continue
+        if groups and (len(groups[-1][0]) + 1) * n * n <= slack * (area + n * n):
+            groups[-1][0].append(row)
+            groups[-1] = (groups[-1][0], n)
+            area += n * n
+        else:
+            groups.append(([row], n))
+            area = n * n
+    return [(torch.tensor(rows, device=device), n) for rows, n in groups]
+
+
 def atb_maps(parts, w, valid, budget: int = BUDGET):
     """ALTI's and the norm-based rollout's per-layer matrices (rows normalised), and the completeness error of the
     ATB terms ``z_ij`` per sentence [B]: ``sum_j z_ij`` plus the bias ``LN1(b_O) + beta1`` against the model's own
     LN1 output (``decompose.terms``' attention-block check).
 
     Only ALTI's L1 distance ``||y_i - z_ij||_1`` needs the terms as vectors: one pass over them, in chunks of query
-    rows (``atb_pairs``), that reads each chunk once (subtract, absolute value, sum in place). The norms come from
+    rows (``atb_pairs``), that reads each chunk once (subtract, absolute value, sum in place), the sentences in
+    groups of similar length (``length_groups``: at most 25% padded pairs, not the batch's T^2 per sentence;
+    ``valid`` [B, T] holds each sentence's tokens first). The norms come from
     the Gram form (``decompose.terms``: ``||z_ij||^2 = a^T G'_j a`` off the diagonal, the diagonal directly), and
     ``sum_j z_ij`` from one matrix product over (source, head) pairs: neither reads the [T, T, d] terms."""
     x = parts["value.in"]
@@ -86,12 +107,15 @@ def atb_maps(parts, w, valid, budget: int = BUDGET):
     a_all, fl, x_ln = atb_inputs(x, parts["value.out"], parts.probs.to(x.dtype), s1, w)
     y = parts["attention_norm.out"].to(x.dtype)  # [B, T, d]: the actual output of the attention block
     y1 = y.abs().sum(-1)  # [B, T]
-    alti = x.new_empty(b, t, t)
-    for rows, query_chunks in _chunks(b, t, d, budget):
-        for qs in query_chunks:
-            z = atb_pairs(a_all[rows, :, qs], fl[rows], x_ln[rows, qs], qs)  # [b, Tj, q, d]
-            dist = z.sub_(y[rows, qs].unsqueeze(1)).abs_().sum(-1)  # [b, Tj, q]
-            alti[rows, qs] = (y1[rows, qs].unsqueeze(1) - dist).clamp_min_(0).transpose(1, 2)
+    alti = x.new_zeros(b, t, t)
+    for rows, n in length_groups(valid.sum(-1).tolist(), valid.device):
+        sub = a_all[rows, :n, :n].contiguous(), fl[rows, :n], x_ln[rows, :n], y[rows, :n]
+        for r, query_chunks in _chunks(len(rows), n, d, budget):
+            for qs in query_chunks:
+                z = atb_pairs(sub[0][r, :, qs], sub[1][r], sub[2][r, qs], qs)  # [b, Tj, q, d]
+                dist = z.sub_(sub[3][r, qs].unsqueeze(1)).abs_().sum(-1)  # [b, Tj, q]
+                part = (y1[rows[r], qs].unsqueeze(1) - dist).clamp_min_(0).transpose(1, 2)  # [b, q, Tj]
+                alti[rows[r], qs, :n] = part
     a = a_all.permute(0, 2, 1, 3)  # [B, Ti, Tj, H]: alpha_hij / s1_i
     total = a.reshape(b, t, t * fl.shape[2]) @ fl.reshape(b, t * fl.shape[2], d) + x_ln  # sum_j z_ij
     grams = (fl @ fl.transpose(-1, -2)).unsqueeze(2)  # [B, Tj, 1, H, H]: G'_j
