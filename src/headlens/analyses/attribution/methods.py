@@ -7,8 +7,8 @@ rollout ``C_l C_{l-1} ... C_1`` (``Rollout``). The methods:
 - ``rollout`` (Abnar & Zuidema 2020): the heads' mean attention with the residual, ``0.5 A + 0.5 I``, rows
   renormalised (the decomposition's AttnRes-W map).
 - ``normroll``: the decomposition's AttnResLn-N map (``ATB``, Kobayashi et al. 2021), rows normalised: the norms
-  ``||z_ij||`` of the ATB terms that ALTI reads anyway (``atb_maps``; equal to the decomposition's own ATB map,
-  which it forms from Gram matrices without the vectors: tested).
+  ``||z_ij||`` of the ATB terms, from Gram matrices without the vectors as the decomposition forms them
+  (``atb_maps``; equal to the decomposition's own ATB map: tested).
 - ``alti`` (Ferrando et al. 2022): ``max(0, ||y_i||_1 - ||y_i - z_ij||_1)``, rows normalised, with ``z_ij`` the
   ATB term of source j (attention + residual + LN1, ``decompose.terms.atb_pairs``) and ``y_i`` the layer's actual
   LN1 output.
