@@ -19,8 +19,10 @@ layer: the forward pass 4 d^2 + 2 d d_ff + 2 T d ~ 1.8M; ALTI and the norm-based
 and the pair terms T H d + 2 T d ~ 0.1M; the rollouts, statistics and agreements O(T^2 log T) ~ 0.01M. About 1.15
 times the forward's arithmetic, on top of the eager attention instead of SDPA (1.0 to 1.14 times plain in
 docs/decomposition.md); but the pair terms are [T, T, d] tensors made from matrix products with an inner dimension of
-H = 12, memory-bound where the forward's are compute-bound, and written and read about four times per layer: about
-as many bytes as the forward moves. Hence 4, not 1.5.
+H = 12, memory-bound where the forward's are compute-bound (written once and read once per layer: only ALTI's L1
+distance needs them as vectors; the norms and their sum come from Gram forms and one product), about as many bytes
+as the forward moves, and a few tensor ops per group of sentences and per statistic, whose fixed cost grows with the
+machine's load. Hence 4, not 1.5.
 """
 
 from __future__ import annotations

@@ -97,6 +97,12 @@ def test_statistics_of_hand_made_maps(tiny64):
     assert got == pytest.approx(want, abs=1e-12)
     eye = statistics(torch.eye(6, dtype=torch.float64)[None], masks)
     assert eye["self"].item() == 1 and all(eye[k].item() == 0 for k in STATS[1:-1]) and eye["distance"].isnan().all()
+    # several methods at once ([B, K, T, T]): each column is that method's own statistics
+    uniform, identity = torch.full((1, 6, 6), 1 / 6, dtype=torch.float64), torch.eye(6, dtype=torch.float64)[None]
+    both = statistics(torch.stack([uniform, identity], 1), masks)
+    for name in STATS:
+        torch.testing.assert_close(both[name][:, 0], torch.tensor([want[name]], dtype=torch.float64), equal_nan=True)
+        torch.testing.assert_close(both[name][:, 1], eye[name], equal_nan=True)
 
 
 def test_rollout_of_identity_attention_is_the_identity():
@@ -281,8 +287,32 @@ def test_compare_tests_attribution_metrics_per_layer(tmp_path):
     assert changes.families["heads"]["t"]["size"] == 2  # only the first head slot of each layer is tested
 
 
-def test_normroll_is_the_decompositions_atb_map_and_the_terms_are_complete(tiny64):
-    """The norms of the ATB vectors ALTI reads equal the decomposition's ATB map (formed from Gram matrices)."""
+def alti_of_the_whole_batch(parts, w, valid):
+    """ALTI by its definition, from the ATB vectors of the whole padded batch at once (no chunks, no groups)."""
+    from headlens.decompose.terms import atb_inputs, atb_pairs, ln_scale
+
+    x, y = parts["value.in"], parts["attention_norm.out"]
+    s1 = ln_scale(parts["attention_norm.in"], w.ln1[2])
+    a, fl, x_ln = atb_inputs(x, parts["value.out"], parts.probs.to(x.dtype), s1, w)
+    z = atb_pairs(a, fl, x_ln, slice(0, x.shape[1]))  # [B, Tj, Ti, d]
+    dist = (y.unsqueeze(1) - z).abs().sum(-1)
+    return M.normalise_rows((y.abs().sum(-1).unsqueeze(1) - dist).clamp_min(0).transpose(1, 2), valid)
+
+
+def test_length_groups_bound_the_padding_and_cover_every_sentence():
+    lengths = [5, 40, 0, 7, 6, 39, 12, 41]
+    groups = M.length_groups(lengths)
+    rows = sorted(r for g, _ in groups for r in g.tolist())
+    assert rows == [r for r, n in enumerate(lengths) if n > 0]
+    for g, n in groups:
+        own = [lengths[r] for r in g.tolist()]
+        assert n == max(own)
+        assert len(own) == 1 or len(own) * n * n <= 1.25 * sum(k * k for k in own)
+
+
+def test_normroll_is_the_decompositions_atb_map_and_alti_its_definition(tiny64):
+    """The norms of the ATB terms equal the decomposition's ATB map (both from Gram matrices), the terms are
+    complete, and ALTI from length groups and small chunks equals ALTI of the whole padded batch at once."""
     from headlens.collect import Collector
     from headlens.decompose.terms import decompose
     from headlens.decompose.weights import layer_weights
@@ -301,7 +331,7 @@ def test_normroll_is_the_decompositions_atb_map_and_the_terms_are_complete(tiny6
             valid = self.batch.token_valid
             maps, error = M.atb_maps(parts, w, valid, budget=1 << 12)  # small chunks: several per batch
             atb = M.normalise_rows(decompose(parts, w, valid, ff=False).maps["ATB"], valid)
-            self.seen.append((maps["normroll"], atb, error))
+            self.seen.append((maps["normroll"], atb, error, maps["alti"], alti_of_the_whole_batch(parts, w, valid)))
 
         def end(self):
             pass
@@ -310,9 +340,11 @@ def test_normroll_is_the_decompositions_atb_map_and_the_terms_are_complete(tiny6
     engine = Engine(tiny64, resolve(("attribution",)), collectors=[grab])
     engine.score(engine.batch(encode(tiny64, TEXTS)))
     assert len(grab.seen) == tiny64.num_layers
-    for normroll, atb, error in grab.seen:
+    assert len(M.length_groups(grab.batch.n_tokens.tolist())) > 1  # the sentences fall in several groups
+    for normroll, atb, error, alti, direct in grab.seen:
         torch.testing.assert_close(normroll, atb, rtol=1e-9, atol=1e-12)
         assert (error < 1e-10).all()
+        torch.testing.assert_close(alti, direct, rtol=1e-9, atol=1e-12)
 
 
 def test_bad_methods_are_refused():

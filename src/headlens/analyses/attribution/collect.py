@@ -72,12 +72,14 @@ class Attributor(Collector):
         if "vz" in self.methods:
             per_layer["vz"] = M.value_zeroing(parts, w, self.tails[layer], valid, self.budget)
         rolled = {m: self.rollouts[m].step(per_layer[m]) for m in self.methods}
+        stacked = torch.stack([rolled[m] for m in self.methods], 1)  # [B, K, T, T]: one set of ops for all methods
         out: dict[str, torch.Tensor] = {}
-        for m, r in rolled.items():
-            out.update({stat_metric(m, s): v for s, v in statistics(r, self.masks).items()})
-        ranks = {m: midranks(r, valid) for m, r in rolled.items()}
-        for a, b in pairs(self.methods):
-            out[agree_metric(a, b)] = agreement(ranks[a], ranks[b], valid)
+        for s, v in statistics(stacked, self.masks).items():
+            out.update({stat_metric(m, s): v[:, k] for k, m in enumerate(self.methods)})
+        b, k, t, _ = stacked.shape
+        ranks = midranks(stacked.view(b, k * t, t), valid).view(b, k, t, t)
+        for a, c in pairs(self.methods):
+            out[agree_metric(a, c)] = agreement(ranks[:, self.methods.index(a)], ranks[:, self.methods.index(c)], valid)
         for name, col in self.columns.items():
             self.values[:, col, layer, 0] = out[name].to(self.values.dtype)
         if self.keep:

@@ -7,8 +7,8 @@ rollout ``C_l C_{l-1} ... C_1`` (``Rollout``). The methods:
 - ``rollout`` (Abnar & Zuidema 2020): the heads' mean attention with the residual, ``0.5 A + 0.5 I``, rows
   renormalised (the decomposition's AttnRes-W map).
 - ``normroll``: the decomposition's AttnResLn-N map (``ATB``, Kobayashi et al. 2021), rows normalised: the norms
-  ``||z_ij||`` of the ATB terms that ALTI reads anyway (``atb_maps``; equal to the decomposition's own ATB map,
-  which it forms from Gram matrices without the vectors: tested).
+  ``||z_ij||`` of the ATB terms, from Gram matrices without the vectors as the decomposition forms them
+  (``atb_maps``; equal to the decomposition's own ATB map: tested).
 - ``alti`` (Ferrando et al. 2022): ``max(0, ||y_i||_1 - ||y_i - z_ij||_1)``, rows normalised, with ``z_ij`` the
   ATB term of source j (attention + residual + LN1, ``decompose.terms.atb_pairs``) and ``y_i`` the layer's actual
   LN1 output.
@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...decompose.terms import BUDGET, _chunks, _rel_error, atb_inputs, atb_pairs, ln_scale, ln_split, value_terms
+from ...decompose.terms import (BUDGET, _chunks, _rel_error, atb_inputs, atb_pairs, ln_scale, ln_split, quadratic_norms,
+                               value_terms)
 from ...lazy import torch
 
 METHODS = ("rollout", "normroll", "alti", "vz")
@@ -69,10 +70,36 @@ def rollout(layers):
     return torch.stack([r.step(c) for c in layers])
 
 
+def length_groups(lengths: list[int], device=None, slack: float = 1.25):
+    """Rows of a batch in groups of similar length, so that the pair terms of a group padded to its longest
+    sentence are at most ``slack`` times their unpadded size (or the group is one row): [(row indices, length)]."""
+    groups: list[tuple[list[int], int]] = []
+    area = 0
+    for row in sorted(range(len(lengths)), key=lengths.__getitem__):
+        n = lengths[row]
+        if n == 0:
+            continue
+        if groups and (len(groups[-1][0]) + 1) * n * n <= slack * (area + n * n):
+            groups[-1][0].append(row)
+            groups[-1] = (groups[-1][0], n)
+            area += n * n
+        else:
+            groups.append(([row], n))
+            area = n * n
+    return [(torch.tensor(rows, device=device), n) for rows, n in groups]
+
+
 def atb_maps(parts, w, valid, budget: int = BUDGET):
-    """ALTI's and the norm-based rollout's per-layer matrices (rows normalised) from one pass over the ATB terms
-    ``z_ij`` as vectors, and the completeness error of those terms per sentence [B]: ``sum_j z_ij`` plus the bias
-    ``LN1(b_O) + beta1`` against the model's own LN1 output (``decompose.terms``' attention-block check)."""
+    """ALTI's and the norm-based rollout's per-layer matrices (rows normalised), and the completeness error of the
+    ATB terms ``z_ij`` per sentence [B]: ``sum_j z_ij`` plus the bias ``LN1(b_O) + beta1`` against the model's own
+    LN1 output (``decompose.terms``' attention-block check).
+
+    Only ALTI's L1 distance ``||y_i - z_ij||_1`` needs the terms as vectors: one pass over them, in chunks of query
+    rows (``atb_pairs``), that reads each chunk once (subtract, absolute value, sum in place), the sentences in
+    groups of similar length (``length_groups``: at most 25% padded pairs, not the batch's T^2 per sentence;
+    ``valid`` [B, T] holds each sentence's tokens first). The norms come from
+    the Gram form (``decompose.terms``: ``||z_ij||^2 = a^T G'_j a`` off the diagonal, the diagonal directly), and
+    ``sum_j z_ij`` from one matrix product over (source, head) pairs: neither reads the [T, T, d] terms."""
     x = parts["value.in"]
     b, t, d = x.shape
     g1, beta1, eps1 = w.ln1
@@ -80,14 +107,21 @@ def atb_maps(parts, w, valid, budget: int = BUDGET):
     a_all, fl, x_ln = atb_inputs(x, parts["value.out"], parts.probs.to(x.dtype), s1, w)
     y = parts["attention_norm.out"].to(x.dtype)  # [B, T, d]: the actual output of the attention block
     y1 = y.abs().sum(-1)  # [B, T]
-    alti, norms, total = x.new_empty(b, t, t), x.new_empty(b, t, t), torch.empty_like(y)
-    for rows, query_chunks in _chunks(b, t, d, budget):
-        for qs in query_chunks:
-            z = atb_pairs(a_all[rows, :, qs], fl[rows], x_ln[rows, qs], qs)  # [b, Tj, q, d]
-            total[rows, qs] = z.sum(1)
-            norms[rows, qs] = z.norm(dim=-1).transpose(1, 2)
-            dist = z.sub_(y[rows, qs].unsqueeze(1)).abs_().sum(-1)  # [b, Tj, q]
-            alti[rows, qs] = (y1[rows, qs].unsqueeze(1) - dist).clamp_min_(0).transpose(1, 2)
+    alti = x.new_zeros(b, t, t)
+    for rows, n in length_groups(valid.sum(-1).tolist(), valid.device):
+        sub = a_all[rows, :n, :n].contiguous(), fl[rows, :n], x_ln[rows, :n], y[rows, :n]
+        for r, query_chunks in _chunks(len(rows), n, d, budget):
+            for qs in query_chunks:
+                z = atb_pairs(sub[0][r, :, qs], sub[1][r], sub[2][r, qs], qs)  # [b, Tj, q, d]
+                dist = z.sub_(sub[3][r, qs].unsqueeze(1)).abs_().sum(-1)  # [b, Tj, q]
+                part = (y1[rows[r], qs].unsqueeze(1) - dist).clamp_min_(0).transpose(1, 2)  # [b, q, Tj]
+                alti[rows[r], qs, :n] = part
+    a = a_all.permute(0, 2, 1, 3)  # [B, Ti, Tj, H]: alpha_hij / s1_i
+    total = a.reshape(b, t, t * fl.shape[2]) @ fl.reshape(b, t * fl.shape[2], d) + x_ln  # sum_j z_ij
+    grams = (fl @ fl.transpose(-1, -2)).unsqueeze(2)  # [B, Tj, 1, H, H]: G'_j
+    norms = quadratic_norms(a.permute(0, 3, 1, 2), grams, budget)[:, 0]  # [B, Ti, Tj], the diagonal still to set
+    own = a.diagonal(dim1=1, dim2=2).transpose(1, 2).unsqueeze(-2) @ fl  # [B, T, 1, d]: the heads' share of z_ii
+    norms.diagonal(dim1=-2, dim2=-1).copy_((own.squeeze(-2) + x_ln).norm(dim=-1))
     error = _rel_error(total + ln_split(w.b_o, g1, s1) + beta1, y, ~valid)
     return {"alti": normalise_rows(alti, valid), "normroll": normalise_rows(norms, valid)}, error
 

@@ -80,24 +80,29 @@ class Masks:
 
 
 def statistics(m, masks: Masks) -> dict:
-    """The per-sentence statistics (``STATS``) of one rolled-out matrix m [B, T, T]: name -> [B]."""
-    out = {"self": masked_mean(m.diagonal(dim1=-2, dim2=-1), masks.valid)}
+    """The per-sentence statistics (``STATS``) of rolled-out matrices: m [B, T, T] -> name -> [B], or, several
+    methods at once (one set of tensor ops for all of them), m [B, K, T, T] -> name -> [B, K]."""
+    if m.dim() == 3:
+        return {name: v[:, 0] for name, v in statistics(m.unsqueeze(1), masks).items()}
+    per = lambda mask: mask.unsqueeze(1)  # noqa: E731 - [B, N] masks over the methods' dimension
+    out = {"self": masked_mean(m.diagonal(dim1=-2, dim2=-1), per(masks.valid))}
     for name, to in (("special", masks.special), ("punct", masks.punct)):
-        out[name] = masked_mean((m * to[:, None, :]).sum(-1), masks.word_tokens)
-    w = aggregate(m.unsqueeze(1), masks.rows.to(m.dtype), masks.cols.to(m.dtype))[:, 0]  # [B, U, U]
+        out[name] = masked_mean((m * to[:, None, None, :]).sum(-1), per(masks.word_tokens))
+    w = aggregate(m, masks.rows.to(m.dtype), masks.cols.to(m.dtype))  # [B, K, U, U]
     words = masks.words
     eye = torch.eye(w.shape[-1], dtype=torch.bool, device=w.device)
     others = words[:, None, :] & ~eye  # [B, U, U]: the other non-punctuation words of each query
-    mass = lambda sel: (w * sel).sum(-1)  # noqa: E731
-    out["content"] = masked_mean(mass(others & masks.content[:, None, :]), words)
-    out["function"] = masked_mean(mass(others & masks.function[:, None, :]), words)
+    mass = lambda sel: (w * sel.unsqueeze(1)).sum(-1)  # noqa: E731
+    out["content"] = masked_mean(mass(others & masks.content[:, None, :]), per(words))
+    out["function"] = masked_mean(mass(others & masks.function[:, None, :]), per(words))
     head = masks.head & words[:, None, :] & words[:, :, None]  # arcs between non-punctuation words
     deps = head.transpose(1, 2)
-    out["head"] = masked_mean(mass(head), words & head.any(-1))
-    out["deps"] = masked_mean(mass(deps), words & deps.any(-1))
-    out["other"] = masked_mean(mass(others & ~head & ~deps), words)
-    ctx = w * others
-    out["distance"] = masked_mean((ctx * masks.distance).sum(-1) / ctx.sum(-1), words & (ctx.sum(-1) > 0))
+    out["head"] = masked_mean(mass(head), per(words & head.any(-1)))
+    out["deps"] = masked_mean(mass(deps), per(words & deps.any(-1)))
+    out["other"] = masked_mean(mass(others & ~head & ~deps), per(words))
+    ctx = w * others.unsqueeze(1)
+    total = ctx.sum(-1)
+    out["distance"] = masked_mean((ctx * masks.distance.unsqueeze(1)).sum(-1) / total, per(words) & (total > 0))
     return out
 
 
