@@ -210,10 +210,43 @@ def test_compare_matches_words_and_gives_cka_one_against_itself(gold_run, capsys
     from headlens.analyses.layers.compare import compare
     from headlens.cli import main
 
-    table, summary = compare(gold_run, gold_run)
-    rows = table.to_pylist()
-    assert len(rows) == 9 and summary["words"] == summary["words_a"]
+    tables, summary = compare(gold_run, gold_run)
+    rows = tables["cka"].to_pylist()
+    assert len(rows) == 9 and summary["words"] == summary["words_a"] and "probes" not in tables
     assert all(r["cka"] == pytest.approx(1.0) for r in rows if r["layer_a"] == r["layer_b"])
-    assert main(["layers", "compare", gold_run.path, gold_run.path, "--name", "self"]) == 0
+    assert main(["layers", "compare", gold_run.path, gold_run.path, "--name", "self", "--n-boot", "100"]) == 0
+    out = capsys.readouterr().out
+    assert "upos layer 2:" in out and "relation layer 0:" in out and "delta +0.000" in out
     assert main(["layers", "compare", gold_run.path]) != 0
     assert "takes two runs (RUN_A RUN_B)" in capsys.readouterr().err
+
+
+def _planted_words(seed: int, planted: bool):
+    """200 sentences of 8 words, 4 UPOS tags, 40 word types; layer 1 holds the tag when ``planted``."""
+    from headlens.analyses.layers.data import WordSample
+
+    rng = np.random.default_rng(seed)
+    n = 200 * 8
+    tags = rng.integers(0, 4, n)
+    x = rng.normal(size=(n, 2, 12))
+    if planted:
+        x[:, 1, :4] += 3 * np.eye(4)[tags]
+    return WordSample(sentences=np.repeat(np.arange(200), 8), index=np.tile(np.arange(8), 200),
+                      vectors=x.astype(np.float16), form=rng.integers(0, 40, n).astype(str),
+                      upos=np.asarray(["NOUN", "VERB", "ADJ", "ADP"])[tags], head=np.full(n, -2),
+                      deprel=np.full(n, ""))
+
+
+def test_probe_deltas_find_a_planted_layer_and_only_that_one():
+    from headlens.analyses.layers.compare import probe_deltas
+    from headlens.analyses.layers.options import LayersSettings
+
+    a = _planted_words(0, planted=False)
+    b = _planted_words(0, planted=True)
+    b.vectors[:, 0] = a.vectors[:, 0]  # layer 0 the same in both runs
+    table, summary = probe_deltas(a, b, LayersSettings(n_boot=500))
+    rows = {r["layer"]: r for r in table.to_pylist()}
+    assert rows[0]["delta"] == 0 and rows[0]["q"] == 1.0
+    assert rows[1]["delta_low"] > 0.3 and rows[1]["q"] < 0.01 and rows[1]["p"] <= rows[1]["q"]
+    assert rows[1]["accuracy_b"] > 0.9 > 0.5 > rows[1]["accuracy_a"]
+    assert "needs gold syntax" in summary["skipped"]["relation"] and summary["layers_compared"] == 2

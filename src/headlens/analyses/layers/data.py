@@ -35,6 +35,10 @@ class WordSample:
     def has_upos(self) -> bool:
         return len(self.upos) > 0 and bool((self.upos != "").all())
 
+    def subset(self, rows: np.ndarray) -> "WordSample":
+        """The words at ``rows`` (in that order)."""
+        return WordSample(**{f: getattr(self, f)[rows] for f in self.__dataclass_fields__})
+
 
 @dataclass
 class SentenceSample:

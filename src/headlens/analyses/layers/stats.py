@@ -45,13 +45,14 @@ def arcs(words: data.WordSample) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(dep, dtype=np.int64), np.asarray(head, dtype=np.int64)
 
 
-def upos_probe(words: data.WordSample, test: np.ndarray, settings: LayersSettings):
-    types = np.char.lower(words.form.astype(str))
-    return probe_table(lambda layer: _layer(words, layer), words.layers, words.upos, types, words.sentences, test,
-                       settings, "upos")
+def upos_task(words: data.WordSample):
+    """The UPOS probe's inputs: (features(layer), labels, control types, sentences), one item per word."""
+    return (lambda layer: _layer(words, layer)), words.upos, np.char.lower(words.form.astype(str)), words.sentences
 
 
-def relation_probe(words: data.WordSample, test: np.ndarray, settings: LayersSettings):
+def relation_task(words: data.WordSample):
+    """The edge probe's inputs, one item per arc: features [head; dependent], the relation (subtype
+    cut), the control type (head form, dependent form) and the sentence."""
     dep, head = arcs(words)
     labels = np.asarray([r.split(":")[0] for r in words.deprel[dep]])
     lower = np.char.lower(words.form.astype(str))
@@ -61,7 +62,17 @@ def relation_probe(words: data.WordSample, test: np.ndarray, settings: LayersSet
         x = _layer(words, layer)
         return np.concatenate([x[head], x[dep]], axis=1)
 
-    return probe_table(features, words.layers, labels, types, words.sentences[dep], test, settings, "relation")
+    return features, labels, types, words.sentences[dep]
+
+
+def upos_probe(words: data.WordSample, test: np.ndarray, settings: LayersSettings):
+    features, labels, types, sentences = upos_task(words)
+    return probe_table(features, words.layers, labels, types, sentences, test, settings, "upos")
+
+
+def relation_probe(words: data.WordSample, test: np.ndarray, settings: LayersSettings):
+    features, labels, types, sentences = relation_task(words)
+    return probe_table(features, words.layers, labels, types, sentences, test, settings, "relation")
 
 
 def trees(words: data.WordSample) -> list[tuple[int, np.ndarray]]:
