@@ -113,7 +113,8 @@ def test_probes_on_a_random_model_have_their_intervals_baselines_and_controls(go
         assert r["control_low"] <= r["control"] <= r["control_high"]
         assert r["accuracy"] > info["majority_accuracy"]  # word identity alone beats the majority class
         assert abs(r["selectivity"]) < 0.1  # a random model: the probe does no better than memorising types
-    assert {"relation", "structural"} <= set(result.tables) and not result.summary["skipped"]
+    assert {"relation", "structural"} <= set(result.tables) and set(result.summary["skipped"]) == {"sentence"}
+    assert "labelled corpus" in result.summary["skipped"]["sentence"]
     for r in result.tables["structural"].to_pylist():
         assert 0 <= r["uuas_low"] <= r["uuas"] <= r["uuas_high"] <= 1 and -1 <= r["spearman"] <= 1
     tables, params = __import__("headlens.store.outputs", fromlist=["x"]).read_outputs(gold_run, "layers")
@@ -135,8 +136,9 @@ def test_the_split_never_puts_a_sentence_on_both_sides():
 
 def test_plain_text_gets_a_clear_message_for_the_syntax_probes(tiny_bert_dir, corpus, tmp_path):
     result = headlens.layers(_run(tiny_bert_dir, corpus, tmp_path / "r"), n_boot=50)
-    assert set(result.summary["skipped"]) == {"upos", "relation", "structural"}
-    assert all("gold syntax" in why and "spacy" in why for why in result.summary["skipped"].values())
+    skipped = result.summary["skipped"]
+    assert set(skipped) == {"upos", "relation", "structural", "sentence"} and "--label-column" in skipped["sentence"]
+    assert all("gold syntax" in skipped[t] and "spacy" in skipped[t] for t in ("upos", "relation", "structural"))
 
 
 def _planted(n_sentences: int, seed: int):
@@ -250,3 +252,37 @@ def test_probe_deltas_find_a_planted_layer_and_only_that_one():
     assert rows[1]["delta_low"] > 0.3 and rows[1]["q"] < 0.01 and rows[1]["p"] <= rows[1]["q"]
     assert rows[1]["accuracy_b"] > 0.9 > 0.5 > rows[1]["accuracy_a"]
     assert "needs gold syntax" in summary["skipped"]["relation"] and summary["layers_compared"] == 2
+
+
+def test_a_labelled_tsv_stores_each_sentence_label_and_gets_the_sentence_probe(tiny_bert_dir, tmp_path):
+    from headlens import CorpusSpec
+
+    path = tmp_path / "labelled.tsv"
+    lines = [(str(k % 2), LINES[k % len(LINES)] + f" number {k}") for k in range(40)]
+    path.write_text("".join(f"{label}\t{text}\n" for label, text in lines), encoding="utf-8")
+    spec = CorpusSpec(str(path), format="tsv", text_column=1, label_column=0)
+    run = headlens.run(out=str(tmp_path / "r"), model=tiny_bert_dir, corpus=spec, progress=False, analyses=("layers",),
+                       options={"layers": {"max_sentences": 30}})
+    _, sentences = read(run)
+    assert len(sentences.ids) == 30 and [sentences.labels[k] for k in range(30)] == [lines[i][0] for i in sentences.ids]
+    result = headlens.layers(run, n_boot=50)
+    table = result.tables["sentence"].to_pylist()
+    assert {r["task"] for r in table} == {"sentence_pooled", "sentence_cls"} and len(table) == 2 * 3
+    assert "sentence" not in result.summary["skipped"] and result.summary["probes"]["sentence"]["cls"]["classes"] == 2
+
+
+def test_the_sentence_probe_finds_a_planted_label_and_the_control_does_not():
+    from headlens.analyses.layers.data import SentenceSample
+    from headlens.analyses.layers.options import LayersSettings
+    from headlens.analyses.layers.stats import sentence_probe
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 600)
+    x = rng.normal(size=(600, 2, 2, 16))
+    x[:, 1, 0, :3] += 3 * np.eye(3)[labels]  # layer 1, pooled vector: the label; [CLS]: nothing
+    table, summary = sentence_probe(SentenceSample(np.arange(600), x.astype(np.float16), labels.astype(str)),
+                                    LayersSettings(n_boot=200))
+    rows = {(r["task"], r["layer"]): r for r in table.to_pylist()}
+    assert rows["sentence_pooled", 1]["accuracy"] > 0.9 and rows["sentence_pooled", 1]["selectivity_low"] > 0.4
+    for key in (("sentence_pooled", 0), ("sentence_cls", 0), ("sentence_cls", 1)):
+        assert rows[key]["accuracy_low"] < 0.5 and abs(rows[key]["selectivity"]) < 0.15

@@ -69,7 +69,7 @@ class LayerFeatures(Collector):
         for k, (_, e, index, _) in enumerate(wanted):
             sid = e.sentence.index
             self.words.offer(sid, len(index), lambda: _word_info(words[k].copy(), index, e.sentence))
-            self.sentences.offer(sid, 1, lambda: pooled[k].copy())  # copies: no batch array kept alive
+            self.sentences.offer(sid, 1, lambda: (pooled[k].copy(), e.sentence.label or ""))  # copies: no batch array held
 
     def take(self) -> dict[str, np.ndarray]:
         words, sentences = self.words.fresh(), self.sentences.fresh()
@@ -80,7 +80,8 @@ class LayerFeatures(Collector):
                "word_counts": np.asarray([len(p["index"]) for _, _, p in words], dtype=np.int64),
                "pooled_sentences": np.asarray([s for s, _, _ in sentences], dtype=np.int64),
                "pooled_keys": np.asarray([k for _, k, _ in sentences], dtype=np.uint64),
-               "pooled": _stack([p for _, _, p in sentences], 3)}
+               "pooled": _stack([v for _, _, (v, _) in sentences], 3),
+               "pooled_labels": np.asarray([label for _, _, (_, label) in sentences], dtype=str)}
         for field, ndim in (("vectors", 3), ("index", 1), ("form", 1), ("upos", 1), ("head", 1), ("deprel", 1)):
             out[f"word_{field}"] = _stack([p[field] for _, _, p in words], ndim, concat=True)
         return out

@@ -19,6 +19,9 @@ from .options import LayersSettings
 from .geometry import context_sensitivity
 from .probes import probe_table, split
 
+NO_LABELS = ("the sentence-label probe needs a labelled corpus (TSV or JSONL with --label-column / --label-field, "
+             "e.g. GLUE's dev.tsv); the run's sentences have no label")
+POOLINGS = ("pooled", "cls")  # the sentence vector: the mean over word tokens, the [CLS] token's
 NO_SYNTAX = ("needs gold syntax (a CoNLL-U corpus) or spaCy annotation (--annotator spacy); the run's words "
              "have none")
 
@@ -73,6 +76,20 @@ def upos_probe(words: data.WordSample, test: np.ndarray, settings: LayersSetting
 def relation_probe(words: data.WordSample, test: np.ndarray, settings: LayersSettings):
     features, labels, types, sentences = relation_task(words)
     return probe_table(features, words.layers, labels, types, sentences, test, settings, "relation")
+
+
+def sentence_probe(sentences: data.SentenceSample, settings: LayersSettings) -> tuple[pa.Table, dict]:
+    """The sentence label (van Aken et al. 2019's layer-wise view) from the pooled and from the [CLS]
+    vector of each layer, split by sentence; control: one label per sentence drawn from the labels'
+    distribution (shuffled labels)."""
+    test = split(sentences.ids, settings.test_share, settings.seed)
+    tables, summary = [], {}
+    for kind, pooling in enumerate(POOLINGS):
+        table, summary[pooling] = probe_table(lambda layer: sentences.vectors[:, layer, kind].astype(np.float32),
+                                              sentences.vectors.shape[1], sentences.labels, sentences.ids.astype(str),
+                                              sentences.ids, test, settings, f"sentence_{pooling}")
+        tables.append(table)
+    return pa.concat_tables(tables), summary
 
 
 def trees(words: data.WordSample) -> list[tuple[int, np.ndarray]]:
@@ -147,6 +164,10 @@ def analyse(run, settings: LayersSettings | None = None) -> LayersResult:
     else:
         skipped["relation"] = "the relation edge probe " + NO_SYNTAX
         skipped["structural"] = "the structural probe " + NO_SYNTAX
+    if sentences.has_labels():
+        result.tables["sentence"], result.summary["probes"]["sentence"] = sentence_probe(sentences, settings)
+    else:
+        skipped["sentence"] = NO_LABELS
     types = np.char.lower(words.form.astype(str))
     result.tables["context"] = pa.Table.from_pylist(context_sensitivity(words.vectors, words.sentences, types, settings.seed))
     return result
