@@ -1,6 +1,8 @@
 """The layers analysis: the seeded sample (any order, any batching, resume), the probes, the
 structural probe on a planted tree, linear CKA's invariances, context sensitivity."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -286,3 +288,21 @@ def test_the_sentence_probe_finds_a_planted_label_and_the_control_does_not():
     assert rows["sentence_pooled", 1]["accuracy"] > 0.9 and rows["sentence_pooled", 1]["selectivity_low"] > 0.4
     for key in (("sentence_pooled", 0), ("sentence_cls", 0), ("sentence_cls", 1)):
         assert rows[key]["accuracy_low"] < 0.5 and abs(rows[key]["selectivity"]) < 0.15
+
+
+def test_figures_draw_the_curves_the_compare_panel_and_a_pca_panel_per_layer(gold_run, tmp_path):
+    from headlens.analyses.layers.cli import _compare
+    from headlens.analyses.layers.figures import draw_layers
+    from headlens.analyses.layers.options import LayersSettings
+    from headlens.render.plot import Writer
+
+    headlens.layers(gold_run, n_boot=50, name="fig", save=True)
+    _compare(gold_run, gold_run, LayersSettings(n_boot=50, name="fig", compare_probes=False))
+    w = Writer(str(tmp_path), "svg", 100)
+    draw_layers(w, {"run": {"path": gold_run.path}})
+    panels = {os.path.basename(f.path): f.panels for f in w.files}
+    assert panels["layers-fig.svg"] == 5  # accuracy, selectivity, UUAS, Spearman, self-similarity
+    assert panels["layers-compare-fig.svg"] == 1  # CKA (no probe deltas asked for)
+    assert panels["layers-pca.svg"] == 3  # one per layer of the tiny model (embeddings, 2 blocks)
+    text = open(os.path.join(tmp_path, "layers-fig.svg"), encoding="utf-8").read()
+    assert "upos" in text and "relation" in text and "structural" in text
