@@ -93,7 +93,7 @@ def draw_pca(w: Writer, words) -> None:
     tags = words.upos[rows] if words.has_upos() else np.full(len(rows), "word")
     values, counts = np.unique(tags, return_counts=True)
     shown = list(values[np.argsort(-counts)][:TAGS_SHOWN])
-    groups = shown + (["other"] if len(values) > len(shown) else [])
+    groups = (["other"] if len(values) > len(shown) else []) + shown  # "other" first: under the tags
     colour = np.asarray([t if t in shown else "other" for t in tags])
     cols = min(4, words.layers)
     grid = -(-words.layers // cols)
@@ -105,9 +105,9 @@ def draw_pca(w: Writer, words) -> None:
         z = x @ vt[:2].T
         ax = fig.add_subplot(grid, cols, layer + 1)
         ax.set_gid("panel")
-        for i, g in enumerate(groups):
+        for g in groups:
             mine = colour == g
-            ax.scatter(z[mine, 0], z[mine, 1], s=1.5, color=PALETTE[i % len(PALETTE)] if g != "other" else "#bbbbbb",
+            ax.scatter(z[mine, 0], z[mine, 1], s=1.5, color=PALETTE[shown.index(g) % len(PALETTE)] if g != "other" else "#bbbbbb",
                        label=g, linewidths=0)
         ax.set_xticks([])
         ax.set_yticks([])
