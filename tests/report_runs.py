@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from tiny import WORDS, make_tiny_bert
 
 import headlens
+from headlens.heads import head_label, layer_label
 from headlens.analyses.compare.stats import compare_runs, save_compare
 from headlens.store.outputs import write_outputs
 from headlens.store import open_run
@@ -72,7 +73,7 @@ def _add_patterns(run_dir: str) -> None:
     for t, name in enumerate(PATTERN_TYPES):
         for k in range(LAYERS * HEADS):
             rows.append({"metric": f"pattern_is_{name}", "level": "token", "layer": k // HEADS, "head": k % HEADS,
-                         "label": f"{k // HEADS + 1}-{k % HEADS + 1}", "count": 26, "mean": float(share[k, t]),
+                         "label": head_label(k // HEADS, k % HEADS), "count": 26, "mean": float(share[k, t]),
                          "std": 0.1, "min": 0.0, "max": 1.0})
     extra = pa.Table.from_pylist(rows).cast(heads.schema)
     pq.write_table(pa.concat_tables([heads, extra]), os.path.join(run_dir, "heads.parquet"))
@@ -93,14 +94,15 @@ def _add_ablation(run) -> None:
     for metric in ("accuracy", "f1"):
         for k in range(LAYERS * HEADS):
             delta = float(rng.normal(0, 0.01))
-            q = 0.001 if k in (5, 77) else 0.8
-            rows.append({"kind": "head", "layer": k // HEADS, "head": k % HEADS, "label": f"L{k // HEADS + 1}-H{k % HEADS + 1}",
+            q = 0.0 if k == 5 else 0.001 if k == 77 else 0.8  # L1H6: a q that underflowed to 0 (shown "< 1e-300")
+            rows.append({"kind": "head", "layer": k // HEADS, "head": k % HEADS, "label": head_label(k // HEADS, k % HEADS),
                          "mode": "mean", "metric": metric, "delta": delta, "ci_low": delta - 0.01, "ci_high": delta + 0.01,
-                         "p": q / 2, "q": q, "decision": ("hurts" if delta < 0 else "helps") if q < 0.05 else "none"})
+                         "p": q / 2, "q": q, "decision": ("hurts" if delta < 0 else "helps") if q < 0.05 else "none",
+                         "underpowered": k == 6})
         for layer in range(LAYERS):
-            rows.append({"kind": "layer", "layer": layer, "head": -1, "label": f"L{layer + 1}", "mode": "mean",
+            rows.append({"kind": "layer", "layer": layer, "head": -1, "label": layer_label(layer), "mode": "mean",
                          "metric": metric, "delta": -0.02, "ci_low": -0.03, "ci_high": -0.01, "p": 0.01, "q": 0.02,
-                         "decision": "hurts"})
+                         "decision": "hurts", "underpowered": layer == 1})
     write_outputs(run, "ablation", "sweep", {"ablations": pa.Table.from_pylist(rows)},
                   {"stats": {"alpha": 0.05, "correction": "fdr_bh"}, "mode": "mean"})
 

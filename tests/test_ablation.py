@@ -220,16 +220,20 @@ def test_resume_after_a_partial_sweep_gives_identical_rows(classifier, data, tmp
 
 
 def test_bad_input_is_refused(classifier, data, tmp_path):
-    with pytest.raises(ConfigError, match=r"head 7:0 does not exist: the model has 2 layers \(0-1\) x 4 heads"):
+    with pytest.raises(ConfigError, match=r"head L8H1 does not exist \(this model has L1-L2, H1-H4\)"):
+        parse_heads("L8H1", 2, 4)
+    with pytest.raises(ConfigError, match="old 0-based LAYER:HEAD form, no longer read; write the 1-based label L8H1"):
         parse_heads("7:0", 2, 4)
-    with pytest.raises(ConfigError, match="LAYER:HEAD"):
+    with pytest.raises(ConfigError, match="not a head label such as L3H7"):
         parse_heads("3", 2, 4)
-    with pytest.raises(ConfigError, match="layer 5 does not exist"):
-        sweep_ablations(None, "0,5", 2, 4)
+    with pytest.raises(ConfigError, match="layer L6 does not exist"):
+        sweep_ablations(None, "L1,L6", 2, 4)
+    with pytest.raises(ConfigError, match="write L1 for the 0-based layer 0"):
+        sweep_ablations(None, "0", 2, 4)
     with pytest.raises(ConfigError, match="name what to remove"):
         sweep_ablations(None, None, 2, 4)
-    with pytest.raises(ConfigError, match="7:0 does not exist"):
-        ablate(_config(classifier, data, str(tmp_path / "a"), heads="7:0"))
+    with pytest.raises(ConfigError, match="L8H1 does not exist"):
+        ablate(_config(classifier, data, str(tmp_path / "a"), heads="L8H1"))
     with pytest.raises(ConfigError, match="differ from the classifier's labels"):
         ablate(_config(classifier, data, str(tmp_path / "b"), labels=("1", "0")))
     encoder = make_tiny_bert(str(tmp_path / "encoder"))
@@ -269,7 +273,7 @@ def test_statistics_of_a_sweep():
     assert not acc[1]["underpowered"]  # a CI of [0, 0] rules out a 5-point change
     mcc = [r for r in table.to_pylist() if r["metric"] == "mcc"]
     assert mcc[0]["decision"] == "helps" and mcc[0]["test"] == "paired_bootstrap"
-    assert families["accuracy"]["size"] == 3 and families["accuracy"]["members"] == ["1-1", "1-2", "1-3"]
+    assert families["accuracy"]["size"] == 3 and families["accuracy"]["members"] == ["L1H1", "L1H2", "L1H3"]
     small, _ = ablation_table(y[:50], base[:50], np.stack([better[:50]]), ablations[:1], "zero", 2, AblationStats())
     assert small.to_pylist()[0]["underpowered"] and small.to_pylist()[0]["decision"] == "none"
     assert detectable(139, 78, 0.05) == (12, 12 / 139) and detectable(139, 78, 0.05, "none")[0] == 6
@@ -282,7 +286,7 @@ def test_statistics_of_a_sweep():
 def test_cli_ablate(classifier, data, tmp_path, capsys):
     out = str(tmp_path / "cli")
     args = ["ablate", "--model", classifier, "--dev", data, "--columns", "text=0,label=1", "--layers", "all",
-            "--heads", "1:0", "--metrics", "accuracy,f1", "--n-boot", "200", "--out", out, "--quiet"]
+            "--heads", "L2H1", "--metrics", "accuracy,f1", "--n-boot", "200", "--out", out, "--quiet"]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "L1" in printed and "L2" in printed and "smallest detectable" in printed and "f1:" in printed

@@ -177,6 +177,9 @@ def test_task_bias_finds_the_shared_change_and_the_task_specific_one(ud_runs, ca
     assert params["task_agnostic"]["L1"]["change"] == "up" and params["task_agnostic"]["L2"]["change"] is None
     assert main(["categories", base.path, one.path, two.path]) == 0
     assert "L1: bias" in capsys.readouterr().out
+    assert main(["categories", base.path, one.path]) == 0  # one task: nothing claimed across tasks
+    out = capsys.readouterr().out
+    assert "task-agnostic" not in out and "nothing is claimed across tasks" in out
 
 
 def test_a_layer_change_below_the_margin_is_no_change(ud_runs, tmp_path):
@@ -190,7 +193,7 @@ def test_a_layer_change_below_the_margin_is_no_change(ud_runs, tmp_path):
     row = [r for r in table.to_pylist() if r["layer"] == 0][0]
     assert row["q_change"] < 0.05 and row["delta"] == pytest.approx(0.004, abs=0.001)  # significant, yet
     assert row["change"] == "" and row["verdict"] == "equivalent" and row["margin"] == 0.01
-    assert params["task_agnostic"]["L1"]["change"] is None and "0.01 for the category" in params["margins"]
+    assert params["task_agnostic"] == {} and "0.01 for the category" in params["margins"]  # one task: no claim across tasks
     table, _ = task_bias([base], [small])  # the default margin of the category metrics, 0.001
     row = [r for r in table.to_pylist() if r["layer"] == 0][0]
     assert row["change"] == "up" and row["verdict"] == "changed" and row["margin"] == 0.001

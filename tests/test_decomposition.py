@@ -125,7 +125,7 @@ def test_incomplete_decomposition_stops_with_the_stage(tiny_bert_dir):
     dec = Decomposer(lm)
     dec.weights = [dataclasses.replace(w, b_o=w.b_o + 0.1) for w in dec.weights]  # a wrong bias
     engine = Engine(lm, resolve(("decomposition",)), collectors=[dec])
-    with pytest.raises(ModelError, match="not complete at layer 1, stage 'attention'"):
+    with pytest.raises(ModelError, match="not complete at layer L1, stage 'attention'"):
         engine.score(engine.batch(encode(lm, TEXTS)))
 
 

@@ -42,16 +42,22 @@ def data(tmp_path_factory):
 @pytest.fixture(scope="module")
 def svg_files(data, tmp_path_factory):
     """Every view drawn once as SVG, read by the two tests below that check SVG files."""
-    return draw_all(data, str(tmp_path_factory.mktemp("svg")), "svg", dpi=150, metrics=METRICS, heads=[(0, 0), (2, 3)])
+    return draw_all(data, str(tmp_path_factory.mktemp("svg")), "svg", dpi=150, metrics=_metrics(data), heads=[(0, 0), (2, 3)])
+
+
+def _metrics(data) -> list[str]:
+    """METRICS, the compared ones and dep_all_*: --metrics applies to the comparison and syntax figures too."""
+    compared = data["sections"]["compare"][0]["view"]["metrics"]
+    return METRICS + [m for m in compared if m not in METRICS] + ["dep_all_d2h", "dep_all_h2d"]
 
 
 def _expected(data) -> dict[str, int]:
     """view name prefix -> panels, from the data the figures are drawn from."""
     compare = data["sections"]["compare"][0]["view"]
     changed = [m for m in compare["metrics"] if compare["per_metric"][m]["changed"]] or compare["metrics"][:1]
-    out = {f"heads {m}": 1 for m in METRICS}
-    out.update({f"head view sentence {s} L1-H1": 1 for s in (0, 1)})
-    out.update({f"head view sentence {s} L3-H4": 1 for s in (0, 1)})
+    out = {f"heads {m}": 1 for m in _metrics(data)}
+    out.update({f"head view sentence {s} L1H1": 1 for s in (0, 1)})
+    out.update({f"head view sentence {s} L3H4": 1 for s in (0, 1)})
     out.update({"roles default": 2, "syntax default": 1, "cluster default": 1, "categories default": LAYERS,
                 "pattern types": 1, "mixing default": 1})
     out.update({f"compare vs-base {m}": 1 for m in changed})
@@ -67,7 +73,7 @@ def _svg_panels(path: str) -> int:
 
 @pytest.mark.parametrize("fmt", ["svg", "png", "pdf"])
 def test_one_file_per_view_that_opens_with_its_panels(data, svg_files, tmp_path, fmt):
-    files = svg_files if fmt == "svg" else draw_all(data, str(tmp_path), fmt, dpi=150, metrics=METRICS, heads=[(0, 0), (2, 3)])
+    files = svg_files if fmt == "svg" else draw_all(data, str(tmp_path), fmt, dpi=150, metrics=_metrics(data), heads=[(0, 0), (2, 3)])
     expected = _expected(data)
     assert {f.view: f.panels for f in files} == expected
     assert len({f.path for f in files}) == len(files)
@@ -97,14 +103,17 @@ def test_cli_figures_and_its_refusals(tmp_path, tmp_path_factory, capsys):
     runs = report_runs(tmp_path_factory)
     out = str(tmp_path / "figs")
     assert main(["figures", runs["after"].path, "--format", "png", "--out", out, "--metrics", "prev,entropy",
-                 "--sentences", "1", "--heads", "2-3", "--dpi", "100"]) == 0
+                 "--sentences", "1", "--heads", "L2H3", "--dpi", "100"]) == 0
     printed = capsys.readouterr().out
-    assert "heads-prev.png" in printed and "headview-s0-L2-H3.png" in printed
+    assert "heads-prev.png" in printed and "headview-s0-L2H3.png" in printed
     assert os.path.exists(os.path.join(out, "heads-entropy.png"))
     assert main(["figures", runs["after"].path, "--out", out, "--metrics", "nope", "--sentences", "0"]) == 2
     assert "not in this run" in capsys.readouterr().err
     assert main(["figures", runs["after"].path, "--out", out, "--heads", "0-1", "--sentences", "0"]) == 2
-    assert main(["figures", runs["after"].path, "--out", out, "--heads", f"{LAYERS + 1}-1", "--sentences", "1",
+    assert "not read (1-based or 0-based?)" in capsys.readouterr().err
+    assert main(["figures", runs["after"].path, "--out", out, "--heads", "1:0", "--sentences", "0"]) == 2
+    assert "old 0-based LAYER:HEAD form" in capsys.readouterr().err
+    assert main(["figures", runs["after"].path, "--out", out, "--heads", f"L{LAYERS + 1}H1", "--sentences", "1",
                  "--metrics", "prev"]) == 2
     assert "outside" in capsys.readouterr().err
     assert HEADS == 12

@@ -61,7 +61,7 @@ def test_to_xarray_coords(run):
     assert data["sent_id"].values.tolist() == [r["sent_id"] for r in analysed]
     assert data["layer"].values.tolist() == list(range(LAYERS)) and data["head"].values.tolist() == list(range(HEADS))
     assert data["label"].dims == ("layer", "head")
-    assert data["label"].sel(layer=1, head=3).item() == "2-4" == head_label(1, 3)
+    assert data["label"].sel(layer=1, head=3).item() == "L2H4" == head_label(1, 3)
     levels = {m["name"]: m["level"] for m in run.manifest["metrics"]}
     assert list(data.data_vars) == [m for m in run.metrics if levels[m] == "token"]
     one = run.to_xarray("sas_cls") if "sas_cls" in run.metrics else run.to_xarray(run.metrics[0])
@@ -109,7 +109,7 @@ def test_head_index_helpers():
     assert k.tolist() == list(range(15))
     assert [x.tolist() for x in head_of(k, 5)] == [layer.tolist(), head.tolist()]
     assert head_of(13, 5) == (2, 3) and head_index(2, 3, 5) == 13
-    assert head_labels(2, 2) == ["1-1", "1-2", "2-1", "2-2"]
+    assert head_labels(2, 2) == ["L1H1", "L1H2", "L2H1", "L2H2"]
     assert by_layer(np.arange(12.0).reshape(2, 6), 3)[1, 1].tolist() == [9.0, 10.0, 11.0]
     assert by_layer(np.zeros((0, 6)), 3).shape == (0, 2, 3)
 

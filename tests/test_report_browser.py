@@ -65,7 +65,7 @@ def test_heatmap_has_a_cell_per_head_with_the_runs_mean_in_its_tooltip(page, run
     assert page.input_value("#metric-select") == "prev"
     for layer, head in ((0, 0), (4, 7), (11, 11)):
         tip = _tip(page, f"#heads-heatmap rect.cell[data-k='{layer * HEADS + head}']")
-        assert tip.splitlines()[0].startswith(f"L{layer + 1}-H{head + 1}")
+        assert tip.splitlines()[0].startswith(f"L{layer + 1}H{head + 1}")
         assert _mean_in(tip) == pytest.approx(_expected(runs["after"], "prev", layer, head), rel=1e-3)
 
 

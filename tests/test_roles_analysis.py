@@ -87,7 +87,7 @@ def test_run_with_roles_stores_tables_and_the_cli_recomputes(wired_run, capsys):
     assert params["heads_per_role"]["local"] == 1 and params["settings"]["correction"] == "fdr_bh"
     assert main(["roles", wired_run.path, "--tau", "2,3", "--correction", "holm", "--name", "holm"]) == 0
     out = capsys.readouterr().out
-    assert "local" in out and "L1-H1" in out and "original procedure" in out
+    assert "local" in out and "L1H1" in out and "original procedure" in out
     params = json.load(open(os.path.join(wired_run.path, "roles", "holm", "params.json")))
     assert params["settings"]["taus"] == [2.0, 3.0] and params["families"]["t"]["method"] == "holm"
 

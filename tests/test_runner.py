@@ -66,7 +66,7 @@ def test_head_summary_equals_per_sentence_scores(tiny_bert_dir, corpus, tmp_path
         assert row["count"] == len(LINES)
         assert row["mean"] == pytest.approx(np.mean(vals), rel=1e-9)
         assert row["std"] == pytest.approx(np.std(vals, ddof=1), rel=1e-6)
-        assert row["label"] == f"{row['layer'] + 1}-{row['head'] + 1}"
+        assert row["label"] == f"L{row['layer'] + 1}H{row['head'] + 1}"  # docs/conventions.md
 
 
 def test_scores_do_not_depend_on_batching(tiny_bert_dir, corpus, tmp_path):

@@ -161,7 +161,7 @@ def test_mds_recovers_a_planar_configuration():
 def test_cli_prints_best_heads_and_the_map(cluster_runs, wired_syntax, capsys):
     assert main(["syntax", wired_syntax.path, "--n-boot", "100", "--name", "cli"]) == 0
     out = capsys.readouterr().out
-    assert "1-1 d2h" in out and "100.0" in out and "baseline" in out
+    assert "L1H1 d2h" in out and " 1.000 " in out and "baseline" in out
     assert main(["cluster", cluster_runs[1].path, "--n-perm", "50"]) == 0
     assert "within/between-layer" in capsys.readouterr().out
     assert main(["syntax", cluster_runs[1].path]) == 2  # a run without the syntax analysis: a clear error

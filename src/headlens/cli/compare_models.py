@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from ..analyses.compare.cli import add_test_options, settings_from
 from ..digits import column_ref
+from .run import MODEL_HELP
 
 
 def add(sub) -> None:
     m = sub.add_parser("compare-models", help="two models with one tokenizer on the same batches: map similarity "
                                               "per head (cosine) and paired metric changes; no map is stored")
     m.set_defaults(func=_cmd_models)
-    m.add_argument("model_a", help="model directory or hub id (e.g. the base model)")
-    m.add_argument("model_b", help="model directory with the same tokenizer (e.g. models/M-cola)")
+    m.add_argument("model_a", help="the first model (e.g. the base model): " + MODEL_HELP)
+    m.add_argument("model_b", help="the second model, with the same tokenizer (e.g. models/M-cola); the same forms")
     m.add_argument("--corpus", required=True, help="corpus file (text, CoNLL-U, TSV or JSONL)")
     m.add_argument("--format", default="auto", choices=("auto", "text", "conllu", "tsv", "jsonl"))
     m.add_argument("--text-column", type=column_ref, default=0, help="TSV: index or header name of the text")
@@ -52,10 +53,11 @@ def _cmd_models(args) -> int:
           "(mean over heads and sentences):")
     import pyarrow.parquet as pq
 
+    from ..heads import layer_label
     from ..store import layout
 
     for r in pq.read_table(f"{params['out']}/{layout.table_file('cosine_layers')}").to_pylist():
-        print(f"  L{r['layer'] + 1}  {r['cosine']:.4f} [{r['ci_low']:.4f}, {r['ci_high']:.4f}]")
+        print(f"  {layer_label(r['layer'])}  {r['cosine']:.4f} [{r['ci_low']:.4f}, {r['ci_high']:.4f}]")
     for level in ("layers", "heads"):
         fam = params["families"][level]["t"]
         print(f"{level}: {sum(v[f'{level}_up'] + v[f'{level}_down'] for v in params['changed'].values())} of "

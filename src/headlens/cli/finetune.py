@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from ..corpus.columns import COLUMNS_HELP, label_list as _labels
+from .run import MODEL_HELP
 
 
 def add(sub) -> None:
     p = sub.add_parser("finetune", help="fine-tune an encoder for (pair) classification; write a HF checkpoint")
     p.set_defaults(func=_cmd_finetune)
-    p.add_argument("--model", help="base model directory or hub id (default: the embedded all-MiniLM-L6-v2)")
+    p.add_argument("--model", help="the base model: " + MODEL_HELP)
     p.add_argument("--train", required=True, help="training file (TSV or JSONL)")
     p.add_argument("--dev", required=True, help="dev file in the same layout")
     p.add_argument("--columns", required=True, help=COLUMNS_HELP)

@@ -15,20 +15,38 @@ from ..analyses.registry import ANALYSES
 from ..runner.batch import AGGREGATIONS
 
 HIGHLIGHT = ("prev", "next", "self", "cls", "sep", "punct")
+MODEL_HELP = ("model directory, hub id (online), or the short name of an embedded model: minilm (= all-MiniLM-L6-v2, "
+              "the default), mpnet (= all-mpnet-base-v2, after `headlens models fetch-mpnet`)")
+
+
+def listing() -> str:
+    """The analyses ``--analyses`` takes and the metrics ``--metrics`` takes, one line each, from the registry."""
+    from ..analyses.registry import available, families, run_analyses
+
+    runnable = run_analyses()
+    lines = ["analyses (--analyses, comma-separated; default surface):"]
+    lines += [f"  {a.name:<16} {a.summary}" for a in ANALYSES.values() if a.name in runnable]
+    lines += ["", "metrics (--metrics, comma-separated, instead of whole analyses; `headlens metrics` lists them too):"]
+    lines += [f"  {m.name:<22} {m.analysis:<13} {m.description}" for m in available().values()]
+    lines += [f"  {f.template:<22} {f.analysis:<13} {f.description}" for f in families()]
+    return "\n".join(lines)
 
 
 def add(sub) -> None:
-    p = sub.add_parser("run", help="analyse a corpus with a model and store the run")
+    import argparse
+
+    p = sub.add_parser("run", help="analyse a corpus with a model and store the run", epilog=listing(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.set_defaults(func=_cmd_run)
-    p.add_argument("--model", help="model directory or hub id (default: the embedded all-MiniLM-L6-v2)")
+    p.add_argument("--model", help=MODEL_HELP)
     p.add_argument("--corpus", help="corpus file (default: the embedded UD English EWT sample)")
     p.add_argument("--format", default="auto", choices=("auto", *FORMATS), help="corpus format (default: by extension)")
     p.add_argument("--out", required=True, help="run directory to create, e.g. runs/NAME")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     p.add_argument("--resume", action="store_true",
                    help="continue the stopped run in --out (same options): keeps its finished parts, computes the rest")
-    p.add_argument("--analyses", default="surface", help="comma-separated analyses (default: surface)")
-    p.add_argument("--metrics", help="comma-separated metric names, instead of whole analyses")
+    p.add_argument("--analyses", default="surface", help="comma-separated analyses (default: surface; listed below)")
+    p.add_argument("--metrics", help="comma-separated metric names, instead of whole analyses (listed below)")
     g = p.add_argument_group("TSV / JSONL columns")
     g.add_argument("--text-column", type=column_ref, default=0, help="TSV: 0-based index or header name of the text")
     g.add_argument("--text-b-column", type=column_ref, help="TSV: column of the second sentence of a pair")
@@ -154,7 +172,7 @@ def _cmd_run(args) -> int:
     missing = result.manifest.get("maps", {}).get("not_found")
     if missing:
         print(f"  --store-maps: no analysed sentence has the id {', '.join(missing)}")
-    print("top heads (layer-head, 1-based; mean over sentences):")
+    print("top heads (head labels L<layer>H<head>, 1-based; mean over sentences):")
     for metric in (m for m in HIGHLIGHT if m in result.metrics):
         tops = ", ".join(f"{h['label']} {h['mean']:.3f}" for h in result.top_heads(metric, 3))
         print(f"  {metric:<6} {tops}")

@@ -54,6 +54,7 @@ def _state(status: str | None, path: str) -> str | None:
 def _cmd_show(args) -> int:
     from ..store import open_run
     from ..store.lock import holder, live
+    from ..analyses.syntax.accuracy import arc_totals, relation_of
 
     run = open_run(args.run, allow_incomplete=True)
     m = run.manifest
@@ -86,26 +87,39 @@ def _cmd_show(args) -> int:
             return 0
         tops = _committed_tops(run, args.top)
         print(f"over the {c['items']} corpus items of its {c['parts']} committed parts only:")
-    print("top heads per metric (layer-head, 1-based; mean over sentences):")
+    print("top heads per metric (head labels L<layer>H<head>, 1-based; mean over sentences; dep_<rel>_<dir>: "
+          "accuracy, the fraction of the relation's arcs, with hits/arcs)")
+    totals = arc_totals(run) if any(relation_of(m) for m in tops) else {}
     for metric, heads in tops.items():
-        listed = ", ".join(f"{h['label']} {h['mean']:.3f}" for h in heads)
-        print(f"  {metric:<20} {listed}")
+        print(f"  {metric:<20} {', '.join(_top(metric, h, totals) for h in heads)}")
     return 0
+
+
+def _top(metric: str, h: dict, totals: dict) -> str:
+    """One head of a metric's top list: its mean; a dep_ metric's accuracy with hits/arcs beside."""
+    from ..analyses.syntax.accuracy import accuracy
+    from ..units import format_fraction
+
+    acc = accuracy(metric, h["mean"], h.get("count"), totals)
+    if acc is None:
+        return f"{h['label']} {h['mean']:.3f}"
+    return f"{h['label']} {format_fraction(acc['accuracy'])} ({acc['hits']}/{acc['arcs']})"
 
 
 def _committed_tops(run, k: int) -> dict[str, list[dict]]:
     """The ``k`` heads with the highest mean per metric over the committed scores of an incomplete run."""
     import pyarrow as pa
 
-    from ..store.tables import head_label
+    from ..heads import head_label
 
     scores = run.scores()
     scores = scores.set_column(3, "metric", scores["metric"].cast(pa.string()))
-    rows = scores.group_by(["metric", "layer", "head"]).aggregate([("value", "mean")]).to_pylist()
+    rows = scores.group_by(["metric", "layer", "head"]).aggregate([("value", "mean"), ("value", "count")]).to_pylist()
     tops: dict[str, list[dict]] = {}
     for r in sorted(rows, key=lambda r: -r["value_mean"]):
         if len(tops.setdefault(r["metric"], [])) < k:
-            tops[r["metric"]].append({"label": head_label(r["layer"], r["head"]), "mean": r["value_mean"]})
+            tops[r["metric"]].append({"label": head_label(r["layer"], r["head"]), "mean": r["value_mean"],
+                                          "count": r["value_count"]})
     return {metric: tops[metric] for metric in run.metrics if metric in tops}
 
 

@@ -30,6 +30,7 @@ import torch
 
 from ..collect import Collector, write_sentence_maps
 from ..errors import ModelError
+from ..heads import layer_label
 from ..store import layout
 from . import tables
 from .summary import (PAIR_TYPES, TOKEN_GROUPS, amplification, group_means, pair_mask, pair_types, rank_correlation,
@@ -213,7 +214,7 @@ class Decomposer(Collector):
             layer, k = map(int, np.argwhere(bad)[0])
             row = int(np.nan_to_num(errors[:, layer, k], nan=np.inf).argmax())
             raise ModelError(
-                f"the decomposition is not complete at layer {layer + 1}, stage {self.stages[k]!r}: the per-source "
+                f"the decomposition is not complete at layer {layer_label(layer)}, stage {self.stages[k]!r}: the per-source "
                 f"terms plus bias differ from the model's own vector by a relative {worst[layer, k]:.3g} (tolerance "
                 f"{self.tolerance:g}) in sentence {int(self.batch.ids[row])}. The adapter's parts do not "
                 "recompute this model's layer; please report it with the model's config.json."

@@ -26,6 +26,7 @@ from ..analyses.compare.margins import describe
 from ..config import RunConfig
 from ..corpus.types import Skipped
 from ..errors import ConfigError, ModelError
+from ..heads import head_labels
 from ..analyses.registry import resolve
 from ..models import load_model
 from ..runner import Engine
@@ -94,7 +95,7 @@ def _cosine_tables(cos: np.ndarray, seed: int) -> tuple[pa.Table, pa.Table]:
     lo, hi = mean_ci(flat, seed=seed)
     head_rows = pa.table({"layer": np.repeat(np.arange(layers), heads).astype(np.int32),
                           "head": np.tile(np.arange(heads), layers).astype(np.int32),
-                          "label": [f"{la + 1}-{h + 1}" for la in range(layers) for h in range(heads)],
+                          "label": head_labels(layers, heads),
                           "n": np.full(layers * heads, n, np.int32), "cosine": flat.mean(0), "ci_low": lo, "ci_high": hi})
     per_layer = cos.mean(2)
     lo, hi = mean_ci(per_layer, seed=seed)

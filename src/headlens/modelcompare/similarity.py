@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import ModelError
+from ..heads import layer_label
 
 
 class MapHolder:
@@ -28,7 +29,7 @@ class MapHolder:
 
     def pop(self, layer: int) -> torch.Tensor:
         if layer not in self.maps:
-            raise ModelError(f"the first model produced no attention for layer {layer + 1}; the models differ in depth.")
+            raise ModelError(f"the first model produced no attention for layer {layer_label(layer)}; the models differ in depth.")
         return self.maps.pop(layer)
 
     def clear(self) -> None:
@@ -67,7 +68,7 @@ class MapCosine:
     def on_layer(self, layer: int, attn: torch.Tensor, batch) -> None:
         a = self.holder.pop(layer)
         if a.shape != attn.shape:
-            raise ModelError(f"layer {layer + 1}: attention maps of shape {tuple(a.shape)} and {tuple(attn.shape)}; "
+            raise ModelError(f"layer {layer_label(layer)}: attention maps of shape {tuple(a.shape)} and {tuple(attn.shape)}; "
                              "the models differ in heads.")
         if self.values is None:
             self.values = torch.full((attn.shape[0], self.num_layers, attn.shape[1]), float("nan"), dtype=torch.float64)

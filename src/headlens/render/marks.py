@@ -7,6 +7,7 @@ from collections import defaultdict
 import pyarrow as pa
 
 from ..heads import head_index
+from ..units import format_p
 
 
 # columns that say "this head passed the analysis's corrected test", in the order they are looked for
@@ -56,5 +57,5 @@ def generic_marks(analysis: str, tables: dict[str, pa.Table], params: dict, metr
             if ok:
                 marks[r["metric"]][head_index(int(r["layer"]), int(r["head"]), heads)] = (
                     f"{analysis}: {decision or 'q <= ' + format(alpha, 'g')}"
-                    + (f", q {fmt(r.get('q'), 2)}" if r.get("q") is not None else ""))
+                    + (f", q {format_p(r.get('q'))}" if r.get("q") is not None else ""))
     return dict(marks)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..heads import head_of
+from ..heads import head_label, head_of, layer_label
 
 FORMATS = ("svg", "png", "pdf")
 
@@ -44,7 +44,10 @@ def as_grid(values: list, layers: int, heads: int) -> np.ndarray:
 
 
 class Writer:
-    def __init__(self, out_dir: str, fmt: str, dpi: int):
+    """Saves figures into ``out_dir``; carries the selection every figure kind applies: ``metrics``
+    (None: any) and ``curated`` (the default set: ``take`` keeps the first items of a kind)."""
+
+    def __init__(self, out_dir: str, fmt: str, dpi: int, metrics=None, curated: bool = False):
         if fmt not in FORMATS:
             from ..errors import ConfigError
 
@@ -53,8 +56,18 @@ class Writer:
 
         self.mpl = matplotlib
         self.out_dir, self.fmt, self.dpi = out_dir, fmt, dpi
+        self.metrics = None if metrics is None else list(metrics)
+        self.curated = curated
         self.files: list[FigureFile] = []
         os.makedirs(out_dir, exist_ok=True)
+
+    def wants(self, metric: str) -> bool:
+        """Whether figures of ``metric`` are asked for (``--metrics``)."""
+        return self.metrics is None or metric in self.metrics
+
+    def take(self, items: list, curated: int = 1) -> list:
+        """``items`` to draw: the first ``curated`` of them in the curated set, every one with ``--all``."""
+        return list(items)[:curated] if self.curated else list(items)
 
     def figure(self, width: float, height: float):
         from matplotlib.figure import Figure
@@ -71,6 +84,14 @@ class Writer:
         self.files.append(FigureFile(path, view, len(panels)))
 
 
+def head_axes(ax, layers: int, heads: int) -> None:
+    """Layer x head axes labelled as docs/conventions.md writes heads: rows L1.., columns H1.. (1-based)."""
+    ax.set_xticks(range(heads), [f"H{h + 1}" for h in range(heads)], rotation=90 if heads > 8 else 0)
+    ax.set_yticks(range(layers), [layer_label(la) for la in range(layers)])
+    ax.set_xlabel("head")
+    ax.set_ylabel("layer")
+
+
 def heatmap(fig, ax, values: np.ndarray, title: str, marks=(), diverging: bool = False, cmap: str | None = None,
              label: str = "") -> None:
     ax.set_gid("panel")
@@ -81,20 +102,69 @@ def heatmap(fig, ax, values: np.ndarray, title: str, marks=(), diverging: bool =
     else:
         im = ax.imshow(values, cmap=cmap or "viridis", aspect="auto")
     layers, heads = values.shape
-    ax.set_xticks(range(heads), [str(h + 1) for h in range(heads)])
-    ax.set_yticks(range(layers), [str(la + 1) for la in range(layers)])
-    ax.set_xlabel("head")
-    ax.set_ylabel("layer")
+    head_axes(ax, layers, heads)
     ax.set_title(title)
     ax.tick_params(length=1.5, pad=1)
     for k in marks:
         layer, head = head_of(int(k), heads)
-        ax.plot(head, layer, marker="o", markersize=4.5, markerfacecolor="none", markeredgecolor="black",
-                markeredgewidth=0.8)
+        mark(ax, head, layer)
     cb = fig.colorbar(im, ax=ax, shrink=0.85, pad=0.02)
     cb.ax.tick_params(labelsize=5.5, length=1.5)
     if label:
         cb.set_label(label, fontsize=6)
+
+
+def mark(ax, x, y) -> None:
+    """A significance mark that stays visible on any cell colour: a black ring inside a white one."""
+    ax.plot(x, y, marker="o", markersize=5.2, markerfacecolor="none", markeredgecolor="white", markeredgewidth=1.8)
+    ax.plot(x, y, marker="o", markersize=4.5, markerfacecolor="none", markeredgecolor="black", markeredgewidth=0.8)
+
+
+LABEL_GID = "point-label"
+
+
+def _label_offsets(width: float, height: float, rings: int = 7):
+    """Lower-left corners (points, relative to the point) to try for a label of ``width`` x ``height``
+    points: right, left, above, below and the diagonals, ring after ring further out."""
+    for ring in range(rings):
+        d = 1.5 + 2.5 * ring
+        yield from ((d, -height / 2), (-width - d, -height / 2), (-width / 2, d), (-width / 2, -height - d),
+                    (d, d), (-width - d, d), (d, -height - d), (-width - d, -height - d))
+
+
+def place_labels(fig, ax, xy, labels, fontsize: float = 4) -> int:
+    """Label the points ``xy`` (data coordinates) so that no two labels overlap: each goes to the first
+    free place of :func:`_label_offsets` around its point (a thin line joins it when it had to move
+    out), and a label with no free place is left out. Fixes the figure's layout first (the places
+    are measured in its final display coordinates). Returns the labels placed."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)  # a Figure made without pyplot has no renderer of its own
+    canvas.draw()  # constrained layout runs here; then it is frozen, so that what is measured stays true
+    fig.set_layout_engine("none")
+    ax.set_autoscale_on(False)  # the leader lines must not move the limits the places were measured in
+    renderer = canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    px = fig.dpi / 72.0  # display pixels per point
+    legend = ax.get_legend()
+    taken = [legend.get_window_extent(renderer)] if legend is not None else []  # labels stay off the legend too
+    for n, ((x, y), text) in enumerate(zip(xy, labels)):
+        t = ax.annotate(text, (x, y), xytext=(0, 0), textcoords="offset points", fontsize=fontsize, ha="left",
+                        va="bottom", gid=f"{LABEL_GID}-{n}")
+        size = t.get_window_extent(renderer)
+        w, h = size.width / px, size.height / px
+        for k, (dx, dy) in enumerate(_label_offsets(w, h)):
+            t.set_position((dx, dy))
+            box = t.get_window_extent(renderer).padded(0.5)
+            if frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1) and not any(box.overlaps(b) for b in taken):
+                taken.append(box)
+                if k >= 8:  # moved beyond the first ring: a leader line to its point
+                    cx, cy = ax.transData.inverted().transform(((box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2))
+                    ax.plot([x, cx], [y, cy], color="#999999", linewidth=0.3, zorder=0)
+                break
+        else:
+            t.remove()
+    return len(taken) - (legend is not None)
 
 
 def heat_size(layers: int, heads: int, width: float = COLUMN) -> tuple[float, float]:

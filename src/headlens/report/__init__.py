@@ -37,16 +37,18 @@ def write_report(run, out: str | None = None, **options) -> tuple[str, dict]:
 
 
 def write_figures(run, out_dir: str, fmt: str = "svg", dpi: int = 300, metrics: list[str] | None = None,
-                  heads: list[tuple[int, int]] | None = None, **options):
+                  heads: list | None = None, curated: bool = False, **options):
     """Draw one figure per view of ``run`` into ``out_dir``; returns the FigureFile list (path, view, panels).
 
-    ``metrics`` limits the per-metric heatmaps; ``heads`` (0-based (layer, head)) are drawn in the
-    head view of each chosen sentence (default: the first head); ``options`` go to :func:`build`.
+    ``curated``: the default set of ``headlens figures`` (about 10 files), else every view; ``metrics``
+    limits every figure of a metric (heatmaps, comparisons); ``heads`` (labels ``"L3H7"`` or 0-based
+    (layer, head) pairs) are drawn in the head view of each chosen sentence (default: L1H1);
+    ``options`` go to :func:`build`.
     """
     from .figures import draw_all
 
     data = build(run, **options)
-    return draw_all(data, out_dir, fmt, dpi=dpi, metrics=metrics, heads=heads)
+    return draw_all(data, out_dir, fmt, dpi=dpi, metrics=metrics, heads=heads, curated=curated)
 
 
 __all__ = ["build", "discover_outputs", "render", "write_figures", "write_report"]

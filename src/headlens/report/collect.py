@@ -76,6 +76,29 @@ def head_values(run: Run, layers: int, heads: int) -> dict[str, dict]:
     return out
 
 
+def dependency_accuracies(run: Run, means: dict[str, dict], info: list[dict]) -> None:
+    """``dep_<rel>_<dir>`` as accuracies (docs/conventions.md): each such metric's ``mean`` becomes the
+    fraction of the relation's arcs, with ``hits`` and ``arcs`` beside and ``stat`` "accuracy"; its
+    description says so. Left as mean counts when the run has no syntax collector parts."""
+    from ..analyses.syntax.accuracy import accuracy, arc_totals, relation_of
+
+    dep = [m for m in means if relation_of(m)]
+    totals = arc_totals(run) if dep else {}
+    for m in dep:
+        d = means[m]
+        acc = [accuracy(m, mu, n, totals) for mu, n in zip(d["mean"], d["count"])]
+        if not any(acc):
+            continue
+        d["mean_count"], d["stat"] = d["mean"], "accuracy"
+        d["mean"] = [num(a["accuracy"]) if a else None for a in acc]
+        d["hits"] = [a["hits"] if a else None for a in acc]
+        d["arcs"] = [a["arcs"] if a else None for a in acc]
+        d["std"] = [None] * len(acc)  # the std of the per-sentence counts is not one of the accuracy
+        for i in (i for i, x in enumerate(info) if x["name"] == m):
+            info[i] = {**info[i], "description": f"accuracy: the fraction of the {relation_of(m)} arcs where "
+                       + (info[i].get("description") or "").split(" arcs where ", 1)[-1] + " (hits and arcs beside)"}
+
+
 def _same_run(a: dict, run: Run) -> bool:
     """Whether a compare params side (path, weights_sha256) designates ``run``."""
     if not a:
@@ -158,6 +181,7 @@ def build(run: Run | str, compare: Run | str | None = None, sentences: int | Non
     metric_info = [m for m in run.manifest.get("metrics", []) if m["name"] in means]
     known = {m["name"] for m in metric_info}
     metric_info += [{"name": n, "level": None, "analysis": None, "description": ""} for n in means if n not in known]
+    dependency_accuracies(run, means, metric_info)
     notes: list[str] = []
     marks: dict[str, dict] = {}
     outputs = discover_outputs(run)

@@ -1,6 +1,7 @@
 """Static figures of the report's views with matplotlib (PNG, SVG or PDF), sized for papers.
 
-One file per view, drawn from the same data as the HTML report (``report.collect.build``):
+One file per view (every one with ``curated=False``, ``headlens figures --all``; else a curated set
+of about 10), drawn from the same data as the HTML report (``report.collect.build``):
 a layer x head heatmap per metric (significant heads circled), the head view of each chosen
 sentence, the role co-location and per-layer counts, the best syntactic head per relation
 against its baseline, the head-clustering map, the category matrices per layer, the compare
@@ -16,18 +17,37 @@ import base64
 import numpy as np
 
 from ..analyses.registry import ANALYSES
+from ..heads import head_label, parse_head
 from ..render.plot import COLUMN, STYLE, FigureFile, Writer, as_grid, heat_size, heatmap, marks_of
 
 __all__ = ["FigureFile", "draw_all"]
 
 
-def draw_heads(w: Writer, data: dict, metrics: list[str] | None) -> None:
+# the per-head heatmaps of the curated set: the first CURATED_HEATMAPS of these the run has (else its first metrics)
+CURATED_METRICS = ("prev", "cls", "sep_sep", "punct", "entropy", "dep_all_d2h", "next", "self")
+CURATED_HEATMAPS = 3
+
+
+def heat_metrics(w: Writer, data: dict) -> list[str]:
+    """The metrics drawn as per-head heatmaps: ``--metrics``, else every one (``--all``), else the curated few."""
+    names = [x["name"] for x in data["metrics"]]
+    if w.metrics is not None:
+        return w.metrics
+    if not w.curated:
+        return names
+    preferred = [m for m in CURATED_METRICS if m in data["values"]]
+    return (preferred + [m for m in names if m not in preferred])[:CURATED_HEATMAPS]
+
+
+def draw_heads(w: Writer, data: dict) -> None:
     layers, heads = data["layers"], data["heads"]
-    for m in metrics or [x["name"] for x in data["metrics"]]:
-        v = as_grid(data["values"][m]["mean"], layers, heads)
+    for m in heat_metrics(w, data):
+        values = data["values"][m]
+        stat = values.get("stat", "mean")  # dep_<rel>_<dir>: the accuracy (report.collect.dependency_accuracies)
+        v = as_grid(values["mean"], layers, heads)
         signed = bool(np.nanmin(v) < 0 < np.nanmax(v)) if np.isfinite(v).any() else False
         fig = w.figure(*heat_size(layers, heads))
-        heatmap(fig, fig.add_subplot(), v, f"{m}: mean per head", marks_of(data, m), signed, label="mean")
+        heatmap(fig, fig.add_subplot(), v, f"{m}: {stat} per head", marks_of(data, m), signed, label=stat)
         w.save(fig, f"heads-{m}", f"heads {m}")
 
 
@@ -37,7 +57,7 @@ def _decode(sentence: dict) -> np.ndarray:
 
 
 def draw_head_view(w: Writer, data: dict, heads: list[tuple[int, int]]) -> None:
-    for s in data["head_view"].get("sentences", []):
+    for s in w.take(data["head_view"].get("sentences", [])):
         attn = _decode(s)
         units = s["units"]
         n = len(units)
@@ -45,7 +65,8 @@ def draw_head_view(w: Writer, data: dict, heads: list[tuple[int, int]]) -> None:
             if not (0 <= layer < attn.shape[0] and 0 <= head < attn.shape[1]):
                 from ..errors import ConfigError
 
-                raise ConfigError(f"head {layer + 1}-{head + 1} is outside this {attn.shape[0]} x {attn.shape[1]} model.")
+                raise ConfigError(f"head {head_label(layer, head)} is outside this model (L1-L{attn.shape[0]}, "
+                                  f"H1-H{attn.shape[1]}).")
             a = attn[layer, head]
             fig = w.figure(COLUMN, max(1.5, 0.14 * n + 0.5))
             ax = fig.add_subplot()
@@ -61,23 +82,31 @@ def draw_head_view(w: Writer, data: dict, heads: list[tuple[int, int]]) -> None:
             ax.set_xlim(-0.8, 1.8)
             ax.set_ylim(n - 0.5, -0.5)
             ax.axis("off")
-            ax.set_title(f"sentence {s['id']}, L{layer + 1}-H{head + 1} ({data['head_view'].get('aggregation')} word attention)")
-            w.save(fig, f"headview-s{s['id']}-L{layer + 1}-H{head + 1}", f"head view sentence {s['id']} L{layer + 1}-H{head + 1}")
+            label = head_label(layer, head)
+            ax.set_title(f"sentence {s['id']}, {label} ({data['head_view'].get('aggregation')} word attention)")
+            w.save(fig, f"headview-s{s['id']}-{label}", f"head view sentence {s['id']} {label}")
 
 
 def draw_all(data: dict, out_dir: str, fmt: str = "svg", dpi: int = 300, metrics: list[str] | None = None,
-             heads: list[tuple[int, int]] | None = None) -> list[FigureFile]:
-    """Every view of ``data`` as one file in ``out_dir``; returns them in the order drawn."""
+             heads: list | None = None, curated: bool = False) -> list[FigureFile]:
+    """The views of ``data``, one file each in ``out_dir``; returns them in the order drawn.
+
+    ``curated``: the default set of ``headlens figures`` (about 10: a few per-head heatmaps, one head
+    view, the first output of each analysis, the two largest comparisons); else every view.
+    ``metrics`` limits every figure of a metric (heatmaps, comparisons); ``heads`` are head labels
+    (``"L3H7"``) or 0-based (layer, head) pairs, drawn in the head view.
+    """
     from matplotlib import rc_context
 
-    w = Writer(out_dir, fmt, dpi)
+    w = Writer(out_dir, fmt, dpi, metrics=metrics, curated=curated)
+    heads = [parse_head(h, where="heads") if isinstance(h, str) else tuple(h) for h in heads or ()]
     unknown = [m for m in metrics or () if m not in data["values"]]
     if unknown:
         from ..errors import ConfigError
 
         raise ConfigError(f"metrics {unknown} are not in this run; it has {', '.join(data['values'])}.")
     with rc_context(STYLE):
-        draw_heads(w, data, metrics)
+        draw_heads(w, data)
         draw_head_view(w, data, heads or [(0, 0)])
         for analysis in ANALYSES.values():  # each analysis draws its own views (analyses/<name>/figures.py)
             if analysis.figures is not None:

@@ -48,7 +48,7 @@ class Family:
     """A named family of tests corrected together, recorded with the analysis.
 
     ``members`` are the test ids in the order of the p-values given to :meth:`apply`
-    (e.g. "L3-H7/local/tau=3"); ``size`` is the number of members actually tested (non-NaN p),
+    (e.g. "L3H7/local/tau=3"); ``size`` is the number of members actually tested (non-NaN p),
     set by :meth:`apply` (None before). ``n_rejected`` likewise.
     """
 

@@ -9,8 +9,9 @@ interrupted); ``headlens runs register DIR`` adds a run copied from elsewhere. T
 interrupted, running), model, model_sha256, corpus_path, corpus_sha256, format, annotator, scheme,
 analyses (VARCHAR[]), metrics (VARCHAR[]), read, analysed, skipped, tokens, created, finished
 (TIMESTAMP, UTC), seconds, resumed (times resumed), headlens_version, registered (TIMESTAMP).
-``scores``: run, sentence_id, layer, head, metric, value (layers and heads 0-based).
-``heads``: run, metric, level, layer, head, label (1-based ``layer-head``), count, mean, std, min, max.
+``scores``: run, sentence_id, layer, head, metric, value, label (layers and heads 0-based, as PyTorch
+indexes them; ``label`` the 1-based head label ``L3H7`` of docs/conventions.md).
+``heads``: run, metric, level, layer, head, label (``L3H7``), count, mean, std, min, max.
 
 headlens's own readers (``Catalog.sql``, ``headlens sql``) see complete runs only unless asked
 (``include_incomplete`` / ``--all``), and skip runs whose directory is gone. The stored table is
@@ -31,7 +32,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from ..errors import RunStoreError
-from .catalog_views import _damaged_files, _lit, _manifest, _readable, _view_files, _warn_damaged, sql_path
+from .catalog_views import LABEL_SQL, _damaged_files, _lit, _manifest, _readable, _view_files, _warn_damaged, sql_path
 from .layout import CATALOG_LOCK, MANIFEST, catalog_path
 
 VERSION = 1
@@ -46,7 +47,7 @@ COLUMNS = (
 NAMES = [c.split()[0] for c in COLUMNS.split(", ")]
 EMPTY = {
     "scores": "SELECT NULL::VARCHAR AS run, NULL::BIGINT AS sentence_id, NULL::SMALLINT AS layer, NULL::SMALLINT AS head, "
-              "NULL::VARCHAR AS metric, NULL::DOUBLE AS value WHERE false",
+              "NULL::VARCHAR AS metric, NULL::DOUBLE AS value, NULL::VARCHAR AS label WHERE false",
     "heads": "SELECT NULL::VARCHAR AS run, NULL::VARCHAR AS metric, NULL::VARCHAR AS level, NULL::SMALLINT AS layer, "
              "NULL::SMALLINT AS head, NULL::VARCHAR AS label, NULL::BIGINT AS count, NULL::DOUBLE AS mean, "
              "NULL::DOUBLE AS std, NULL::DOUBLE AS min, NULL::DOUBLE AS max WHERE false",
@@ -208,9 +209,11 @@ class Catalog:
                     warnings.warn(f"run {name!r} is left out of the scores and heads views: {e}", stacklevel=4)
                 continue
             if files["scores"]:
-                scores.append((name, f"SELECT {_lit(name)} AS run, * FROM read_parquet([{', '.join(files['scores'])}])"))
+                scores.append((name, f"SELECT {_lit(name)} AS run, *, {LABEL_SQL} AS label "
+                                     f"FROM read_parquet([{', '.join(files['scores'])}])"))
             if files["heads"]:
-                heads.append((name, f"SELECT {_lit(name)} AS run, * FROM read_parquet([{files['heads']}])"))
+                heads.append((name, f"SELECT {_lit(name)} AS run, * REPLACE ({LABEL_SQL} AS label) "
+                                    f"FROM read_parquet([{files['heads']}])"))
         live_names = ", ".join(_lit(n) for n, _ in live) or "NULL"
         con.execute(f"CREATE OR REPLACE {kind} runs AS SELECT * FROM registry WHERE name IN ({live_names})")
         for view, parts in (("scores", scores), ("heads", heads)):

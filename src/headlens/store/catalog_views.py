@@ -31,6 +31,10 @@ def _manifest(path: str) -> dict:
         raise RunStoreError(f"{path} is not a readable headlens run ({MANIFEST}: {e}); pass a run directory.") from e
 
 
+# the head label of headlens.heads.head_label (docs/conventions.md) from the 0-based columns, so that runs
+# stored before the L3H7 labels show them too
+LABEL_SQL = "('L' || (layer + 1) || 'H' || (head + 1))"
+
 GLOB = re.compile(r"[*?\[]")
 _REPRESENTABLE: dict[str, bool] = {}
 

@@ -12,6 +12,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ..errors import RunStoreError
+from ..heads import head_label
 from . import integrity, layout
 from .layout import HEADS, MANIFEST, SCORES, SENTENCES
 from .tables import SENTENCES_SCHEMA, STORE_FORMAT, score_dtype, scores_schema
@@ -125,7 +126,7 @@ class Run:
         Coordinates: ``sentence`` (the 0-based sentence ids of the analysed sentences, ascending),
         ``sent_id`` along sentence (the corpus's own ids, "" where it has none) when the corpus
         has them, ``layer`` and ``head`` (0-based), and ``label`` (layer, head): the 1-based
-        "layer-head" labels of :func:`headlens.heads.head_label` (``"8-11"``). Needs xarray.
+        labels of :func:`headlens.heads.head_label` (``"L8H11"``). Needs xarray.
 
         >>> ds = run.to_xarray(["sas_cls"])                              # doctest: +SKIP
         >>> ds["sas_cls"].sel(layer=7, head=10).mean("sentence")        # doctest: +SKIP
@@ -227,7 +228,7 @@ class Run:
         if metric not in self.metrics:
             raise RunStoreError(f"metric {metric!r} is not in this run; it has {', '.join(self.metrics)}.")
         rows = self.heads(metric).to_pylist()
-        rows = [r for r in rows if r["count"] > 0]
+        rows = [{**r, "label": head_label(r["layer"], r["head"])} for r in rows if r["count"] > 0]  # labels of older runs too
         return sorted(rows, key=lambda r: -r["mean"])[:k]
 
     def summary(self) -> str:

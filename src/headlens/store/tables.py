@@ -1,7 +1,7 @@
 """Arrow schemas of the run tables (tidy long form) and their builders.
 
 Layers and heads are stored 0-based; ``label`` columns and every display show them 1-based
-("8-11" = layer 8, head 11), as the papers do.
+("L8H11" = layer 8, head 11), as the papers do (docs/conventions.md).
 """
 
 from __future__ import annotations

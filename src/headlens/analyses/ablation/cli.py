@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from ...corpus.columns import COLUMNS_HELP, label_list as _labels
+from ...heads import layer_label
+from ...units import format_fraction, format_p
 from .options import AblationStats
 
 
@@ -15,8 +17,8 @@ def add(sub) -> None:
     p.add_argument("--columns", required=True, help=COLUMNS_HELP)
     p.add_argument("--labels", help="comma-separated labels; must equal the classifier's (default: the classifier's)")
     p.add_argument("--format", default="auto", choices=("auto", "tsv", "jsonl"))
-    p.add_argument("--heads", help="'all' or LAYER:HEAD pairs, 0-based (e.g. 0:3,5:11): one ablation per head")
-    p.add_argument("--layers", help="'all' or 0-based layers (e.g. 0,3): one ablation per layer (all its heads)")
+    p.add_argument("--heads", help="'all' or head labels, 1-based (e.g. L1H4,L6H12): one ablation per head")
+    p.add_argument("--layers", help="'all' or layer labels, 1-based (e.g. L1,L4): one ablation per layer (all its heads)")
     p.add_argument("--mode", default="uniform", choices=("uniform", "zero", "mean"),
                    help="uniform attention over the non-padding tokens (default), zero output, or the dev-set mean output")
     p.add_argument("--out", required=True, help="output directory (never overwritten; --resume continues it)")
@@ -31,7 +33,11 @@ def add(sub) -> None:
 
 
 def _pts(x) -> str:
-    return "   n/a" if x is None else f"{100 * x:+6.1f}"
+    return f"{format_fraction(x, signed=True):>6}"
+
+
+def _flags(r) -> str:
+    return "underpowered" if r["underpowered"] else ""
 
 
 def print_summary(result) -> None:
@@ -40,19 +46,19 @@ def print_summary(result) -> None:
     print(f"{params['n']} dev examples, {len(params['ablations'])} ablations ({params['mode']}); unablated: accuracy "
           f"{base['accuracy']:.4f}  F1 {base['f1']:.4f}  MCC {base['mcc']:.4f}")
     det = params["detectable"]
-    print(f"smallest detectable accuracy change: {100 * det['accuracy_change']:.1f} points "
+    print(f"smallest detectable accuracy change: {format_fraction(det['accuracy_change'])} "
           f"({det['accuracy_changed_predictions']} predictions, all in one direction)")
     for metric in dict.fromkeys(r["metric"] for r in rows):
         mine = [r for r in rows if r["metric"] == metric]
         fam = params["families"][metric]
-        print(f"\n{metric}: delta = ablated - base, in points; {fam['method']} across {fam['size']} ablations, "
+        print(f"\n{metric}: delta = ablated - base (a fraction); {fam['method']} across {fam['size']} ablations, "
               f"alpha {fam['alpha']}")
         layers = [r for r in mine if r["kind"] == "layer"]
         if layers:
-            print(f"  {'layer':<6} {'delta':>6}  {'95% CI':<15} {'p':>8} {'q':>8}  decision")
+            print(f"  {'layer':<6} {'delta':>6}  {'95% CI':<15} {'p':>8} {'q':>8}  {'decision':<8} flags")
             for r in layers:
-                print(f"  {r['label']:<6} {_pts(r['delta'])}  [{_pts(r['ci_low'])},{_pts(r['ci_high'])}] {r['p']:>8.2g} "
-                      f"{r['q']:>8.2g}  {r['decision']}{' (underpowered)' if r['underpowered'] else ''}")
+                print(f"  {r['label']:<6} {_pts(r['delta'])}  [{_pts(r['ci_low'])},{_pts(r['ci_high'])}] {format_p(r['p']):>8} "
+                      f"{format_p(r['q']):>8}  {r['decision']:<8} {_flags(r)}")
         heads = [r for r in mine if r["kind"] == "head"]
         if heads:
             n_heads = params["num_heads"]
@@ -64,11 +70,11 @@ def print_summary(result) -> None:
                     r = grid.get((layer, h))
                     mark = "" if r is None else {"helps": "+", "hurts": "-"}.get(r["decision"], "?" if r["underpowered"] else " ")
                     cells.append("      " if r is None else f"{_pts(r['delta'])}{mark or ' '}")
-                print(f"  L{layer + 1:<3}" + "".join(cells))
+                print(f"  {layer_label(layer):<4}" + "".join(cells))
             found = [r for r in heads if r["decision"] != "none"]
             for r in sorted(found, key=lambda r: -(r["delta"] or 0)):
                 print(f"  {r['label']:<6} {r['decision']:<5} {_pts(r['delta'])} [{_pts(r['ci_low'])},{_pts(r['ci_high'])}] "
-                      f"q {r['q']:.2g}")
+                      f"q {format_p(r['q'])}  {_flags(r)}")
         weak = sum(r["underpowered"] for r in mine)
         print(f"  helps {sum(r['decision'] == 'helps' for r in mine)}, hurts {sum(r['decision'] == 'hurts' for r in mine)}, "
               f"underpowered {weak} of {len(mine)}")

@@ -6,8 +6,9 @@ from collections import defaultdict
 
 import pyarrow as pa
 
-from ...heads import head_index
+from ...heads import head_index, head_label, layer_label
 from ...render.encode import grid, num
+from ...units import format_p
 from ...render.marks import alpha_of, decided, fmt
 
 
@@ -23,7 +24,23 @@ def _where(layer, head) -> str:
     """1-based name of an ablated unit that is not one head: a whole layer (head < 0) or the model."""
     if layer is None or layer < 0:
         return "all layers"
-    return f"L{layer + 1}, all heads" if head is None or head < 0 else f"L{layer + 1}-H{head + 1}"
+    return f"{layer_label(layer)}, all heads" if head is None or head < 0 else head_label(layer, head)
+
+
+def flags(row: dict) -> str:
+    """The flags of one tested ablation, as every table that shows a test shows them (docs/conventions.md)."""
+    out = ["underpowered"] if row.get("underpowered") else []
+    if row.get("delta") is not None and row.get("q") is None:
+        out.append("not estimable")
+    return ", ".join(out)
+
+
+def _flagged(cells: list[dict], layers: int, heads: int) -> list[bool]:
+    """Row-major [layers * heads]: whether the head's ablation is flagged underpowered."""
+    out = [False] * (layers * heads)
+    for r in cells:
+        out[head_index(int(r["layer"]), int(r["head"]), heads)] = bool(r.get("underpowered"))
+    return out
 
 
 def ablation_view(tables: dict[str, pa.Table], params: dict, layers: int, heads: int) -> tuple[dict, dict]:
@@ -42,12 +59,13 @@ def ablation_view(tables: dict[str, pa.Table], params: dict, layers: int, heads:
             for r in cells:  # the table's own decision when it has one (it may require more than q <= alpha)
                 q = r.get("q")
                 if decided(r["decision"]) if "decision" in r else (q is not None and q <= alpha):
-                    sig[head_index(int(r["layer"]), int(r["head"]), heads)] = str(r.get("decision") or f"q {fmt(q, 2)} <= {alpha:g}")
+                    sig[head_index(int(r["layer"]), int(r["head"]), heads)] = str(r.get("decision") or f"q {format_p(q)} <= {alpha:g}")
             panels.append({
                 "table": name, "key": dict(zip(keys, key)), "delta": grid(cells, layers, heads, "delta"),
                 "ci_low": grid(cells, layers, heads, "ci_low"), "ci_high": grid(cells, layers, heads, "ci_high"),
                 "q": grid(cells, layers, heads, "q"), "significant": sig,
+                "underpowered": _flagged(cells, layers, heads),
                 "other": [[_where(r.get("layer"), r.get("head")), num(r.get("delta"), 4), num(r.get("ci_low"), 4),
-                           num(r.get("ci_high"), 4), num(r.get("q"), 3), str(r.get("decision") or "")] for r in other],
+                           num(r.get("ci_high"), 4), num(r.get("q"), 3), str(r.get("decision") or ""), flags(r)] for r in other],
             })
     return {"panels": panels, "alpha": alpha}, {}

@@ -3,6 +3,7 @@ methods (mean Spearman rho of their rolled-out rows), with bootstrap intervals."
 
 from __future__ import annotations
 
+from ...heads import layer_label
 from .options import AttributionSettings
 
 
@@ -32,14 +33,14 @@ def _cmd(args) -> int:
           f"{int(settings.ci * 100)}% bootstrap CI over sentences:")
     print(f"{'layer':<6}" + "".join(f"{m:<24}" for m in methods))
     for layer in sorted({r["layer"] for r in layers}):
-        print(f"{layer + 1:<6}" + "".join(f"{_cell(r):<24}" for m in methods for r in layers
+        print(f"{layer_label(layer):<6}" + "".join(f"{_cell(r):<24}" for m in methods for r in layers
                                           if r["method"] == m and r["layer"] == layer))
     agree = result["agreement"].to_pylist()
     pairs = list(dict.fromkeys((r["a"], r["b"]) for r in agree))
     print("\nagreement (mean over sentences of the mean Spearman rho between the methods' rows):")
     print(f"{'layer':<6}" + "".join(f"{a + '~' + b:<24}" for a, b in pairs))
     for layer in sorted({r["layer"] for r in agree}):
-        print(f"{layer + 1:<6}" + "".join(f"{_cell(r):<24}" for a, b in pairs for r in agree
+        print(f"{layer_label(layer):<6}" + "".join(f"{_cell(r):<24}" for a, b in pairs for r in agree
                                           if (r["a"], r["b"]) == (a, b) and r["layer"] == layer))
     print("\nmethods: " + "; ".join(f"{m} = {METHOD_TITLES[m]}" for m in methods))
     f = result["family"]

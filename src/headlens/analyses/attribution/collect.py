@@ -16,6 +16,7 @@ import os
 import numpy as np
 
 from ...collect import Collector, write_sentence_maps
+from ...heads import layer_label
 from ...decompose.analysis import TOLERANCE
 from ...decompose.terms import BUDGET
 from ...decompose.weights import layer_weights
@@ -116,7 +117,7 @@ class Attributor(Collector):
     def _check(self, layer: int, error) -> None:
         worst = float(error.max())
         if not worst <= self.tolerance:
-            raise ModelError(f"attribution: the ATB terms do not add up to the model's LN1 output at layer {layer + 1} "
+            raise ModelError(f"attribution: the ATB terms do not add up to the model's LN1 output at layer {layer_label(layer)} "
                              f"(relative error {worst:.3g}, tolerance {self.tolerance:g}); the adapter's parts do not "
                              "recompute this model's layer. Please report it with the model's config.json.")
 

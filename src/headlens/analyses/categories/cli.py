@@ -19,6 +19,7 @@ def add(sub) -> None:
 def _cmd(args) -> int:
     from .stats import task_bias
     from ...errors import ConfigError
+    from ...heads import layer_label
     from ...store import layout, open_run
     from ...store.atomic import atomic_write_json, atomic_write_parquet
     from ...store.publish import publish_dir
@@ -33,11 +34,14 @@ def _cmd(args) -> int:
     print(params["margins"])
     print(f"{'layer':<6} {'task':<28} {'base':>9} {'tuned':>9} {'delta':>9}  {'change':<12}  bias (q < {args.alpha})")
     for r in sorted(rows, key=lambda r: (r["layer"], r["task"])):
-        print(f"L{r['layer'] + 1:<5} {r['task'][-28:]:<28} {r['pref_base']:>9.5f} {r['pref_tuned']:>9.5f} "
+        print(f"{layer_label(r['layer']):<6} {r['task'][-28:]:<28} {r['pref_base']:>9.5f} {r['pref_tuned']:>9.5f} "
               f"{r['delta']:>+9.5f}  {r['change'] or r['verdict']:<12}  {r['bias'] or '-'}")
-    print("task-agnostic (same in every task):")
-    for layer, d in params["task_agnostic"].items():
-        print(f"  {layer}: bias {d['bias'] or '-'}; change {d['change'] or '-'}")
+    if len(params["tasks"]) > 1:
+        print(f"task-agnostic (same in all {len(params['tasks'])} tasks):")
+        for layer, d in params["task_agnostic"].items():
+            print(f"  {layer}: bias {d['bias'] or '-'}; change {d['change'] or '-'}")
+    else:
+        print("one fine-tuned run: nothing is claimed across tasks (give two or more to compare tasks)")
     if args.out:
         def write(tmp: str) -> None:
             atomic_write_parquet(f"{tmp}/{layout.table_file('layers')}", table)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from ...heads import layer_label
 from ...render.plot import PAGE, Writer, matrix_panel
 
 
 def draw_categories(w: Writer, data: dict) -> None:
-    for o in data["sections"].get("categories", []):
+    for o in w.take(data["sections"].get("categories", [])):
         v = o["view"]
         layers = len(v["matrices"])
         cols = min(layers, 6)
@@ -17,6 +18,6 @@ def draw_categories(w: Writer, data: dict) -> None:
             if layer >= layers:
                 ax.set_visible(False)
                 continue
-            matrix_panel(ax, v["matrices"][layer], ["content", "function"], ["content", "function"], f"L{layer + 1}",
+            matrix_panel(ax, v["matrices"][layer], ["content", "function"], ["content", "function"], layer_label(layer),
                     fmt="{:.3f}")
         w.save(fig, f"categories-{o['name']}", f"categories {o['name']}")

@@ -11,7 +11,8 @@ received) of the fine-tuned model with its test against 0, and its change from t
 (paired over sentences, :mod:`..compare.changes`: a change is significant and beyond the margin,
 0.001 for these per-word weights; ``verdict`` changed / equivalent / inconclusive). A layer has a
 *task-agnostic bias* when the fine-tuned preference is significant with the same sign in every
-task; a *task-agnostic change* when the layer changed in the same direction in every task.
+task; a *task-agnostic change* when the layer changed in the same direction in every task. With one
+fine-tuned run there is no claim across tasks (``task_agnostic`` is empty).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from ...errors import ConfigError
-from ...heads import head_of
+from ...heads import head_of, layer_label
 from ...stats import Family, ci_method_used, one_sample
 from ...store import Run, layout
 from ..columns import ScoreColumns
@@ -149,17 +150,17 @@ def task_bias(bases: list[Run], tuned: list[Run], settings: ChangeSettings | Non
                             for m in [x["metric"]] if m != PREF}})
             rows[-1].update(margin=r["margin"], verdict=r["verdict"])
     fam = Family("categories across tasks: fine-tuned cat_pref != 0 per task and layer",
-                 [f"{r['task']}/L{r['layer'] + 1}" for r in rows], s.correction, s.alpha)
+                 [f"{r['task']}/{layer_label(r['layer'])}" for r in rows], s.correction, s.alpha)
     q, reject = fam.apply([r["p_tuned"] for r in rows])
     for r, qq, rej in zip(rows, q, reject):
         r["q_tuned"], r["bias"] = float(qq), ("content" if r["pref_tuned"] > 0 else "function") if rej else ""
     table = pa.Table.from_pylist(rows)
     layers = sorted({r["layer"] for r in rows})
-    agnostic = {}
-    for layer in layers:
+    agnostic = {}  # a claim across tasks needs two tasks or more: with one, none is made
+    for layer in layers if len(tuned) > 1 else ():
         mine = [r for r in rows if r["layer"] == layer]
         biases, moves = {r["bias"] for r in mine}, {r["change"] for r in mine}
-        agnostic[f"L{layer + 1}"] = {"bias": biases.pop() if len(biases) == 1 and "" not in biases else None,
+        agnostic[layer_label(layer)] = {"bias": biases.pop() if len(biases) == 1 and "" not in biases else None,
                                      "change": moves.pop() if len(moves) == 1 and "" not in moves else None}
     params = {"tasks": [t.path for t in tuned], "settings": settings_dict(s), "family_tuned": fam.to_dict(),
               "change_tests": "per task: paired t and wilcoxon over sentences, corrected across metrics x layers; "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from ...render.encode import num
+from ...units import format_p
 from ...render.marks import cell_marks, fmt
 
 
@@ -25,6 +26,6 @@ def categories_view(tables: dict[str, pa.Table], params: dict, layers: int, head
     marks = {}
     if "pref_heads" in tables:
         sig = [r for r in tables["pref_heads"].to_pylist() if r.get("significant")]
-        marks["cat_pref"] = cell_marks(sig, heads, lambda r: f"cat_pref != 0: {fmt(r.get('pref'))}, q {fmt(r.get('q'), 2)}")
+        marks["cat_pref"] = cell_marks(sig, heads, lambda r: f"cat_pref != 0: {fmt(r.get('pref'))}, q {format_p(r.get('q'))}")
     return {"matrices": matrices, "pref_layers": pref, "category_keys": params.get("category_keys"),
             "category_map": params.get("category_map")}, marks

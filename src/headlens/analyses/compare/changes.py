@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from ...errors import ConfigError
-from ...heads import head_of
+from ...heads import head_label, head_of, layer_label
 from ...stats import Family, paired
 from ..columns import layer_means  # noqa: F401 - categories and patterns import it from here
 from ..roles.stats import _finite_or_none
@@ -96,7 +96,7 @@ def _level(pairs, heads: int, per_layer: bool, s: ChangeSettings, name: str) -> 
         block["head"] = np.full(k, -1) if per_layer else head_of(index, heads)[1]
         for key, v in block.items():
             cols.setdefault(key, []).extend(list(v))
-    labels = [f"L{la + 1}" if h < 0 else f"{la + 1}-{h + 1}" for la, h in zip(cols["layer"], cols["head"])]
+    labels = [layer_label(la) if h < 0 else head_label(la, h) for la, h in zip(cols["layer"], cols["head"])]
     members = [f"{m}/{lab}" for m, lab in zip(cols["metric"], labels)]
     fam = Family(f"{name}: paired t, after - before != 0", members, s.correction, s.alpha)
     q, reject = fam.apply(np.asarray(cols["p"], float))

@@ -7,10 +7,11 @@ from ...render.plot import Writer, as_grid, heat_size, heatmap
 
 def draw_compare(w: Writer, data: dict) -> None:
     layers, heads = data["layers"], data["heads"]
-    for n, o in enumerate(data["sections"].get("compare", [])):
+    for n, o in enumerate(w.take(data["sections"].get("compare", []))):
         v = o["view"]
-        changed = [m for m in v["metrics"] if v["per_metric"][m]["changed"]] or v["metrics"][:1]
-        for m in changed:
+        shown = [m for m in v["metrics"] if w.wants(m)]
+        changed = [m for m in shown if v["per_metric"][m]["changed"]] or shown[:1]
+        for m in w.take(changed, 2):
             p = v["per_metric"][m]
             fig = w.figure(*heat_size(layers, heads))
             heatmap(fig, fig.add_subplot(), as_grid(p["delta"], layers, heads), f"{m}: after - before",

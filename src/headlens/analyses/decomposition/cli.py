@@ -27,6 +27,8 @@ def _tables(path: str):
 
 def _cmd_mixing(args) -> int:
     from . import stats as dec
+    from ...heads import layer_label
+    from ...units import format_fraction
     from ...decompose.names import ATTENTION_MAPS, MAPS
 
     t = _tables(args.run)
@@ -35,17 +37,17 @@ def _cmd_mixing(args) -> int:
     mix = dec.mixing(t["layers"]).to_pylist()
     cell = {(r["layer"], r["map"], r["group"]): r["mean"] for r in mix}
     layers = sorted({r["layer"] for r in mix if r["layer"] >= 0})
-    print("mixing ratio (%), mean over all tokens; layer 'all' = over tokens and layers")
+    print("mixing ratio (a fraction), mean over all tokens; layer 'all' = over tokens and layers")
     print("layer  " + " ".join(f"{m:>10}" for m in shown))
     for lay in [*layers, -1]:
-        name = "all" if lay == -1 else str(lay + 1)
-        print(f"{name:<6} " + " ".join(f"{100 * cell.get((lay, m, 'all'), float('nan')):>10.1f}" for m in shown))
-    print("\nby token type (over layers), %")
+        name = "all" if lay == -1 else layer_label(lay)
+        print(f"{name:<6} " + " ".join(f"{format_fraction(cell.get((lay, m, 'all'), float('nan'))):>10}" for m in shown))
+    print("\nby token type (over layers), fractions")
     print("group  " + " ".join(f"{m:>10}" for m in shown))
     for g in GROUPS:
-        print(f"{g:<6} " + " ".join(f"{100 * cell.get((-1, m, g), float('nan')):>10.1f}" for m in shown))
+        print(f"{g:<6} " + " ".join(f"{format_fraction(cell.get((-1, m, g), float('nan'))):>10}" for m in shown))
     ref = dec.KOBAYASHI_2021
-    print("\nKobayashi et al. 2021 (BERT-base, 12% masked): " + ", ".join(f"{k} {v}" for k, v in ref.items()))
+    print("\nKobayashi et al. 2021 (BERT-base, 12% masked): " + ", ".join(f"{k} {format_fraction(v / 100)}" for k, v in ref.items()))
     ours = [cell.get((-1, m, "all"), float("nan")) for m in ref]
     print(f"same ordering here: {all(a > b for a, b in zip(ours, ours[1:]))}")
     if not ff:

@@ -8,7 +8,7 @@ from ...render.plot import COLUMN, PALETTE, Writer
 
 
 def draw_mixing(w: Writer, data: dict) -> None:
-    for o in data["sections"].get("decomposition", []):
+    for o in w.take(data["sections"].get("decomposition", [])):
         v = o["view"]
         series = [("mixing ratio", (v.get("mixing") or {}).get("by_layer")), ("contextualization change", (v.get("change") or {}).get("by_layer"))]
         series = [(t, s) for t, s in series if s]

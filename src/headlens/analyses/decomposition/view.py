@@ -7,9 +7,15 @@ import pyarrow as pa
 from ...render.encode import num, nums
 
 
+def _fractions(percent: dict | None) -> dict | None:
+    """The published reference (in percent) as fractions, as docs/conventions.md shows proportions."""
+    return None if percent is None else {k: num(v / 100, 4) for k, v in percent.items()}
+
+
 def decomposition_view(tables: dict[str, pa.Table], params: dict, layers: int, heads: int) -> tuple[dict, dict]:
     view: dict = {"completeness": {k: num(v, 3) for k, v in (params.get("completeness_max_relative_error") or {}).items()},
-                  "reference": params.get("kobayashi2021_bert_base_percent"), "feed_forward": params.get("feed_forward_maps")}
+                  "reference": _fractions(params.get("kobayashi2021_bert_base_percent")),
+                  "feed_forward": params.get("feed_forward_maps")}
     if "mixing" in tables:
         rows = tables["mixing"].to_pylist()
         maps = list(dict.fromkeys(r["map"] for r in rows))

@@ -123,9 +123,10 @@ def draw_layers(w: Writer, data: dict) -> None:
     from . import data as stored
 
     run = open_run(data["run"]["path"])
-    for analysis, name in discover_outputs(run):
-        if analysis == stored.NAME:
-            draw_outputs(w, name, read_outputs(run, analysis, name)[0])
+    names = [name for analysis, name in discover_outputs(run) if analysis == stored.NAME]
+    compares = [n for n in names if n.startswith("compare-")]
+    for name in w.take([n for n in names if n not in compares]) + w.take(compares):  # curated: the first of each
+        draw_outputs(w, name, read_outputs(run, stored.NAME, name)[0])
     try:
         words, _ = stored.read(run)
     except (RunStoreError, OSError):  # a run without the layers analysis

@@ -34,6 +34,7 @@ def _cmd(args) -> int:
     from .stats import save_patterns
     from ...store.outputs import read_outputs
     from .metrics import TYPES
+    from ...heads import layer_label
     from ...store import layout, open_run
 
     run = open_run(args.run)
@@ -46,7 +47,7 @@ def _cmd(args) -> int:
     print("share of maps of each type (layer: mean over heads and sentences); heads: number of heads whose majority type it is")
     print(f"{'layer':<6}" + "".join(f"{t:>18}" for t in TYPES))
     for r in tables["layers"].to_pylist():
-        label = "all" if r["layer"] < 0 else f"L{r['layer'] + 1}"
+        label = "all" if r["layer"] < 0 else layer_label(r["layer"])
         print(f"{label:<6}" + "".join(f"{r[t]:>11.3f} ({r['heads_' + t]:>3})" for t in TYPES))
     print(f"tables: {layout.join(run.path, layout.output_dir('patterns', name))}/ (layers, heads .parquet; {layout.PARAMS})")
     return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...render.plot import PALETTE, Writer, as_grid, heat_size
+from ...render.plot import PALETTE, Writer, as_grid, head_axes, heat_size
 
 
 def draw_patterns(w: Writer, data: dict) -> None:
@@ -10,7 +10,7 @@ def draw_patterns(w: Writer, data: dict) -> None:
     from matplotlib.patches import Patch
 
     layers, heads = data["layers"], data["heads"]
-    for o in data["sections"].get("patterns", []):
+    for o in w.take(data["sections"].get("patterns", [])):
         v = o["view"]
         colors = [PALETTE[i % 10] for i in range(len(v["types"]))]
         fig = w.figure(*heat_size(layers, heads))
@@ -18,10 +18,7 @@ def draw_patterns(w: Writer, data: dict) -> None:
         ax.set_gid("panel")
         ax.imshow(as_grid(v["dominant"], layers, heads), cmap=ListedColormap(colors), vmin=-0.5,
                   vmax=len(colors) - 0.5, aspect="auto")
-        ax.set_xticks(range(heads), [str(h + 1) for h in range(heads)])
-        ax.set_yticks(range(layers), [str(la + 1) for la in range(layers)])
-        ax.set_xlabel("head")
-        ax.set_ylabel("layer")
+        head_axes(ax, layers, heads)
         ax.set_title("most frequent pattern type per head")
         fig.legend(handles=[Patch(color=c, label=t) for c, t in zip(colors, v["types"])], loc="outside right upper",
                    frameon=False)

@@ -8,7 +8,8 @@ from .options import ProbeSettings
 def add(sub) -> None:
     p = sub.add_parser("probe", help="Clark et al.'s attention-based parser probe and Coenen et al.'s pairwise probes")
     p.set_defaults(func=_cmd)
-    p.add_argument("--model", help="model directory or hub id (default: the embedded all-MiniLM-L6-v2)")
+    p.add_argument("--model", help="model directory, hub id (online) or embedded short name: minilm (the default, "
+                                   "all-MiniLM-L6-v2) or mpnet")
     p.add_argument("--train", required=True, help="gold CoNLL-U file to train on")
     p.add_argument("--eval", required=True, help="gold CoNLL-U file to score on (may be the same file with --eval-skip)")
     p.add_argument("--train-limit", type=int, help="train on the first N sentences of --train")
@@ -23,6 +24,7 @@ def add(sub) -> None:
 def _cmd(args) -> int:
     import torch
 
+    from ...units import format_fraction as ff, format_p
     from ...corpus.reader import CorpusSpec
     from ...models import load_model
     from .run import probe
@@ -39,13 +41,14 @@ def _cmd(args) -> int:
           f"({r.scored_words} words, punctuation excluded); seed {args.seed}")
     for name, uas in r.uas.items():
         v = r.versus_right_branching.get(name)
-        vs = (f"  vs right-branching {100 * v['delta']:+.1f} [{100 * v['ci_low']:+.1f}, {100 * v['ci_high']:+.1f}], "
-              f"p = {v['p']:.2g}; UAS {100 * settings.ci:g}% CI [{100 * v['uas_ci'][0]:.1f}, {100 * v['uas_ci'][1]:.1f}]") if v else ""
-        print(f"  UAS {name:<16} {100 * uas:5.1f}{vs}")
+        vs = (f"  vs right-branching {ff(v['delta'], signed=True)} [{ff(v['ci_low'], signed=True)}, "
+              f"{ff(v['ci_high'], signed=True)}], p = {format_p(v['p'])}; UAS {100 * settings.ci:g}% CI "
+              f"[{ff(v['uas_ci'][0])}, {ff(v['uas_ci'][1])}]") if v else ""
+        print(f"  UAS {name:<16} {ff(uas)}{vs}")
     if r.pairwise:
         pw = r.pairwise
-        print(f"  pairwise (Coenen): arc vs no arc {100 * pw.arc_accuracy:.1f}% of {pw.arc_n} balanced pairs (chance 50); "
-              f"relation {100 * pw.relation_accuracy:.1f}% of {pw.relation_n} arcs (majority {100 * pw.relation_majority:.1f})")
+        print(f"  pairwise (Coenen): arc vs no arc {ff(pw.arc_accuracy)} of {pw.arc_n} balanced pairs (chance 0.5); "
+              f"relation {ff(pw.relation_accuracy)} of {pw.relation_n} arcs (majority {ff(pw.relation_majority)})")
     if args.json:
         atomic_write_json(args.json, r.to_dict())
         print(f"result: {args.json}")

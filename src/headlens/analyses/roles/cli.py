@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...heads import layer_label
 from .options import REPLICATIONS, RoleSettings
 
 
@@ -70,10 +71,10 @@ def _print_layers(result, tau: float) -> None:
     for role, heads in have.items():
         groups.setdefault(role.split(":")[0], set()).update(heads)
     layers = int(max((r["layer"] for r in result.table.to_pylist()), default=-1)) + 1
-    print("  heads per layer: " + " ".join(f"L{n + 1:<3}" for n in range(layers)))
+    print("  heads per layer: " + " ".join(f"{layer_label(n):<4}" for n in range(layers)))
     for group, heads in groups.items():
         print(f"    {group:<14} " + " ".join(f"{sum(1 for h in heads if h[0] == n):<4}" for n in range(layers)))
     syn, loc = groups.get("syntactic", set()), groups.get("local", set())
     if syn:
         print(f"  co-location: {len(syn & loc)} of {len(syn)} syntactic heads are also local "
-              f"({100 * len(syn & loc) / len(syn):.0f}%); any role: {len(set().union(*groups.values()))} heads")
+              f"(share {len(syn & loc) / len(syn):.2f}); any role: {len(set().union(*groups.values()))} heads")

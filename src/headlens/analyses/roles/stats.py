@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ...errors import ConfigError
-from ...heads import head_of
+from ...heads import head_label, head_of
 from ...stats import CORRECTIONS, NOT_ENOUGH_DATA, Family, ci_method_used, one_sample
 from ...store import Run
 from ...store.outputs import write_outputs
@@ -114,7 +114,7 @@ def head_roles(run: Run, settings: RoleSettings | None = None) -> RoleResult:
         for m in names:
             cols["layer"] += list(layer)
             cols["head"] += list(head)
-            cols["label"] += [f"L{a + 1}-H{b + 1}" for a, b in zip(layer, head)]
+            cols["label"] += [head_label(a, b) for a, b in zip(layer, head)]
             cols["role"] += [metrics[m]] * k
             cols["metric"] += [m] * k
             cols["tau"] += [float(tau)] * k

@@ -8,6 +8,7 @@ import pyarrow as pa
 
 from ...heads import head_index
 from ...render.encode import num
+from ...units import format_p
 from ...render.marks import alpha_of, fmt
 
 
@@ -28,7 +29,7 @@ def roles_view(tables: dict[str, pa.Table], params: dict, layers: int, heads: in
         })
         for r in found:
             marks[r["metric"]][head_index(int(r["layer"]), int(r["head"]), heads)] = (
-                f"role {role} (tau {tau:g}): mean {fmt(r.get('mean'))}, q {fmt(r.get('q'), 2)}")
+                f"role {role} (tau {tau:g}): mean {fmt(r.get('mean'))}, q {format_p(r.get('q'))}")
     coloc = {}
     if "colocation" in tables:
         crow = [r for r in tables["colocation"].to_pylist() if tau is None or r.get("tau") == tau]

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from ...units import format_fraction, format_p
 from .options import SyntaxSettings
+
+
+def _f(x, signed: bool = False) -> str:
+    return f"{format_fraction(x, signed=signed):>6}"
 
 
 def add(sub) -> None:
@@ -24,15 +29,17 @@ def _cmd(args) -> int:
     print(f"dependency-head accuracy (word level, self and special tokens ignored); best of {{-3..+2}} offsets as the "
           f"baseline;\npaired bootstrap over sentences ({settings.n_boot} resamples), {f['method']} over {f['size']} "
           f"tests (relations x heads x directions), alpha {settings.alpha}")
-    print(f"{'relation':<10} {'arcs':>6}  {'best head':<12} {'accuracy [95% CI]':<22} {'baseline':<14} "
-          f"{'difference [CI]':<24} {'q':>8}")
+    print("accuracies are fractions of the relation's arcs (docs/conventions.md)")
+    print(f"{'relation':<10} {'arcs':>6}  {'best head':<12} {'hits':>6} {'accuracy [95% CI]':<22} {'baseline':<14} "
+          f"{'difference [CI]':<27} {'q':>8}  flags")
     for r in result.best.to_pylist():
-        q = "untested" if r["q"] is None else f"{r['q']:.2g}"
         verdict = " beats baseline" if r["beats_baseline"] else ""
-        print(f"{r['relation']:<10} {r['arcs']:>6}  {r['label'] + ' ' + r['direction']:<12} "
-              f"{100 * r['accuracy']:5.1f} [{100 * r['ci_low']:5.1f}, {100 * r['ci_high']:5.1f}]   "
-              f"{100 * r['baseline_accuracy']:5.1f} ({r['baseline_offset']:+d})   "
-              f"{100 * r['delta']:+5.1f} [{100 * r['delta_low']:+5.1f}, {100 * r['delta_high']:+5.1f}]   {q:>8}{verdict}")
+        flags = "" if r.get("status", "ok") == "ok" else f"not estimable ({r['status']})" if r["q"] is None else r["status"]
+        print(f"{r['relation']:<10} {r['arcs']:>6}  {r['label'] + ' ' + r['direction']:<12} {r.get('hits', ''):>6} "
+              f"{_f(r['accuracy'])} [{_f(r['ci_low'])}, {_f(r['ci_high'])}]   "
+              f"{_f(r['baseline_accuracy'])} ({r['baseline_offset']:+d})   "
+              f"{_f(r['delta'], True)} [{_f(r['delta_low'], True)}, {_f(r['delta_high'], True)}]   "
+              f"{format_p(r['q']):>8}{verdict}  {flags}")
     beats = sum(1 for r in result.heads.to_pylist() if r["beats_baseline"])
     print(f"{beats} (head, direction, relation) cells beat their relation's baseline after correction")
     print(f"tables: {path}/ (heads, best, baselines .parquet; {layout.PARAMS})")

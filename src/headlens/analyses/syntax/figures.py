@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...heads import head_label
 from ...render.plot import COLUMN, PALETTE, Writer
 
 
 def draw_syntax(w: Writer, data: dict) -> None:
-    for o in data["sections"].get("syntax", []):
-        best = o["view"]["best"]
+    for o in w.take(data["sections"].get("syntax", [])):
+        best = [r for r in o["view"]["best"] if w.wants(f"dep_{r['relation']}_{r['direction']}")]  # --metrics
         if not best:
             continue
         fig = w.figure(COLUMN, max(1.8, 0.16 * len(best) + 0.8))
@@ -20,7 +21,7 @@ def draw_syntax(w: Writer, data: dict) -> None:
         base = [r.get("baseline_accuracy") or 0 for r in best]
         ax.barh(y - 0.2, acc, height=0.4, color=PALETTE[0], label="best head")
         ax.barh(y + 0.2, base, height=0.4, color=PALETTE[7], label="best offset")
-        ax.set_yticks(y, [f"{r['relation']} ({'L%d-H%d' % (r['layer'] + 1, r['head'] + 1)} {r['direction']})" for r in best])
+        ax.set_yticks(y, [f"{r['relation']} ({head_label(r['layer'], r['head'])} {r['direction']})" for r in best])
         ax.invert_yaxis()
         ax.set_xlim(0, 1)
         ax.set_xlabel("accuracy")

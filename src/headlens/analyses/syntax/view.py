@@ -8,6 +8,7 @@ import pyarrow as pa
 
 from ...heads import head_index
 from ...render.encode import num
+from ...units import format_p
 from ...render.marks import alpha_of, fmt
 
 
@@ -19,7 +20,7 @@ def syntax_view(tables: dict[str, pa.Table], params: dict, layers: int, heads: i
             if r.get("beats_baseline"):
                 marks[f"dep_{r['relation']}_{r['direction']}"][head_index(int(r["layer"]), int(r["head"]), heads)] = (
                     f"beats the offset baseline for {r['relation']} ({r['direction']}): accuracy "
-                    f"{fmt(r.get('accuracy'))} vs {fmt(r.get('baseline_accuracy'))}, q {fmt(r.get('q'), 2)}")
+                    f"{fmt(r.get('accuracy'))} vs {fmt(r.get('baseline_accuracy'))}, q {format_p(r.get('q'))}")
     baselines = {}
     if "baselines" in tables:
         brow = tables["baselines"].to_pylist()

@@ -33,8 +33,15 @@
     if (a >= 1e4 || a < 1e-3) return v.toExponential(3);
     return v.toPrecision(4);
   }
-  function pct(v) { return v === null || v === undefined ? "n/a" : (100 * v).toFixed(1) + "%"; }
-  function headLabel(k) { return "L" + (Math.floor(k / H) + 1) + "-H" + (k % H + 1); }
+  // docs/conventions.md: p/q below 1e-300 (0 included) print "< 1e-300" (units.format_p); proportions are fractions
+  function fmtP(v) {
+    if (v === null || v === undefined || (typeof v === "number" && isNaN(v))) return "n/a";
+    return v < 1e-300 ? "< 1e-300" : String(Number(Number(v).toPrecision(2)));
+  }
+  function fraction(v) { return v === null || v === undefined ? "n/a" : Number(v).toFixed(3); }
+  function isPColumn(name) { return /^(p|q)(_|$)/.test(String(name)); }
+  function labelOf(l, h) { return "L" + (l + 1) + "H" + (h + 1); }  // the head label of headlens.heads.head_label
+  function headLabel(k) { return labelOf(Math.floor(k / H), k % H); }
   function note(parent, text, cls) { return add(parent, el("p", { "class": cls || "note" }, text)); }
 
   // -- tooltip --------------------------------------------------------------------------------
@@ -165,7 +172,7 @@
       order.slice(0, shown).forEach(function (i) {
         var r = el("tr");
         if (opts.highlight && opts.highlight(i, data)) r.setAttribute("class", "sig");
-        data.forEach(function (c, j) { add(r, el("td", kinds[j] === "num" ? { "class": "num" } : null, fmt(c[i]))); });
+        data.forEach(function (c, j) { add(r, el("td", kinds[j] === "num" ? { "class": "num" } : null, (isPColumn(cols[j]) ? fmtP : fmt)(c[i]))); });
         add(tbody, r);
       });
       var total = spec.rows !== undefined ? spec.rows : n;
@@ -299,10 +306,11 @@
       desc.textContent = d + (info.level && d.indexOf(info.level + " level") < 0 ? " (" + info.level + " level)" : "");
       var marks = {}, sources = [];
       (D.marks[metric] || []).forEach(function (m) { sources.push(m.source); m.cells.forEach(function (c) { marks[c[0]] = (marks[c[0]] ? marks[c[0]] + "; " : "") + c[1]; }); });
+      var stat = v.stat || "mean";  // dep_<rel>_<dir>: the accuracy (report.collect), hits and arcs beside
       var signed = v.mean.some(function (x) { return x !== null && x < 0; }) && v.mean.some(function (x) { return x !== null && x > 0; });
       var hm = heatmap(v.mean, {
         id: "heads-heatmap", diverging: signed, marks: marks,
-        tip: function (k) { return [headLabel(k) + "  " + metric, "mean " + fmt(v.mean[k]), "std " + fmt(v.std[k]) + ", n " + fmt(v.count[k])]; },
+        tip: function (k) { return [headLabel(k) + "  " + metric, stat + " " + fmt(v.mean[k]) + (v.hits ? " (" + fmt(v.hits[k]) + " of " + fmt(v.arcs[k]) + " arcs)" : ""), "std " + fmt(v.std[k]) + ", n " + fmt(v.count[k])]; },
         onClick: function (k) { if (headViewApi) headViewApi.show(Math.floor(k / H), k % H); }
       });
       holder.textContent = "";
@@ -310,7 +318,8 @@
       add(side, el("h4", null, "top heads"));
       var order = v.mean.map(function (x, k) { return k; }).filter(function (k) { return v.mean[k] !== null; })
         .sort(function (a, b) { return v.mean[b] - v.mean[a]; }).slice(0, 8);
-      add(side, rowsTable(["head", "mean", "n"], order.map(function (k) { return [headLabel(k), v.mean[k], v.count[k]]; }), ["str", "num", "num"]));
+      add(side, v.hits ? rowsTable(["head", stat, "hits", "arcs"], order.map(function (k) { return [headLabel(k), v.mean[k], v.hits[k], v.arcs[k]]; }), ["str", "num", "num", "num"])
+        : rowsTable(["head", stat, "n"], order.map(function (k) { return [headLabel(k), v.mean[k], v.count[k]]; }), ["str", "num", "num"]));
       if (sources.length) add(side, el("p", { "class": "note" }, "\u2605 from: " + sources.join(", ")));
       add(holder, hm, side);
     }
@@ -412,7 +421,7 @@
         (v.family.t ? ": " + v.family.t.size + " tests, " + v.family.t.method : "") + "). CI of the mean: " +
         (v.ci_method || "percentile") + (v.ci_method && v.ci_method.indexOf("t interval") >= 0 ? "" : " bootstrap") + ".");
       add(s, rowsTable(["role", "heads", "tested", "heads with the role: mean [95% CI]"], v.roles.map(function (r) {
-        return [r.role, r.count, r.tested, r.heads.slice(0, 12).map(function (x) { return "L" + (x[0] + 1) + "-H" + (x[1] + 1) + " " + fmt(x[2]) + " [" + fmt(x[3]) + ", " + fmt(x[4]) + "]"; }).join(", ") + (r.heads.length > 12 ? " (+" + (r.heads.length - 12) + ")" : "")];
+        return [r.role, r.count, r.tested, r.heads.slice(0, 12).map(function (x) { return labelOf(x[0], x[1]) + " " + fmt(x[2]) + " [" + fmt(x[3]) + ", " + fmt(x[4]) + "]"; }).join(", ") + (r.heads.length > 12 ? " (+" + (r.heads.length - 12) + ")" : "")];
       }), ["str", "num", "num", "str"]));
       var row = el("div", { "class": "row" });
       if (v.colocation && v.colocation.roles && v.colocation.roles.length) {
@@ -463,12 +472,13 @@
       var v = o.view;
       add(s, el("h3", null, o.source + ": best head per relation against the best fixed-offset baseline"));
       note(s, "Accuracy = share of the relation's arcs whose head word is the head's most attended word; the CI is the best head's own (picking the best is optimistic). Beats the baseline: corrected paired bootstrap q <= " + v.alpha + ".");
-      add(s, rowsTable(["relation", "head", "direction", "accuracy", "95% CI", "baseline offset", "baseline accuracy", "delta", "q", "beats baseline"],
+      add(s, rowsTable(["relation", "head", "direction", "accuracy", "hits", "arcs", "95% CI", "baseline offset", "baseline accuracy", "delta", "q", "beats baseline", "flags"],
         v.best.map(function (r) {
-          return [r.relation, "L" + (r.layer + 1) + "-H" + (r.head + 1), r.direction, r.accuracy, "[" + fmt(r.ci_low) + ", " + fmt(r.ci_high) + "]",
-            r.baseline_offset, r.baseline_accuracy, r.delta, r.q, r.beats_baseline ? "yes" : "no"];
-        }), ["str", "str", "str", "num", "str", "num", "num", "num", "num", "str"],
-        { highlight: function (i, data) { return data[9][i] === "yes"; } }));
+          return [r.relation, labelOf(r.layer, r.head), r.direction, r.accuracy, r.hits, r.arcs, "[" + fmt(r.ci_low) + ", " + fmt(r.ci_high) + "]",
+            r.baseline_offset, r.baseline_accuracy, r.delta, r.q, r.beats_baseline ? "yes" : "no",
+            !r.status || r.status === "ok" ? "" : (r.q === null || r.q === undefined ? "not estimable: " : "") + r.status];
+        }), ["str", "str", "str", "num", "num", "num", "str", "num", "num", "num", "num", "str", "str"],
+        { highlight: function (i, data) { return data[11][i] === "yes"; } }));
       if (v.baselines && v.baselines.relations) {
         add(s, el("h4", null, "offset baselines: accuracy of 'the head is the word at offset k'"));
         add(s, matrixTable(v.baselines.relations, v.baselines.offsets.map(function (o) { return (o > 0 ? "+" : "") + o; }), v.baselines.accuracy, null, "accuracy"));
@@ -482,8 +492,8 @@
       });
       note(s, "trained on " + p.train_sentences + " sentences, scored on " + p.eval_sentences + " (" + p.scored_words + " words, punctuation excluded); features " + ((p.settings || {}).features || "?"));
       add(s, rowsTable(["probe", "UAS", "vs right-branching", "95% CI", "p"], rows, ["str", "num", "num", "str", "num"]));
-      if (p.pairwise) add(s, kvTable([["pairwise arc accuracy", pct(p.pairwise.arc_accuracy) + " of " + p.pairwise.arc_n + " balanced pairs (chance 50%)"],
-        ["pairwise relation accuracy", pct(p.pairwise.relation_accuracy) + " of " + p.pairwise.relation_n + " arcs (majority " + pct(p.pairwise.relation_majority) + ")"]]));
+      if (p.pairwise) add(s, kvTable([["pairwise arc accuracy", fraction(p.pairwise.arc_accuracy) + " of " + p.pairwise.arc_n + " balanced pairs (chance 0.5)"],
+        ["pairwise relation accuracy", fraction(p.pairwise.relation_accuracy) + " of " + p.pairwise.relation_n + " arcs (majority " + fraction(p.pairwise.relation_majority) + ")"]]));
     });
   }
 
@@ -503,7 +513,7 @@
       v.points.forEach(function (p) {
         var cx = pad + (p[0] - x0) / span * (size - 2 * pad), cy = size - pad - (p[1] - y0) / span * (size - 2 * pad);
         var c = sv("circle", { cx: cx.toFixed(1), cy: cy.toFixed(1), r: 5, fill: CATEGORICAL[kinds.indexOf(p[4]) % 10], "fill-opacity": 0.85, stroke: "#fff", "class": "point" });
-        tooltip(c, function () { return ["L" + (p[2] + 1) + "-H" + (p[3] + 1), "behaviour: " + p[4]]; });
+        tooltip(c, function () { return [labelOf(p[2], p[3]), "behaviour: " + p[4]]; });
         add(g, c);
         add(g, sv("text", { x: (cx + 6).toFixed(1), y: (cy + 3).toFixed(1), "class": "axis" }, (p[2] + 1) + "-" + (p[3] + 1)));
       });
@@ -559,14 +569,14 @@
         holder.textContent = "";
         add(holder, heatmap(p.delta, { diverging: true, marks: marks, id: "compare-heatmap-" + n,
           onClick: function (k) { if (modelViewApi) modelViewApi.show(Math.floor(k / H), k % H); },
-          tip: function (k) { return [headLabel(k) + "  " + m, "before " + fmt(p.before[k]) + ", after " + fmt(p.after[k]), "delta " + fmt(p.delta[k]) + ", q " + fmt(p.q[k]),
+          tip: function (k) { return [headLabel(k) + "  " + m, "before " + fmt(p.before[k]) + ", after " + fmt(p.after[k]), "delta " + fmt(p.delta[k]) + ", q " + fmtP(p.q[k]),
             (p.verdict ? (p.verdict[k] || "") : "") + (p.margin ? " (margin " + fmt(p.margin[k]) + ")" : "")]; } }));
       }
       var first = v.metrics.filter(function (m) { return counts[m]; })[0] || v.metrics[0];
       sel.select.value = first; draw(first);
       add(s, el("h4", null, "changes per head beyond the margin (" + v.changes.length + "), largest effect first"));
       add(s, rowsTable(["metric", "head", "before", "after", "delta", "95% CI", "effect (d)", "q", "direction"], v.changes.map(function (r) {
-        return [r[0], "L" + (r[1] + 1) + "-H" + (r[2] + 1), r[3], r[4], r[5], "[" + fmt(r[6]) + ", " + fmt(r[7]) + "]", r[8], r[9], r[10]];
+        return [r[0], labelOf(r[1], r[2]), r[3], r[4], r[5], "[" + fmt(r[6]) + ", " + fmt(r[7]) + "]", r[8], r[9], r[10]];
       }), ["str", "str", "num", "num", "num", "str", "num", "num", "str"]));
       if (v.layers.length) {
         add(s, el("h4", null, "per layer (head mean per sentence)"));
@@ -612,9 +622,11 @@
       function draw(i) {
         var p = v.panels[+i];
         holder.textContent = "";
+        var weak = (p.underpowered || []).filter(Boolean).length;
+        if (weak) note(holder, "flags: " + weak + " of these ablations are underpowered (the data cannot support a finding either way; hover a cell).");
         add(holder, heatmap(p.delta, { diverging: true, marks: p.significant, id: "ablation-heatmap-" + n,
-          tip: function (k) { return [headLabel(k), "delta " + fmt(p.delta[k]) + " [" + fmt(p.ci_low[k]) + ", " + fmt(p.ci_high[k]) + "]", "q " + fmt(p.q[k])]; } }));
-        if (p.other.length) { add(holder, el("h4", null, "ablations of more than one head")); add(holder, rowsTable(["ablated", "delta", "ci_low", "ci_high", "q", "decision"], p.other, ["str", "num", "num", "num", "num", "str"])); }
+          tip: function (k) { return [headLabel(k), "delta " + fmt(p.delta[k]) + " [" + fmt(p.ci_low[k]) + ", " + fmt(p.ci_high[k]) + "]", "q " + fmtP(p.q[k])].concat(p.underpowered && p.underpowered[k] ? ["flag: underpowered"] : []); } }));
+        if (p.other.length) { add(holder, el("h4", null, "ablations of more than one head")); add(holder, rowsTable(["ablated", "delta", "ci_low", "ci_high", "q", "decision", "flags"], p.other, ["str", "num", "num", "num", "num", "str", "str"])); }
       }
       draw(0);
     });
@@ -660,7 +672,7 @@
         add(s, rowsTable(["map"].concat(v.mixing.groups), v.mixing.maps.map(function (m) { return [m].concat(v.mixing.overall[m]); })));
       }
       if (v.change) { add(s, el("h4", null, "contextualization change (1 - Spearman rho) per layer")); add(s, lineChart(v.change.by_layer, layers, "change", "change-chart")); }
-      add(s, kvTable([["feed-forward maps", v.feed_forward ? "yes" : "no"], ["largest completeness error", v.completeness], ["Kobayashi et al. 2021 (BERT-base, %)", v.reference]]));
+      add(s, kvTable([["feed-forward maps", v.feed_forward ? "yes" : "no"], ["largest completeness error", v.completeness], ["Kobayashi et al. 2021 (BERT-base, mixing ratios as fractions)", v.reference]]));
     });
   }
 
