@@ -97,7 +97,6 @@ figures:
     with 2 threads (400 sentences, best of 2 interleaved rounds after a warm-up), and a block's cost
     beyond its scoring; see ``ray_scale.py`` and docs/scale.md. Needs Ray (``pip install
     'headlens[ray]'``); without it an INFO line says so.
-
 12. ``figures_curated_vs_all`` (target <= 0.15): the wall time of ``headlens figures RUN`` (the
    curated default set, about 10 files) over that of ``headlens figures RUN --all`` (every view), each
    a fresh process timed from spawn to exit, on a run of the 2,001 dev sentences with the analyses
@@ -105,6 +104,13 @@ figures:
    The issue's goal, under 30 s for the default on 2k sentences, is ``figures_curated_seconds``
    (INFO, with ``figures_all_seconds`` and the file counts); 0.15 is 30 s over the 225 s that the
    old default (every view) took. One round each (quick: 200 sentences).
+13. ``layers_run_vs_plain`` (target >= 0.8): ``headlens.run`` with ``analyses=("surface", "layers")`` (every
+    layer's hidden states, the word and sentence vectors of the seeded sample) over plain SDPA inference of the
+    same batches, on the first 2,000 sentences of UD EWT dev (quick: 64), best of 2 interleaved rounds; see
+    ``layers.py``; INFO ``layers_run_vs_surface_run``: the same run without layers over this one.
+    ``layers_rss_20k_vs_2k`` (target <= 1.2): the peak RSS of that run in a fresh process
+    (``child.py default --analyses surface,layers``) on 20,000 sentences (the dev file repeated) over its peak
+    on 2,000 (quick: 2,000 over 200): the sample (20,000 words by default) bounds the memory.
 
 Output: INFO lines (raw throughputs, times, memory), then one line per figure,
 ``BENCH <name> <value> target <op> <value>``; the same, with the environment (versions, threads,
@@ -157,17 +163,20 @@ class Sizes:
     repeats_ray: int = 2  # ... their interleaved rounds ...
     ray_block_size: int = 64  # ... the Ray run's blocks ...
     ray_echo_blocks: int = 200  # ... and the blocks that give the per-block overhead
+    layers: int = 2000  # figure 13: sentences of the layers rounds ...
+    layers_rss: tuple[int, int] = (2000, 20000)  # ... and of its two memory children
 
 
 GROUPS = ("memory", "resume", "throughput", "store", "decomposition", "attribution", "mpnet", "startup", "lengths",
-          "scale", "ray", "figures")  # --only picks among them
+          "scale", "ray", "figures", "layers")  # --only picks among them
 FIGURES_RUN = ("surface", "roles", "syntax", "cluster", "categories", "patterns")  # figure 12: what the gold corpus allows
 FULL = Sizes(throughput=None, baseline=2000, memory_small=1000, memory_large=20000,
              baseline_memory=(1000, 2000), warmup=200, repeats_plain=5, repeats_baseline=3)
 QUICK = Sizes(throughput=200, baseline=100, memory_small=100, memory_large=1000,
               baseline_memory=(100, 200), warmup=32, repeats_plain=1, repeats_baseline=1, resume=200, resume_part_size=20,
               mpnet=32, repeats_mpnet=1, startup=5, length_tokens=6000, repeats_lengths=1, scale=(2000, 20000, 50000),
-              attribution=64, ray=64, repeats_ray=1, ray_block_size=16, ray_echo_blocks=20)
+              attribution=64, ray=64, repeats_ray=1, ray_block_size=16, ray_echo_blocks=20, layers=64,
+              layers_rss=(200, 2000))
 STARTUP = {  # figure 7: two fresh processes
     "headlens_help": ["-c", "import sys; from headlens.cli import main; sys.exit(main())", "--help"],
     "bare_duckdb_pyarrow": ["-c", "import duckdb, pyarrow"],
@@ -386,6 +395,33 @@ def bench_attribution(args, sizes: Sizes, report: Report) -> Figure:
     return Figure("attribution_run_vs_plain", result["attribution_run_vs_plain"], "<=", TARGET)
 
 
+# --- figure 13: the layers analysis vs plain inference, and its memory (see layers.py) ----------------
+
+def bench_layers_memory(args, sizes: Sizes, report: Report, tmp: str) -> Figure:
+    from layers import ANALYSES, RSS_TARGET
+
+    small_n, large_n = sizes.layers_rss
+    extra = ("--analyses", ",".join(ANALYSES))
+    small = child("default", write_repeated_corpus(small_n, tmp), small_n, args, extra)
+    large = child("default", write_repeated_corpus(large_n, tmp), large_n, args, extra)
+    for n, r in ((small_n, small), (large_n, large)):
+        report.add(f"layers_run_{n}_max_rss_mib", r["max_rss_mib"])
+        report.add(f"layers_run_{n}_seconds", r["seconds"])
+    return Figure("layers_rss_20k_vs_2k", large["max_rss_mib"] / small["max_rss_mib"], "<=", RSS_TARGET)
+
+
+def bench_layers(args, sizes: Sizes, report: Report) -> Figure:
+    from layers import TARGET, measure
+
+    result = measure(None, args.device, "float32", sizes.layers, min(args.repeats or 2, 2), args.threads)
+    report.add("figure13_sentences", result["sentences"])
+    for name, seconds in result["seconds"].items():
+        report.add(f"figure13_{name}_seconds", seconds)
+    report.add("layers_run_vs_plain_per_round", result["per_round"])
+    report.add("layers_run_vs_surface_run", result["layers_run_vs_surface_run"])
+    return Figure("layers_run_vs_plain", result["layers_run_vs_plain"], ">=", TARGET)
+
+
 # --- figure 2: headlens.run vs the store-then-analyze research pipeline -----------------------
 
 def head_means_of(run) -> dict:
@@ -496,9 +532,9 @@ def bench_lengths(args, sizes: Sizes, report: Report, tmp: str) -> list[Figure]:
 
 # --- figure 3: peak memory, each measurement in its own process -------------------------------
 
-def child(pipeline: str, corpus: str, limit: int, args) -> dict:
+def child(pipeline: str, corpus: str, limit: int, args, extra: tuple[str, ...] = ()) -> dict:
     cmd = [sys.executable, CHILD, pipeline, "--corpus", corpus, "--limit", str(limit),
-           "--threads", str(args.threads), "--device", args.device, "--dtype", args.dtype]
+           "--threads", str(args.threads), "--device", args.device, "--dtype", args.dtype, *extra]
     log(f"memory: {pipeline} on {limit} sentences (subprocess)")
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
     if done.returncode != 0:
@@ -757,6 +793,7 @@ def main(argv: list[str] | None = None) -> int:
         resume = bench_resume(args, sizes, report, tmp) if "resume" in only else None  # subprocesses too
         startup = bench_startup(sizes, report) if "startup" in only else None  # fresh processes too
         scale = bench_scale(args, sizes, report, tmp) if "scale" in only else []  # fresh processes too
+        layers_rss = bench_layers_memory(args, sizes, report, tmp) if "layers" in only else None  # fresh processes too
         from benchutil import environment, set_torch_threads
 
         set_torch_threads(args.threads)
@@ -778,7 +815,9 @@ def main(argv: list[str] | None = None) -> int:
             report.figures.extend(bench_scale_out(args, sizes, report, tmp))
         if "figures" in only:
             report.figures.append(bench_figures(args, sizes, report, tmp))
-        report.figures.extend(f for f in (memory, resume, startup, *scale) if f is not None)
+        if "layers" in only:
+            report.figures.append(bench_layers(args, sizes, report))
+        report.figures.extend(f for f in (memory, resume, startup, *scale, layers_rss) if f is not None)
     env["load_average_end"] = os.getloadavg()
     write_results(args.output, report, args, sizes, env)
     print("\n".join(report.lines()))

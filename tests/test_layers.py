@@ -1,6 +1,8 @@
 """The layers analysis: the seeded sample (any order, any batching, resume), the probes, the
 structural probe on a planted tree, linear CKA's invariances, context sensitivity."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -113,7 +115,8 @@ def test_probes_on_a_random_model_have_their_intervals_baselines_and_controls(go
         assert r["control_low"] <= r["control"] <= r["control_high"]
         assert r["accuracy"] > info["majority_accuracy"]  # word identity alone beats the majority class
         assert abs(r["selectivity"]) < 0.1  # a random model: the probe does no better than memorising types
-    assert {"relation", "structural"} <= set(result.tables) and not result.summary["skipped"]
+    assert {"relation", "structural"} <= set(result.tables) and set(result.summary["skipped"]) == {"sentence"}
+    assert "labelled corpus" in result.summary["skipped"]["sentence"]
     for r in result.tables["structural"].to_pylist():
         assert 0 <= r["uuas_low"] <= r["uuas"] <= r["uuas_high"] <= 1 and -1 <= r["spearman"] <= 1
     tables, params = __import__("headlens.store.outputs", fromlist=["x"]).read_outputs(gold_run, "layers")
@@ -135,8 +138,9 @@ def test_the_split_never_puts_a_sentence_on_both_sides():
 
 def test_plain_text_gets_a_clear_message_for_the_syntax_probes(tiny_bert_dir, corpus, tmp_path):
     result = headlens.layers(_run(tiny_bert_dir, corpus, tmp_path / "r"), n_boot=50)
-    assert set(result.summary["skipped"]) == {"upos", "relation", "structural"}
-    assert all("gold syntax" in why and "spacy" in why for why in result.summary["skipped"].values())
+    skipped = result.summary["skipped"]
+    assert set(skipped) == {"upos", "relation", "structural", "sentence"} and "--label-column" in skipped["sentence"]
+    assert all("gold syntax" in skipped[t] and "spacy" in skipped[t] for t in ("upos", "relation", "structural"))
 
 
 def _planted(n_sentences: int, seed: int):
@@ -210,10 +214,95 @@ def test_compare_matches_words_and_gives_cka_one_against_itself(gold_run, capsys
     from headlens.analyses.layers.compare import compare
     from headlens.cli import main
 
-    table, summary = compare(gold_run, gold_run)
-    rows = table.to_pylist()
-    assert len(rows) == 9 and summary["words"] == summary["words_a"]
+    tables, summary = compare(gold_run, gold_run)
+    rows = tables["cka"].to_pylist()
+    assert len(rows) == 9 and summary["words"] == summary["words_a"] and "probes" not in tables
     assert all(r["cka"] == pytest.approx(1.0) for r in rows if r["layer_a"] == r["layer_b"])
-    assert main(["layers", "compare", gold_run.path, gold_run.path, "--name", "self"]) == 0
+    assert main(["layers", "compare", gold_run.path, gold_run.path, "--name", "self", "--n-boot", "100"]) == 0
+    out = capsys.readouterr().out
+    assert "upos layer 2:" in out and "relation layer 0:" in out and "delta +0.000" in out
     assert main(["layers", "compare", gold_run.path]) != 0
     assert "takes two runs (RUN_A RUN_B)" in capsys.readouterr().err
+
+
+def _planted_words(seed: int, planted: bool):
+    """200 sentences of 8 words, 4 UPOS tags, 40 word types; layer 1 holds the tag when ``planted``."""
+    from headlens.analyses.layers.data import WordSample
+
+    rng = np.random.default_rng(seed)
+    n = 200 * 8
+    tags = rng.integers(0, 4, n)
+    x = rng.normal(size=(n, 2, 12))
+    if planted:
+        x[:, 1, :4] += 3 * np.eye(4)[tags]
+    return WordSample(sentences=np.repeat(np.arange(200), 8), index=np.tile(np.arange(8), 200),
+                      vectors=x.astype(np.float16), form=rng.integers(0, 40, n).astype(str),
+                      upos=np.asarray(["NOUN", "VERB", "ADJ", "ADP"])[tags], head=np.full(n, -2),
+                      deprel=np.full(n, ""))
+
+
+def test_probe_deltas_find_a_planted_layer_and_only_that_one():
+    from headlens.analyses.layers.compare import probe_deltas
+    from headlens.analyses.layers.options import LayersSettings
+
+    a = _planted_words(0, planted=False)
+    b = _planted_words(0, planted=True)
+    b.vectors[:, 0] = a.vectors[:, 0]  # layer 0 the same in both runs
+    table, summary = probe_deltas(a, b, LayersSettings(n_boot=500))
+    rows = {r["layer"]: r for r in table.to_pylist()}
+    assert rows[0]["delta"] == 0 and rows[0]["q"] == 1.0
+    assert rows[1]["delta_low"] > 0.3 and rows[1]["q"] < 0.01 and rows[1]["p"] <= rows[1]["q"]
+    assert rows[1]["accuracy_b"] > 0.9 > 0.5 > rows[1]["accuracy_a"]
+    assert "needs gold syntax" in summary["skipped"]["relation"] and summary["layers_compared"] == 2
+
+
+def test_a_labelled_tsv_stores_each_sentence_label_and_gets_the_sentence_probe(tiny_bert_dir, tmp_path):
+    from headlens import CorpusSpec
+
+    path = tmp_path / "labelled.tsv"
+    lines = [(str(k % 2), LINES[k % len(LINES)] + f" number {k}") for k in range(40)]
+    path.write_text("".join(f"{label}\t{text}\n" for label, text in lines), encoding="utf-8")
+    spec = CorpusSpec(str(path), format="tsv", text_column=1, label_column=0)
+    run = headlens.run(out=str(tmp_path / "r"), model=tiny_bert_dir, corpus=spec, progress=False, analyses=("layers",),
+                       options={"layers": {"max_sentences": 30}})
+    _, sentences = read(run)
+    assert len(sentences.ids) == 30 and [sentences.labels[k] for k in range(30)] == [lines[i][0] for i in sentences.ids]
+    result = headlens.layers(run, n_boot=50)
+    table = result.tables["sentence"].to_pylist()
+    assert {r["task"] for r in table} == {"sentence_pooled", "sentence_cls"} and len(table) == 2 * 3
+    assert "sentence" not in result.summary["skipped"] and result.summary["probes"]["sentence"]["cls"]["classes"] == 2
+
+
+def test_the_sentence_probe_finds_a_planted_label_and_the_control_does_not():
+    from headlens.analyses.layers.data import SentenceSample
+    from headlens.analyses.layers.options import LayersSettings
+    from headlens.analyses.layers.stats import sentence_probe
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 600)
+    x = rng.normal(size=(600, 2, 2, 16))
+    x[:, 1, 0, :3] += 3 * np.eye(3)[labels]  # layer 1, pooled vector: the label; [CLS]: nothing
+    table, summary = sentence_probe(SentenceSample(np.arange(600), x.astype(np.float16), labels.astype(str)),
+                                    LayersSettings(n_boot=200))
+    rows = {(r["task"], r["layer"]): r for r in table.to_pylist()}
+    assert rows["sentence_pooled", 1]["accuracy"] > 0.9 and rows["sentence_pooled", 1]["selectivity_low"] > 0.4
+    for key in (("sentence_pooled", 0), ("sentence_cls", 0), ("sentence_cls", 1)):
+        assert rows[key]["accuracy_low"] < 0.5 and abs(rows[key]["selectivity"]) < 0.15
+
+
+def test_figures_draw_the_curves_the_compare_panel_and_a_pca_panel_per_layer(gold_run, tmp_path):
+    from headlens.analyses.layers.cli import _compare
+    from headlens.analyses.layers.figures import draw_layers
+    from headlens.analyses.layers.options import LayersSettings
+    from headlens.render.plot import Writer
+
+    headlens.layers(gold_run, n_boot=50, name="fig", save=True)
+    _compare(gold_run, gold_run, LayersSettings(n_boot=50, name="fig", compare_probes=False))
+    w = Writer(str(tmp_path), "svg", 100)
+    draw_layers(w, {"run": {"path": gold_run.path}})
+    panels = {os.path.basename(f.path): f.panels for f in w.files}
+    assert panels["layers-fig.svg"] == 5  # accuracy, selectivity, UUAS, Spearman, self-similarity
+    assert panels["layers-compare-fig.svg"] == 1  # CKA (no probe deltas asked for)
+    assert panels["layers-pca.svg"] == 3  # one per layer of the tiny model (embeddings, 2 blocks)
+    text = open(os.path.join(tmp_path, "layers-fig.svg"), encoding="utf-8").read()
+    assert "upos" in text and "relation" in text and "structural" in text

@@ -75,7 +75,10 @@ class Engine:
         self.keysets = list({ks.name: ks for _, _, spec in self.fused_metrics for ks in spec.keysets}.values())
         self.entropy = any(spec.entropy for _, _, spec in self.fused_metrics)
         self.row_collectors = [c for c in self.collectors if getattr(c, "reads_rows", False)]
-        self.map_collectors = [c for c in self.collectors if not getattr(c, "reads_rows", False)]
+        # a collector of hidden states only (the layers analysis) gets no map: on the fused path a map
+        # collector makes every layer's whole map (rows.full())
+        self.map_collectors = [c for c in self.collectors if not getattr(c, "reads_rows", False)
+                               and not (getattr(c, "needs_hidden", False) and not getattr(c, "needs_attention", False))]
         # collectors of hidden states (the layers analysis): on_hidden(hidden_states, batch) after the pass
         self.hidden_collectors = [c for c in self.collectors if getattr(c, "needs_hidden", False)]
         self.relations = tuple(dict.fromkeys(m.params["relation"] for m in metrics if "relation" in m.params))

@@ -1,6 +1,6 @@
 """``headlens layers RUN``: per-layer probes with control tasks, the structural probe and context
 sensitivity, from the samples of a ``--analyses layers`` run; ``headlens layers compare RUN_A
-RUN_B``: linear CKA between the layers of two runs."""
+RUN_B``: linear CKA between the layers of two runs, and the probe accuracy deltas per layer."""
 
 from __future__ import annotations
 
@@ -32,13 +32,22 @@ def _compare(run_a, run_b, settings) -> int:
     from ...store.outputs import write_outputs
     from .compare import compare
 
-    table, summary = compare(run_a, run_b)
-    path = write_outputs(run_a, "layers", f"compare-{settings.name}", {"cka": table}, summary)
+    tables, summary = compare(run_a, run_b, settings)
+    path = write_outputs(run_a, "layers", f"compare-{settings.name}", tables, summary)
     print(f"linear CKA over {summary['words']} shared words ({run_a.path} vs {run_b.path}):")
-    for row in table.to_pylist():
+    for row in tables["cka"].to_pylist():
         if row["layer_a"] == row["layer_b"] or summary["layers_a"] != summary["layers_b"]:
             print(f"  layer {row['layer_a']} vs {row['layer_b']}: {row['cka']:.3f}")
-    print(f"table (every pair of layers): {path}/")
+    probes = summary.get("probes", {})
+    for task, why in probes.get("skipped", {}).items():
+        print(f"  {task}: skipped: {why}")
+    if "probes" in tables:
+        print(f"probe accuracy, B - A, paired bootstrap over {probes['test_sentences']} held-out sentences "
+              f"(q: {probes['correction']}):")
+        for r in tables["probes"].to_pylist():
+            print(f"  {r['task']} layer {r['layer']}: {r['accuracy_a']:.3f} -> {r['accuracy_b']:.3f}  delta "
+                  f"{r['delta']:+.3f} [{r['delta_low']:+.3f}, {r['delta_high']:+.3f}]  p {r['p']:.3g}  q {r['q']:.3g}")
+    print(f"tables: {path}/")
     return 0
 
 

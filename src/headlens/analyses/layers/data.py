@@ -35,11 +35,19 @@ class WordSample:
     def has_upos(self) -> bool:
         return len(self.upos) > 0 and bool((self.upos != "").all())
 
+    def subset(self, rows: np.ndarray) -> "WordSample":
+        """The words at ``rows`` (in that order)."""
+        return WordSample(**{f: getattr(self, f)[rows] for f in self.__dataclass_fields__})
+
 
 @dataclass
 class SentenceSample:
     ids: np.ndarray  # int64 [S]
     vectors: np.ndarray  # float16 [S, L + 1, 2, D]: the mean over word tokens, then [CLS]
+    labels: np.ndarray  # str [S]: the corpus's label of the sentence ("" without one)
+
+    def has_labels(self) -> bool:
+        return len(self.labels) > 1 and bool((self.labels != "").all())
 
 
 def _options(run):
@@ -70,6 +78,8 @@ def read(run) -> tuple[WordSample, SentenceSample]:
     sids = np.concatenate([p["pooled_sentences"] for p in with_pooled])
     pkeys = np.concatenate([p["pooled_keys"] for p in with_pooled])
     pooled = np.concatenate([p["pooled"] for p in with_pooled])
+    labels = np.concatenate([p["pooled_labels"] if "pooled_labels" in p else np.full(len(p["pooled_sentences"]), "")
+                             for p in with_pooled])  # runs made before the labels were stored have none
     pick = prefix(pkeys, sids, np.ones(len(sids), np.int64), opts.max_sentences)
     pick = pick[np.argsort(sids[pick])]
-    return words, SentenceSample(sids[pick], pooled[pick])
+    return words, SentenceSample(sids[pick], pooled[pick], labels[pick])

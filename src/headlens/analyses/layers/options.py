@@ -35,6 +35,8 @@ class LayersSettings(BootstrapOptions):
     test_share: float = option(0.2, "share of the sampled sentences held out for testing")
     rank: int = option(32, "rank of the structural probe's projection")
     epochs: int = option(30, "training epochs of the structural probe")
+    compare_probes: bool = option(True, "layers compare: also the UPOS and relation probe accuracy deltas per layer, "
+                                        "paired over the held-out sentences (--no-compare-probes: CKA only)")
     name: str = option("default", "output directory under RUN/layers/")
 
     def check(self) -> None:

@@ -60,6 +60,19 @@ def per_sentence(hits: np.ndarray, sentences: np.ndarray, order: np.ndarray) -> 
     return np.bincount(np.searchsorted(order, sentences), weights=hits.astype(np.float64), minlength=len(order))
 
 
+def sentence_hits(features, layers: int, labels: np.ndarray, sentences: np.ndarray, test: np.ndarray,
+                  seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The probe trained on the items outside ``test`` and scored on those inside, per layer: (the test
+    sentence ids [n], their items [n], their hits [n, layers])."""
+    held = np.isin(sentences, test)
+    train = ~held
+    order = np.unique(sentences[held])
+    den = per_sentence(np.ones(int(held.sum())), sentences[held], order)
+    hits = [per_sentence(fit_predict(x[train], labels[train], x[held], seed) == labels[held], sentences[held], order)
+            for x in map(features, range(layers))]
+    return order, den, np.stack(hits, 1)
+
+
 def probe_table(features, layers: int, labels: np.ndarray, types: np.ndarray, sentences: np.ndarray, test: np.ndarray,
                 settings, task: str) -> tuple[pa.Table, dict]:
     """Per layer: accuracy and control accuracy with CIs, selectivity with its CI; and the baselines.
@@ -67,26 +80,20 @@ def probe_table(features, layers: int, labels: np.ndarray, types: np.ndarray, se
     ``features(layer) -> float32 [n, D]`` gives the items' features at a layer (items: words, or
     arcs for the edge probe); ``labels``, ``types`` (for the control task) and ``sentences`` [n].
     """
-    is_test = np.isin(sentences, test)
-    train, held = ~is_test, is_test
-    control = control_labels(types, labels, settings.seed)
+    held = np.isin(sentences, test)
+    train = ~held
     values, counts = np.unique(labels[train], return_counts=True)
     majority = values[np.argmax(counts)]
-    order = np.unique(sentences[held])
-    den = per_sentence(np.ones(int(held.sum())), sentences[held], order)
+    order, den, probe_hits = sentence_hits(features, layers, labels, sentences, test, settings.seed)
+    _, _, control_hits = sentence_hits(features, layers, control_labels(types, labels, settings.seed), sentences, test,
+                                       settings.seed)
     base = per_sentence(labels[held] == majority, sentences[held], order)
-    rows, probe_hits, control_hits = [], [], []
-    for layer in range(layers):
-        x = features(layer)
-        probe_hits.append(per_sentence(fit_predict(x[train], labels[train], x[held], settings.seed) == labels[held],
-                                       sentences[held], order))
-        control_hits.append(per_sentence(fit_predict(x[train], control[train], x[held], settings.seed) == control[held],
-                                         sentences[held], order))
     boot = dict(n_boot=settings.n_boot, seed=settings.seed, ci=settings.ci)
-    acc = paired_ratio_bootstrap(den, base, np.stack(probe_hits, 1), **boot)
-    ctl = paired_ratio_bootstrap(den, base, np.stack(control_hits, 1), **boot)
+    acc = paired_ratio_bootstrap(den, base, probe_hits, **boot)
+    ctl = paired_ratio_bootstrap(den, base, control_hits, **boot)
+    rows = []
     for layer in range(layers):
-        sel = paired_ratio_bootstrap(den, control_hits[layer], probe_hits[layer][:, None], **boot)
+        sel = paired_ratio_bootstrap(den, control_hits[:, layer], probe_hits[:, layer:layer + 1], **boot)
         rows.append({
             "task": task, "layer": layer, "accuracy": float(acc.acc_b[layer]), "accuracy_low": float(acc.acc_low[layer]),
             "accuracy_high": float(acc.acc_high[layer]), "control": float(ctl.acc_b[layer]),

@@ -60,10 +60,15 @@ class Budget:
         self.cutoff: int | None = None  # the smallest key that overflowed: never taken again
         self._fresh: set[int] = set()
 
-    def offer(self, sentence_id: int, size: int, payload: Callable[[], object]) -> bool:
+    def open(self, sentence_id: int, size: int) -> bool:
+        """Whether ``offer`` would take this sentence now (so that its payload is worth computing)."""
         key = int(keys(self.seed, [sentence_id])[0])
-        if size > self.budget or (self.cutoff is not None and (key, sentence_id) >= self.cutoff):
+        return size <= self.budget and (self.cutoff is None or (key, sentence_id) < self.cutoff)
+
+    def offer(self, sentence_id: int, size: int, payload: Callable[[], object]) -> bool:
+        if not self.open(sentence_id, size):
             return False
+        key = int(keys(self.seed, [sentence_id])[0])
         self.held[sentence_id] = (key, size, payload())
         self.total += size
         self._fresh.add(sentence_id)

@@ -19,6 +19,9 @@ from .options import LayersSettings
 from .geometry import context_sensitivity
 from .probes import probe_table, split
 
+NO_LABELS = ("the sentence-label probe needs a labelled corpus (TSV or JSONL with --label-column / --label-field, "
+             "e.g. GLUE's dev.tsv); the run's sentences have no label")
+POOLINGS = ("pooled", "cls")  # the sentence vector: the mean over word tokens, the [CLS] token's
 NO_SYNTAX = ("needs gold syntax (a CoNLL-U corpus) or spaCy annotation (--annotator spacy); the run's words "
              "have none")
 
@@ -45,13 +48,14 @@ def arcs(words: data.WordSample) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(dep, dtype=np.int64), np.asarray(head, dtype=np.int64)
 
 
-def upos_probe(words: data.WordSample, test: np.ndarray, settings: LayersSettings):
-    types = np.char.lower(words.form.astype(str))
-    return probe_table(lambda layer: _layer(words, layer), words.layers, words.upos, types, words.sentences, test,
-                       settings, "upos")
+def upos_task(words: data.WordSample):
+    """The UPOS probe's inputs: (features(layer), labels, control types, sentences), one item per word."""
+    return (lambda layer: _layer(words, layer)), words.upos, np.char.lower(words.form.astype(str)), words.sentences
 
 
-def relation_probe(words: data.WordSample, test: np.ndarray, settings: LayersSettings):
+def relation_task(words: data.WordSample):
+    """The edge probe's inputs, one item per arc: features [head; dependent], the relation (subtype
+    cut), the control type (head form, dependent form) and the sentence."""
     dep, head = arcs(words)
     labels = np.asarray([r.split(":")[0] for r in words.deprel[dep]])
     lower = np.char.lower(words.form.astype(str))
@@ -61,7 +65,31 @@ def relation_probe(words: data.WordSample, test: np.ndarray, settings: LayersSet
         x = _layer(words, layer)
         return np.concatenate([x[head], x[dep]], axis=1)
 
-    return probe_table(features, words.layers, labels, types, words.sentences[dep], test, settings, "relation")
+    return features, labels, types, words.sentences[dep]
+
+
+def upos_probe(words: data.WordSample, test: np.ndarray, settings: LayersSettings):
+    features, labels, types, sentences = upos_task(words)
+    return probe_table(features, words.layers, labels, types, sentences, test, settings, "upos")
+
+
+def relation_probe(words: data.WordSample, test: np.ndarray, settings: LayersSettings):
+    features, labels, types, sentences = relation_task(words)
+    return probe_table(features, words.layers, labels, types, sentences, test, settings, "relation")
+
+
+def sentence_probe(sentences: data.SentenceSample, settings: LayersSettings) -> tuple[pa.Table, dict]:
+    """The sentence label (van Aken et al. 2019's layer-wise view) from the pooled and from the [CLS]
+    vector of each layer, split by sentence; control: one label per sentence drawn from the labels'
+    distribution (shuffled labels)."""
+    test = split(sentences.ids, settings.test_share, settings.seed)
+    tables, summary = [], {}
+    for kind, pooling in enumerate(POOLINGS):
+        table, summary[pooling] = probe_table(lambda layer: sentences.vectors[:, layer, kind].astype(np.float32),
+                                              sentences.vectors.shape[1], sentences.labels, sentences.ids.astype(str),
+                                              sentences.ids, test, settings, f"sentence_{pooling}")
+        tables.append(table)
+    return pa.concat_tables(tables), summary
 
 
 def trees(words: data.WordSample) -> list[tuple[int, np.ndarray]]:
@@ -136,6 +164,10 @@ def analyse(run, settings: LayersSettings | None = None) -> LayersResult:
     else:
         skipped["relation"] = "the relation edge probe " + NO_SYNTAX
         skipped["structural"] = "the structural probe " + NO_SYNTAX
+    if sentences.has_labels():
+        result.tables["sentence"], result.summary["probes"]["sentence"] = sentence_probe(sentences, settings)
+    else:
+        skipped["sentence"] = NO_LABELS
     types = np.char.lower(words.form.astype(str))
     result.tables["context"] = pa.Table.from_pylist(context_sensitivity(words.vectors, words.sentences, types, settings.seed))
     return result
