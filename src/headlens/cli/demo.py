@@ -48,13 +48,14 @@ def _cmd(args) -> int:
                           "and are scored on the rest), or leave it out for all 500.")
     sizes = SIZES if args.limit is None else Sizes(**{**SIZES.__dict__, "sentences": args.limit})
     timings, path = demo(args.out, sizes, threads=args.threads, progress=not args.quiet)
+    from ..store import layout
     from .findings import findings
 
     print("findings (read from the stored tables):")
     for line in findings(path):
         print(f"  {line}")
     print("time: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
-    print(f"report: {os.path.join(path, 'report.html')}")
+    print(f"report: {os.path.join(path, layout.REPORT)}")
     return 0
 
 
