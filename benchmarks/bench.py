@@ -98,12 +98,12 @@ figures:
     beyond its scoring; see ``ray_scale.py`` and docs/scale.md. Needs Ray (``pip install
     'headlens[ray]'``); without it an INFO line says so.
 12. ``figures_curated_vs_all`` (target <= 0.15): the wall time of ``headlens figures RUN`` (the
-   curated default set, about 10 files) over that of ``headlens figures RUN --all`` (every view), each
-   a fresh process timed from spawn to exit, on a run of the 2,001 dev sentences with the analyses
-   the embedded corpus allows (surface, roles, syntax, cluster, categories, patterns; 3 stored maps).
-   The issue's goal, under 30 s for the default on 2k sentences, is ``figures_curated_seconds``
-   (INFO, with ``figures_all_seconds`` and the file counts); 0.15 is 30 s over the 225 s that the
-   old default (every view) took. One round each (quick: 200 sentences).
+    curated default set, about 10 files) over that of ``headlens figures RUN --all`` (every view), each
+    a fresh process timed from spawn to exit, on a run of the 2,001 dev sentences with the analyses
+    the embedded corpus allows (surface, roles, syntax, cluster, categories, patterns; 3 stored maps).
+    The issue's goal, under 30 s for the default on 2k sentences, is ``figures_curated_seconds``
+    (INFO, with ``figures_all_seconds`` and the file counts); 0.15 is 30 s over the 225 s that the
+    old default (every view) took. One round each (quick: 200 sentences).
 13. ``layers_run_vs_plain`` (target >= 0.8): ``headlens.run`` with ``analyses=("surface", "layers")`` (every
     layer's hidden states, the word and sentence vectors of the seeded sample) over plain SDPA inference of the
     same batches, on the first 2,000 sentences of UD EWT dev (quick: 64), best of 2 interleaved rounds; see
