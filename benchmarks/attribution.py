@@ -28,14 +28,14 @@ machine's load. Hence 4, not 1.5.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from benchutil import (  # noqa: E402
-    UD_DEV, corpus_spec, forward_batches, headlens_batches, interleaved, model_bench_arguments, parse_pinned, synchronize)
+    UD_DEV, corpus_spec, forward_batches, headlens_batches, interleaved, model_bench_arguments, parse_pinned, print_result,
+    synchronize)
 
 TARGET = 4.0
 FAST = ("rollout", "alti")
@@ -93,10 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-vz", action="store_true", help="leave out value zeroing")
     args = parse_pinned(p, argv)
     result = measure(args.model, args.device, args.dtype, args.limit, args.repeats, args.corpus, vz=not args.no_vz)
-    print(json.dumps(result, indent=1))
-    print(f"BENCH attribution_run_vs_plain {result['attribution_run_vs_plain']:.2f} target <= {TARGET:g}")
-    if "value_zeroing_vs_plain" in result:
-        print(f"BENCH value_zeroing_vs_plain {result['value_zeroing_vs_plain']:.2f} (INFO)")
+    print_result(result, "attribution_run_vs_plain", "<=", TARGET, ("value_zeroing_vs_plain",))
     return 0
 
 

@@ -6,6 +6,7 @@ counts at import), so this module imports neither at top level.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -155,6 +156,16 @@ def parse_pinned(parser, argv):
     pin_threads(args.threads)
     set_torch_threads(args.threads)
     return args
+
+
+def print_result(result: dict, name: str, op: str, target: float, info: tuple[str, ...] = ()) -> None:
+    """A model benchmark script's output: ``result`` as JSON, its ``BENCH name value target op target``
+    line, and a ``BENCH ... (INFO)`` line for each key of ``info`` the result holds."""
+    print(json.dumps(result, indent=1))
+    print(f"BENCH {name} {result[name]:.2f} target {op} {target:g}")
+    for key in info:
+        if key in result:
+            print(f"BENCH {key} {result[key]:.2f} (INFO)")
 
 
 def synchronize(device: str) -> None:

@@ -25,14 +25,14 @@ the eager forward, over plain seconds.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from benchutil import (  # noqa: E402
-    UD_DEV, corpus_spec, forward_batches, headlens_batches, interleaved, model_bench_arguments, parse_pinned, synchronize)
+    UD_DEV, corpus_spec, forward_batches, headlens_batches, interleaved, model_bench_arguments, parse_pinned, print_result,
+    synchronize)
 
 TARGET = 3.0
 
@@ -126,10 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_pinned(p, argv)
     result = measure(args.model, args.device, args.dtype, args.limit, args.repeats, args.corpus,
                      ff=not args.no_ff, stepped=not args.no_stepped)
-    print(json.dumps(result, indent=1))
-    print(f"BENCH decomposition_vs_plain {result['decomposition_vs_plain']:.2f} target <= {TARGET:g}")
-    if "decomposition_ff_vs_plain" in result:
-        print(f"BENCH decomposition_ff_vs_plain {result['decomposition_ff_vs_plain']:.2f} (INFO)")
+    print_result(result, "decomposition_vs_plain", "<=", TARGET, ("decomposition_ff_vs_plain",))
     return 0
 
 
