@@ -48,6 +48,9 @@ class Analysis:
     - ``analyse(run, settings)`` and ``save(run, result)``: its statistics step, reading the store;
     - ``view(tables, params, layers, heads) -> (view, marks)``: its report section, built from the
       tables its statistics step saved (``required``: the tables the view needs);
+    - ``sentences(run) -> dict``: the per-sentence data of its report section, read from what the run stored
+      (its maps of the ``--store-maps`` sentences), never a model; ``script``: the file, in its folder, of the
+      page script that draws its section (it sets ``HEADLENS_SECTION_VIEWS[name]``, see report/assets/report.js);
     - ``figures(writer, data)``: its publication figures, drawn from the report's data;
     - ``command(subparsers)``: adds its subcommand(s) to the ``headlens`` command.
     """
@@ -64,6 +67,8 @@ class Analysis:
     save: Callable | None = None
     view: Callable | None = None
     required: tuple[str, ...] = ()
+    sentences: Callable | None = None
+    script: str = ""
     figures: Callable | None = None
     command: Callable | None = None
     reference: str = ""  # the paper(s) and the docs page

@@ -267,6 +267,7 @@ def build(run: Run | str, compare: Run | str | None = None, sentences: int | Non
 
     return {
         "format": 1,
+        "section_data": section_data(run, notes),
         "title": title or f"headlens report: {os.path.basename(os.path.normpath(run.path))}",
         "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "run": provenance(run),
@@ -283,6 +284,23 @@ def build(run: Run | str, compare: Run | str | None = None, sentences: int | Non
         "head_view": head_view,
         "notes": notes,
     }
+
+
+def section_data(run: Run, notes: list[str]) -> dict[str, dict]:
+    """analysis -> the per-sentence data of its section (``Analysis.sentences``: read from the run's stored maps),
+    for the analyses that have some; one that cannot be read is left out with a note saying why."""
+    out = {}
+    for a in ANALYSES.values():
+        if a.sentences is None:
+            continue
+        try:
+            got = a.sentences(run)
+        except (RunStoreError, OSError, ValueError, KeyError) as e:
+            notes.append(f"{a.name}: the per-sentence view left out: {type(e).__name__}: {e}")
+            continue
+        if got:
+            out[a.name] = got
+    return out
 
 
 def shorten(value, limit: int = LIST_LIMIT):

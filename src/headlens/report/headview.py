@@ -51,10 +51,7 @@ def map_path(run: Run, sentence_id: int) -> str:
 
 def stored_map_ids(run: Run) -> list[int]:
     """The sentences whose whole maps the run stored (not the windows of long ones), sorted."""
-    folder = os.path.join(run.path, layout.MAPS)
-    if not os.path.isdir(folder):
-        return []
-    return sorted(i for i in map(layout.map_sentence, os.listdir(folder)) if i is not None)
+    return layout.map_ids(run.path)
 
 
 def _stored(run: Run, sentence_id: int) -> dict[str, np.ndarray]:

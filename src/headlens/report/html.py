@@ -23,6 +23,14 @@ def _asset(name: str) -> str:
     return (resources.files("headlens.report") / "assets" / name).read_text(encoding="utf-8")
 
 
+def section_scripts() -> str:
+    """The page scripts of the analyses that draw their own section (``Analysis.script``, in analyses/<name>/)."""
+    from ..analyses.registry import ANALYSES
+
+    return "\n".join((resources.files("headlens.analyses") / a.name / a.script).read_text(encoding="utf-8")
+                     for a in ANALYSES.values() if a.script)
+
+
 def json_for_script(data: dict) -> str:
     """JSON text that is safe inside a ``<script>`` element (no ``<``, ``>`` or ``&`` left)."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -36,8 +44,8 @@ def _sha256(text: str) -> str:
 
 
 def render(data: dict) -> str:
-    css, js = _asset("report.css"), _asset("views.js") + "\n" + _asset("report.js")
-    for name, text, closing in (("report.css", css, "</style"), ("views.js + report.js", js, "</script")):
+    css, js = _asset("report.css"), "\n".join((_asset("views.js"), section_scripts(), _asset("report.js")))
+    for name, text, closing in (("report.css", css, "</style"), ("views.js, the sections' scripts, report.js", js, "</script")):
         if closing in text.lower():  # pragma: no cover - a guard on our own assets
             raise ValueError(f"{name} must not contain {closing!r}")
     csp = (f"default-src 'none'; script-src '{_sha256(js)}'; style-src '{_sha256(css)}'; img-src data:; "

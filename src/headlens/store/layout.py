@@ -51,7 +51,9 @@ TMP = ".tmp-"  # in the name of a file being written (store/atomic.py)
 TABLE_SUFFIX = ".parquet"
 MAP_SUFFIX = ".npz"
 DECOMPOSITION_MAPS = "decomposition"  # the kind of the decomposition's maps: sentence-<id>-decomposition.npz
+ATTRIBUTION_MAPS = "attribution"  # the attribution analysis' rolled-out maps: sentence-<id>-attribution.npz
 _MAP = re.compile(r"^sentence-(\d+)\.npz$")  # the maps of a whole sentence
+_KIND_MAP = re.compile(r"^sentence-(\d+)-([a-z]+)\.npz$")  # another kind of maps of a whole sentence
 # what the manifest's "tables" says about the run's tables
 TABLE_DOCS = {
     SCORES: f"{SCORES}/*.parquet: sentence_id, layer, head, metric, value (layer/head 0-based)",
@@ -122,6 +124,17 @@ def map_sentence(filename: str) -> int | None:
     """The sentence id of a whole sentence's maps file name, None for any other file."""
     m = _MAP.match(filename)
     return int(m.group(1)) if m else None
+
+
+def map_ids(run_dir: str, kind: str | None = None) -> list[int]:
+    """The sentences whose whole maps (of ``kind``: e.g. :data:`ATTRIBUTION_MAPS`) ``run_dir`` stored, sorted."""
+    folder = os.path.join(run_dir, MAPS)
+    if not os.path.isdir(folder):
+        return []
+    if kind is None:
+        return sorted(i for i in map(map_sentence, os.listdir(folder)) if i is not None)
+    found = (_KIND_MAP.match(f) for f in os.listdir(folder))
+    return sorted(int(m.group(1)) for m in found if m and m.group(2) == kind)
 
 
 def table_file(name: str) -> str:

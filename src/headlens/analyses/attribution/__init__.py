@@ -12,6 +12,7 @@ ANALYSIS = Analysis(
     finalize=part(__name__, "stats", "finalize"), settings=AttributionSettings,
     analyse=part(__name__, "stats", "attribution"), save=part(__name__, "stats", "save_attribution"),
     view=part(__name__, "view", "attribution_view"), required=("layers",),
-    command=part(__name__, "cli", "add"),
+    sentences=part(__name__, "view", "stored_sentences"), script="view.js",
+    figures=part(__name__, "figures", "draw_attribution"), command=part(__name__, "cli", "add"),
     reference="Abnar & Zuidema 2020; Kobayashi et al. 2021; Ferrando et al. 2022; Mohebbi et al. 2023",
 )

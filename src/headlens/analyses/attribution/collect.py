@@ -27,7 +27,7 @@ from . import methods as M
 from .names import DEFAULT_METHODS, METHODS, PREFIX, agree_metric, pairs, stat_metric
 from .reduce import Masks, agreement, midranks, statistics
 
-MAPS_KIND = "attribution"  # the stored maps of a sentence: layout.map_name(id, kind=MAPS_KIND)
+MAPS_KIND = layout.ATTRIBUTION_MAPS  # the stored maps of a sentence: layout.map_name(id, kind=MAPS_KIND)
 
 
 class Attributor(Collector):

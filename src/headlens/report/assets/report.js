@@ -412,9 +412,15 @@
     var s = section("model-view", "Model view: every head; tokens or words; q.k; before / after", "Model view");
     var hv = D.head_view || { sentences: [] };
     if (!hv.sentences.length) { note(s, "No sentence has stored maps (headlens run --store-maps IDS stores them).", "absent"); return; }
-    modelViewApi = headlensViews({ el: el, sv: sv, add: add, fmt: fmt, note: note, select: select, tooltip: tooltip, lerp: lerp,
-      diverging: diverging, legendBar: legendBar, decodeF16: decodeF16, headLabel: headLabel, layers: L, heads: H }).modelView(s, hv);
+    modelViewApi = headlensViews(helpers()).modelView(s, hv);
   }
+  // what views.js and the analyses' own scripts (HEADLENS_SECTION_VIEWS, html.section_scripts) draw with
+  function helpers() {
+    return { el: el, sv: sv, add: add, fmt: fmt, fmtP: fmtP, note: note, select: select, tooltip: tooltip, lerp: lerp,
+      diverging: diverging, legendBar: legendBar, decodeF16: decodeF16, headLabel: headLabel, rowsTable: rowsTable,
+      categorical: CATEGORICAL, layers: L, heads: H, data: D };
+  }
+  var SECTION_VIEWS = typeof HEADLENS_SECTION_VIEWS === "undefined" ? {} : HEADLENS_SECTION_VIEWS;
 
   // roles
   function roles() {
@@ -680,16 +686,21 @@
   }
 
   // analyses whose view is a list of plain tables (render/blocks.py): layers, attribution, probe
+  // an analysis with a script of its own (SECTION_VIEWS[name]) draws its figures per output (``output``) and,
+  // once, what the whole section shows (``section``, with D.section_data[name]: the per-sentence data of report.collect)
   function blocks(name, title, short) {
-    eachOutput(name, title, short, function (s, o, v) {
+    var own = SECTION_VIEWS[name] || {};
+    eachOutput(name, title, short, function (s, o, v, n) {
       add(s, el("h3", null, o.source));
       if (v.note) note(s, v.note);
+      if (own.output) own.output(helpers(), s, o, v, n);
       v.blocks.forEach(function (b) {
         add(s, el("h4", null, b.title));
         if (b.note) note(s, b.note);
         add(s, rowsTable(b.columns, b.rows));
       });
     });
+    if (own.section) own.section(helpers(), document.getElementById(name), (D.section_data || {})[name]);
   }
 
   // every stored table, with its params
