@@ -35,8 +35,11 @@ browser:
 test: install browser
 	$(PY) -m pytest -q
 
+# intra-op threads of torch, OpenMP and BLAS for every figure of make bench (make bench BENCH_THREADS=1)
+BENCH_THREADS ?= 2
 bench: install
-	$(PY) benchmarks/bench.py
+	@echo "make bench: $(BENCH_THREADS) intra-op threads (torch, OpenMP, BLAS), pinned; BENCH_THREADS=N to change"
+	$(PY) benchmarks/bench.py --threads $(BENCH_THREADS)
 
 clean:
 	rm -rf $(VENV) runs/demo .pytest_cache reports/screenshots

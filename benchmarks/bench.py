@@ -387,9 +387,10 @@ def bench_attribution(args, sizes: Sizes, report: Report) -> Figure:
 
     repeats = args.repeats or sizes.repeats_baseline
     result = measure(None, args.device, "float32", sizes.attribution, min(repeats, 2), vz=False)
-    report.add("figure9_sentences", result["sentences"])
+    report.add("figure10_sentences", result["sentences"])
+    report.add("figure10_threads", result["threads"])  # the ratio depends on it (docs/attribution.md)
     for name, seconds in result["seconds"].items():
-        report.add(f"figure9_{name}_seconds", seconds)
+        report.add(f"figure10_{name}_seconds", seconds)
     vz = measure(None, args.device, "float32", 32, 1)  # priced separately: T times a layer's feed-forward
     report.add("value_zeroing_vs_plain", vz["value_zeroing_vs_plain"])
     return Figure("attribution_run_vs_plain", result["attribution_run_vs_plain"], "<=", TARGET)
