@@ -42,7 +42,7 @@ FAST = ("rollout", "alti")
 
 
 def measure(model: str | None, device: str, dtype: str, limit: int | None, repeats: int, corpus: str = UD_DEV,
-            vz: bool = True, fused: bool = False) -> dict:
+            vz: bool = True) -> dict:
     import torch
     from transformers import AutoModel
 
@@ -54,9 +54,6 @@ def measure(model: str | None, device: str, dtype: str, limit: int | None, repea
     lm = headlens.load_model(model, device=device, dtype=dtype)
     methods = {"attribution": FAST, **({"value_zeroing": (*FAST, "vz")} if vz else {})}
     collectors = {name: Attributor(lm, m, maps_dir=None) for name, m in methods.items()}
-    if fused:  # ALTI's L1 pass compiled (methods.fused_l1); compiled during the warm-up, not timed
-        methods["attribution_fused"] = FAST
-        collectors["attribution_fused"] = Attributor(lm, FAST, maps_dir=None, fused=True)
     engines = {name: Engine(lm, resolve(("attribution",), options={"attribution": {"methods": methods[name]}}),
                             collectors=[c]) for name, c in collectors.items()}
     engine = engines["attribution"]
@@ -87,8 +84,6 @@ def measure(model: str | None, device: str, dtype: str, limit: int | None, repea
     }
     if vz:
         result["value_zeroing_vs_plain"] = best["value_zeroing"] / best["plain"]
-    if fused:
-        result["attribution_fused_vs_plain"] = best["attribution_fused"] / best["plain"]
     return result
 
 
@@ -96,11 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     model_bench_arguments(p, 2000, 2)
     p.add_argument("--no-vz", action="store_true", help="leave out value zeroing")
-    p.add_argument("--fused", action="store_true", help="add rollout + ALTI with ALTI's L1 pass compiled (INFO)")
     args = parse_pinned(p, argv)
-    result = measure(args.model, args.device, args.dtype, args.limit, args.repeats, args.corpus, vz=not args.no_vz,
-                     fused=args.fused)
-    print_result(result, "attribution_run_vs_plain", "<=", TARGET, ("value_zeroing_vs_plain", "attribution_fused_vs_plain"))
+    result = measure(args.model, args.device, args.dtype, args.limit, args.repeats, args.corpus, vz=not args.no_vz)
+    print_result(result, "attribution_run_vs_plain", "<=", TARGET, ("value_zeroing_vs_plain",))
     return 0
 
 

@@ -35,12 +35,12 @@ class Attributor(Collector):
     needs_parts = True
 
     def __init__(self, lm, methods=DEFAULT_METHODS, maps_dir: str | None = None, aggregation: str = "clark", flow_cap: int = 40,
-                 budget: int = BUDGET, fused: bool = False):
+                 budget: int = BUDGET):
         if lm.dtype not in TOLERANCE:
             raise ModelError(f"attribution reuses the decomposition, which checks completeness in float32 or float64; "
                              f"a {lm.dtype} model cannot. Run with --dtype float32 or --dtype float64.")
         self.lm, self.maps_dir, self.aggregation = lm, maps_dir, aggregation
-        self.flow_cap, self.budget, self.fused = flow_cap, budget, fused
+        self.flow_cap, self.budget = flow_cap, budget
         self.methods = tuple(m for m in METHODS if m in methods)
         self.tolerance = TOLERANCE[lm.dtype]
         modules = lm.adapter.layer_modules(lm.model)
@@ -66,7 +66,7 @@ class Attributor(Collector):
         dtype = parts["value.in"].dtype
         per_layer = {"rollout": M.residual_mixed(parts.probs.to(dtype), valid)}  # flow's capacities too
         if "alti" in self.methods or "normroll" in self.methods:
-            maps, error = M.atb_maps(parts, w, valid, self.budget, self.fused)
+            maps, error = M.atb_maps(parts, w, valid, self.budget)
             self._check(layer, error)
             per_layer.update(maps)
         if "vz" in self.methods:

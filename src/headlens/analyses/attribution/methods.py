@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...decompose.terms import (BUDGET, _chunks, _rel_error, atb_inputs, atb_pairs, diagonal_of, ln_scale, ln_split,
-                               quadratic_norms, value_terms)
+from ...decompose.terms import (BUDGET, _chunks, _rel_error, atb_inputs, atb_pairs, ln_scale, ln_split, quadratic_norms,
+                               value_terms)
 from ...lazy import torch
 
 METHODS = ("rollout", "normroll", "alti", "vz")
@@ -89,37 +89,7 @@ def length_groups(lengths: list[int], device=None, slack: float = 1.25):
     return [(torch.tensor(rows, device=device), n) for rows, n in groups]
 
 
-def _l1_distances(a, fl, y):
-    """``||y_i - sum_h a_hij fl_hj||_1`` of a chunk, the residual left out: a [b, Tj, q, H], fl [b, Tj, H, d],
-    y [b, q, d] -> [b, Tj, q]. Compiled (``fused_l1``), the subtraction, absolute value and sum are one pass."""
-    return (a @ fl - y.unsqueeze(1)).abs().sum(-1)
-
-
-_FUSED = []
-
-
-def fused_l1():
-    """``_l1_distances`` through ``torch.compile`` (dynamic shapes), compiled once per process on first use."""
-    if not _FUSED:
-        _FUSED.append(torch.compile(_l1_distances, dynamic=True))
-    return _FUSED[0]
-
-
-def alti_distances(a, fl, x_ln, y, qs, fused: bool = False):
-    """ALTI's ``||y_i - z_ij||_1`` for a chunk of query rows ``qs`` (``atb_pairs``' arguments, y [b, q, d] the actual
-    LN1 outputs) -> [b, Tj, q]. Eager: the terms from ``atb_pairs``, then subtract, absolute value and sum in place.
-    ``fused``: one compiled pass (``fused_l1``) without the residual, then the q diagonal pairs, which hold it,
-    again exactly as ``atb_pairs`` forms them (equal to the eager pass to 1e-9 in float64: tested)."""
-    if not fused:
-        return atb_pairs(a, fl, x_ln, qs).sub_(y.unsqueeze(1)).abs_().sum(-1)
-    dist = fused_l1()(a, fl, y)
-    diag = diagonal_of(qs, a.device)
-    own = (a[diag].unsqueeze(-2) @ fl[diag[:2]]).squeeze(-2) + x_ln  # [b, q, d]: z_ii
-    dist[diag] = (y - own).abs().sum(-1)
-    return dist
-
-
-def atb_maps(parts, w, valid, budget: int = BUDGET, fused: bool = False):
+def atb_maps(parts, w, valid, budget: int = BUDGET):
     """ALTI's and the norm-based rollout's per-layer matrices (rows normalised), and the completeness error of the
     ATB terms ``z_ij`` per sentence [B]: ``sum_j z_ij`` plus the bias ``LN1(b_O) + beta1`` against the model's own
     LN1 output (``decompose.terms``' attention-block check).
@@ -142,7 +112,8 @@ def atb_maps(parts, w, valid, budget: int = BUDGET, fused: bool = False):
         sub = a_all[rows, :n, :n].contiguous(), fl[rows, :n], x_ln[rows, :n], y[rows, :n]
         for r, query_chunks in _chunks(len(rows), n, d, budget):
             for qs in query_chunks:
-                dist = alti_distances(sub[0][r, :, qs], sub[1][r], sub[2][r, qs], sub[3][r, qs], qs, fused)  # [b, Tj, q]
+                z = atb_pairs(sub[0][r, :, qs], sub[1][r], sub[2][r, qs], qs)  # [b, Tj, q, d]
+                dist = z.sub_(sub[3][r, qs].unsqueeze(1)).abs_().sum(-1)  # [b, Tj, q]
                 part = (y1[rows[r], qs].unsqueeze(1) - dist).clamp_min_(0).transpose(1, 2)  # [b, q, Tj]
                 alti[rows[r], qs, :n] = part
     a = a_all.permute(0, 2, 1, 3)  # [B, Ti, Tj, H]: alpha_hij / s1_i
