@@ -103,8 +103,8 @@ def stored_sentences(run: Run) -> dict:
         if bad:
             raise ValueError(f"{path}: the map of {bad[0]} has shape {shapes[bad[0]]} for {len(tokens)} tokens; "
                              "the file is not one headlens wrote: run the sentence again with --store-maps")
-        out.append({"id": sid, "text": texts.get(sid, ""), "tokens": tokens, "file": layout.map_file(layout.map_name(sid, kind=layout.ATTRIBUTION_MAPS)),
-                    "methods": methods, "layers": shapes[methods[0]][0],
-                    "maps": {m: float16_b64(a) for m, a in maps.items()}})
+        out.append({"id": sid, "text": texts.get(sid, ""), "tokens": tokens, "methods": methods,
+                    "file": layout.map_file(layout.map_name(sid, kind=layout.ATTRIBUTION_MAPS)),
+                    "layers": shapes[methods[0]][0], "maps": {m: float16_b64(a) for m, a in maps.items()}})
     return {"sentences": out, "titles": METHOD_TITLES, "normalised": {m: m not in NOT_NORMALISED for m in METHOD_TITLES},
             "more": max(0, len(ids) - MAX_SENTENCES)}
