@@ -16,6 +16,7 @@ import html
 import json
 from importlib import resources
 
+SCRIPTS = ("views.js", "scatter.js", "report.js")  # report.js last: it draws with the others' functions
 _ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
@@ -36,8 +37,8 @@ def _sha256(text: str) -> str:
 
 
 def render(data: dict) -> str:
-    css, js = _asset("report.css"), _asset("views.js") + "\n" + _asset("report.js")
-    for name, text, closing in (("report.css", css, "</style"), ("views.js + report.js", js, "</script")):
+    css, js = _asset("report.css"), "\n".join(_asset(name) for name in SCRIPTS)
+    for name, text, closing in (("report.css", css, "</style"), (" + ".join(SCRIPTS), js, "</script")):
         if closing in text.lower():  # pragma: no cover - a guard on our own assets
             raise ValueError(f"{name} must not contain {closing!r}")
     csp = (f"default-src 'none'; script-src '{_sha256(js)}'; style-src '{_sha256(css)}'; img-src data:; "
