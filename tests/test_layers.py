@@ -381,3 +381,15 @@ def test_word_senses_are_the_same_whatever_the_batch_size(tiny_bert_dir, tmp_pat
     assert found[0][0]["lemmas"] >= 2
     for a, b in zip(*found):
         assert a.keys() == b.keys() and all(a[k] == pytest.approx(b[k], abs=2e-3) for k in a)
+
+
+def test_too_few_repeated_lemmas_skip_word_senses_with_the_reason_and_the_rest_runs(gold_run, monkeypatch):
+    from headlens.analyses.layers import stats
+
+    def few(*args, **kw):
+        raise ValueError("word-sense geometry needs at least 2 lemmas found in >= 5 sentences of the sample, got 1")
+
+    monkeypatch.setattr(stats, "word_senses", few)
+    result = headlens.layers(gold_run, n_boot=20, epochs=1)
+    assert "at least 2 lemmas" in result.summary["skipped"]["senses"] and "senses" not in result.tables
+    assert {"upos", "relation", "structural", "context", "pca"} <= set(result.tables)

@@ -38,6 +38,7 @@ class WordSample:
         return len(self.head) > 0 and bool((self.head != -2).all())
 
     def has_lemmas(self) -> bool:
+        """Whether at least half the sampled words carry a lemma (CoNLL-U leaves some "_")."""
         return len(self.lemma) > 0 and bool((self.lemma != "").mean() >= 0.5)
 
     def has_upos(self) -> bool:

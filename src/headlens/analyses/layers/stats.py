@@ -173,12 +173,15 @@ def analyse(run, settings: LayersSettings | None = None) -> LayersResult:
         skipped["sentence"] = NO_LABELS
     types = np.char.lower(words.form.astype(str))
     result.tables["context"] = pa.Table.from_pylist(context_sensitivity(words.vectors, words.sentences, types, settings.seed))
-    if words.has_lemmas():
-        rows, result.summary["senses"] = word_senses(words.vectors, words.sentences, words.lemma, settings.seed,
-                                                     n_boot=settings.n_boot, ci=settings.ci)
-        result.tables["senses"] = pa.Table.from_pylist(rows)
-    else:
+    if not words.has_lemmas():
         skipped["senses"] = NO_LEMMAS
+    else:
+        try:
+            rows, result.summary["senses"] = word_senses(words.vectors, words.sentences, words.lemma, settings.seed,
+                                                         n_boot=settings.n_boot, ci=settings.ci)
+            result.tables["senses"] = pa.Table.from_pylist(rows)
+        except ValueError as e:  # too few repeated lemmas in the sample: the other tasks stand
+            skipped["senses"] = str(e)
     result.tables.update(pca_tables(words, seed=settings.seed))
     result.summary["pca_points"] = int(result.tables["pca_points"].num_rows)
     return result
