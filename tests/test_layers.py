@@ -47,6 +47,7 @@ def _same(a, b):
     np.testing.assert_array_equal(wa.sentences, wb.sentences)
     np.testing.assert_array_equal(wa.index, wb.index)
     np.testing.assert_array_equal(wa.form, wb.form)
+    np.testing.assert_array_equal(wa.lemma, wb.lemma)
     np.testing.assert_allclose(wa.vectors.astype(float), wb.vectors.astype(float), rtol=2e-3, atol=2e-3)
     np.testing.assert_array_equal(sa.ids, sb.ids)
     np.testing.assert_allclose(sa.vectors.astype(float), sb.vectors.astype(float), rtol=2e-3, atol=2e-3)
@@ -120,7 +121,15 @@ def test_probes_on_a_random_model_have_their_intervals_baselines_and_controls(go
     for r in result.tables["structural"].to_pylist():
         assert 0 <= r["uuas_low"] <= r["uuas"] <= r["uuas_high"] <= 1 and -1 <= r["spearman"] <= 1
     tables, params = __import__("headlens.store.outputs", fromlist=["x"]).read_outputs(gold_run, "layers")
-    assert set(tables) >= {"upos", "relation"} and params["words"] <= 2000
+    assert set(tables) >= {"upos", "relation", "senses", "pca", "pca_points"} and params["words"] <= 2000
+    senses = tables["senses"].to_pylist()
+    assert [r["layer"] for r in senses] == [0, 1, 2] and params["senses"]["lemmas"] == senses[0]["lemmas"] >= 2
+    for r in senses:
+        assert r["spread_low"] <= r["spread"] <= r["spread_high"] and r["ratio_low"] <= r["ratio"] <= r["ratio_high"]
+    points = tables["pca_points"]
+    assert tables["pca"].num_rows == 3 * points.num_rows and points.num_rows == min(params["words"], 2000)
+    word = points.to_pylist()[0]
+    assert word["form"] in word["text"].split(" ")  # the hover shows the word in its sentence
 
 
 def test_the_split_never_puts_a_sentence_on_both_sides():
@@ -139,8 +148,10 @@ def test_the_split_never_puts_a_sentence_on_both_sides():
 def test_plain_text_gets_a_clear_message_for_the_syntax_probes(tiny_bert_dir, corpus, tmp_path):
     result = headlens.layers(_run(tiny_bert_dir, corpus, tmp_path / "r"), n_boot=50)
     skipped = result.summary["skipped"]
-    assert set(skipped) == {"upos", "relation", "structural", "sentence"} and "--label-column" in skipped["sentence"]
+    assert set(skipped) == {"upos", "relation", "structural", "sentence", "senses"} and "--label-column" in skipped["sentence"]
     assert all("gold syntax" in skipped[t] and "spacy" in skipped[t] for t in ("upos", "relation", "structural"))
+    assert "gold lemmas" in skipped["senses"] and "LEMMA" in skipped["senses"] and "senses" not in result.tables
+    assert result.tables["pca_points"].num_rows == result.summary["words"]  # fewer words than POINTS: all of them
 
 
 def _planted(n_sentences: int, seed: int):
@@ -225,6 +236,20 @@ def test_compare_matches_words_and_gives_cka_one_against_itself(gold_run, capsys
     assert "takes two runs (RUN_A RUN_B)" in capsys.readouterr().err
 
 
+def test_compare_refuses_runs_that_do_not_hold_the_same_words(gold_run, monkeypatch):
+    from headlens.analyses.layers import compare as cmp
+    from headlens.errors import ConfigError
+
+    (a, s), read_ = read(gold_run), cmp.data.read
+    other = a.subset(np.arange(len(a.form)))
+    other.form = other.form.copy()
+    other.form[5] = other.form[5] + "x"  # another corpus: the same places, another word
+    b = __import__("types").SimpleNamespace(path="B")
+    monkeypatch.setattr(cmp.data, "read", lambda run: (other, s) if run is b else read_(run))
+    with pytest.raises(ConfigError, match=r"do not hold the same words: 1 of \d+ .* first word \d+ of sentence \d+"):
+        cmp.shared(gold_run, b)
+
+
 def _planted_words(seed: int, planted: bool):
     """200 sentences of 8 words, 4 UPOS tags, 40 word types; layer 1 holds the tag when ``planted``."""
     from headlens.analyses.layers.data import WordSample
@@ -301,8 +326,70 @@ def test_figures_draw_the_curves_the_compare_panel_and_a_pca_panel_per_layer(gol
     w = Writer(str(tmp_path), "svg", 100)
     draw_layers(w, {"run": {"path": gold_run.path}})
     panels = {os.path.basename(f.path): f.panels for f in w.files}
-    assert panels["layers-fig.svg"] == 5  # accuracy, selectivity, UUAS, Spearman, self-similarity
+    assert panels["layers-fig.svg"] == 6  # accuracy, selectivity, UUAS, Spearman, self-similarity, word senses
     assert panels["layers-compare-fig.svg"] == 1  # CKA (no probe deltas asked for)
     assert panels["layers-pca.svg"] == 3  # one per layer of the tiny model (embeddings, 2 blocks)
     text = open(os.path.join(tmp_path, "layers-fig.svg"), encoding="utf-8").read()
     assert "upos" in text and "relation" in text and "structural" in text
+
+
+def _senses_planted(seed: int):
+    """30 sentences each of 'bank' (two senses: half near one centre, half near another), 'cat' (one
+    sense) and 8 filler lemmas; layer 0 the lemma's static vector, layer 1 the sense geometry."""
+    rng = np.random.default_rng(seed)
+    lemmas, sentences, layer1 = [], [], []
+    centres = rng.normal(size=(12, 32)) * 4
+    for s in range(300):
+        lemma = ["bank", "cat", *[f"w{k}" for k in range(8)]][s % 10]
+        centre = {"bank": 0 if s % 20 < 10 else 1, "cat": 2}.get(lemma, 3 + int(lemma[1:]) if lemma[0] == "w" else 0)
+        lemmas.append(lemma)
+        sentences.append(s)
+        layer1.append(centres[centre] + rng.normal(size=32))
+    lemmas = np.asarray(lemmas)
+    static = {lemma: rng.normal(size=32) for lemma in np.unique(lemmas)}
+    layer0 = np.stack([static[x] for x in lemmas]) + 0.01 * rng.normal(size=(300, 32))
+    return np.stack([layer0, np.stack(layer1)], 1), np.asarray(sentences), lemmas
+
+
+def test_word_sense_spread_is_larger_for_a_lemma_used_in_two_senses():
+    from headlens.analyses.layers.senses import lemma_spreads, word_senses
+
+    vectors, sentences, lemmas = _senses_planted(0)
+    names, spread, between, base = lemma_spreads(vectors, sentences, lemmas, seed=0)
+    ratio = dict(zip(names, spread[:, 1] / between[:, 1]))
+    assert len(names) == 10 and ratio["bank"] > 2 * ratio["cat"]  # two clusters vs one
+    assert ratio["bank"] > max(v for k, v in ratio.items() if k != "bank")
+    assert spread[:, 0].max() < 0.01  # a static layer: every lemma's occurrences coincide
+    rows, summary = word_senses(vectors, sentences, lemmas, seed=0, n_boot=200)
+    assert summary["most_spread_last_layer"][0]["lemma"] == "bank" and rows[1]["ratio"] > rows[0]["ratio"]
+    assert rows[0]["spread_adjusted"] < 0 and rows[1]["ratio_low"] <= rows[1]["ratio"] <= rows[1]["ratio_high"]
+    with pytest.raises(ValueError, match="at least 2 lemmas"):
+        word_senses(vectors, sentences, np.where(lemmas == "cat", "cat", ""), seed=0)
+
+
+def test_word_senses_are_the_same_whatever_the_batch_size(tiny_bert_dir, tmp_path):
+    from headlens.analyses.layers.senses import word_senses
+
+    corpus = os.path.join(os.path.dirname(headlens.__file__), "data", "en_ewt-ud-dev-sample.conllu")
+    common = dict(model=tiny_bert_dir, corpus=headlens.CorpusSpec(corpus, limit=150), progress=False, analyses=("layers",),
+                  dtype="float64", options={"layers": {"max_words": 400}})
+    found = []
+    for k, tokens in enumerate((64, 4096)):
+        run = headlens.run(out=str(tmp_path / f"r{k}"), max_tokens=tokens, **common)
+        words, _ = read(run)
+        found.append(word_senses(words.vectors, words.sentences, words.lemma, seed=0, n_boot=100)[0])
+    assert found[0][0]["lemmas"] >= 2
+    for a, b in zip(*found):
+        assert a.keys() == b.keys() and all(a[k] == pytest.approx(b[k], abs=2e-3) for k in a)
+
+
+def test_too_few_repeated_lemmas_skip_word_senses_with_the_reason_and_the_rest_runs(gold_run, monkeypatch):
+    from headlens.analyses.layers import stats
+
+    def few(*args, **kw):
+        raise ValueError("word-sense geometry needs at least 2 lemmas found in >= 5 sentences of the sample, got 1")
+
+    monkeypatch.setattr(stats, "word_senses", few)
+    result = headlens.layers(gold_run, n_boot=20, epochs=1)
+    assert "at least 2 lemmas" in result.summary["skipped"]["senses"] and "senses" not in result.tables
+    assert {"upos", "relation", "structural", "context", "pca"} <= set(result.tables)

@@ -178,6 +178,7 @@ def _build(block: _Block, index: int, path: str) -> Sentence:
                 xpos=None if cols[4] == "_" else cols[4],
                 head=head,
                 deprel=None if cols[7] == "_" else cols[7],
+                lemma=None if cols[2] == "_" else cols[2],
             )
         )
     return Sentence(

@@ -25,6 +25,7 @@ class Word:
     head: int | None = None
     deprel: str | None = None
     entity: str | None = None
+    lemma: str | None = None  # the gold LEMMA of a CoNLL-U corpus (None elsewhere)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ import html
 import json
 from importlib import resources
 
+SCRIPTS = ("views.js", "scatter.js", "report.js")  # the analyses' own scripts go before report.js, which draws with all of them
 _ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
@@ -44,8 +45,10 @@ def _sha256(text: str) -> str:
 
 
 def render(data: dict) -> str:
-    css, js = _asset("report.css"), "\n".join((_asset("views.js"), section_scripts(), _asset("report.js")))
-    for name, text, closing in (("report.css", css, "</style"), ("views.js, the sections' scripts, report.js", js, "</script")):
+    parts = [_asset(name) for name in SCRIPTS[:-1]] + [section_scripts(), _asset(SCRIPTS[-1])]
+    css, js = _asset("report.css"), "\n".join(parts)
+    js_name = " + ".join(SCRIPTS[:-1] + ("the sections' scripts", SCRIPTS[-1]))
+    for name, text, closing in (("report.css", css, "</style"), (js_name, js, "</script")):
         if closing in text.lower():  # pragma: no cover - a guard on our own assets
             raise ValueError(f"{name} must not contain {closing!r}")
     csp = (f"default-src 'none'; script-src '{_sha256(js)}'; style-src '{_sha256(css)}'; img-src data:; "

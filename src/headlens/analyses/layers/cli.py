@@ -52,7 +52,7 @@ def _compare(run_a, run_b, settings) -> int:
 
 
 def _analyse(run, settings) -> int:
-    from .stats import analyse, save
+    from .stats import SCATTER, analyse, save
 
     result = analyse(run, settings)
     path = save(run, result)
@@ -62,6 +62,8 @@ def _analyse(run, settings) -> int:
     for task, why in s["skipped"].items():
         print(f"  {task}: skipped: {why}")
     for task, table in result.tables.items():
+        if task in SCATTER:
+            continue
         info = s["probes"].get(task, {})
         extra = f"  (majority class {info['majority_accuracy']:.3f})" if "majority_accuracy" in info else ""
         print(f"{task}:{extra}")
@@ -69,5 +71,6 @@ def _analyse(run, settings) -> int:
             cells = [f"{k} {row[k]:.3f} [{row[k + '_low']:.3f}, {row[k + '_high']:.3f}]" for k in row if f"{k}_low" in row]
             cells = cells or [f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float)]
             print(f"  layer {row['layer']}: " + "  ".join(cells))
+    print(f"PCA of {s['pca_points']} sampled words per layer (the report's scatter): tables pca, pca_points")
     print(f"tables: {path}/")
     return 0

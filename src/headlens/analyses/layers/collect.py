@@ -9,7 +9,7 @@ token. Memory: the held sample (at most ``max_words`` words x (L + 1) x D float1
 
 Each part file (``collect/layers/part-N.npz``) holds the sentences of the part (``sentence_ids``)
 and those of its sentences taken into the samples and still held when it was committed, with
-their words' form, UPOS, head and relation; ``stats.read_sample`` merges the parts into the
+their words' form, UPOS, head, relation and lemma; ``stats.read_sample`` merges the parts into the
 final samples, identical whatever the batching and across ``--resume``.
 """
 
@@ -82,7 +82,7 @@ class LayerFeatures(Collector):
                "pooled_keys": np.asarray([k for _, k, _ in sentences], dtype=np.uint64),
                "pooled": _stack([v for _, _, (v, _) in sentences], 3),
                "pooled_labels": np.asarray([label for _, _, (_, label) in sentences], dtype=str)}
-        for field, ndim in (("vectors", 3), ("index", 1), ("form", 1), ("upos", 1), ("head", 1), ("deprel", 1)):
+        for field, ndim in (("vectors", 3), ("index", 1), ("form", 1), ("upos", 1), ("head", 1), ("deprel", 1), ("lemma", 1)):
             out[f"word_{field}"] = _stack([p[field] for _, _, p in words], ndim, concat=True)
         return out
 
@@ -134,6 +134,7 @@ def _word_info(vectors: np.ndarray, index: np.ndarray, sentence) -> dict:
         "head": np.asarray([NO_HEAD if w is None or w.head is None else (ROOT if w.head == ROOT else w.head)
                             for w in info], dtype=np.int64),
         "deprel": np.asarray([(w.deprel or "") if w else "" for w in info], dtype=str),
+        "lemma": np.asarray([(w.lemma or "") if w else "" for w in info], dtype=str),
     }
 
 

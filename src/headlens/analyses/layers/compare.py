@@ -2,7 +2,8 @@
 
 Linear CKA (``geometry.linear_cka``) between every layer of run A and every layer of run B, over
 the words both samples hold (matched by sentence id and word index, so the two models may
-tokenize differently: a word's vector is the mean of its sub-tokens in each). Both runs must
+tokenize differently: a word's vector is the mean of its sub-tokens in each; matched words whose
+forms differ, i.e. runs over different corpora or word annotations, are refused with the place). Both runs must
 read the same corpus with the same ``--layers-seed``; the samples then coincide except where
 truncation left a word without tokens in one model.
 
@@ -39,6 +40,14 @@ def shared(run_a, run_b) -> tuple[data.WordSample, data.WordSample, dict]:
     if len(ia) < 2:
         raise ConfigError(f"{run_a.path} and {run_b.path} share {len(ia)} sampled words: run both on the same corpus "
                           "with the same --layers-seed and --layers-max-words.")
+    differ = np.flatnonzero(a.form[ia] != b.form[ib])
+    if len(differ):
+        k = differ[0]
+        raise ConfigError(f"{run_a.path} and {run_b.path} do not hold the same words: {len(differ)} of {len(ia)} matched "
+                          f"(sentence, word) places differ, first word {a.index[ia[k]]} of sentence {a.sentences[ia[k]]}: "
+                          f"{a.form[ia[k]]!r} in A, {b.form[ib[k]]!r} in B. CKA and the probe deltas compare the vectors "
+                          "of the same words: run both models on the same corpus with the same word annotation "
+                          "(--annotator).")
     return a.subset(ia), b.subset(ib), {"words_a": int(len(a.form)), "words_b": int(len(b.form))}
 
 

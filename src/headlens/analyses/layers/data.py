@@ -24,6 +24,11 @@ class WordSample:
     upos: np.ndarray
     head: np.ndarray  # index of the head word, -1 root, -2 no syntax
     deprel: np.ndarray
+    lemma: np.ndarray | None = None  # str [W]: the gold lemma ("" without one; runs made before lemmas were stored)
+
+    def __post_init__(self):
+        if self.lemma is None:
+            self.lemma = np.full(len(self.form), "")
 
     @property
     def layers(self) -> int:
@@ -31,6 +36,10 @@ class WordSample:
 
     def has_syntax(self) -> bool:
         return len(self.head) > 0 and bool((self.head != -2).all())
+
+    def has_lemmas(self) -> bool:
+        """Whether at least half the sampled words carry a lemma (CoNLL-U leaves some "_")."""
+        return len(self.lemma) > 0 and bool((self.lemma != "").mean() >= 0.5)
 
     def has_upos(self) -> bool:
         return len(self.upos) > 0 and bool((self.upos != "").all())
@@ -70,6 +79,8 @@ def read(run) -> tuple[WordSample, SentenceSample]:
     counts = np.concatenate([p["word_counts"] for p in with_words])
     chosen = set(ids[prefix(keys, ids, counts, opts.max_words)].tolist())
     fields = {f: np.concatenate([p[f"word_{f}"] for p in with_words]) for f in ("vectors", "index", "form", "upos", "head", "deprel")}
+    fields["lemma"] = np.concatenate([p["word_lemma"] if "word_lemma" in p else np.full(len(p["word_index"]), "")
+                                      for p in with_words])  # runs made before the lemmas were stored have none
     owner = np.repeat(ids, counts)
     keep = np.isin(owner, list(chosen))
     order = np.lexsort((fields["index"][keep], owner[keep]))

@@ -3,11 +3,12 @@
 
 - ``layers-<name>``: per-layer curves with their bootstrap intervals (shaded): probe accuracy (the
   control dashed), selectivity, UUAS, the Spearman of the structural probe and of the plain squared
-  distance, and the anisotropy-adjusted self-similarity and intra-sentence similarity;
+  distance, the anisotropy-adjusted self-similarity and intra-sentence similarity, and the word-sense
+  spread ratio (``senses.py``);
 - ``layers-compare-<name>``: the linear CKA of each layer with the same layer of the other run, and
   the probe accuracy deltas (B - A) with their intervals;
-- ``layers-pca``: per layer, the first two principal components of (a seeded subset of) the sampled
-  word vectors, coloured by UPOS.
+- ``layers-pca``: per layer, the first two principal components of (a seeded subset of,
+  ``pca.POINTS``) the sampled word vectors, coloured by UPOS (``pca.py``, as in the report).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...render.plot import PAGE, PALETTE, Writer
+from . import pca
 
-PCA_WORDS = 3000  # words drawn (seeded) for the PCA scatter
 TAGS_SHOWN = 9  # the most frequent UPOS tags get a colour each, the rest are "other"
 # panel title -> (table, column, dashed companion column) for the curves of one `headlens layers` output
 CURVES = (
@@ -25,6 +26,7 @@ CURVES = (
     ("UUAS (structural probe)", ("structural",), "uuas", None),
     ("Spearman (probe; plain sq. L2 dashed)", ("structural",), "spearman", "raw_spearman"),
     ("self-similarity (adj.; intra-sentence dashed)", ("context",), "self_similarity_adjusted", "intra_similarity_adjusted"),
+    ("word-sense spread / between lemmas", ("senses",), "ratio", None),
 )
 
 
@@ -77,7 +79,8 @@ def draw_outputs(w: Writer, name: str, tables: dict) -> None:
                     ("probe accuracy, B - A", [(t, x, "delta", None) for t, x in deltas.items()])],
                 f"layers-{name}", f"layers {name}")
         return
-    series = {t: _series(tables[t]) for t in tables}
+    sources = {source for _, group, _, _ in CURVES for source in group}
+    series = {t: _series(tables[t]) for t in tables if t in sources}
     panels = []
     for title, sources, column, dashed in CURVES:
         lines = [(task or source, x, column, dashed) for source in sources for task, x in series.get(source, {}).items()
@@ -88,8 +91,7 @@ def draw_outputs(w: Writer, name: str, tables: dict) -> None:
 
 def draw_pca(w: Writer, words) -> None:
     """Per layer, the sampled words' first two principal components, coloured by UPOS."""
-    rng = np.random.default_rng(0)
-    rows = np.sort(rng.permutation(len(words.form))[:PCA_WORDS])
+    rows = pca.draw(len(words.form))
     tags = words.upos[rows] if words.has_upos() else np.full(len(rows), "word")
     values, counts = np.unique(tags, return_counts=True)
     shown = list(values[np.argsort(-counts)][:TAGS_SHOWN])
@@ -99,10 +101,7 @@ def draw_pca(w: Writer, words) -> None:
     grid = -(-words.layers // cols)
     fig = w.figure(PAGE, PAGE / cols * grid + 0.4)
     for layer in range(words.layers):
-        x = words.vectors[rows, layer].astype(np.float64)
-        x -= x.mean(0)
-        _, _, vt = np.linalg.svd(x, full_matrices=False)
-        z = x @ vt[:2].T
+        z = pca.components(words.vectors[rows, layer])
         ax = fig.add_subplot(grid, cols, layer + 1)
         ax.set_gid("panel")
         for g in groups:

@@ -17,10 +17,13 @@ from ...store.outputs import write_outputs
 from . import data
 from .options import LayersSettings
 from .geometry import context_sensitivity
+from .pca import pca_tables
 from .probes import probe_table, split
+from .senses import NO_LEMMAS, word_senses
 
 NO_LABELS = ("the sentence-label probe needs a labelled corpus (TSV or JSONL with --label-column / --label-field, "
              "e.g. GLUE's dev.tsv); the run's sentences have no label")
+SCATTER = ("pca", "pca_points")  # the report's PCA scatter (pca.py): tables of points, not of layers
 POOLINGS = ("pooled", "cls")  # the sentence vector: the mean over word tokens, the [CLS] token's
 NO_SYNTAX = ("needs gold syntax (a CoNLL-U corpus) or spaCy annotation (--annotator spacy); the run's words "
              "have none")
@@ -170,6 +173,17 @@ def analyse(run, settings: LayersSettings | None = None) -> LayersResult:
         skipped["sentence"] = NO_LABELS
     types = np.char.lower(words.form.astype(str))
     result.tables["context"] = pa.Table.from_pylist(context_sensitivity(words.vectors, words.sentences, types, settings.seed))
+    if not words.has_lemmas():
+        skipped["senses"] = NO_LEMMAS
+    else:
+        try:
+            rows, result.summary["senses"] = word_senses(words.vectors, words.sentences, words.lemma, settings.seed,
+                                                         n_boot=settings.n_boot, ci=settings.ci)
+            result.tables["senses"] = pa.Table.from_pylist(rows)
+        except ValueError as e:  # too few repeated lemmas in the sample: the other tasks stand
+            skipped["senses"] = str(e)
+    result.tables.update(pca_tables(words, seed=settings.seed))
+    result.summary["pca_points"] = int(result.tables["pca_points"].num_rows)
     return result
 
 
