@@ -627,9 +627,10 @@
         holder.textContent = "";
         var weak = (p.underpowered || []).filter(Boolean).length;
         if (weak) note(holder, "flags: " + weak + " of these ablations are underpowered (the data cannot support a finding either way; hover a cell).");
+        if (p.verdicts) note(holder, "verdicts (TOST against the margin, as compare): " + Object.keys(p.verdicts).map(function (k) { return k + " " + p.verdicts[k]; }).join(", ") + ".");
         add(holder, heatmap(p.delta, { diverging: true, marks: p.significant, id: "ablation-heatmap-" + n,
-          tip: function (k) { return [headLabel(k), "delta " + fmt(p.delta[k]) + " [" + fmt(p.ci_low[k]) + ", " + fmt(p.ci_high[k]) + "]", "q " + fmtP(p.q[k])].concat(p.underpowered && p.underpowered[k] ? ["flag: underpowered"] : []); } }));
-        if (p.other.length) { add(holder, el("h4", null, "ablations of more than one head")); add(holder, rowsTable(["ablated", "delta", "ci_low", "ci_high", "q", "decision", "flags"], p.other, ["str", "num", "num", "num", "num", "str", "str"])); }
+          tip: function (k) { return [headLabel(k), "delta " + fmt(p.delta[k]) + " [" + fmt(p.ci_low[k]) + ", " + fmt(p.ci_high[k]) + "]", "q " + fmtP(p.q[k])].concat(p.verdict && p.verdict[k] ? ["verdict: " + p.verdict[k]] : []).concat(p.underpowered && p.underpowered[k] ? ["flag: underpowered"] : []); } }));
+        if (p.other.length) { add(holder, el("h4", null, "ablations of more than one head")); add(holder, rowsTable(["ablated", "delta", "ci_low", "ci_high", "q", "decision", "verdict", "flags"], p.other, ["str", "num", "num", "num", "num", "str", "str", "str"])); }
       }
       draw(0);
     });
