@@ -23,6 +23,7 @@ from headlens.analyses.syntax.stats import SyntaxSettings, dependency_accuracy
 from headlens.collect import read_parts
 from headlens.errors import RunStoreError
 from headlens.stats import Family, one_sample, paired_ratio_bootstrap
+from headlens.stats.poisson import PoissonMeans
 from headlens.store import open_run
 from headlens.store.integrity import record
 
@@ -140,14 +141,12 @@ def test_each_analysis_reads_the_store_once(ud_run):
 def test_above_boot_max_n_the_ci_method_changes_and_is_recorded(ud_run):
     s = RoleSettings(n_boot=200, boot_max_n=20)
     result = head_roles(ud_run, s)
-    assert result.ci_method == "t interval (n > 20)"
+    assert result.ci_method == "poisson-bootstrap (n > 20)"
     row = next(r for r in result.table.to_pylist() if r["status"] == "ok" and r["n"] > 20)
-    x = score_matrices(ud_run, [row["metric"]])[row["metric"]].column(row["layer"], row["head"])
-    x = x[np.isfinite(x)]
-    from scipy import stats
-
-    half = stats.t(len(x) - 1).ppf(0.975) * x.std(ddof=1) / np.sqrt(len(x))
-    assert row["ci_low"] == pytest.approx(x.mean() - half, rel=1e-12)
+    m = score_matrices(ud_run, [row["metric"]])[row["metric"]]
+    x = m.column(row["layer"], row["head"])
+    low, high = PoissonMeans(200, 1).update(m.sentence_ids, x[:, None], seed=s.seed).ci(s.ci)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((low[0], high[0]), rel=1e-12)
     syntax = dependency_accuracy(ud_run, SyntaxSettings(boot_max_n=20))
     assert syntax.method.startswith("paired bootstrap, normal approximation (sentences > 20)")
     assert syntax.method in syntax.family["name"]

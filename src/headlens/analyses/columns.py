@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from ..errors import RunStoreError
 from ..heads import by_layer, head_index
+from ..stats.poisson import PoissonMeans, poisson_weights
 from ..store import Run, layout
 
 BLOCK_BYTES = 16 << 20  # float64 values of one block of columns handed to a statistic
@@ -134,13 +135,31 @@ class ColumnFiles:
         block = np.frombuffer(raw, dtype=dtype).reshape(stop - start, self.n).T
         return np.asarray(block if self._inv is None else block[self._inv], dtype=np.float64, order="C")
 
+    def rows(self, metric: str, rows: np.ndarray, level: str = "heads") -> np.ndarray:
+        """float64 [len(rows), columns]: rows ``rows`` (positions in ascending sentence id, ascending) of
+        every column of ``metric``; one read per column of the stored range that holds them."""
+        dtype = self.dtype if level == "heads" else np.dtype(np.float64)
+        width = self.level_width(level)
+        stored = rows if self._inv is None else self._inv[rows]
+        lo, hi = int(stored.min()), int(stored.max()) + 1
+        fd, size = self._fds[(metric, level)], dtype.itemsize
+        out = np.empty((len(rows), width))
+        for k in range(width):
+            raw = os.pread(fd, (hi - lo) * size, (k * self.n + lo) * size)
+            out[:, k] = np.frombuffer(raw, dtype=dtype)[stored - lo]
+        return out
+
+    def level_width(self, level: str) -> int:
+        """Columns of a metric at ``level``: heads, or layers (the per-sentence layer means)."""
+        return self.width if level == "heads" else self.layers
+
     def step(self, n: int | None = None) -> int:
         """Columns per block: ``BLOCK_BYTES`` of float64 over ``n`` rows (default: all)."""
         return max(1, BLOCK_BYTES // (8 * max(self.n if n is None else n, 1)))
 
     def blocks(self, metric: str, level: str = "heads") -> Iterator[tuple[int, np.ndarray]]:
         """(first column, block) over the columns of ``metric``."""
-        width = self.width if level == "heads" else self.layers
+        width = self.level_width(level)
         step = self.step()
         for start in range(0, width, step):
             yield start, self.read(metric, start, min(width, start + step), level)
@@ -238,9 +257,17 @@ class PairedColumns:
                       np.searchsorted(after.sentence_ids, self.sentence_ids))
         self.metrics = [m for m in before.metrics if m in set(after.metrics)]
 
+    def level_width(self, level: str) -> int:
+        return self.after.level_width(level)
+
+    def rows(self, metric: str, rows: np.ndarray, level: str = "heads") -> np.ndarray:
+        """after - before at the paired rows ``rows`` (positions in ``sentence_ids``), every column."""
+        return (self.after.rows(metric, self._rows[1][rows], level)
+                - self.before.rows(metric, self._rows[0][rows], level))
+
     def blocks(self, metric: str, level: str = "heads") -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """(first column, before, after) blocks of ``metric``, rows paired."""
-        width = self.after.width if level == "heads" else self.after.layers
+        width = self.level_width(level)
         step = self.after.step(len(self.sentence_ids))
         for start in range(0, width, step):
             stop = min(width, start + step)
@@ -297,3 +324,21 @@ class RowSpill:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def poisson_means(source, level: str, n_boot: int, seed: int, metrics: list[str] | None = None) -> dict[str, PoissonMeans]:
+    """The Poisson bootstrap (``stats.poisson``) of the mean of every column of every metric of
+    ``source`` (ColumnFiles: the values; PairedColumns: after - before), in one pass over chunks of
+    rows: each chunk's weights are drawn once, from its sentence ids, for all columns. Memory: one
+    chunk's weights and values, and replicates x columns per metric."""
+    ids = source.sentence_ids
+    width = source.level_width(level)
+    metrics = source.metrics if metrics is None else metrics
+    out = {m: PoissonMeans(n_boot, width) for m in metrics}
+    chunk = max(1, BLOCK_BYTES // (8 * max(n_boot, width)))
+    for start in range(0, len(ids), chunk):
+        rows = np.arange(start, min(len(ids), start + chunk))
+        weights = poisson_weights(ids[rows], n_boot, seed)
+        for metric in metrics:
+            out[metric].add(weights, source.rows(metric, rows, level))
+    return out

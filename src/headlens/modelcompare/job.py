@@ -35,7 +35,8 @@ from ..models import load_model
 from ..runner import Engine
 from ..runner.progress import make_progress
 from ..runner.stream import FrontHalf
-from ..stats import mean_ci
+from ..stats import ci_method_used, mean_ci
+from ..stats.poisson import POISSON
 from ..store import layout
 from ..store.atomic import atomic_write_json, atomic_write_parquet
 from ..store.publish import check_new_dir, publish_dir
@@ -139,6 +140,7 @@ def compare_models(model_a: str, model_b: str, out: str, config: RunConfig | Non
         "cosine": "per sentence and head: cosine of the two maps flattened over valid rows and columns; mean over sentences",
         "delta": "model_b - model_a", "decision": DECISION, "margins": describe(changes.settings),
         "settings": settings_dict(changes.settings), "families": changes.families,
+        "ci_method": ci_method_used("percentile", changes.settings.boot_max_n, [n], POISSON),
         "changed": summary(changes), "verdicts": verdicts_of(changes),
     }
 

@@ -422,7 +422,7 @@
       add(s, el("h3", null, o.source));
       note(s, "A head has a role when the mean sieve score exceeds tau = " + fmt(v.tau) + " (decision: " + (v.decision || "?") + ", alpha " + v.alpha + ", corrected over the whole family" +
         (v.family.t ? ": " + v.family.t.size + " tests, " + v.family.t.method : "") + "). CI of the mean: " +
-        (v.ci_method || "percentile") + (v.ci_method && v.ci_method.indexOf("t interval") >= 0 ? "" : " bootstrap") + ".");
+        (v.ci_method || "percentile") + (/interval|bootstrap|\(/.test(v.ci_method || "") ? "" : " bootstrap") + ".");
       add(s, rowsTable(["role", "heads", "tested", "heads with the role: mean [95% CI]"], v.roles.map(function (r) {
         return [r.role, r.count, r.tested, r.heads.slice(0, 12).map(function (x) { return labelOf(x[0], x[1]) + " " + fmt(x[2]) + " [" + fmt(x[3]) + ", " + fmt(x[4]) + "]"; }).join(", ") + (r.heads.length > 12 ? " (+" + (r.heads.length - 12) + ")" : "")];
       }), ["str", "num", "num", "str"]));
