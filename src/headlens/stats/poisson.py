@@ -20,6 +20,10 @@ from .table import OK
 
 POISSON = "poisson-bootstrap"
 _CDF = stats.poisson(1.0).cdf(np.arange(30))  # P(K <= k); P(K > 29) < 1e-30
+_BITS = 16  # inverse-CDF lookup by the hash's top bits: k of every bucket that holds no CDF step, else -1
+_BUCKETS = np.arange(2 ** _BITS + 1) / 2 ** _BITS
+_LOW = np.searchsorted(_CDF, _BUCKETS[:-1], side="right")
+_TABLE = np.where(_LOW == np.searchsorted(_CDF, np.nextafter(_BUCKETS[1:], 0.0), side="right"), _LOW, -1).astype(np.int8)
 _M1, _M2, _GOLD = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB), np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -37,8 +41,11 @@ def poisson_weights(ids, n_boot: int, seed: int = 0) -> np.ndarray:
         key = _mix(np.uint64(seed) * _GOLD + np.uint64(0x632BE59BD9B4E019))
         row = _mix(ids * _GOLD ^ key)[:, None]
         z = _mix(row + (np.arange(n_boot, dtype=np.uint64)[None, :] + np.uint64(1)) * _M2)
-    u = (z >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
-    return np.searchsorted(_CDF, u, side="right").astype(np.float64)
+    k = _TABLE[(z >> np.uint64(64 - _BITS)).astype(np.intp)]  # the top bits decide k, but in a few buckets
+    edge = k < 0
+    if edge.any():  # a bucket that holds a CDF step: the full 53-bit uniform decides
+        k[edge] = np.searchsorted(_CDF, (z[edge] >> np.uint64(11)).astype(np.float64) * 2.0 ** -53, side="right")
+    return k.astype(np.float64)
 
 
 class PoissonMeans:
