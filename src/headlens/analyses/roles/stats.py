@@ -51,7 +51,7 @@ class RoleResult:
     colocation: pa.Table
     layers: pa.Table
     families: dict
-    ci_method: str = "percentile"  # of the mean's CI: the bootstrap, or the t interval above boot_max_n sentences
+    ci_method: str = "percentile"  # of the mean's CI: the bootstrap, or the Poisson bootstrap above boot_max_n sentences
 
     def roles_of(self, tau: float | None = None) -> dict[str, set[tuple[int, int]]]:
         """role -> {(layer, head)} (0-based) of the heads that have it at ``tau`` (default: the first)."""
