@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import closing
+from contextlib import ExitStack, closing
 
 import numpy as np
 import pyarrow as pa
@@ -43,6 +43,11 @@ from ..store.publish import check_new_dir, publish_dir
 from .similarity import MapCosine, MapHolder
 
 COSINE = "cosine"
+
+
+def torch_dtype_name(dtype) -> str:
+    """"float32" for torch.float32 (the name without the module)."""
+    return str(dtype).rsplit(".", 1)[-1]
 
 
 def tokenizer_signature(tokenizer) -> dict:
@@ -127,12 +132,17 @@ def compare_models(model_a: str, model_b: str, out: str, config: RunConfig | Non
     lm_b = load_model(model_b, device=cfg.device, dtype=cfg.dtype)
     check_same_tokenizer(lm_a, lm_b)
     names, shape = [m.name for m in metrics], (lm_a.num_layers, lm_a.num_heads)
-    with RowSpill(names, *shape) as sa, RowSpill(names, *shape) as sb, RowSpill([COSINE], *shape) as sc:
-        skipped = _score(cfg, front, lm_a, lm_b, metrics, (sa, sb, sc))
-        with sa.columns(True) as a, sb.columns(True) as b, sc.columns(True) as c:
-            changes = paired_changes(PairedColumns(a, b), lm_a.num_heads, settings)
-            cos_heads, cos_layers = _cosine_tables(c, changes.settings.seed)
-            n = c.n
+    # the engine's values are float32 computations (float64 for a float64 model): spilled as computed
+    value_type = np.float64 if torch_dtype_name(lm_a.dtype) == "float64" else np.float32
+    with ExitStack() as stack:
+        with RowSpill(names, *shape, value_type) as sa, RowSpill(names, *shape, value_type) as sb, \
+                RowSpill([COSINE], *shape) as sc:
+            skipped = _score(cfg, front, lm_a, lm_b, metrics, (sa, sb, sc))
+            a, b, c = (stack.enter_context(spill.columns(True)) for spill in (sa, sb, sc))
+        # the spills are gone here: on disk only the column files, once
+        changes = paired_changes(PairedColumns(a, b), lm_a.num_heads, settings)
+        cos_heads, cos_layers = _cosine_tables(c, changes.settings.seed)
+        n = c.n
     params = {
         "model_a": lm_a.describe(), "model_b": lm_b.describe(),
         "corpus": {"path": cfg.corpus_spec.path, "sha256": front.fingerprint[0]},
