@@ -743,6 +743,7 @@ def bench_scale(args, sizes: Sizes, report: Report, tmp: str) -> list[Figure]:
         twin = _synthetic(os.path.join(tmp, f"scale-{n}-twin"), n, analyses="roles", seed=1, shift=0.3)
         for command, runs in (("roles", (base,)), ("compare", (base, twin)), ("syntax", (base,)), ("categories", (base,))):
             got = stats_child(command, *runs)
+            log(f"{command} at {n} sentences: {got['seconds']:.0f} s, peak RSS {got['rss_mib']:.1f} MiB, {got['scans']} scans")
             peaks.setdefault(command, {})[n] = got["rss_mib"]
             report.add(f"{command}_{n}_seconds", round(got["seconds"], 1))
             report.add(f"{command}_{n}_peak_rss_mib", round(got["rss_mib"], 1))
@@ -754,6 +755,8 @@ def bench_scale(args, sizes: Sizes, report: Report, tmp: str) -> list[Figure]:
     figures = [Figure(f"{c}_rss_{label(large)}_vs_{label(small)}", peaks[c][large] / peaks[c][small], "<=", 1.2)
                for c in ("roles", "compare", "syntax", "categories")]
     figures.append(Figure("syntax_store_scans", float(scans), "<=", 2))
+    for f in figures:  # reached so far: printed now, in case the 1M step does not finish
+        log(f"reached: {f.line()}")
     run = _synthetic(os.path.join(tmp, f"scale-{huge}"), huge, analyses="roles1")  # the local role's scores alone
     got = stats_child("roles", run)
     report.add(f"roles_{huge}_seconds", round(got["seconds"], 1))
@@ -761,6 +764,7 @@ def bench_scale(args, sizes: Sizes, report: Report, tmp: str) -> list[Figure]:
     report.add(f"roles_planted_found_{label(huge)}", f"{found} of {planted}")
     report.add(f"roles_other_heads_{label(huge)}", other)
     figures.append(Figure(f"roles_{label(huge)}_peak_rss_mb", got["rss_mib"], "<=", 2048))
+    log(f"reached: {figures[-1].line()} ({got['seconds']:.0f} s)")
     shutil.rmtree(run, ignore_errors=True)
     return figures
 

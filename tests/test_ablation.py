@@ -18,11 +18,12 @@ from transformers import AttentionInterface
 import headlens.analyses.ablation.sweep as sweep_module
 from headlens.analyses.ablation.api import (AblationConfig, AblationHooks, AblationStats, ablate, ablation_table, detectable,
                                head_ablation, layer_ablation, load_result, parse_heads, sweep_ablations)
+from headlens.analyses.ablation.view import ablation_view
 from headlens.cli import main
 from headlens.errors import ConfigError, ModelError
 from headlens.finetune import load_classifier
 from headlens.models import adapter_for
-from headlens.stats import mcnemar_exact
+from headlens.stats import bootstrap_tost_p, mcnemar_exact, tost_p
 
 TEXTS = ["the cat sat on the mat", "a man went to the new city with the good dog", "we play"]
 
@@ -302,3 +303,44 @@ def test_a_significant_change_below_min_effect_is_no_decision():
     assert row["decision"] == "none"  # below --min-effect 0.01
     lower, _ = ablation_table(y, base, slightly[None, :], [head_ablation(0, 0)], "zero", 2, AblationStats(min_effect=0.005))
     assert lower.to_pylist()[0]["decision"] == "helps"
+
+
+def test_tost_verdicts_on_planted_ablations():
+    """Planted: an ablation that changes nothing (equivalent), one that fixes 5 points (changed) and one
+    of 0.75 points, significant but within the 1-point margin and not shown inside it (inconclusive)."""
+    n = 2000
+    rng, y, base, big = _dev(n, 2, 100)
+    small = base.copy()
+    wrong = np.flatnonzero(base != y)
+    small[wrong[:15]] = y[wrong[:15]]
+    ablations = [head_ablation(0, 0), head_ablation(0, 1), head_ablation(0, 2)]
+    table, families = ablation_table(y, base, np.stack([base, big, small]), ablations, "uniform", 2,
+                                     AblationStats(metrics=("accuracy", "mcc"), n_boot=400))
+    rows = {(r["metric"], r["head"]): r for r in table.to_pylist()}
+    for metric in ("accuracy", "mcc"):
+        assert rows[(metric, 0)]["verdict"] == "equivalent" and rows[(metric, 0)]["q_equiv"] <= 0.05
+        assert rows[(metric, 1)]["verdict"] == "changed" and rows[(metric, 1)]["decision"] == "helps"
+        assert families[f"{metric} equivalence"]["size"] == 3
+    acc = rows[("accuracy", 2)]
+    assert acc["significant"] and acc["delta"] == 0.0075 and acc["margin"] == 0.01
+    assert acc["verdict"] == "inconclusive" and acc["q_equiv"] > 0.05
+    # the accuracy TOST is the paired t TOST of the per-example correctness differences
+    diff = (small == y).astype(float) - (base == y)
+    assert acc["p_equiv"] == pytest.approx(float(tost_p(diff, 0.01, min_n=1)[0]), rel=1e-12)
+    wider, _ = ablation_table(y, base, small[None, :], ablations[:1], "uniform", 2, AblationStats(min_effect=0.02))
+    assert wider.to_pylist()[0]["verdict"] == "equivalent"  # 0.75 points is shown to be within 2
+    few, _ = ablation_table(y[:50], base[:50], base[None, :50], ablations[:1], "uniform", 2, AblationStats())
+    assert few.to_pylist()[0]["verdict"] == "inconclusive"  # below min_n: no verdict but inconclusive
+    view, _ = ablation_view({"ablations": table}, {"alpha": 0.05}, 1, 3)
+    panel = next(p for p in view["panels"] if p["key"]["metric"] == "accuracy")
+    assert panel["verdict"] == ["equivalent", "changed", "inconclusive"]
+    assert panel["verdicts"] == {"changed": 1, "equivalent": 1, "inconclusive": 1}
+
+
+def test_bootstrap_tost_p():
+    deltas = np.linspace(-0.02, 0.02, 399)
+    assert bootstrap_tost_p(deltas, 0.05) == 1 / 400
+    assert bootstrap_tost_p(deltas, 0.01) == pytest.approx((np.sum(deltas >= 0.01) + 1) / 400)
+    assert bootstrap_tost_p(deltas, 0.0) == 1.0
+    shifted = deltas + 0.035  # the whole interval beyond the margin: never equivalent
+    assert bootstrap_tost_p(shifted, 0.01) == 1.0

@@ -36,11 +36,13 @@ def test_a_model_with_itself_has_cosine_one_and_no_change(setup, tiny_bert_dir):
     assert params["changed"] == {}
 
 
-def test_cosine_and_deltas_equal_two_separate_runs(setup, tiny_bert_dir):
+@pytest.mark.parametrize("dtype", ["float64", "float32"])  # float32: the spills hold the values as computed
+def test_cosine_and_deltas_equal_two_separate_runs(setup, tiny_bert_dir, dtype):
     root, other, corpus = setup
-    params = _compare(tiny_bert_dir, other, corpus, str(root / "pair"), analyses=("surface",))
-    runs = [headlens.run(out=str(root / f"run{k}"), model=m, corpus=corpus, annotator="regex", progress=False,
-                         dtype="float64", store_maps=tuple(str(i) for i in range(5))) for k, m in enumerate((tiny_bert_dir, other))]
+    params = compare_models(tiny_bert_dir, other, str(root / f"pair-{dtype}"), corpus=corpus, annotator="regex",
+                            progress=False, dtype=dtype, analyses=("surface",))
+    runs = [headlens.run(out=str(root / f"run{k}-{dtype}"), model=m, corpus=corpus, annotator="regex", progress=False,
+                         dtype=dtype, store_maps=tuple(str(i) for i in range(5))) for k, m in enumerate((tiny_bert_dir, other))]
     sims = []
     for sid in range(5):
         a, b = (np.load(f"{r.path}/maps/sentence-{sid}.npz")["attention"].astype(np.float64) for r in runs)
@@ -54,7 +56,8 @@ def test_cosine_and_deltas_equal_two_separate_runs(setup, tiny_bert_dir):
     heads = {(r["metric"], r["layer"], r["head"]): r for r in pq.read_table(os.path.join(params["out"], "heads.parquet")).to_pylist()}
     sa, sb = (run.heads("prev").to_pylist() for run in runs)
     for ra, rb in zip(sa, sb):
-        assert heads[("prev", ra["layer"], ra["head"])]["delta"] == pytest.approx(rb["mean"] - ra["mean"], abs=1e-9)
+        assert heads[("prev", ra["layer"], ra["head"])]["delta"] == pytest.approx(
+            rb["mean"] - ra["mean"], abs=1e-9 if dtype == "float64" else 1e-6)
 
 
 def test_different_tokenizers_are_refused(setup, tiny_bert_dir, tmp_path):

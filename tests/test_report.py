@@ -44,7 +44,7 @@ def test_every_analysis_of_the_run_has_its_view(data):
     assert (data["layers"], data["heads"]) == (LAYERS, HEADS)
     roles = data["sections"]["roles"][0]["view"]
     assert {r["role"] for r in roles["roles"]} >= {"local", "delimiter"} and len(roles["per_layer"]["counts"][0]) == LAYERS
-    assert roles["ci_method"] == "percentile"  # recorded by the roles step (t interval above boot_max_n sentences)
+    assert roles["ci_method"] == "percentile"  # recorded by the roles step (poisson-bootstrap above boot_max_n sentences)
     assert len(data["sections"]["cluster"][0]["view"]["points"]) == LAYERS * HEADS
     assert len(data["sections"]["categories"][0]["view"]["matrices"]) == LAYERS
     compare = data["sections"]["compare"][0]["view"]

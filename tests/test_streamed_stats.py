@@ -23,6 +23,8 @@ from headlens.analyses.syntax.stats import SyntaxSettings, dependency_accuracy
 from headlens.collect import read_parts
 from headlens.errors import RunStoreError
 from headlens.stats import Family, one_sample, paired_ratio_bootstrap
+from headlens.stats.poisson import PoissonMeans
+from headlens.stats.ratio import ratio_comparison
 from headlens.store import open_run
 from headlens.store.integrity import record
 
@@ -140,17 +142,34 @@ def test_each_analysis_reads_the_store_once(ud_run):
 def test_above_boot_max_n_the_ci_method_changes_and_is_recorded(ud_run):
     s = RoleSettings(n_boot=200, boot_max_n=20)
     result = head_roles(ud_run, s)
-    assert result.ci_method == "t interval (n > 20)"
+    assert result.ci_method == "poisson-bootstrap (n > 20)"
     row = next(r for r in result.table.to_pylist() if r["status"] == "ok" and r["n"] > 20)
-    x = score_matrices(ud_run, [row["metric"]])[row["metric"]].column(row["layer"], row["head"])
-    x = x[np.isfinite(x)]
-    from scipy import stats
-
-    half = stats.t(len(x) - 1).ppf(0.975) * x.std(ddof=1) / np.sqrt(len(x))
-    assert row["ci_low"] == pytest.approx(x.mean() - half, rel=1e-12)
-    syntax = dependency_accuracy(ud_run, SyntaxSettings(boot_max_n=20))
-    assert syntax.method.startswith("paired bootstrap, normal approximation (sentences > 20)")
+    m = score_matrices(ud_run, [row["metric"]])[row["metric"]]
+    x = m.column(row["layer"], row["head"])
+    low, high = PoissonMeans(200, 1).update(m.sentence_ids, x[:, None], seed=s.seed).ci(s.ci)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((low[0], high[0]), rel=1e-12)
+    syntax = dependency_accuracy(ud_run, SyntaxSettings(boot_max_n=20, n_boot=300))
+    assert "poisson-bootstrap (sentences > 20)" in syntax.method
     assert syntax.method in syntax.family["name"]
+    # a large relation's CIs and p are the Poisson bootstrap of the ratios over its sentences
+    rel = next(r for r in syntax.heads.to_pylist() if r["sentences"] > 20 and r["p"] is not None)
+    parts = read_parts(ud_run, "syntax")
+    ids = np.concatenate([p["sentence_ids"] for p in parts])
+    order = np.argsort(ids)
+    ids, r = ids[order], [str(x) for x in parts[0]["relations"]].index(rel["relation"])
+    counts = np.concatenate([p["counts"] for p in parts])[order][:, r]
+    offsets = [int(o) for o in parts[0]["offsets"]]
+    arcs, base = counts[:, 0], counts[:, 1 + offsets.index(rel["baseline_offset"])]
+    m = score_matrices(ud_run, [f"dep_{rel['relation']}_{rel['direction']}"])[f"dep_{rel['relation']}_{rel['direction']}"]
+    col = np.zeros(len(ids))
+    col[np.searchsorted(ids, m.sentence_ids)] = np.nan_to_num(m.column(rel["layer"], rel["head"]))
+    present = arcs > 0
+    boot = PoissonMeans(300, 3).update(ids[present], np.column_stack([arcs[present], base[present], col[present]]), seed=0)
+    ref = ratio_comparison(boot.s, arcs[present].sum(), base[present].sum(), col[present][:, None].sum(0),
+                           int(present.sum()), 0.95)
+    assert rel["sentences"] == int(present.sum()) and rel["accuracy"] == pytest.approx(ref.acc_b[0], rel=1e-12)
+    assert (rel["ci_low"], rel["ci_high"], rel["delta_low"], rel["delta_high"], rel["p"]) == pytest.approx(
+        (ref.acc_low[0], ref.acc_high[0], ref.delta_low[0], ref.delta_high[0], ref.p[0]), rel=1e-9)
 
 
 def _copy(run, out):

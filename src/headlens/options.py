@@ -183,9 +183,9 @@ class StatsOptions(BootstrapOptions):
     alpha: float = option(0.05, "family-wise (or false-discovery) error rate of each family of tests")
     correction: str = option("fdr_bh", "multiple-comparison correction across each family of tests", choices=CORRECTIONS)
     min_n: int = option(10, "fewer participating sentences: the cell is 'not enough data' (not tested)")
-    boot_max_n: int = option(10000, "above this many sentences a confidence interval is the t interval and a "
-                             "bootstrap p the normal approximation (a bootstrap costs n_boot x sentences per "
-                             "cell); recorded as the CI method of each output")
+    boot_max_n: int = option(10000, "above this many sentences a confidence interval of a mean is the streamed "
+                             "Poisson bootstrap and syntax's bootstrap CIs and p the normal approximation; "
+                             "recorded as the CI method of each output")
 
     def check(self) -> None:
         super().check()

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from ..errors import RunStoreError
 from ..heads import by_layer, head_index
+from ..stats.poisson import PoissonMeans, poisson_weights
 from ..store import Run, layout
 
 BLOCK_BYTES = 16 << 20  # float64 values of one block of columns handed to a statistic
@@ -80,41 +81,23 @@ def _parts(run: Run) -> list[tuple[int, str | None, np.ndarray]]:
     return out
 
 
-class ScoreColumns:
-    """The scores of ``metrics`` of ``run``, read in one scan; use as a context manager (the
-    temporary files are removed on exit). ``sentence_ids``: the rows, ascending."""
+class ColumnFiles:
+    """Per-sentence values of ``metrics`` as column files in a temporary folder ([columns, sentences]
+    each): written by rows (:meth:`write_rows`), read by blocks of columns. ``order``: the sentence
+    id of each row, in the order the rows are written; reads give rows in ascending sentence id.
+    Use as a context manager (the files are removed on exit)."""
 
-    def __init__(self, run: Run, metrics: list[str], layers: bool = False):
-        self.run, self.metrics, self.with_layers = run, list(dict.fromkeys(metrics)), layers
-        model = run.manifest["model"]
-        self.layers, self.heads = int(model["num_layers"]), int(model["num_heads"])
+    def __init__(self, metrics: list[str], layers: int, heads: int, dtype, order: np.ndarray, with_layers: bool = False):
+        self.metrics, self.with_layers = list(dict.fromkeys(metrics)), with_layers
+        self.layers, self.heads = int(layers), int(heads)
         self.width = self.layers * self.heads
-        self.dtype = np.dtype(run.scores_schema.field("value").type.to_pandas_dtype())
-        parts = _parts(run)
-        order = np.concatenate([ids for _, _, ids in parts]) if parts else np.zeros(0, np.int64)
-        starts = np.concatenate([[0], np.cumsum([len(ids) for _, _, ids in parts])]).astype(np.int64)
-        self.parts = [(number, int(start), ids) for (number, _, ids), start in zip(parts, starts)]  # rows of each part
+        self.dtype = np.dtype(dtype)
         self.n = len(order)
-        self._check_count(order)
         self._inv = None if np.all(order[1:] > order[:-1]) else np.argsort(order, kind="stable")
         self.sentence_ids = order if self._inv is None else order[self._inv]
         self.folder = tempfile.mkdtemp(prefix="headlens-columns-")
         self._fds: dict[tuple[str, str], int] = {}
-        try:
-            self._scan(parts)
-        except BaseException:
-            self.close()
-            raise
-
-    def _check_count(self, order: np.ndarray) -> None:
-        if len(np.unique(order)) != len(order):
-            raise RunStoreError(f"run {self.run.path}: a sentence is listed as analysed in two parts; the run directory "
-                                "is inconsistent. Run it again with --overwrite.")
-        expected = (self.run.manifest.get("counts") or {}).get("analysed")
-        if self.run.complete and expected is not None and expected != len(order):
-            raise RunStoreError(f"run {self.run.path}: its manifest counts {expected} analysed sentences but its committed "
-                                f"sentence parts list {len(order)}; a part is missing or was replaced. No statistic is "
-                                f"computed over fewer sentences: `headlens runs verify {self.run.path}` names the files.")
+        self.reads = 0  # blocks read: a statistic holds one block of columns at a time
 
     # -- writing -----------------------------------------------------------------------------
     def _fd(self, metric: str, level: str) -> int:
@@ -133,6 +116,97 @@ class ScoreColumns:
         for k in range(columns.shape[0]):
             os.pwrite(fd, memoryview(columns[k]).cast("B"), (k * self.n + start) * size)
 
+    def write_rows(self, start: int, values: np.ndarray) -> None:
+        """Rows ``start ..`` of every metric, ``values`` [metrics, rows, columns]; with their per-sentence
+        layer means when ``with_layers``."""
+        for m, metric in enumerate(self.metrics):
+            self.write(metric, "heads", start, values[m])
+            if self.with_layers:
+                self.write(metric, "layers", start, layer_means(np.asarray(values[m], dtype=np.float64), self.heads))
+
+    # -- reading -----------------------------------------------------------------------------
+    def read(self, metric: str, start: int, stop: int, level: str = "heads") -> np.ndarray:
+        """float64 [sentences, stop - start]: columns ``start:stop`` of ``metric`` (``level`` "layers":
+        the per-sentence layer means), rows in ascending sentence id, NaN where undefined."""
+        dtype = self.dtype if level == "heads" else np.dtype(np.float64)
+        fd = self._fds[(metric, level)]
+        self.reads += 1
+        raw = os.pread(fd, (stop - start) * self.n * dtype.itemsize, start * self.n * dtype.itemsize)
+        block = np.frombuffer(raw, dtype=dtype).reshape(stop - start, self.n).T
+        return np.asarray(block if self._inv is None else block[self._inv], dtype=np.float64, order="C")
+
+    def rows(self, metric: str, rows: np.ndarray, level: str = "heads") -> np.ndarray:
+        """float64 [len(rows), columns]: rows ``rows`` (positions in ascending sentence id, ascending) of
+        every column of ``metric``; one read per column of the stored range that holds them."""
+        dtype = self.dtype if level == "heads" else np.dtype(np.float64)
+        width = self.level_width(level)
+        stored = rows if self._inv is None else self._inv[rows]
+        lo, hi = int(stored.min()), int(stored.max()) + 1
+        fd, size = self._fds[(metric, level)], dtype.itemsize
+        out = np.empty((len(rows), width))
+        for k in range(width):
+            raw = os.pread(fd, (hi - lo) * size, (k * self.n + lo) * size)
+            out[:, k] = np.frombuffer(raw, dtype=dtype)[stored - lo]
+        return out
+
+    def level_width(self, level: str) -> int:
+        """Columns of a metric at ``level``: heads, or layers (the per-sentence layer means)."""
+        return self.width if level == "heads" else self.layers
+
+    def step(self, n: int | None = None) -> int:
+        """Columns per block: ``BLOCK_BYTES`` of float64 over ``n`` rows (default: all)."""
+        return max(1, BLOCK_BYTES // (8 * max(self.n if n is None else n, 1)))
+
+    def blocks(self, metric: str, level: str = "heads") -> Iterator[tuple[int, np.ndarray]]:
+        """(first column, block) over the columns of ``metric``."""
+        width = self.level_width(level)
+        step = self.step()
+        for start in range(0, width, step):
+            yield start, self.read(metric, start, min(width, start + step), level)
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds = {}
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class ScoreColumns(ColumnFiles):
+    """The scores of ``metrics`` of ``run``, read in one scan of its committed score parts (the
+    module's docstring); ``sentence_ids``: the rows, ascending."""
+
+    def __init__(self, run: Run, metrics: list[str], layers: bool = False):
+        self.run = run
+        model = run.manifest["model"]
+        parts = _parts(run)
+        order = np.concatenate([ids for _, _, ids in parts]) if parts else np.zeros(0, np.int64)
+        starts = np.concatenate([[0], np.cumsum([len(ids) for _, _, ids in parts])]).astype(np.int64)
+        self._check_count(order)
+        super().__init__(metrics, int(model["num_layers"]), int(model["num_heads"]),
+                         run.scores_schema.field("value").type.to_pandas_dtype(), order, layers)
+        self.parts = [(number, int(start), ids) for (number, _, ids), start in zip(parts, starts)]  # rows of each part
+        try:
+            self._scan(parts)
+        except BaseException:
+            self.close()
+            raise
+
+    def _check_count(self, order: np.ndarray) -> None:
+        if len(np.unique(order)) != len(order):
+            raise RunStoreError(f"run {self.run.path}: a sentence is listed as analysed in two parts; the run directory "
+                                "is inconsistent. Run it again with --overwrite.")
+        expected = (self.run.manifest.get("counts") or {}).get("analysed")
+        if self.run.complete and expected is not None and expected != len(order):
+            raise RunStoreError(f"run {self.run.path}: its manifest counts {expected} analysed sentences but its committed "
+                                f"sentence parts list {len(order)}; a part is missing or was replaced. No statistic is "
+                                f"computed over fewer sentences: `headlens runs verify {self.run.path}` names the files.")
+
     def _scan(self, parts) -> None:
         self.run.score_scans += 1
         codes = {m: i for i, m in enumerate(self.metrics)}
@@ -141,10 +215,7 @@ class ScoreColumns:
             buf = np.full((len(self.metrics), len(ids), self.width), np.nan, dtype=self.dtype)
             if path is not None and len(ids):
                 _read_parquet(self.run, path, lambda: self._fill(path, ids, codes, buf))
-            for m, metric in enumerate(self.metrics):
-                self.write(metric, "heads", start, buf[m])
-                if self.with_layers:
-                    self.write(metric, "layers", start, layer_means(buf[m].astype(np.float64), self.heads))
+            self.write_rows(start, buf)
             start += len(ids)
 
     def _fill(self, path: str, ids: np.ndarray, codes: dict[str, int], buf: np.ndarray) -> None:
@@ -175,55 +246,99 @@ class ScoreColumns:
         if rows_seen == 0:
             raise _damaged(self.run, path, f"holds no scores, though its sentence part lists {len(ids)} analysed sentences")
 
-    # -- reading -----------------------------------------------------------------------------
-    def read(self, metric: str, start: int, stop: int, level: str = "heads") -> np.ndarray:
-        """float64 [sentences, stop - start]: columns ``start:stop`` of ``metric`` (``level`` "layers":
-        the per-sentence layer means), rows in ascending sentence id, NaN where undefined."""
-        dtype = self.dtype if level == "heads" else np.dtype(np.float64)
-        fd = self._fds[(metric, level)]
-        raw = os.pread(fd, (stop - start) * self.n * dtype.itemsize, start * self.n * dtype.itemsize)
-        block = np.frombuffer(raw, dtype=dtype).reshape(stop - start, self.n).T
-        return np.asarray(block if self._inv is None else block[self._inv], dtype=np.float64, order="C")
-
-    def step(self, n: int | None = None) -> int:
-        """Columns per block: ``BLOCK_BYTES`` of float64 over ``n`` rows (default: all)."""
-        return max(1, BLOCK_BYTES // (8 * max(self.n if n is None else n, 1)))
-
-    def blocks(self, metric: str, level: str = "heads") -> Iterator[tuple[int, np.ndarray]]:
-        """(first column, block) over the columns of ``metric``."""
-        width = self.width if level == "heads" else self.layers
-        step = self.step()
-        for start in range(0, width, step):
-            yield start, self.read(metric, start, min(width, start + step), level)
-
-    def close(self) -> None:
-        for fd in self._fds.values():
-            os.close(fd)
-        self._fds = {}
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-    def __enter__(self) -> ScoreColumns:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
 
 class PairedColumns:
     """Two runs' columns of ``metrics`` over the sentences analysed in both (for paired tests)."""
 
-    def __init__(self, before: ScoreColumns, after: ScoreColumns):
+    def __init__(self, before: ColumnFiles, after: ColumnFiles):
         self.before, self.after = before, after
         self.sentence_ids = np.intersect1d(before.sentence_ids, after.sentence_ids)
         self._rows = (np.searchsorted(before.sentence_ids, self.sentence_ids),
                       np.searchsorted(after.sentence_ids, self.sentence_ids))
         self.metrics = [m for m in before.metrics if m in set(after.metrics)]
 
+    def level_width(self, level: str) -> int:
+        return self.after.level_width(level)
+
+    def rows(self, metric: str, rows: np.ndarray, level: str = "heads") -> np.ndarray:
+        """after - before at the paired rows ``rows`` (positions in ``sentence_ids``), every column."""
+        return (self.after.rows(metric, self._rows[1][rows], level)
+                - self.before.rows(metric, self._rows[0][rows], level))
+
     def blocks(self, metric: str, level: str = "heads") -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """(first column, before, after) blocks of ``metric``, rows paired."""
-        width = self.after.width if level == "heads" else self.after.layers
+        width = self.level_width(level)
         step = self.after.step(len(self.sentence_ids))
         for start in range(0, width, step):
             stop = min(width, start + step)
             yield (start, self.before.read(metric, start, stop, level)[self._rows[0]],
                    self.after.read(metric, start, stop, level)[self._rows[1]])
+
+
+class RowSpill:
+    """Per-sentence values that arrive batch by batch, in any sentence order (a model's scores as it
+    computes them), appended row by row to a temporary file; :meth:`columns` then writes them, a
+    chunk of rows at a time, into :class:`ColumnFiles`. Memory: one batch, then one chunk."""
+
+    def __init__(self, metrics: list[str], layers: int, heads: int, dtype=np.float64):
+        self.metrics, self.layers, self.heads, self.dtype = list(metrics), int(layers), int(heads), np.dtype(dtype)
+        self.width = self.layers * self.heads
+        self._fh = tempfile.TemporaryFile(prefix="headlens-spill-")
+        self._ids: list[np.ndarray] = []
+        self.chunks = 0  # chunks of rows handed to ColumnFiles by columns()
+
+    @property
+    def row_bytes(self) -> int:
+        return len(self.metrics) * self.width * self.dtype.itemsize
+
+    def append(self, ids, values) -> None:
+        """``values`` [rows, metrics, layers, heads] (or [rows, metrics, layers * heads]) of sentences ``ids``."""
+        ids = np.asarray(ids, dtype=np.int64)
+        v = np.ascontiguousarray(np.asarray(values, dtype=self.dtype).reshape(len(ids), len(self.metrics), self.width))
+        self._fh.write(memoryview(v).cast("B"))
+        self._ids.append(ids)
+
+    def columns(self, with_layers: bool = False) -> ColumnFiles:
+        """The rows so far as column files (rows by ascending sentence id); the caller closes them."""
+        self._fh.flush()
+        order = np.concatenate(self._ids) if self._ids else np.zeros(0, np.int64)
+        cols = ColumnFiles(self.metrics, self.layers, self.heads, self.dtype, order, with_layers)
+        chunk = max(1, BLOCK_BYTES // max(self.row_bytes, 1))
+        try:
+            for start in range(0, len(order), chunk):
+                rows = min(chunk, len(order) - start)
+                raw = os.pread(self._fh.fileno(), rows * self.row_bytes, start * self.row_bytes)
+                values = np.frombuffer(raw, dtype=self.dtype).reshape(rows, len(self.metrics), self.width)
+                cols.write_rows(start, values.transpose(1, 0, 2))
+                self.chunks += 1
+        except BaseException:
+            cols.close()
+            raise
+        return cols
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> RowSpill:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def poisson_means(source, level: str, n_boot: int, seed: int, metrics: list[str] | None = None) -> dict[str, PoissonMeans]:
+    """The Poisson bootstrap (``stats.poisson``) of the mean of every column of every metric of
+    ``source`` (ColumnFiles: the values; PairedColumns: after - before), in one pass over chunks of
+    rows: each chunk's weights are drawn once, from its sentence ids, for all columns. Memory: one
+    chunk's weights and values, and replicates x columns per metric."""
+    ids = source.sentence_ids
+    width = source.level_width(level)
+    metrics = source.metrics if metrics is None else metrics
+    out = {m: PoissonMeans(n_boot, width) for m in metrics}
+    chunk = max(1, BLOCK_BYTES // (8 * max(n_boot, width)))
+    for start in range(0, len(ids), chunk):
+        rows = np.arange(start, min(len(ids), start + chunk))
+        weights = poisson_weights(ids[rows], n_boot, seed)
+        for metric in metrics:
+            out[metric].add(weights, source.rows(metric, rows, level))
+    return out

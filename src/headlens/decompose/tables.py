@@ -176,10 +176,12 @@ def _decode(part: dict[str, np.ndarray], key: str) -> np.ndarray:
     return values
 
 
-def from_parts(parts: list[dict[str, np.ndarray]]) -> dict[str, pa.Table]:
-    """The tables of a run's committed parts (see ``collect.read_parts``); a map a run did not compute is NaN."""
+def from_parts(parts: list[dict[str, np.ndarray]], names=tuple(SCHEMAS)) -> dict[str, pa.Table]:
+    """The tables ``names`` of a run's committed parts (see ``collect.read_parts``); a map a run did not
+    compute is NaN."""
     out = {}
-    for name, schema in SCHEMAS.items():
+    for name in names:
+        schema = SCHEMAS[name]
         rows = [len(p[f"{name}.sentence_id"]) for p in parts]
         cols = {}
         for field in schema:
@@ -196,8 +198,9 @@ def from_parts(parts: list[dict[str, np.ndarray]]) -> dict[str, pa.Table]:
     return out
 
 
-def read(run) -> dict[str, pa.Table]:
-    """The ``layers``, ``ffpairs`` and ``tokens`` tables of a run made with ``--analyses decomposition``."""
+def read(run, names=tuple(SCHEMAS)) -> dict[str, pa.Table]:
+    """The tables ``names`` (``layers``, ``ffpairs``, ``tokens``) of a run made with ``--analyses decomposition``,
+    whole (the summaries read the parts one at a time: ``analyses/decomposition/stats.py``)."""
     from ..collect import read_parts
 
-    return from_parts(read_parts(run, "decomposition"))
+    return from_parts(read_parts(run, "decomposition"), names)

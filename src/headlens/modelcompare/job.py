@@ -3,7 +3,9 @@
 Per batch, model A runs first and its per-layer maps are held (on the device, that batch only);
 model B's hooks then compute, per sentence and head, the cosine similarity of the two maps
 (Kovaleva et al. 2019) and both models' metrics. Only per-sentence numbers are kept; no map is
-stored. The models must share the tokenizer (same vocabulary, normalisation and special
+stored: each batch's numbers go to temporary files (``analyses/columns.py``'s RowSpill), from which
+the tests read a block of columns at a time, so memory depends on heads and metrics, not on the
+number of sentences. The models must share the tokenizer (same vocabulary, normalisation and special
 tokens), since the batches and the alignment are built once for both.
 
 Outputs (``--out DIR``, written whole or not at all): ``cosine_heads.parquet`` and
@@ -16,12 +18,13 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import closing
+from contextlib import ExitStack, closing
 
 import numpy as np
 import pyarrow as pa
 
 from ..analyses.compare.changes import DECISION, ChangeSettings, paired_changes, settings_dict, summary, verdicts_of
+from ..analyses.columns import ColumnFiles, PairedColumns, RowSpill
 from ..analyses.compare.margins import describe
 from ..config import RunConfig
 from ..corpus.types import Skipped
@@ -32,11 +35,19 @@ from ..models import load_model
 from ..runner import Engine
 from ..runner.progress import make_progress
 from ..runner.stream import FrontHalf
-from ..stats import mean_ci
+from ..stats import ci_method_used, mean_ci
+from ..stats.poisson import POISSON
 from ..store import layout
 from ..store.atomic import atomic_write_json, atomic_write_parquet
 from ..store.publish import check_new_dir, publish_dir
 from .similarity import MapCosine, MapHolder
+
+COSINE = "cosine"
+
+
+def torch_dtype_name(dtype) -> str:
+    """"float32" for torch.float32 (the name without the module)."""
+    return str(dtype).rsplit(".", 1)[-1]
 
 
 def tokenizer_signature(tokenizer) -> dict:
@@ -60,12 +71,14 @@ def check_same_tokenizer(a, b) -> None:
                          "heads cannot be paired.")
 
 
-def _score(cfg: RunConfig, front: FrontHalf, lm_a, lm_b, metrics):
+def _score(cfg: RunConfig, front: FrontHalf, lm_a, lm_b, metrics, spills: tuple[RowSpill, RowSpill, RowSpill]) -> int:
+    """Score both models batch by batch; each batch's values and map cosines go to ``spills`` (A, B,
+    cosine), so that memory does not grow with the corpus. Returns the number of skipped items."""
     holder = MapHolder()
     cosine = MapCosine(holder, lm_a.num_layers)
     engine_a = Engine(lm_a, metrics, cfg.word_aggregation, [holder])
     engine_b = Engine(lm_b, metrics, cfg.word_aggregation, [cosine])
-    ids, va, vb, cos, skipped = [], [], [], [], 0
+    skipped, analysed = 0, 0
     with closing(front.batches(lm_a.tokenizer, lm_a.max_tokens)) as batches, make_progress(cfg.progress) as progress:
         task = progress.add_task("compare-models", total=front.fingerprint[1])
         for item in batches:
@@ -77,30 +90,30 @@ def _score(cfg: RunConfig, front: FrontHalf, lm_a, lm_b, metrics):
             values_a, _ = engine_a.score(batch)
             values_b, _ = engine_b.score(batch)
             holder.clear()
-            ids.append(batch.ids)
-            va.append(values_a)
-            vb.append(values_b)
-            cos.append(cosine.take().numpy())
+            cos = cosine.take().numpy()
+            for spill, values in zip(spills, (values_a, values_b, cos[:, None])):
+                spill.append(batch.ids, values)
+            analysed += len(batch.ids)
             progress.advance(task, len(item))
-    if not ids:
+    if not analysed:
         raise ConfigError(f"no sentence of {cfg.corpus_spec.path} could be analysed ({skipped} skipped).")
-    order = np.argsort(np.concatenate(ids), kind="stable")
-    return (np.concatenate(ids)[order], np.concatenate(va)[order], np.concatenate(vb)[order],
-            np.concatenate(cos)[order], skipped)
+    return skipped
 
 
-def _cosine_tables(cos: np.ndarray, seed: int) -> tuple[pa.Table, pa.Table]:
-    n, layers, heads = cos.shape
-    flat = cos.reshape(n, layers * heads)
-    lo, hi = mean_ci(flat, seed=seed)
+def _cosine_tables(cos: ColumnFiles, seed: int) -> tuple[pa.Table, pa.Table]:
+    """Mean cosine with a bootstrap CI per head and per layer (the mean over a layer's heads), a block
+    of columns at a time."""
+    def level(name: str) -> dict[str, np.ndarray]:
+        parts = [(block.mean(0), *mean_ci(block, seed=seed)) for _, block in cos.blocks(COSINE, name)]
+        return {k: np.concatenate([p[i] for p in parts]) for i, k in enumerate(("cosine", "ci_low", "ci_high"))}
+
+    n, layers, heads = cos.n, cos.layers, cos.heads
     head_rows = pa.table({"layer": np.repeat(np.arange(layers), heads).astype(np.int32),
                           "head": np.tile(np.arange(heads), layers).astype(np.int32),
-                          "label": head_labels(layers, heads),
-                          "n": np.full(layers * heads, n, np.int32), "cosine": flat.mean(0), "ci_low": lo, "ci_high": hi})
-    per_layer = cos.mean(2)
-    lo, hi = mean_ci(per_layer, seed=seed)
+                          "label": head_labels(layers, heads), "n": np.full(layers * heads, n, np.int32),
+                          **level("heads")})
     layer_rows = pa.table({"layer": np.arange(layers, dtype=np.int32), "n": np.full(layers, n, np.int32),
-                           "cosine": per_layer.mean(0), "ci_low": lo, "ci_high": hi})
+                           **level("layers")})
     return head_rows, layer_rows
 
 
@@ -118,11 +131,18 @@ def compare_models(model_a: str, model_b: str, out: str, config: RunConfig | Non
     lm_a = load_model(model_a, device=cfg.device, dtype=cfg.dtype)
     lm_b = load_model(model_b, device=cfg.device, dtype=cfg.dtype)
     check_same_tokenizer(lm_a, lm_b)
-    ids, va, vb, cos, skipped = _score(cfg, front, lm_a, lm_b, metrics)
-    n, heads = len(ids), lm_a.num_heads
-    pairs = {m.name: (va[:, k].reshape(n, -1), vb[:, k].reshape(n, -1)) for k, m in enumerate(metrics)}
-    changes = paired_changes(pairs, heads, settings)
-    cos_heads, cos_layers = _cosine_tables(cos, changes.settings.seed)
+    names, shape = [m.name for m in metrics], (lm_a.num_layers, lm_a.num_heads)
+    # the engine's values are float32 computations (float64 for a float64 model): spilled as computed
+    value_type = np.float64 if torch_dtype_name(lm_a.dtype) == "float64" else np.float32
+    with ExitStack() as stack:
+        with RowSpill(names, *shape, value_type) as sa, RowSpill(names, *shape, value_type) as sb, \
+                RowSpill([COSINE], *shape) as sc:
+            skipped = _score(cfg, front, lm_a, lm_b, metrics, (sa, sb, sc))
+            a, b, c = (stack.enter_context(spill.columns(True)) for spill in (sa, sb, sc))
+        # the spills are gone here: on disk only the column files, once
+        changes = paired_changes(PairedColumns(a, b), lm_a.num_heads, settings)
+        cos_heads, cos_layers = _cosine_tables(c, changes.settings.seed)
+        n = c.n
     params = {
         "model_a": lm_a.describe(), "model_b": lm_b.describe(),
         "corpus": {"path": cfg.corpus_spec.path, "sha256": front.fingerprint[0]},
@@ -130,6 +150,7 @@ def compare_models(model_a: str, model_b: str, out: str, config: RunConfig | Non
         "cosine": "per sentence and head: cosine of the two maps flattened over valid rows and columns; mean over sentences",
         "delta": "model_b - model_a", "decision": DECISION, "margins": describe(changes.settings),
         "settings": settings_dict(changes.settings), "families": changes.families,
+        "ci_method": ci_method_used("percentile", changes.settings.boot_max_n, [n], POISSON),
         "changed": summary(changes), "verdicts": verdicts_of(changes),
     }
 

@@ -9,6 +9,7 @@ import numpy as np
 from scipy import stats
 
 from .bootstrap import _check_ci, resample_indices
+from .equivalence import bootstrap_tost_p
 
 
 @dataclass(frozen=True)
@@ -85,13 +86,14 @@ class PairedBootstrapResult:
     n_valid: int
     seed: int
     ci: float
+    p_equiv: float = float("nan")  # bootstrap TOST p of |estimate| < margin (when a margin was given)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def paired_bootstrap(y_true, pred_a, pred_b, metric_fn: Callable, n_boot: int = 2000, seed: int = 0,
-                     ci: float = 0.95) -> PairedBootstrapResult:
+                     ci: float = 0.95, margin: float | None = None) -> PairedBootstrapResult:
     """Paired bootstrap of ``metric_fn(y_true, pred_b) - metric_fn(y_true, pred_a)``.
 
     Items are resampled with replacement (the same resample for A and B; indices as in
@@ -100,7 +102,8 @@ def paired_bootstrap(y_true, pred_a, pred_b, metric_fn: Callable, n_boot: int = 
     number of resampled deltas on the other side of 0 (``<= 0`` if delta > 0, ``>= 0`` if
     delta < 0; ties at 0 count against), ``p = min(1, 2 * (m + 1) / (n_valid + 1))``; p = 1 if
     delta == 0. Resamples where the metric is not finite (e.g. undefined on one class) are
-    dropped; ``n_valid`` says how many were used.
+    dropped; ``n_valid`` says how many were used. With a ``margin``, ``p_equiv`` is the bootstrap
+    TOST p of ``|delta| < margin`` from the same resamples (``equivalence.bootstrap_tost_p``).
     """
     _check_ci(ci, n_boot, "percentile")
     y, pa, pb = np.asarray(y_true), np.asarray(pred_a), np.asarray(pred_b)
@@ -124,4 +127,5 @@ def paired_bootstrap(y_true, pred_a, pred_b, metric_fn: Callable, n_boot: int = 
     p = bootstrap_p(delta, deltas)
     return PairedBootstrapResult(estimate=delta, ci_low=float(lo), ci_high=float(hi), p=p,
                                  metric_a=m_a, metric_b=m_b, n=n, n_boot=int(n_boot), n_valid=nv,
-                                 seed=int(seed), ci=float(ci))
+                                 seed=int(seed), ci=float(ci),
+                                 p_equiv=float("nan") if margin is None else bootstrap_tost_p(deltas, margin))

@@ -53,6 +53,18 @@ def tost_p_moments(n, mean, sd, margin, min_n: int = 10, constant=None) -> np.nd
     return np.where(n >= min_n, p, np.nan)
 
 
+def bootstrap_tost_p(deltas, margin: float) -> float:
+    """Percentile-bootstrap TOST p of ``|delta| < margin`` from the finite resampled ``deltas`` (a
+    statistic with no per-item differences, e.g. F1 or MCC): the larger of the two one-sided p,
+    ``(#{deltas <= -m} + 1) / (B + 1)`` and ``(#{deltas >= m} + 1) / (B + 1)``; rejecting at alpha
+    is the ``1 - 2 alpha`` percentile interval lying inside ``(-m, m)``. A margin of 0 never rejects."""
+    deltas = np.asarray(deltas, dtype=np.float64)
+    if not margin > 0 or deltas.size == 0:
+        return 1.0
+    b = deltas.size + 1
+    return float(max((np.sum(deltas <= -margin) + 1) / b, (np.sum(deltas >= margin) + 1) / b))
+
+
 def verdicts(significant, beyond, equivalent) -> np.ndarray:
     """``changed`` where a corrected test of no change rejects and the change exceeds the margin;
     else ``equivalent`` where the corrected TOST rejects; else ``inconclusive``."""

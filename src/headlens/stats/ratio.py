@@ -45,9 +45,17 @@ def paired_ratio_bootstrap(den, num_a, num_b, n_boot: int = 2000, seed: int = 0,
         raise ValueError("den and num_a must be non-empty 1-D arrays of one length with sum(den) > 0; num_b [n, k]; n_boot >= 1")
     if not (np.isfinite(num_b).all() and np.isfinite(num_a).all() and np.isfinite(den).all()):
         raise ValueError("paired_ratio_bootstrap needs finite counts")
-    total = den.sum()
-    acc_a, acc_b = num_a.sum() / total, num_b.sum(0) / total
     means = _boot_means(np.column_stack([den, num_a, num_b]), n_boot, seed)  # sums / n, rows resampled jointly
+    return ratio_comparison(means, den.sum(), num_a.sum(), num_b.sum(0), len(den), ci)
+
+
+def ratio_comparison(means: np.ndarray, den_total: float, num_a_total: float, num_b_totals: np.ndarray, n: int,
+                     ci: float) -> RatioComparison:
+    """The comparison from bootstrap replicates ``means`` [n_boot, 2 + k] of (den, num_a, num_b...): the
+    resampled means (or any per-replicate multiple of the sums, e.g. the Poisson bootstrap's
+    weighted sums) of each sentence's counts, and the sample's totals."""
+    total = float(den_total)
+    acc_a, acc_b = float(num_a_total) / total, np.asarray(num_b_totals, dtype=np.float64) / total
     ok = means[:, 0] > 0
     boot_b = means[ok, 2:] / means[ok, :1]
     deltas = boot_b - (means[ok, 1] / means[ok, 0])[:, None]
@@ -56,7 +64,7 @@ def paired_ratio_bootstrap(den, num_a, num_b, n_boot: int = 2000, seed: int = 0,
     dlo, dhi = np.quantile(deltas, [alpha, 1 - alpha], axis=0) if ok.any() else (np.full(acc_b.shape, np.nan),) * 2
     delta = acc_b - acc_a
     p = np.asarray([bootstrap_p(float(d), deltas[:, j]) for j, d in enumerate(delta)])
-    return RatioComparison(float(acc_a), acc_b, lo, hi, delta, dlo, dhi, p, len(den), int(ok.sum()))
+    return RatioComparison(float(acc_a), acc_b, lo, hi, delta, dlo, dhi, p, int(n), int(ok.sum()))
 
 
 def paired_ratio_normal(den, num_a, num_b, ci: float = 0.95) -> RatioComparison:

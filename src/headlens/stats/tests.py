@@ -98,15 +98,16 @@ def t_interval(D: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray]:
     return mean - half, mean + half
 
 
-def ci_method_used(method: str, boot_max_n: int | None, n: np.ndarray) -> str:
+def ci_method_used(method: str, boot_max_n: int | None, n: np.ndarray, large: str = T_INTERVAL) -> str:
     """The CI method of a table whose columns have ``n`` observations: ``method`` (the bootstrap's),
-    the t interval above ``boot_max_n``, or both with the rule."""
+    ``large`` above ``boot_max_n`` (the t interval, or the Poisson bootstrap where a step streams
+    it), or both with the rule."""
     big = np.asarray(n) > boot_max_n if boot_max_n is not None else np.zeros(len(n), bool)
     if not big.any():
         return method
     if big.all():
-        return f"{T_INTERVAL} (n > {boot_max_n})"
-    return f"{method} (n <= {boot_max_n}), {T_INTERVAL} (n > {boot_max_n})"
+        return f"{large} (n > {boot_max_n})"
+    return f"{method} (n <= {boot_max_n}), {large} (n > {boot_max_n})"
 
 
 def _group(D, popmean, test, alternative, ddof, min_n, ci, n_boot, seed, ci_method, zero_method, boot_max_n=None):

@@ -36,6 +36,11 @@ def _pts(x) -> str:
     return f"{format_fraction(x, signed=True):>6}"
 
 
+def _verdict(r) -> str:
+    """changed / equivalent / inconclusive (sweeps saved before the TOST have none: shown as '')."""
+    return r.get("verdict") or ""
+
+
 def _flags(r) -> str:
     return "underpowered" if r["underpowered"] else ""
 
@@ -55,20 +60,22 @@ def print_summary(result) -> None:
               f"alpha {fam['alpha']}")
         layers = [r for r in mine if r["kind"] == "layer"]
         if layers:
-            print(f"  {'layer':<6} {'delta':>6}  {'95% CI':<15} {'p':>8} {'q':>8}  {'decision':<8} flags")
+            print(f"  {'layer':<6} {'delta':>6}  {'95% CI':<15} {'p':>8} {'q':>8}  {'decision':<8} {'verdict':<12} flags")
             for r in layers:
                 print(f"  {r['label']:<6} {_pts(r['delta'])}  [{_pts(r['ci_low'])},{_pts(r['ci_high'])}] {format_p(r['p']):>8} "
-                      f"{format_p(r['q']):>8}  {r['decision']:<8} {_flags(r)}")
+                      f"{format_p(r['q']):>8}  {r['decision']:<8} {_verdict(r):<12} {_flags(r)}")
         heads = [r for r in mine if r["kind"] == "head"]
         if heads:
             n_heads = params["num_heads"]
             grid = {(r["layer"], r["head"]): r for r in heads}
-            print("  heads (rows: layers, columns: heads 1..{}; + helps, - hurts, ? underpowered):".format(n_heads))
+            print("  heads (rows: layers, columns: heads 1..{}; + helps, - hurts, = equivalent, ? underpowered):"
+                  .format(n_heads))
             for layer in sorted({r["layer"] for r in heads}):
                 cells = []
                 for h in range(n_heads):
                     r = grid.get((layer, h))
-                    mark = "" if r is None else {"helps": "+", "hurts": "-"}.get(r["decision"], "?" if r["underpowered"] else " ")
+                    mark = "" if r is None else {"helps": "+", "hurts": "-"}.get(
+                        r["decision"], "=" if _verdict(r) == "equivalent" else "?" if r["underpowered"] else " ")
                     cells.append("      " if r is None else f"{_pts(r['delta'])}{mark or ' '}")
                 print(f"  {layer_label(layer):<4}" + "".join(cells))
             found = [r for r in heads if r["decision"] != "none"]
@@ -77,7 +84,9 @@ def print_summary(result) -> None:
                       f"q {format_p(r['q'])}  {_flags(r)}")
         weak = sum(r["underpowered"] for r in mine)
         print(f"  helps {sum(r['decision'] == 'helps' for r in mine)}, hurts {sum(r['decision'] == 'hurts' for r in mine)}, "
-              f"underpowered {weak} of {len(mine)}")
+              f"underpowered {weak} of {len(mine)}; verdicts: "
+              + ", ".join(f"{v} {sum(_verdict(r) == v for r in mine)}" for v in ("changed", "equivalent", "inconclusive"))
+              + f" (TOST margin {format_fraction(mine[0].get('margin') or 0)})")
 
 
 def _cmd(args) -> int:

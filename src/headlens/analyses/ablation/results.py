@@ -14,6 +14,16 @@ test rejects and the metric went up without the heads by more than ``min_effect`
 change worth reporting, as compare's margin), ``hurts`` when it went down by more than that,
 ``none`` otherwise (``significant`` says whether the corrected test rejected).
 
+Equivalence (issue 16, as ``headlens compare``): ``min_effect`` is also each metric's *margin*, an
+absolute margin in the metric's own units (accuracy, F1 and MCC are proportions: compare's "mass"
+scale, ``analyses/compare/margins.py``, with the same default 0.01). A TOST of
+``|ablated - base| < margin`` per ablation, corrected across the sweep in its own family, makes an
+ablation *equivalent*: for accuracy the two one-sided t-tests of the per-example correctness
+differences (``stats.tost_p``); for F1 and MCC the bootstrap TOST from the paired bootstrap's own
+resamples (``stats.bootstrap_tost_p``). ``verdict`` is ``changed`` (the decision is helps or
+hurts), ``equivalent`` (the corrected TOST rejects) or ``inconclusive``; below ``min_n`` examples it
+is always ``inconclusive``.
+
 The sweep's ``detectable`` accuracy change: an ablation that changes fewer than
 ``k = ceil(log2(2 m / alpha))`` predictions (m tests in the family; m = 1 without correction)
 cannot reach the corrected level even when every change goes the same way (exact McNemar's
@@ -38,7 +48,7 @@ import numpy as np
 import pyarrow as pa
 
 from ...finetune.scores import classification_scores
-from ...stats import Family, mcnemar_exact, mean_ci, paired_bootstrap
+from ...stats import Family, mcnemar_exact, mean_ci, paired_bootstrap, tost_p, verdicts
 from .options import AblationStats
 from .spec import Ablation
 
@@ -61,14 +71,16 @@ def _tests(metric: str, y: np.ndarray, base: np.ndarray, preds: np.ndarray, n_cl
     if metric == "accuracy":
         ok_base, ok = base == y, preds == y[None, :]
         tests = [mcnemar_exact(ok_base, ok[k]) for k in range(a)]
-        low, high = mean_ci((ok.astype(np.float64) - ok_base).T, s.ci, s.n_boot, s.seed)
+        diff = (ok.astype(np.float64) - ok_base).T
+        low, high = mean_ci(diff, s.ci, s.n_boot, s.seed)
         return {"base": np.full(a, ok_base.mean()), "ablated": ok.mean(1), "delta": np.asarray([t.estimate for t in tests]),
-                "ci_low": low, "ci_high": high, "p": np.asarray([t.p for t in tests])}
+                "ci_low": low, "ci_high": high, "p": np.asarray([t.p for t in tests]),
+                "p_equiv": tost_p(diff, s.min_effect, min_n=1)}
     fn = _metric_fn(metric, n_classes)
-    res = [paired_bootstrap(y, base, preds[k], fn, s.n_boot, s.seed, s.ci) for k in range(a)]
+    res = [paired_bootstrap(y, base, preds[k], fn, s.n_boot, s.seed, s.ci, margin=s.min_effect) for k in range(a)]
     return {f: np.asarray([getattr(r, name) for r in res], dtype=np.float64)
             for f, name in (("base", "metric_a"), ("ablated", "metric_b"), ("delta", "estimate"), ("ci_low", "ci_low"),
-                            ("ci_high", "ci_high"), ("p", "p"))}
+                            ("ci_high", "ci_high"), ("p", "p"), ("p_equiv", "p_equiv"))}
 
 
 def ablation_table(y, base_pred, preds, ablations: list[Ablation], mode: str, n_classes: int,
@@ -90,22 +102,29 @@ def ablation_table(y, base_pred, preds, ablations: list[Ablation], mode: str, n_
                      [a.label for a in ablations], stats.correction, stats.alpha)
         q, reject = fam.apply(t["p"])
         families[metric] = fam.to_dict()
+        fam_e = Family(f"ablation sweep ({mode}): {metric}, TOST |ablated - base| < {stats.min_effect:g}",
+                       [a.label for a in ablations], stats.correction, stats.alpha)
+        q_equiv, equivalent = fam_e.apply(t["p_equiv"])
+        families[f"{metric} equivalence"] = fam_e.to_dict()
         small = n < stats.min_n
         significant = reject & (not small)
-        decision = np.where(~significant | ~(np.abs(t["delta"]) > stats.min_effect), "none",
-                            np.where(t["delta"] > 0, "helps", "hurts"))
+        beyond = np.abs(t["delta"]) > stats.min_effect
+        decision = np.where(~significant | ~beyond, "none", np.where(t["delta"] > 0, "helps", "hurts"))
+        verdict = verdicts(significant, beyond, equivalent & (not small))
         inconclusive = (decision == "none") & (blind | ((t["ci_low"] < -stats.min_effect) & (t["ci_high"] > stats.min_effect)))
         block = {
             "kind": [a.kind for a in ablations], "layer": [a.layer for a in ablations], "head": [a.head for a in ablations],
             "label": [a.label for a in ablations], "mode": [mode] * len(ablations), "metric": [metric] * len(ablations),
             "test": ["mcnemar_exact" if metric == "accuracy" else "paired_bootstrap"] * len(ablations),
             "n": [n] * len(ablations), **{k: list(v) for k, v in t.items()}, "q": list(q),
-            "significant": list(significant), "decision": list(decision), "underpowered": list(small | inconclusive),
+            "margin": [stats.min_effect] * len(ablations), "q_equiv": list(q_equiv),
+            "significant": list(significant), "decision": list(decision), "verdict": list(verdict),
+            "underpowered": list(small | inconclusive),
             "flipped": list(flipped), "worse": list(worse), "better": list(better),
         }
         for k, v in block.items():
             cols.setdefault(k, []).extend(v)
-    floats = ("base", "ablated", "delta", "ci_low", "ci_high", "p", "q")
+    floats = ("base", "ablated", "delta", "ci_low", "ci_high", "p", "q", "p_equiv", "margin", "q_equiv")
     ints = ("layer", "head", "n", "flipped", "worse", "better")
     table = pa.table({
         k: pa.array([None if not np.isfinite(x) else float(x) for x in v], pa.float64()) if k in floats

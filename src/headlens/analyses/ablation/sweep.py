@@ -47,6 +47,7 @@ from ...store.layout import PARAMS
 from ...store.publish import check_new_dir
 from .hooks import AblationHooks
 from .options import AblationStats
+from ...stats.equivalence import VERDICTS
 from .results import ablation_table, detectable
 from .spec import MODES, Ablation, sweep_ablations
 
@@ -266,6 +267,10 @@ def ablate(config: AblationConfig | None = None, **options) -> AblationResult:
         "families": families, "delta": "ablated - base",
         "counts": {m: {d: int(sum(1 for r in table.to_pylist() if r["metric"] == m and r["decision"] == d))
                        for d in ("helps", "hurts", "none")} for m in cfg.stats.metrics},
+        "equivalence_rule": f"equivalent: the corrected TOST rejects |ablated - base| >= margin {cfg.stats.min_effect} "
+                            "(accuracy: paired t TOST of per-example correctness; F1, MCC: bootstrap TOST)",
+        "verdicts": {m: {v: int(sum(1 for r in table.to_pylist() if r["metric"] == m and r["verdict"] == v))
+                         for v in VERDICTS} for m in cfg.stats.metrics},
     }
     atomic_write_parquet(os.path.join(out, TABLE), table)
     atomic_write_json(os.path.join(out, PARAMS), params)

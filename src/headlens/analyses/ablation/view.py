@@ -10,6 +10,7 @@ from ...heads import head_index, head_label, layer_label
 from ...render.encode import grid, num
 from ...units import format_p
 from ...render.marks import alpha_of, decided, fmt
+from ...stats.equivalence import VERDICTS
 
 
 ABLATION_KEYS = ("ablation", "mode", "metric")  # one panel per combination present
@@ -43,6 +44,14 @@ def _flagged(cells: list[dict], layers: int, heads: int) -> list[bool]:
     return out
 
 
+def _verdicts(cells: list[dict], layers: int, heads: int) -> list[str | None]:
+    """Row-major [layers * heads]: each head's verdict (changed / equivalent / inconclusive; None: none)."""
+    out: list[str | None] = [None] * (layers * heads)
+    for r in cells:
+        out[head_index(int(r["layer"]), int(r["head"]), heads)] = r.get("verdict")
+    return out
+
+
 def ablation_view(tables: dict[str, pa.Table], params: dict, layers: int, heads: int) -> tuple[dict, dict]:
     alpha = alpha_of(params)
     panels = []
@@ -65,7 +74,10 @@ def ablation_view(tables: dict[str, pa.Table], params: dict, layers: int, heads:
                 "ci_low": grid(cells, layers, heads, "ci_low"), "ci_high": grid(cells, layers, heads, "ci_high"),
                 "q": grid(cells, layers, heads, "q"), "significant": sig,
                 "underpowered": _flagged(cells, layers, heads),
+                "verdict": _verdicts(cells, layers, heads),
+                "verdicts": {v: sum(1 for r in rows if r.get("verdict") == v) for v in VERDICTS},
                 "other": [[_where(r.get("layer"), r.get("head")), num(r.get("delta"), 4), num(r.get("ci_low"), 4),
-                           num(r.get("ci_high"), 4), num(r.get("q"), 3), str(r.get("decision") or ""), flags(r)] for r in other],
+                           num(r.get("ci_high"), 4), num(r.get("q"), 3), str(r.get("decision") or ""),
+                           str(r.get("verdict") or ""), flags(r)] for r in other],
             })
     return {"panels": panels, "alpha": alpha}, {}

@@ -26,7 +26,8 @@ from ...errors import ConfigError
 from ...heads import head_of, layer_label
 from ...stats import Family, ci_method_used, one_sample
 from ...store import Run, layout
-from ..columns import ScoreColumns
+from ..columns import ScoreColumns, poisson_means
+from ...stats.poisson import POISSON, large_ci
 from ..compare.changes import ChangeSettings, paired_changes, settings_dict
 from ..compare.stats import check_comparable, paired_columns
 from ...store.outputs import write_outputs
@@ -55,7 +56,8 @@ def _pref_tests(values: np.ndarray, s: ChangeSettings):
                       boot_max_n=s.boot_max_n)
 
 
-_PREF_FIELDS = {"n": "n", "pref": "estimate", "ci_low": "ci_low", "ci_high": "ci_high", "effect": "effect", "p": "p"}
+_PREF_FIELDS = {"n": "n", "pref": "estimate", "ci_low": "ci_low", "ci_high": "ci_high", "effect": "effect", "p": "p",
+                "status": "status"}
 
 
 def _pref_columns(blocks, s: ChangeSettings) -> dict[str, np.ndarray]:
@@ -89,6 +91,11 @@ def run_tables(run: Run, settings: ChangeSettings | None = None) -> tuple[dict[s
                         warnings.simplefilter("ignore", RuntimeWarning)
                         rows["mean"] += list(np.nanmean(v, axis=0))
             t = _pref_columns(cols.blocks(PREF, level), s)
+            if cols.n > s.boot_max_n:  # above it the mean's CI is the streamed Poisson bootstrap (stats.poisson)
+                boot = poisson_means(cols, level, s.n_boot, s.seed, [PREF])[PREF]
+                t["ci_low"], t["ci_high"] = large_ci(t["ci_low"], t["ci_high"], t["n"], t.pop("status"), s.boot_max_n,
+                                                     boot, s.ci)
+            t.pop("status", None)
             size = len(t["p"])
             fam = Family(f"categories {level}: cat_pref != 0 (two-sided t)", [f"{level}/{c}" for c in range(size)],
                          s.correction, s.alpha)
@@ -101,7 +108,7 @@ def run_tables(run: Run, settings: ChangeSettings | None = None) -> tuple[dict[s
             tables[f"pref_{level}"] = pa.table({"layer": rows["layer"][:size], "head": rows["head"][:size], **t,
                                                 "q": q, "significant": reject})
     params = {"settings": settings_dict(s), "families": fams, "word_aggregation": run.manifest.get("word_aggregation"),
-              "ci_method": ci_method_used("percentile", s.boot_max_n, np.asarray(ns)),
+              "ci_method": ci_method_used("percentile", s.boot_max_n, np.asarray(ns), POISSON),
               "category_map": _options(run).get("map") or "default (the map in docs/finetuning.md)",
               "category_keys": _options(run).get("keys", "renormalise")}
     return tables, params

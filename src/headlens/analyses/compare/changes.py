@@ -26,7 +26,8 @@ import pyarrow as pa
 from ...errors import ConfigError
 from ...heads import head_label, head_of, layer_label
 from ...stats import Family, paired
-from ..columns import layer_means  # noqa: F401 - categories and patterns import it from here
+from ..columns import layer_means, poisson_means  # noqa: F401 - categories and patterns import layer_means from here
+from ...stats.poisson import PoissonMeans, large_ci
 from ..roles.stats import _finite_or_none
 from ...stats.equivalence import VERDICTS, tost_p, verdicts
 from .margins import margins
@@ -84,6 +85,13 @@ def _blocks(pairs, heads: int, per_layer: bool):
         yield metric, 0, before, after
 
 
+def _merged(boots: list) -> PoissonMeans:
+    """One PoissonMeans with the columns of ``boots`` side by side (metric after metric)."""
+    out = PoissonMeans(boots[0].n_boot, sum(b.columns for b in boots))
+    out.s, out.w = np.hstack([b.s for b in boots]), np.hstack([b.w for b in boots])
+    return out
+
+
 def _level(pairs, heads: int, per_layer: bool, s: ChangeSettings, name: str) -> tuple[pa.Table, dict]:
     cols: dict[str, list] = {}
     for metric, start, before, after in _blocks(pairs, heads, per_layer):
@@ -96,6 +104,11 @@ def _level(pairs, heads: int, per_layer: bool, s: ChangeSettings, name: str) -> 
         block["head"] = np.full(k, -1) if per_layer else head_of(index, heads)[1]
         for key, v in block.items():
             cols.setdefault(key, []).extend(list(v))
+    if hasattr(pairs, "blocks") and len(pairs.sentence_ids) > s.boot_max_n:  # streamed: the Poisson bootstrap's CI
+        boot = poisson_means(pairs, "layers" if per_layer else "heads", s.n_boot, s.seed)
+        merged = _merged([boot[m] for m in pairs.metrics])
+        cols["ci_low"], cols["ci_high"] = large_ci(cols["ci_low"], cols["ci_high"], cols["n"], cols["status"],
+                                                   s.boot_max_n, merged, s.ci)
     labels = [layer_label(la) if h < 0 else head_label(la, h) for la, h in zip(cols["layer"], cols["head"])]
     members = [f"{m}/{lab}" for m, lab in zip(cols["metric"], labels)]
     fam = Family(f"{name}: paired t, after - before != 0", members, s.correction, s.alpha)

@@ -19,6 +19,7 @@ from ...errors import ConfigError
 from ...store import Run
 from .changes import ChangeSettings, Changes, paired_changes, settings_dict, summary
 from ...stats import NOT_ENOUGH_DATA, ci_method_used
+from ...stats.poisson import POISSON
 from ..columns import PairedColumns, ScoreColumns
 from ...store.outputs import write_outputs
 from .changes import DECISION, verdicts_of
@@ -99,7 +100,8 @@ def compare_runs(before: Run, after: Run, settings: ChangeSettings | None = None
         "decision": DECISION,
         "margins": describe(changes.settings),
         "settings": settings_dict(changes.settings),
-        "ci_method": ci_method_used("percentile", changes.settings.boot_max_n, np.asarray(changes.heads["n"])[tested]),
+        "ci_method": ci_method_used("percentile", changes.settings.boot_max_n, np.asarray(changes.heads["n"])[tested],
+                                    POISSON),
         "families": changes.families,
         "changed": summary(changes),
         "verdicts": verdicts_of(changes),

@@ -18,11 +18,13 @@ def add(sub) -> None:
     q.add_argument("--top", type=int, default=50, help="pairs listed (default 50)")
 
 
-def _tables(path: str):
-    from ...decompose import tables
+def _sums(path: str, top: int = 0):
+    """(run, LayerSums, top pairs) of the run at ``path``: one pass over its decomposition parts."""
     from ...store import open_run
+    from .stats import layer_sums
 
-    return tables.read(open_run(path))
+    run = open_run(path)
+    return (run, *layer_sums(run, top))
 
 
 def _cmd_mixing(args) -> int:
@@ -31,10 +33,10 @@ def _cmd_mixing(args) -> int:
     from ...units import format_fraction
     from ...decompose.names import ATTENTION_MAPS, MAPS
 
-    t = _tables(args.run)
-    ff = dec.has_ff(t["layers"])
+    run, sums, _ = _sums(args.run)
+    ff = dec.has_ff(sums)
     shown = MAPS if ff else ATTENTION_MAPS
-    mix = dec.mixing(t["layers"]).to_pylist()
+    mix = dec.mixing(sums).to_pylist()
     cell = {(r["layer"], r["map"], r["group"]): r["mean"] for r in mix}
     layers = sorted({r["layer"] for r in mix if r["layer"] >= 0})
     print("mixing ratio (a fraction), mean over all tokens; layer 'all' = over tokens and layers")
@@ -54,20 +56,22 @@ def _cmd_mixing(args) -> int:
         print("\nthe feed-forward maps (ATBFF, ATBFFRES, ATBFFRESLN), the contextualization change and the FF pairs "
               "were not computed: run with --analyses decomposition_ff for them")
     else:
-        _print_change(dec, t, layers)
-    errs = dec.completeness(t["layers"])
+        _print_change(dec, sums, layers)
+    errs = dec.completeness(sums)
     print("\ncompleteness, largest relative error: " + ", ".join(f"{k} {v:.1e}" for k, v in errs.items()))
     if args.frequency:
         counts = None if args.frequency == "corpus" else dec.read_counts(args.frequency)
-        freq = dec.frequency(t["tokens"], counts).to_pylist()
+        from ...decompose import tables
+
+        freq = dec.frequency(tables.read(run, ("tokens",))["tokens"], counts).to_pylist()
         print("\nSpearman rho(mixing ratio, frequency rank) over word tokens, all layers pooled")
         print("  " + ", ".join(f"{r['map']} {r['spearman']:+.3f}" for r in freq if r["layer"] == -1))
     return 0
 
 
-def _print_change(dec, t, layers) -> None:
+def _print_change(dec, sums, layers) -> None:
     print("\ncontextualization change (1 - Spearman rho), mean over sentences")
-    changes = dec.change(t["layers"]).to_pylist()
+    changes = dec.change(sums).to_pylist()
     comps = list(dict.fromkeys(r["component"] for r in changes))
     print("layer  " + " ".join(f"{c:>10}" for c in comps))
     by = {(r["layer"], r["component"]): r["mean"] for r in changes}
@@ -81,11 +85,11 @@ def _cmd_pairs(args) -> int:
 
     if args.top < 1:
         raise ConfigError(f"--top must be an int in the range [1, inf). Got {args.top} instead.")
-    t = _tables(args.run)
-    if not dec.has_ff(t["layers"]):
+    _, sums, pairs = _sums(args.run, args.top)
+    if not dec.has_ff(sums):
         raise ConfigError(f"{args.run} was made without the feed-forward maps (--analyses decomposition computes the "
                           "attention block's); run it with --analyses decomposition_ff for the FF pairs.")
-    amp = dec.ffamp(t["layers"])
+    amp = dec.ffamp(sums)
     totals: dict[str, list[float]] = {}
     for r in amp.to_pylist():
         acc = totals.setdefault(r["pair_type"], [0.0, 0])
@@ -94,7 +98,7 @@ def _cmd_pairs(args) -> int:
     print("FF amplification log2(share in ATBFF / share in ATB), mean over all pairs of a type:")
     for k, (s, n) in sorted(totals.items(), key=lambda kv: -kv[1][0] / max(kv[1][1], 1)):
         print(f"  {k:<9} {s / n:+.3f}  ({n} pairs)")
-    top = dec.top_pairs(t["ffpairs"], args.top).to_pylist()
+    top = pairs.to_pylist()
     kinds: dict[str, int] = {}
     print(f"\ntop {len(top)} pairs (sentence, layer 1-based, query -> source, type, log2 amplification):")
     for r in top:

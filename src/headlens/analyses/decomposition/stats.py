@@ -13,7 +13,11 @@
 decomposition_ff`` (``has_ff``); a default ``--analyses decomposition`` run has the attention
 block's maps only.
 
-``save_decomposition(run)`` writes the first four to ``runs/X/decomposition/default/``.
+``save_decomposition(run)`` writes the first four to ``runs/X/decomposition/default/``. They and
+``top_pairs`` are computed in one pass over the run's parts, one part at a time (``layer_sums``,
+``summary.LayerSums``): memory depends on layers, metrics and groups, not on the number of
+sentences. ``frequency`` (``headlens mixing --frequency``) ranks every word token of the run
+together and so holds the ``tokens`` table whole.
 """
 
 from __future__ import annotations
@@ -27,52 +31,77 @@ from ...decompose import tables as dtables
 from ...decompose.names import MAPS
 from ...digits import ascii_int
 from ...errors import ConfigError
+from ...collect import iter_parts
 from ...store import Run, layout
 from ...store.outputs import write_outputs
+from .summary import LayerSums
 
 # Kobayashi et al. 2021, BERT-base, 12% masked: mean mixing ratio over tokens and layers (%)
 KOBAYASHI_2021 = {"Attn-W": 96.41, "Attn-N": 85.28, "AttnRes-W": 48.21, "AttnRes-N": 22.25, "ATB": 18.75}
 
 
-def _weighted(layers: pa.Table, prefix: str, by: list[str]) -> pa.Table:
-    t = layers.filter(pc.starts_with(layers["metric"].cast(pa.string()), prefix))
-    t = t.append_column("wv", pc.multiply(t["value"], pc.cast(t["count"], pa.float64())))
-    t = t.set_column(t.schema.get_field_index("metric"), "metric",
-                     pc.utf8_slice_codeunits(t["metric"].cast(pa.string()), len(prefix)))
-    t = t.set_column(t.schema.get_field_index("group"), "group", t["group"].cast(pa.string()))
-    g = t.group_by(by).aggregate([("wv", "sum"), ("count", "sum"), ("sentence_id", "count")])
-    mean = pc.divide(g["wv_sum"], pc.cast(g["count_sum"], pa.float64()))
-    return pa.table({**{k: g[k] for k in by}, "count": g["count_sum"], "sentences": g["sentence_id_count"],
-                     "mean": mean}).sort_by([(k, "ascending") for k in by])
+def layer_sums(run: Run, top: int = 0) -> tuple[LayerSums, pa.Table | None]:
+    """One pass over the run's decomposition parts, one part at a time: the sums of its ``layers`` rows
+    and, with ``top`` > 0, the ``top`` pairs FF amplified most (ties in part order)."""
+    sums, pairs = LayerSums(int(run.manifest["model"]["num_layers"]), []), None
+    for k, part in enumerate(iter_parts(run, "decomposition")):
+        sums.add(part, f"{run.path}/{layout.collect_dir('decomposition')} part {k}")
+        if top > 0:
+            mine = top_pairs(dtables.from_parts([part], ("ffpairs",))["ffpairs"], top)
+            pairs = mine if pairs is None else top_pairs(pa.concat_tables([pairs, mine]), top)
+    return sums, pairs
 
 
-def mixing(layers: pa.Table) -> pa.Table:
-    per_layer = _weighted(layers, "mixing:", ["layer", "metric", "group"])
-    t = per_layer.append_column("wv", pc.multiply(per_layer["mean"], pc.cast(per_layer["count"], pa.float64())))
-    over = t.group_by(["metric", "group"]).aggregate([("wv", "sum"), ("count", "sum"), ("sentences", "max")])
-    overall = pa.table({"layer": pa.array(np.full(over.num_rows, -1, np.int16)), "metric": over["metric"],
-                        "group": over["group"], "count": over["count_sum"], "sentences": over["sentences_max"],
-                        "mean": pc.divide(over["wv_sum"], pc.cast(over["count_sum"], pa.float64()))})
-    return pa.concat_tables([overall.cast(per_layer.schema), per_layer]).rename_columns(
-        ["layer", "map", "group", "tokens", "sentences", "mean"])
+def _weighted(sums: LayerSums, prefix: str) -> list[tuple]:
+    """(layer, metric, group, count, sentences, count-weighted mean) of the cells of ``prefix``."""
+    return [(la, m, g, int(sums.count[i]), int(sums.rows[i]), sums.weighted[i] / sums.count[i])
+            for la, m, g, i in sums.cells(prefix)]
 
 
-def change(layers: pa.Table) -> pa.Table:
-    t = layers.filter(pc.starts_with(layers["metric"].cast(pa.string()), "change:"))
-    t = t.set_column(t.schema.get_field_index("metric"), "metric",
-                     pc.utf8_slice_codeunits(t["metric"].cast(pa.string()), len("change:")))
-    g = t.group_by(["layer", "metric"]).aggregate([("value", "mean"), ("value", "stddev"), ("value", "count")])
-    return g.rename_columns(["layer", "component", "mean", "std", "sentences"]).sort_by([("layer", "ascending")])
+def _table(names: list[str], rows: list[tuple], types: list) -> pa.Table:
+    return pa.table({n: pa.array([r[k] for r in rows], t) for k, (n, t) in enumerate(zip(names, types))})
 
 
-def ffamp(layers: pa.Table) -> pa.Table:
-    return _weighted(layers, "ffamp", ["layer", "group"]).rename_columns(["layer", "pair_type", "pairs", "sentences", "mean_log2"])
+_MIXING = (["layer", "map", "group", "tokens", "sentences", "mean"],
+           [pa.int16(), pa.string(), pa.string(), pa.int64(), pa.int64(), pa.float64()])
 
 
-def completeness(layers: pa.Table) -> dict[str, float]:
-    t = layers.filter(pc.starts_with(layers["metric"].cast(pa.string()), "completeness:"))
-    g = t.group_by("metric").aggregate([("value", "max")]).to_pylist()
-    return {str(r["metric"])[len("completeness:"):]: r["value_max"] for r in g}
+def mixing(sums: LayerSums) -> pa.Table:
+    per_layer = _weighted(sums, "mixing:")
+    over: dict[tuple[str, str], list] = {}
+    for _, m, g, count, sentences, mean in per_layer:  # layer -1: over layers, as Kobayashi et al. report it
+        acc = over.setdefault((m, g), [0.0, 0, 0])
+        acc[0] += mean * count
+        acc[1] += count
+        acc[2] = max(acc[2], sentences)
+    overall = [(-1, m, g, count, sentences, wv / count) for (m, g), (wv, count, sentences) in sorted(over.items())]
+    return _table(*_MIXING[:1], overall + per_layer, _MIXING[1])
+
+
+def change(sums: LayerSums) -> pa.Table:
+    m = sums.moments
+    rows = [(la, c, m.mean[i], float(np.sqrt(m.m2[i] / m.count[i])), int(m.count[i]))
+            for la, c, g, i in sums.cells("change:") if g == "all"]
+    return _table(["layer", "component", "mean", "std", "sentences"], rows,
+                  [pa.int16(), pa.string(), pa.float64(), pa.float64(), pa.int64()])
+
+
+def ffamp(sums: LayerSums) -> pa.Table:
+    rows = [(la, g, count, sentences, mean) for la, _, g, count, sentences, mean in _weighted(sums, "ffamp")]
+    return _table(["layer", "pair_type", "pairs", "sentences", "mean_log2"], rows,
+                  [pa.int16(), pa.string(), pa.int64(), pa.int64(), pa.float64()])
+
+
+def completeness(sums: LayerSums) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for _, stage, _, i in sums.cells("completeness:"):
+        out[stage] = max(out.get(stage, -np.inf), float(sums.moments.max[i]))
+    return out
+
+
+def has_ff(sums: LayerSums) -> bool:
+    """Whether the run computed the feed-forward maps (``--analyses decomposition_ff``)."""
+    return any(m == "" for _, m, _, _ in sums.cells("ffamp"))
 
 
 def frequency(tokens: pa.Table, counts: dict[str, int] | None = None) -> pa.Table:
@@ -105,11 +134,6 @@ def computed_maps(tokens: pa.Table) -> list[str]:
     return [m for m in MAPS if tokens.num_rows == 0 or not np.isnan(tokens[m].to_numpy()).all()]
 
 
-def has_ff(layers: pa.Table) -> bool:
-    """Whether the run computed the feed-forward maps (``--analyses decomposition_ff``)."""
-    return bool(pc.any(pc.equal(layers["metric"].cast(pa.string()), "ffamp")).as_py())
-
-
 def read_counts(path: str) -> dict[str, int]:
     """A count file: one ``token<TAB or space>count`` per line (tokens as the tokenizer writes them)."""
     counts: dict[str, int] = {}
@@ -131,11 +155,10 @@ def top_pairs(ffpairs: pa.Table, top: int) -> pa.Table:
 
 
 def save_decomposition(run: Run, name: str = layout.DEFAULT_OUTPUT) -> str:
-    t = dtables.read(run)
-    mix = mixing(t["layers"])
+    sums, _ = layer_sums(run)
+    mix = mixing(sums)
     overall = {r["map"]: r["mean"] for r in mix.to_pylist() if r["layer"] == -1 and r["group"] == "all"}
-    params = {"feed_forward_maps": has_ff(t["layers"]),
-              "completeness_max_relative_error": completeness(t["layers"]), "mixing_all_tokens": overall,
-              "kobayashi2021_bert_base_percent": KOBAYASHI_2021}
-    return write_outputs(run, "decomposition", name, {"mixing": mix, "change": change(t["layers"]),
-                                                      "ffamp": ffamp(t["layers"])}, params)
+    params = {"feed_forward_maps": has_ff(sums), "completeness_max_relative_error": completeness(sums),
+              "mixing_all_tokens": overall, "kobayashi2021_bert_base_percent": KOBAYASHI_2021,
+              "memory": "streamed: the parts are summed one at a time (summary.LayerSums)"}
+    return write_outputs(run, "decomposition", name, {"mixing": mix, "change": change(sums), "ffamp": ffamp(sums)}, params)

@@ -27,7 +27,8 @@ from ...heads import head_label, head_of
 from ...stats import CORRECTIONS, NOT_ENOUGH_DATA, Family, ci_method_used, one_sample
 from ...store import Run
 from ...store.outputs import write_outputs
-from ..columns import ScoreColumns
+from ..columns import ScoreColumns, poisson_means
+from ...stats.poisson import POISSON, large_ci
 from .options import REPLICATIONS, RoleSettings  # noqa: F401 - the settings live with the options
 
 
@@ -50,7 +51,7 @@ class RoleResult:
     colocation: pa.Table
     layers: pa.Table
     families: dict
-    ci_method: str = "percentile"  # of the mean's CI: the bootstrap, or the t interval above boot_max_n sentences
+    ci_method: str = "percentile"  # of the mean's CI: the bootstrap, or the Poisson bootstrap above boot_max_n sentences
 
     def roles_of(self, tau: float | None = None) -> dict[str, set[tuple[int, int]]]:
         """role -> {(layer, head)} (0-based) of the heads that have it at ``tau`` (default: the first)."""
@@ -98,6 +99,11 @@ def _column_tests(run: Run, names: list[str], s: RoleSettings) -> tuple[dict, in
                         cell[name] += list(getattr(t, field))
                     cell["p_free"] += list(free.p) if free is not None else [np.nan] * X.shape[1]
                     cell["effect_free"] += list(free.effect) if free is not None else [np.nan] * X.shape[1]
+        if cols.n > s.boot_max_n:  # above it the mean's CI is the streamed Poisson bootstrap (stats.poisson)
+            boot = poisson_means(cols, "heads", s.n_boot, s.seed)
+            for (tau, metric), cell in out.items():
+                cell["ci_low"], cell["ci_high"] = (list(x) for x in large_ci(
+                    cell["ci_low"], cell["ci_high"], cell["n"], cell["status"], s.boot_max_n, boot[metric], s.ci))
         return out, cols.width, cols.heads
 
 
@@ -135,7 +141,7 @@ def head_roles(run: Run, settings: RoleSettings | None = None) -> RoleResult:
     cols.update(q=list(q), q_free=list(q_free), is_role=list(is_role))
     table = _table(cols)
     tested = np.asarray(cols["status"]) != NOT_ENOUGH_DATA
-    ci_method = ci_method_used("percentile", s.boot_max_n, np.asarray(cols["n"])[tested])
+    ci_method = ci_method_used("percentile", s.boot_max_n, np.asarray(cols["n"])[tested], POISSON)
     return RoleResult(s, table, _colocation(table, s.taus), _per_layer(table, s.taus, int(run.manifest["model"]["num_layers"])),
                       families, ci_method)
 

@@ -9,7 +9,9 @@ and the ``syntax`` collector's per-sentence arc and offset-baseline counts. For 
 - every (head, direction) is compared with that baseline by a paired bootstrap over sentences
   (arcs of one sentence are not independent; ``stats.paired_ratio_bootstrap``): CI of its
   accuracy, CI of the difference and a two-sided p, corrected over one family of all relations x
-  heads x directions (recorded). A head "beats the baseline" when its q <= alpha and its
+  heads x directions (recorded); above ``boot_max_n`` sentences with the relation, the Poisson
+  bootstrap of the same ratios (``stats.poisson``: weights keyed by sentence id, one pass over
+  chunks of rows). A head "beats the baseline" when its q <= alpha and its
   accuracy is higher. Relations found in fewer than ``min_n`` sentences are not tested.
 - the best head of a relation is the (head, direction) with the highest accuracy; its CI is for
   that head's accuracy, but picking the best of many heads on the same data is optimistic.
@@ -32,8 +34,11 @@ from ...heads import head_of
 from ...metrics.arcs import EVERY
 from .clark import all_counts, best_offset, head_key, kept
 from .metrics import DIRECTIONS
-from ...stats import Family, paired_ratio_bootstrap, paired_ratio_normal
+from ...stats import Family, paired_ratio_bootstrap
+from ...stats.poisson import POISSON, PoissonMeans, poisson_weights
+from ...stats.ratio import ratio_comparison
 from ...store import Run, head_label, layout
+from .. import columns
 from ..columns import ScoreColumns
 from ...store.outputs import write_outputs
 from .options import SyntaxSettings
@@ -46,7 +51,7 @@ class SyntaxResult:
     best: pa.Table  # one row per relation: its best head, the best baseline and the test
     baselines: pa.Table  # one row per relation x offset
     family: dict
-    method: str = "paired bootstrap"  # of the CIs and p: the bootstrap, or the normal approximation above boot_max_n
+    method: str = "paired bootstrap"  # of the CIs and p: the bootstrap, or the Poisson bootstrap above boot_max_n
 
 
 def _spill_counts(run: Run, cols: ScoreColumns) -> tuple[list[str], list[int]]:
@@ -94,12 +99,21 @@ def _hit_blocks(cols: ScoreColumns, run: Run, relation: str, arcs: np.ndarray, p
             yield d, start, block[present]
 
 
-def _compare(den, num_a, hits, s: SyntaxSettings):
-    """The heads' accuracy against the baseline: the paired bootstrap, or its normal approximation
-    above ``boot_max_n`` sentences."""
-    if len(den) > s.boot_max_n:
-        return paired_ratio_normal(den, num_a, hits, s.ci)
-    return paired_ratio_bootstrap(den, num_a, hits, s.n_boot, s.seed, s.ci)
+def _poisson_relation(cols: ScoreColumns, source: str, arcs: np.ndarray, base: np.ndarray, present: np.ndarray,
+                      s: SyntaxSettings) -> list[PoissonMeans]:
+    """Per direction, the Poisson bootstrap's weighted sums of (arcs, baseline hits, each head's hits)
+    over the sentences with arcs (``present``), in one pass over chunks of rows: each chunk's weights
+    are drawn once, from its sentence ids (``stats.poisson``)."""
+    rows = np.flatnonzero(present)
+    names = [f"dep_{source}_{d}" for d in DIRECTIONS]
+    out = [PoissonMeans(s.n_boot, 2 + cols.width) for _ in names]
+    chunk = max(1, columns.BLOCK_BYTES // (8 * max(s.n_boot, cols.width)))
+    for start in range(0, len(rows), chunk):
+        r = rows[start:start + chunk]
+        weights = poisson_weights(cols.sentence_ids[r], s.n_boot, s.seed)
+        for boot, name in zip(out, names):
+            boot.add(weights, np.column_stack([arcs[r], base[r], np.nan_to_num(cols.rows(name, r), nan=0.0)]))
+    return out
 
 
 def dependency_accuracy(run: Run, settings: SyntaxSettings | None = None) -> SyntaxResult:
@@ -134,9 +148,15 @@ def dependency_accuracy(run: Run, settings: SyntaxSettings | None = None) -> Syn
             present = arcs > 0
             tested = int(present.sum()) >= s.min_n
             large = int(present.sum()) > s.boot_max_n
-            methods.add(f"normal approximation (sentences > {s.boot_max_n})" if large else "paired bootstrap")
+            methods.add(f"{POISSON} (sentences > {s.boot_max_n})" if large else "paired bootstrap")
+            den, base = arcs[present], hits[present, best_o]
+            boot = _poisson_relation(cols, source, arcs, hits[:, best_o], present, s) if large else None
             for d, start, head_hits in _hit_blocks(cols, run, source, scored, present):
-                cmp = _compare(arcs[present], hits[present, best_o], head_hits, s)
+                if boot is None:
+                    cmp = paired_ratio_bootstrap(den, base, head_hits, s.n_boot, s.seed, s.ci)
+                else:  # the Poisson bootstrap's weighted sums stand for the resampled means
+                    sums = boot[d].s[:, np.r_[0, 1, 2 + start:2 + start + head_hits.shape[1]]]
+                    cmp = ratio_comparison(sums, den.sum(), base.sum(), head_hits.sum(0), len(den), s.ci)
                 for j in np.flatnonzero(kept(head_hits.sum(0), total, bug)):
                     layer, head = head_of(start + int(j), heads)
                     members.append(f"{rel}/{head_label(layer, head)}/{DIRECTIONS[d]}")

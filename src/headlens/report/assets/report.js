@@ -428,7 +428,7 @@
       add(s, el("h3", null, o.source));
       note(s, "A head has a role when the mean sieve score exceeds tau = " + fmt(v.tau) + " (decision: " + (v.decision || "?") + ", alpha " + v.alpha + ", corrected over the whole family" +
         (v.family.t ? ": " + v.family.t.size + " tests, " + v.family.t.method : "") + "). CI of the mean: " +
-        (v.ci_method || "percentile") + (v.ci_method && v.ci_method.indexOf("t interval") >= 0 ? "" : " bootstrap") + ".");
+        (v.ci_method || "percentile") + (/interval|bootstrap|\(/.test(v.ci_method || "") ? "" : " bootstrap") + ".");
       add(s, rowsTable(["role", "heads", "tested", "heads with the role: mean [95% CI]"], v.roles.map(function (r) {
         return [r.role, r.count, r.tested, r.heads.slice(0, 12).map(function (x) { return labelOf(x[0], x[1]) + " " + fmt(x[2]) + " [" + fmt(x[3]) + ", " + fmt(x[4]) + "]"; }).join(", ") + (r.heads.length > 12 ? " (+" + (r.heads.length - 12) + ")" : "")];
       }), ["str", "num", "num", "str"]));
@@ -633,9 +633,10 @@
         holder.textContent = "";
         var weak = (p.underpowered || []).filter(Boolean).length;
         if (weak) note(holder, "flags: " + weak + " of these ablations are underpowered (the data cannot support a finding either way; hover a cell).");
+        if (p.verdicts) note(holder, "verdicts (TOST against the margin, as compare): " + Object.keys(p.verdicts).map(function (k) { return k + " " + p.verdicts[k]; }).join(", ") + ".");
         add(holder, heatmap(p.delta, { diverging: true, marks: p.significant, id: "ablation-heatmap-" + n,
-          tip: function (k) { return [headLabel(k), "delta " + fmt(p.delta[k]) + " [" + fmt(p.ci_low[k]) + ", " + fmt(p.ci_high[k]) + "]", "q " + fmtP(p.q[k])].concat(p.underpowered && p.underpowered[k] ? ["flag: underpowered"] : []); } }));
-        if (p.other.length) { add(holder, el("h4", null, "ablations of more than one head")); add(holder, rowsTable(["ablated", "delta", "ci_low", "ci_high", "q", "decision", "flags"], p.other, ["str", "num", "num", "num", "num", "str", "str"])); }
+          tip: function (k) { return [headLabel(k), "delta " + fmt(p.delta[k]) + " [" + fmt(p.ci_low[k]) + ", " + fmt(p.ci_high[k]) + "]", "q " + fmtP(p.q[k])].concat(p.verdict && p.verdict[k] ? ["verdict: " + p.verdict[k]] : []).concat(p.underpowered && p.underpowered[k] ? ["flag: underpowered"] : []); } }));
+        if (p.other.length) { add(holder, el("h4", null, "ablations of more than one head")); add(holder, rowsTable(["ablated", "delta", "ci_low", "ci_high", "q", "decision", "verdict", "flags"], p.other, ["str", "num", "num", "num", "num", "str", "str", "str"])); }
       }
       draw(0);
     });
