@@ -8,7 +8,7 @@ export TOKENIZERS_PARALLELISM ?= false
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install browser demo test bench clean
+.PHONY: install browser demo test test-fast bench clean
 
 install: $(STAMP)
 
@@ -32,8 +32,17 @@ browser:
 			|| echo "could not install chromium: the browser tests will skip (and fail under HEADLENS_CI=1)"; \
 	fi
 
+# the tests run in TEST_WORKERS processes (pytest-xdist; CI's machine has 2 cores); --dist loadgroup keeps
+# tests/test_ray.py (xdist_group "ray") in one process, one Ray instance. TEST_WORKERS=0 runs them in this one.
+# `make test-fast` leaves out the integration tests (docs/testing.md).
+TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+
 test: install browser
-	$(PY) -m pytest -q
+	$(PYTEST)
+
+test-fast: install
+	$(PYTEST) -m "not integration"
 
 bench: install
 	$(PY) benchmarks/bench.py
