@@ -32,11 +32,12 @@ browser:
 			|| echo "could not install chromium: the browser tests will skip (and fail under HEADLENS_CI=1)"; \
 	fi
 
-# the tests run in TEST_WORKERS processes (pytest-xdist; CI's machine has 2 cores); --dist loadgroup keeps
-# tests/test_ray.py (xdist_group "ray") in one process, one Ray instance. TEST_WORKERS=0 runs them in this one.
+# the tests run in TEST_WORKERS processes (pytest-xdist; CI's machine has 2 cores); --dist loadfile keeps each
+# test module in one process: its module fixtures are built once, and tests/test_ray.py starts one Ray instance
+# (loadgroup's xdist_group does nothing under pytest 9.2, docs/testing.md). TEST_WORKERS=0: in this one process.
 # `make test-fast` leaves out the integration tests (docs/testing.md).
 TEST_WORKERS ?= 2
-PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test: install browser
 	$(PYTEST)

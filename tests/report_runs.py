@@ -18,7 +18,6 @@ import re
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 from tiny import WORDS, make_tiny_bert
 
 import headlens
@@ -36,9 +35,6 @@ SENTENCES = 12
 PATTERN_TYPES = ("vertical", "diagonal", "block", "heterogeneous")
 
 _CACHE: dict = {}
-# the modules that use these runs carry it: under pytest-xdist (--dist loadgroup) they run in one process,
-# which builds the runs once (report_runs costs 22 s of CPU, each process that builds them pays it)
-SAME_PROCESS = pytest.mark.xdist_group("report_runs")
 
 
 def conllu_block(text: str, sent_id: str) -> str:

@@ -14,14 +14,12 @@ from types import SimpleNamespace
 import numpy as np
 import pyarrow as pa
 import pytest
-from report_runs import HEADS, LAYERS, SAME_PROCESS, report_runs
+from report_runs import HEADS, LAYERS, report_runs
 
 from headlens.cli import main
 from headlens.errors import ConfigError
 from headlens.heads import head_index, head_label, layer_label, parse_head, parse_heads, parse_layer
 from headlens.units import format_fraction, format_p
-
-pytestmark = SAME_PROCESS  # one process builds report_runs under pytest-xdist
 
 LABEL = re.compile(r"^L\d+H\d+$")
 # a head written any other way: L3-H7, or a bare 3-7 (not inside a date or a longer range)

@@ -6,13 +6,11 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 from PIL import Image
-from report_runs import HEADS, LAYERS, SAME_PROCESS, report_runs
+from report_runs import HEADS, LAYERS, report_runs
 
 from headlens.cli import main
 from headlens.report import build
 from headlens.report.figures import draw_all
-
-pytestmark = SAME_PROCESS  # one process builds report_runs under pytest-xdist
 
 METRICS = ["prev", "cls", "cat_pref"]
 

@@ -32,7 +32,9 @@ from headlens.errors import ConfigError, CorpusError  # noqa: E402
 from runs_equal import assert_same_run  # noqa: E402
 from test_runner import LINES  # noqa: E402
 
-pytestmark = pytest.mark.xdist_group("ray")  # under pytest-xdist (--dist loadgroup): every test here in one process, one Ray instance
+# one Ray instance: make test runs pytest-xdist with --dist loadfile, which keeps this module in one process
+# (xdist_group under --dist loadgroup would too, but pytest 9.2 ignores the node id xdist 3.8 rewrites for it)
+pytestmark = pytest.mark.xdist_group("ray")
 # integration: starts a local Ray cluster (and kills its actors); the tests without this marker start none
 CLUSTER = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from report_runs import HEADS, HOSTILE, LAYERS, SAME_PROCESS, hostile_ids, report_runs
+from report_runs import HEADS, HOSTILE, LAYERS, hostile_ids, report_runs
 from test_syntax import _word_attention
 
 from headlens.errors import RunStoreError
@@ -21,9 +21,6 @@ from headlens.report import build, render, write_report
 from headlens.report.figures import _decode
 from headlens.report.html import json_for_script
 from headlens.store import open_run
-
-
-pytestmark = SAME_PROCESS  # one process builds report_runs under pytest-xdist
 
 
 @pytest.fixture(scope="module")
