@@ -8,7 +8,7 @@ export TOKENIZERS_PARALLELISM ?= false
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install browser demo test bench clean
+.PHONY: install browser demo test test-fast bench clean
 
 install: $(STAMP)
 
@@ -32,8 +32,18 @@ browser:
 			|| echo "could not install chromium: the browser tests will skip (and fail under HEADLENS_CI=1)"; \
 	fi
 
+# the tests run in TEST_WORKERS processes (pytest-xdist; CI's machine has 2 cores); --dist loadfile keeps each
+# test module in one process: its module fixtures are built once, and tests/test_ray.py starts one Ray instance
+# (loadgroup's xdist_group does nothing under pytest 9.2, docs/testing.md). TEST_WORKERS=0: in this one process.
+# `make test-fast` leaves out the integration tests (docs/testing.md).
+TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+
 test: install browser
-	$(PY) -m pytest -q
+	$(PYTEST)
+
+test-fast: install
+	$(PYTEST) -m "not integration"
 
 # intra-op threads of torch, OpenMP and BLAS for every figure of make bench (make bench BENCH_THREADS=1)
 BENCH_THREADS ?= 2

@@ -1,8 +1,10 @@
 """``--engine ray`` (headlens.scale, docs/scale.md): a Ray run equals the local run of the same corpus,
 survives a killed worker, resumes, and fails clearly on a bad address or a worker's exception.
 
-One local Ray instance with 2 CPUs is started in this process for the module (about 10 s); the
-model is the tiny random BERT. Skipped, with the reason, where Ray is not installed (the ``ray``
+One local Ray instance with 2 CPUs is started in this process for the tests that need one (about
+10 s); the model is the tiny random BERT. Those tests carry ``integration``: they start a Ray cluster
+and kill its actors (10-27 s each at load 4 on 2 cores, docs/testing.md), so ``pytest -m "not integration"``
+runs only the refusals, which need no cluster. Skipped, with the reason, where Ray is not installed (the ``ray``
 and ``test`` extras install it); under CI (``CI`` or ``HEADLENS_CI`` set) a missing Ray fails.
 """
 
@@ -30,14 +32,18 @@ from headlens.errors import ConfigError, CorpusError  # noqa: E402
 from runs_equal import assert_same_run  # noqa: E402
 from test_runner import LINES  # noqa: E402
 
-pytestmark = pytest.mark.xdist_group("ray")  # under pytest-xdist (--dist loadgroup): every test here in one process, one Ray instance
+# one Ray instance: make test runs pytest-xdist with --dist loadfile, which keeps this module in one process
+# (xdist_group under --dist loadgroup would too, but pytest 9.2 ignores the node id xdist 3.8 rewrites for it)
+pytestmark = pytest.mark.xdist_group("ray")
+# integration: starts a local Ray cluster (and kills its actors); the tests without this marker start none
+CLUSTER = pytest.mark.integration
 
 LONG = " ".join(["the good man went to the city and the woman said new york is a good city ."] * 5)  # > 64 tokens: skipped
 BAD = b"bad \xff\xfe line"  # not UTF-8: skipped under --on-error skip
 N = 40  # corpus items
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     # the test module's fault-injecting wrappers travel to the workers by value (the workers cannot import it)
@@ -62,7 +68,7 @@ def _run(tiny_bert_dir, corpus, out, **kw):
 
 
 @pytest.fixture(scope="module")
-def local_run(tiny_bert_dir, corpus, tmp_path_factory):
+def local_run(tiny_bert_dir, corpus, tmp_path_factory, local_ray):
     return _run(tiny_bert_dir, corpus, tmp_path_factory.mktemp("local") / "r")
 
 
@@ -107,6 +113,7 @@ def _failing_on(sentence: int, factory):
     return call
 
 
+@CLUSTER
 def test_a_ray_run_equals_the_local_run(tiny_bert_dir, corpus, local_run, tmp_path):
     run = _ray_run(tiny_bert_dir, corpus, tmp_path / "r")
     assert_same_run(run.path, local_run.path)  # sentences and skips, scores within 1e-6, head statistics, counts
@@ -118,6 +125,7 @@ def test_a_ray_run_equals_the_local_run(tiny_bert_dir, corpus, local_run, tmp_pa
     assert run.committed["parts"] > 2  # several parts, each of whole blocks
 
 
+@CLUSTER
 def test_a_killed_worker_loses_and_repeats_nothing(tiny_bert_dir, corpus, local_run, tmp_path, monkeypatch):
     mark = str(tmp_path / "killed")
     _wrapping(monkeypatch, partial(_killed_on, 2, mark))
@@ -129,6 +137,7 @@ def test_a_killed_worker_loses_and_repeats_nothing(tiny_bert_dir, corpus, local_
     assert_same_run(run.path, local_run.path)
 
 
+@CLUSTER
 def test_a_worker_exception_fails_the_run_as_locally_and_resume_recomputes_only_the_rest(
         tiny_bert_dir, corpus, local_run, tmp_path, monkeypatch):
     out = tmp_path / "r"
@@ -149,7 +158,8 @@ def test_a_worker_exception_fails_the_run_as_locally_and_resume_recomputes_only_
     assert_same_run(run.path, local_run.path)
 
 
-def test_a_bad_corpus_line_follows_on_error_as_locally(tiny_bert_dir, corpus, tmp_path):
+@CLUSTER
+def test_a_bad_corpus_line_follows_on_error_as_locally(tiny_bert_dir, corpus, tmp_path, local_ray):
     errors = []
     for engine in ("local", "ray"):
         with pytest.raises(CorpusError) as e:
@@ -159,7 +169,8 @@ def test_a_bad_corpus_line_follows_on_error_as_locally(tiny_bert_dir, corpus, tm
     assert errors[0] == errors[1] and f"{corpus}:6" in errors[0]
 
 
-def test_the_syntax_and_cluster_collectors_run_on_the_workers_and_equal_the_local_run(tiny_bert_dir, tmp_path):
+@CLUSTER
+def test_the_syntax_and_cluster_collectors_run_on_the_workers_and_equal_the_local_run(tiny_bert_dir, tmp_path, local_ray):
     """Their per-block parts merge (collect.merge_parts) into the parts one process writes; the tests of
     the finished run (syntax, cluster) are the same."""
     from headlens.collect import read_parts

@@ -15,6 +15,9 @@ from report_runs import HEADS, HOSTILE, LAYERS, hostile_ids, report_runs
 
 from headlens.report import write_report
 
+# integration: starts a real Chromium (Playwright) for the module, 15-25 s of the fast set on 2 cores (docs/testing.md)
+pytestmark = pytest.mark.integration
+
 SCREENSHOTS = os.path.join(os.path.dirname(__file__), "..", "reports", "screenshots")
 
 

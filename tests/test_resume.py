@@ -145,6 +145,9 @@ def resume_counting(monkeypatch, kw):
     return run, scored, [str(w.message) for w in caught]
 
 
+# integration: each kills a child process (SIGKILL) that imports torch and runs the model, 8.5-9 s each (the next one 15 s)
+# at load 4 on 2 cores (docs/testing.md); the Ctrl-C, catalog and damage tests below run in this process and stay in the fast set
+@pytest.mark.integration
 @pytest.mark.parametrize("mode, n, long", [
     ("score", 4, "window"),             # mid-part, before any part is committed or just after
     ("score", 13, "skip"),              # mid-part, several parts committed
@@ -173,6 +176,7 @@ def test_killed_run_resumes_to_the_same_result(tiny_bert_dir, corpus, reference,
         assert any("dropped uncommitted files" in m for m in messages), messages
 
 
+@pytest.mark.integration  # kills a child process twice (SIGKILL), as the test above
 def test_killed_at_a_random_moment_then_killed_again_while_resuming(tiny_bert_dir, corpus, reference, tmp_path, monkeypatch):
     kw = options(tiny_bert_dir, corpus, tmp_path / "runs" / "r", long="window")
     for attempt, resume in enumerate((False, True)):

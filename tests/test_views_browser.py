@@ -16,6 +16,10 @@ from headlens.report import write_report
 from headlens.store import layout
 
 
+# integration: starts a real Chromium (Playwright) for the module, 15-25 s of the fast set on 2 cores (docs/testing.md)
+pytestmark = pytest.mark.integration
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, tiny_bert_dir):
     root = tmp_path_factory.mktemp("views")
