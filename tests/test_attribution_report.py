@@ -19,6 +19,8 @@ from headlens.store.outputs import read_outputs
 
 STORED = ("0", "3", "4")  # the first sentences of the packaged corpus short enough for the tiny model
 RUN_METHODS = ["rollout", "normroll", "alti"]
+# integration: these start a real Chromium (Playwright), as tests/test_report_browser.py (docs/testing.md)
+BROWSER = pytest.mark.integration
 
 
 def test_curves_and_agreement_matrix_put_each_mean_and_interval_in_its_cell():
@@ -99,6 +101,7 @@ def _choose(page, sentence: int, method: str, layer: int) -> None:
     page.select_option("#attr-layer", str(layer))
 
 
+@BROWSER
 def test_sentence_view_renders_one_button_per_token_and_shades_by_the_stored_row(page, runs):
     x = runs["data"]["section_data"]["attribution"]["sentences"][0]
     z = _stored(runs["after"], x["id"])
@@ -118,6 +121,7 @@ def test_sentence_view_renders_one_button_per_token_and_shades_by_the_stored_row
     assert page.problems == [] and page.requests == []
 
 
+@BROWSER
 def test_output_tokens_are_reached_and_chosen_with_the_keyboard(page):
     _choose(page, 0, "rollout", 1)
     page.focus("#attr-outputs button[data-i='0']")
@@ -130,6 +134,7 @@ def test_output_tokens_are_reached_and_chosen_with_the_keyboard(page):
     assert page.get_attribute(f"#attr-outputs button[data-i='{last}']", "aria-pressed") == "true"
 
 
+@BROWSER
 @pytest.mark.parametrize("method", RUN_METHODS + ["flow"])
 def test_rows_shown_sum_to_one_where_the_method_says_so(page, runs, method):
     sentences = runs["data"]["section_data"]["attribution"]["sentences"]
@@ -152,6 +157,7 @@ def _table(run, name: str) -> list[dict]:
     return read_outputs(run, "attribution", "default")[0][name].to_pylist()
 
 
+@BROWSER
 def test_curves_and_agreement_matrix_show_the_stored_means(page, runs):
     layers = _table(runs["after"], "layers")
     for method in RUN_METHODS:
@@ -170,6 +176,7 @@ def test_curves_and_agreement_matrix_show_the_stored_means(page, runs):
                 assert float(cell) == pytest.approx(r["mean"], rel=1e-5, abs=1e-6)
 
 
+@BROWSER
 def test_compare_tests_every_attribution_statistic_and_the_panel_shows_its_verdicts(page, runs):
     compare = runs["data"]["sections"]["compare"][0]["view"]
     rows = {(r[0], r[1]): r for r in compare["layers"]}

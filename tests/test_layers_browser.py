@@ -13,6 +13,9 @@ from headlens.analyses.layers.options import LayersSettings
 from headlens.report import write_report
 from headlens.store.outputs import read_outputs
 
+# integration: starts a real Chromium (Playwright) for the module, as tests/test_report_browser.py (docs/testing.md)
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def report(tiny_bert_dir, tmp_path_factory):
