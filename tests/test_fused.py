@@ -379,3 +379,23 @@ def test_the_cuda_bias_is_aligned_and_unchanged(shape):
     assert torch.equal(aligned, bias)
     assert all(s % 16 == 0 for s, n in zip(aligned.stride()[:-1], shape[:-1]) if n > 1)
     assert (aligned is bias) == (shape[-1] % 16 == 0)  # a copy only where the rows are misaligned
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_widened_buffers_reused_across_layers_hold_each_layers_values(dtype):
+    from headlens.runner.fused import _widened
+
+    torch.manual_seed(0)
+    buffers = {}
+    shape = (2, 3, 7, 5)
+    for _ in range(3):  # three layers of one shape through the same buffers
+        q, k, v = (torch.randn(shape, dtype=torch.float16) for _ in range(3))
+        columns = torch.rand((2, 3, 7, 4))
+        wq, wk, wv = _widened(q, k, [v, k, columns], dtype, buffers)
+        assert wq.shape == wk.shape == wv.shape == (2, 3, 7, 16) and wq.dtype == dtype
+        assert torch.equal(wq[..., :5], q.to(dtype)) and torch.equal(wk[..., :5], k.to(dtype))
+        assert torch.equal(wv[..., :14], torch.cat([v.to(dtype), k.to(dtype), columns.to(dtype)], -1))
+        assert not wq[..., 5:].any() and not wk[..., 5:].any() and not wv[..., 14:].any()
+    assert len(buffers) == 1
+    fresh = _widened(q, k, [v, k, columns], dtype)
+    assert all(torch.equal(a, b) for a, b in zip(fresh, (wq, wk, wv)))

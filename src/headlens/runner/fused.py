@@ -60,6 +60,7 @@ class Plan:
     stack_bytes: int | None = None  # None: STACK_BYTES
     calls: int = 0
     _bias: dict = field(default_factory=dict, repr=False)
+    _padded: dict = field(default_factory=dict, repr=False)  # fused._widened's buffers, reused by every layer
     _stack: LayerStack | None = field(default=None, repr=False)
 
     def bias(self, dtype: torch.dtype) -> torch.Tensor:
@@ -177,13 +178,35 @@ def _aligned(bias: torch.Tensor) -> torch.Tensor:
     return out.copy_(bias)
 
 
-def _widened(query, key, blocks: list) -> tuple:
-    """(q, k, [blocks]) zero-padded to one width, a multiple of 16 (the CPU kernel is much faster there:
-    MiniLM, T = 512, 157 ms at width 80 against 233 ms at 75); zero columns leave every score unchanged."""
-    values = torch.cat(blocks, dim=-1)
-    width = -(-max(values.shape[-1], query.shape[-1]) // 16) * 16
-    return (F.pad(query, (0, width - query.shape[-1])), F.pad(key, (0, width - key.shape[-1])),
-            F.pad(values, (0, width - values.shape[-1])))
+def _width(query, blocks: list) -> int:
+    """The common width of q, k and [blocks]: a multiple of 16 (the CPU kernel is much faster there:
+    MiniLM, T = 512, 157 ms at width 80 against 233 ms at 75)."""
+    return -(-max(sum(b.shape[-1] for b in blocks), query.shape[-1]) // 16) * 16
+
+
+def _widened(query, key, blocks: list, dtype: torch.dtype | None = None, buffers: dict | None = None) -> tuple:
+    """(q, k, [blocks]) zero-padded to one width (:func:`_width`), in ``dtype`` (default q's); zero
+    columns leave every score unchanged. Each is one copy into a buffer whose padding is zero; with
+    ``buffers`` (a dict kept across calls, as :class:`Plan` keeps one per pass) the three buffers are
+    allocated and zeroed once per shape and reused by every layer of the same shape."""
+    dtype = query.dtype if dtype is None else dtype
+    width = _width(query, blocks)
+    shape = (*query.shape[:-1], width)
+    key_ = (shape, dtype, query.device, query.shape[-1], tuple(b.shape[-1] for b in blocks))
+    padded = None if buffers is None else buffers.get(key_)
+    if padded is None:
+        padded = tuple(query.new_zeros(shape, dtype=dtype) for _ in range(3))
+        if buffers is not None:
+            buffers[key_] = padded
+    q, k, v = padded
+    d = query.shape[-1]
+    q[..., :d].copy_(query)
+    k[..., :d].copy_(key)
+    at = 0
+    for block in blocks:
+        v[..., at:at + block.shape[-1]].copy_(block)
+        at += block.shape[-1]
+    return q, k, v
 
 
 REDUCTION_THREADS = 1  # intra-op threads of the metrics' reductions on CPU (reducing)
@@ -266,11 +289,11 @@ def fused_attention(module, query, key, value, attention_mask=None, scaling=None
         # a half-precision output would round small masses (float16 is subnormal under 6e-5, where a
         # word row that puts nearly all its mass on [SEP] keeps its mass on words)
         out, _ = _kernel(query, key, value, bias, scale)
-        stats, lse = _kernel(*_widened(query.to(plan.dtype), key.to(plan.dtype), [e.to(plan.dtype) for e in extras]),
+        stats, lse = _kernel(*_widened(query, key, extras, plan.dtype, plan._padded),
                              plan.bias(plan.dtype)[:, None, None, :], scale)
         stats = stats[..., :n]
     else:
-        out, lse = _kernel(*_widened(query, key, [value, *(e.to(value.dtype) for e in extras)]), bias, scale)
+        out, lse = _kernel(*_widened(query, key, [value, *extras], buffers=plan._padded), bias, scale)
         stats, out = out[..., d:d + n].to(plan.dtype), out[..., :d]
     plan.on_layer(layer, LayerRows(query, key, key_bias, scale, plan.dtype))
     if plan.on_stack is not None:
