@@ -16,7 +16,7 @@ import html
 import json
 from importlib import resources
 
-SCRIPTS = ("views.js", "scatter.js", "report.js")  # the analyses' own scripts go before report.js, which draws with all of them
+SCRIPTS = ("views.js", "report.js")  # the analyses' own scripts go between them: report.js draws with all of them
 _ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 

@@ -1,7 +1,7 @@
 """The layers section of the report: per-layer probe accuracy and selectivity, the structural probe,
 context sensitivity and word-sense geometry, from the tables ``headlens layers RUN`` saved (layer 0
 = the embeddings), with the interactive PCA scatter of the sampled words (``pca.py``; drawn by the
-report's ``scatter.js``); and, for a ``headlens layers compare`` output, the pre/post panel: the
+section's own script, ``scatter.js``); and, for a ``headlens layers compare`` output, the pre/post panel: the
 linear CKA of each layer beside the probe accuracy deltas with their intervals and verdicts."""
 
 from __future__ import annotations

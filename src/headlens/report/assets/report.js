@@ -700,10 +700,6 @@
         if (b.note) note(s, b.note);
         add(s, rowsTable(b.columns, b.rows));
       });
-      if (v.scatter) {  // the layers output's PCA scatter (scatter.js)
-        add(s, el("h4", null, "PCA of the sampled word vectors per layer, by UPOS"));
-        add(s, headlensScatter({ el: el, sv: sv, add: add, select: select, tooltip: tooltip }, v.scatter, name + "-pca-" + String(o.name).replace(/[^A-Za-z0-9_-]/g, "_")));
-      }
     });
     if (own.section) own.section(helpers(), document.getElementById(name), (D.section_data || {})[name]);
   }

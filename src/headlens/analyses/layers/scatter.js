@@ -1,4 +1,5 @@
-/* headlens report: the interactive PCA scatter of a layers output (analyses/layers/pca.py, view.py):
+/* headlens report, the layers section's own script (Analysis.script, html.section_scripts): the
+ * interactive PCA scatter of a layers output (analyses/layers/pca.py, view.py):
  * the sampled words' first two principal components at one layer, coloured by UPOS; a selector picks
  * the layer, hovering a point shows its word and sentence, the legend's buttons hide or show a UPOS
  * class. spec: { layers, coords: [layer][x0, y0, x1, y1, ...], form, upos, sentence (index into texts),
@@ -62,3 +63,13 @@ function headlensScatter(U, spec, id) {
   add(box, controls, g, legend);
   return box;
 }
+
+var HEADLENS_SECTION_VIEWS = typeof HEADLENS_SECTION_VIEWS === "undefined" ? {} : HEADLENS_SECTION_VIEWS;
+HEADLENS_SECTION_VIEWS.layers = {
+  // per stored output (report.js blocks): the scatter of an output that has one (``v.scatter``, view.py)
+  output: function (U, s, o, v) {
+    if (!v.scatter) return;
+    U.add(s, U.el("h4", null, "PCA of the sampled word vectors per layer, by UPOS"));
+    U.add(s, headlensScatter(U, v.scatter, "layers-pca-" + String(o.name).replace(/[^A-Za-z0-9_-]/g, "_")));
+  }
+};
