@@ -183,6 +183,26 @@ def test_sweep_gives_one_row_per_head_with_deltas_cis_and_p_values(classifier, d
     assert again.table.equals(result.table)
 
 
+def test_the_sweep_encodes_a_batch_at_a_time_and_streams_its_statistics(classifier, data, tmp_path, monkeypatch):
+    """The dev set is never held encoded (issue 16): its lengths are taken LENGTH_CHUNK examples at a
+    time, each batch is encoded when it runs; above boot_max_n the table is the streamed Poisson one,
+    with the exact columns of the exact path."""
+    sizes, real = [], sweep_module.encode
+    monkeypatch.setattr(sweep_module, "LENGTH_CHUNK", 2)
+    monkeypatch.setattr(sweep_module, "encode", lambda tok, ex, length: sizes.append(len(ex)) or real(tok, ex, length))
+    stats = dict(metrics=("accuracy", "mcc"), n_boot=50, min_n=2)
+    streamed = ablate(_config(classifier, data, str(tmp_path / "poisson"), stats=AblationStats(boot_max_n=2, **stats)))
+    assert max(sizes) == 3 and sum(sizes) == 2 * len(ROWS)  # chunks of 2 for the lengths, batches of 3
+    exact = ablate(_config(classifier, data, str(tmp_path / "exact"), stats=AblationStats(**stats)))
+    assert streamed.params["ci_method"] == "poisson-bootstrap (n > 2)" and exact.params["ci_method"] == "percentile"
+    assert streamed.params["base_scores"] == exact.params["base_scores"]
+    a, b = streamed.table.to_pylist(), exact.table.to_pylist()
+    keep = ("label", "metric", "base", "ablated", "delta", "flipped", "worse", "better")
+    assert [{k: r[k] for k in keep} for r in a] == [{k: r[k] for k in keep} for r in b]
+    assert [r["p"] for r in a if r["metric"] == "accuracy"] == [r["p"] for r in b if r["metric"] == "accuracy"]
+    assert {r["test"] for r in a if r["metric"] == "mcc"} == {"paired_poisson_bootstrap"}
+
+
 def test_stacking_does_not_change_the_sweep(classifier, data, tmp_path):
     one = ablate(_config(classifier, data, str(tmp_path / "one"), max_tokens=1))  # one copy per pass
     many = ablate(_config(classifier, data, str(tmp_path / "many"), max_tokens=100_000))

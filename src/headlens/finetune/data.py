@@ -90,8 +90,11 @@ class Examples:
         """A seeded random subset of ``n`` examples in file order (all when n is None or >= len)."""
         if n is None or n >= len(self):
             return self
-        keep = sorted(random.Random(seed).sample(range(len(self)), n))
-        pick = lambda xs: [xs[i] for i in keep]  # noqa: E731
+        return self.take(sorted(random.Random(seed).sample(range(len(self)), n)))
+
+    def take(self, keep) -> Examples:
+        """The examples at indices ``keep``, in that order."""
+        pick = lambda xs: [xs[int(i)] for i in keep]  # noqa: E731
         return Examples(self.path, pick(self.texts), pick(self.texts_b) if self.texts_b else None,
                         pick(self.labels), pick(self.sources), self.label_names, self.width)
 

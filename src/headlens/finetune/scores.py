@@ -19,26 +19,42 @@ def confusion(y: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
     return c
 
 
-def _f1(c: np.ndarray, k: int) -> float:
-    tp, fp, fn = c[k, k], c[:, k].sum() - c[k, k], c[k, :].sum() - c[k, k]
-    return float(2 * tp / (2 * tp + fp + fn)) if tp + fp + fn else 0.0
+def f1_of(c: np.ndarray) -> np.ndarray:
+    """F1 (see the module docstring) of confusion matrices ``c`` [..., C, C] (any leading axes, e.g.
+    ablations x bootstrap replicates of weighted counts)."""
+    c = np.asarray(c, dtype=np.float64)
+    tp = np.diagonal(c, axis1=-2, axis2=-1)
+    den = c.sum(-2) + c.sum(-1)  # 2 tp + fp + fn
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(den > 0, 2 * tp / np.where(den > 0, den, 1.0), 0.0)
+    return f1[..., 1] if c.shape[-1] == 2 else f1.mean(-1)
+
+
+def mcc_of(c: np.ndarray) -> np.ndarray:
+    """Multi-class MCC (Gorodkin 2004) of confusion matrices ``c`` [..., C, C]; 0 where undefined."""
+    c = np.asarray(c, dtype=np.float64)
+    s, correct = c.sum((-2, -1)), np.trace(c, axis1=-2, axis2=-1)
+    t, p = c.sum(-1), c.sum(-2)
+    den = np.sqrt((s * s - (p * p).sum(-1)) * (s * s - (t * t).sum(-1)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (correct * s - (p * t).sum(-1)) / np.where(den > 0, den, 1.0), 0.0)
 
 
 def mcc(c: np.ndarray) -> float:
-    c = c.astype(np.float64)
-    s, correct = c.sum(), np.trace(c)
-    t, p = c.sum(1), c.sum(0)
-    den = np.sqrt((s * s - p @ p) * (s * s - t @ t))
-    return float((correct * s - p @ t) / den) if den > 0 else 0.0
+    return float(mcc_of(c))
+
+
+def confusion_scores(c: np.ndarray) -> dict:
+    """accuracy, f1, mcc, n and the confusion matrix of the counts ``c`` [C, C] (C[true, predicted])."""
+    c = np.asarray(c, dtype=np.int64)
+    n = int(c.sum())
+    return {"n": n, "accuracy": int(np.trace(c)) / n if n else float("nan"),
+            "f1": float(f1_of(c)), "mcc": mcc(c), "confusion": c.tolist()}
 
 
 def classification_scores(y, pred, n_classes: int) -> dict:
     """accuracy, f1 (see the module docstring), mcc, n and the confusion matrix."""
-    y, pred = np.asarray(y, int), np.asarray(pred, int)
-    c = confusion(y, pred, n_classes)
-    f1 = _f1(c, 1) if n_classes == 2 else float(np.mean([_f1(c, k) for k in range(n_classes)]))
-    return {"n": int(len(y)), "accuracy": float((y == pred).mean()) if len(y) else float("nan"),
-            "f1": f1, "mcc": mcc(c), "confusion": c.tolist()}
+    return confusion_scores(confusion(y, pred, n_classes))
 
 
 def majority_baseline(train_labels, dev_labels, n_classes: int) -> dict:

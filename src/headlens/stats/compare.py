@@ -54,12 +54,15 @@ def mcnemar_exact(correct_a, correct_b) -> McNemarResult:
     a, b_ = _bool_vector(correct_a, "correct_a"), _bool_vector(correct_b, "correct_b")
     if a.shape != b_.shape or a.size == 0:
         raise ValueError("correct_a and correct_b must be non-empty and of the same length")
-    b, c = int(np.sum(a & ~b_)), int(np.sum(~a & b_))
+    return mcnemar_counts(a.size, int(np.sum(a & ~b_)), int(np.sum(~a & b_)), int(a.sum()), int(b_.sum()))
+
+
+def mcnemar_counts(n: int, b: int, c: int, right_a: int, right_b: int) -> McNemarResult:
+    """:func:`mcnemar_exact` from counts (e.g. summed part by part): ``n`` items, ``b`` discordant
+    right by A only, ``c`` right by B only, ``right_a`` / ``right_b`` items each got right."""
     p = 1.0 if b + c == 0 else float(stats.binomtest(b, b + c, 0.5, alternative="two-sided").pvalue)
-    n = a.size
-    acc_a, acc_b = float(a.mean()), float(b_.mean())
     return McNemarResult(n=n, b=b, c=c, n_discordant=b + c, statistic=float(min(b, c)), p=min(p, 1.0),
-                         acc_a=acc_a, acc_b=acc_b, estimate=(c - b) / n)
+                         acc_a=right_a / n, acc_b=right_b / n, estimate=(c - b) / n)
 
 
 def bootstrap_p(delta: float, deltas: np.ndarray) -> float:

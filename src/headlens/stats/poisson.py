@@ -14,7 +14,7 @@ percentile interval of the replicate means. Memory: replicates x columns, whatev
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import sparse, stats
 
 from .table import OK
 
@@ -104,3 +104,49 @@ def large_ci(low, high, n, status, boot_max_n: int, boot: PoissonMeans, ci: floa
         p_low, p_high = boot.ci(ci)
         low[swap], high[swap] = p_low[swap], p_high[swap]
     return low, high
+
+
+class PoissonConfusion:
+    """Poisson-bootstrap confusion matrices of several predictions of the same items, streamed.
+
+    ``rows`` predictions (row 0 the reference, e.g. the unablated model; the others e.g. ablations)
+    of the same items with labels in ``0..classes-1``: per row and replicate b the weighted counts
+    ``sum(w_ib [y_i = t, pred_i = p])``, w from :func:`poisson_weights` keyed by item id, so they do
+    not depend on the part, its size or the order. The weights are integers, so every sum is exact
+    and the matrices equal one pass over all items whatever the parts. A row other than the
+    reference adds only the items where it differs from the reference (a move from the reference's
+    cell to its own), so the cost is ``n_boot x (items + changed predictions)``, not ``x rows``.
+    Memory: ``rows x classes**2 x n_boot`` float64.
+    """
+
+    def __init__(self, rows: int, classes: int, n_boot: int, seed: int = 0):
+        self.rows, self.classes, self.n_boot, self.seed = int(rows), int(classes), int(n_boot), int(seed)
+        self._sums = np.zeros((self.rows * self.classes ** 2, self.n_boot))  # row 0 whole; the others: moves
+
+    def update(self, ids, y, pred) -> PoissonConfusion:
+        """Items ``ids`` with labels ``y`` [m] and predictions ``pred`` [rows, m]."""
+        y, pred = np.asarray(y, dtype=np.int64), np.asarray(pred, dtype=np.int64)
+        m, cc = len(y), self.classes ** 2
+        ref = y * self.classes + pred[0]
+        row, item = np.nonzero(pred[1:] != pred[0][None, :])
+        row = row + 1
+        keys = np.concatenate([ref, row * cc + y[item] * self.classes + pred[row, item], row * cc + ref[item]])
+        items = np.concatenate([np.arange(m), item, item])
+        signs = np.concatenate([np.ones(m + len(item)), -np.ones(len(item))])
+        moves = sparse.csr_matrix((signs, (keys, items)), shape=(self._sums.shape[0], m))
+        self._sums += moves @ poisson_weights(ids, self.n_boot, self.seed)
+        return self
+
+    def merge(self, other: PoissonConfusion) -> PoissonConfusion:
+        if (other.rows, other.classes, other.n_boot, other.seed) != (self.rows, self.classes, self.n_boot, self.seed):
+            raise ValueError("cannot merge Poisson confusion matrices of other rows, classes, replicates or seed")
+        self._sums += other._sums
+        return self
+
+    def matrices(self) -> np.ndarray:
+        """[rows, n_boot, classes, classes]: each row's weighted confusion matrix per replicate."""
+        k = self.classes
+        sums = self._sums.reshape(self.rows, k, k, self.n_boot).transpose(0, 3, 1, 2)
+        out = sums.copy()
+        out[1:] += sums[0][None]
+        return out

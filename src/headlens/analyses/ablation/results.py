@@ -8,6 +8,14 @@ Per ablation (heads removed) and metric, over the dev examples, with ``delta = a
 - F1 and MCC: paired bootstrap (``stats.paired_bootstrap``: CI and two-sided p from the same
   resamples of the examples for both predictions).
 
+Above ``boot_max_n`` dev examples (issue 16: memory bounded in n) the table is computed in one
+streamed pass over the sweep's parts (:class:`AblationSums`): McNemar's counts, the accuracy TOST
+(the correctness differences take the values -1, 0, 1, so their moments are the discordant
+counts) and every observed score stay exact; the accuracy CI and the F1 / MCC CI, p and TOST come
+from the Poisson bootstrap of confusion matrices (``stats.poisson.PoissonConfusion``: weights keyed
+by example id, so independent of the parts' size and order). At or below it the predictions (at
+most ``boot_max_n`` examples) are gathered from the parts and tested as above, as before.
+
 Each metric's p-values are corrected across the whole sweep (every ablation of the run) in one
 recorded family (Benjamini-Hochberg by default). ``decision`` is ``helps`` when the corrected
 test rejects and the metric went up without the heads by more than ``min_effect`` (the smallest
@@ -43,6 +51,7 @@ detect at all.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 import pyarrow as pa
@@ -51,6 +60,7 @@ from ...finetune.scores import classification_scores
 from ...stats import Family, mcnemar_exact, mean_ci, paired_bootstrap, tost_p, verdicts
 from .options import AblationStats
 from .spec import Ablation
+from .streamed import EXACT_TEST, POISSON_TEST, AblationSums, ci_method
 
 DECISIONS = ("helps", "hurts", "none")
 
@@ -67,6 +77,7 @@ def _metric_fn(metric: str, n_classes: int):
 
 
 def _tests(metric: str, y: np.ndarray, base: np.ndarray, preds: np.ndarray, n_classes: int, s: AblationStats) -> dict:
+    """The exact path (n <= boot_max_n): the whole predictions in memory, resampled."""
     a = len(preds)
     if metric == "accuracy":
         ok_base, ok = base == y, preds == y[None, :]
@@ -85,20 +96,37 @@ def _tests(metric: str, y: np.ndarray, base: np.ndarray, preds: np.ndarray, n_cl
 
 def ablation_table(y, base_pred, preds, ablations: list[Ablation], mode: str, n_classes: int,
                    stats: AblationStats) -> tuple[pa.Table, dict]:
-    """One row per ablation and metric; returns (table, {metric: family record})."""
-    y, base = np.asarray(y, dtype=np.int64), np.asarray(base_pred, dtype=np.int64)
-    preds = np.asarray(preds, dtype=np.int64).reshape(len(ablations), len(y))
-    n = len(y)
-    ok_base, ok = base == y, preds == y[None, :]
-    worse, better = (ok_base & ~ok).sum(1), (~ok_base & ok).sum(1)
-    flipped = (preds != base[None, :]).sum(1)
+    """One row per ablation and metric from predictions in memory (one part); returns (table,
+    {metric: family record})."""
+    y = np.asarray(y, dtype=np.int64)
+    pred = np.vstack([np.asarray(base_pred, dtype=np.int64)[None, :],
+                      np.asarray(preds, dtype=np.int64).reshape(len(ablations), len(y))])
+    return parts_table([(np.arange(len(y)), pred)], y, ablations, mode, n_classes, stats)
+
+
+def parts_table(parts: Iterable[tuple[np.ndarray, np.ndarray]], y, ablations: list[Ablation], mode: str,
+                n_classes: int, stats: AblationStats) -> tuple[pa.Table, dict]:
+    """:func:`ablation_table` from the sweep's parts (example ids, predictions [ablations + 1, m], row 0
+    the unablated model), read once, in any order and size, with ``y`` the dev labels by example id."""
+    y = np.asarray(y, dtype=np.int64)
+    return sums_table(AblationSums(len(y), len(ablations), n_classes, stats).read(parts, y), y, ablations, mode,
+                      n_classes, stats)
+
+
+def sums_table(sums: AblationSums, y: np.ndarray, ablations: list[Ablation], mode: str, n_classes: int,
+               stats: AblationStats) -> tuple[pa.Table, dict]:
+    """:func:`parts_table` from the parts' sums (read)."""
+    n = sums.n
+    worse, better, flipped = sums.worse, sums.better, sums.flipped
     blind = detectable(n, len(ablations), stats.alpha, stats.correction)[1] > stats.min_effect
+    method = "exact McNemar" if sums.exact else f"exact McNemar; CI {ci_method(n, stats)}"
+    test = EXACT_TEST if sums.exact else POISSON_TEST
     cols: dict[str, list] = {}
     families = {}
     for metric in stats.metrics:
-        t = _tests(metric, y, base, preds, n_classes, stats)
+        t = _tests(metric, y, sums.kept[0], sums.kept[1:], n_classes, stats) if sums.exact else sums.tests(metric)
         fam = Family(f"ablation sweep ({mode}): {metric}, ablated - base != 0 "
-                     f"({'exact McNemar' if metric == 'accuracy' else 'paired bootstrap'})",
+                     f"({method if metric == 'accuracy' else test.replace('_', ' ')})",
                      [a.label for a in ablations], stats.correction, stats.alpha)
         q, reject = fam.apply(t["p"])
         families[metric] = fam.to_dict()
@@ -115,7 +143,8 @@ def ablation_table(y, base_pred, preds, ablations: list[Ablation], mode: str, n_
         block = {
             "kind": [a.kind for a in ablations], "layer": [a.layer for a in ablations], "head": [a.head for a in ablations],
             "label": [a.label for a in ablations], "mode": [mode] * len(ablations), "metric": [metric] * len(ablations),
-            "test": ["mcnemar_exact" if metric == "accuracy" else "paired_bootstrap"] * len(ablations),
+            "test": ["mcnemar_exact" if metric == "accuracy" else test] * len(ablations),
+            "ci_method": [ci_method(n, stats)] * len(ablations),
             "n": [n] * len(ablations), **{k: list(v) for k, v in t.items()}, "q": list(q),
             "margin": [stats.min_effect] * len(ablations), "q_equiv": list(q_equiv),
             "significant": list(significant), "decision": list(decision), "verdict": list(verdict),

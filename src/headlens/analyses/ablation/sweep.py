@@ -1,6 +1,8 @@
 """``headlens ablate``: remove heads or layers of a fine-tuned classifier and score its dev set.
 
-The dev set is tokenized once and cut into length-sorted batches once. For each batch the
+The dev set is cut into length-sorted batches once (the lengths come from a first tokenization,
+a chunk of examples at a time, of which only the lengths are kept); each batch is encoded when it
+runs, so the sweep holds one batch encoded, not the dev set (issue 16). For each batch the
 unablated model runs once (its predictions are the baseline, its layer outputs are kept for the
 replay of the layers below an ablation), then the ablations run stacked: as many copies of the
 batch as ``max_tokens`` allows go through one forward pass, each copy without its own heads
@@ -14,6 +16,8 @@ the sweep starts, and a resume with other settings is refused with the fields th
 packing of ablations into passes depends only on the settings and the batch, so a resumed
 sweep computes exactly what an uninterrupted one does.
 
+The statistics then read the parts once, one at a time (:func:`.results.parts_table`).
+
 Outputs: ``ablations.parquet`` (one row per ablation and metric, see :mod:`.results`),
 ``params.json`` (written last: a directory without it is unfinished), ``sweep.json``,
 ``parts/`` (per-example predictions) and, for ``mode='mean'``, ``head_means.npy``.
@@ -25,6 +29,7 @@ import io
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -35,9 +40,9 @@ from ...lazy import torch  # imported on first use (headlens.lazy): the analysis
 from ...errors import ConfigError, RunStoreError, param_error
 from ...finetune.card import read_card
 from ...finetune.classifier import collate, encode, load_classifier
-from ...finetune.data import Columns, read_examples
+from ...finetune.data import Columns, Examples, read_examples
 from ...finetune.evaluate import classifier_labels
-from ...finetune.scores import classification_scores
+from ...finetune.scores import confusion_scores
 from ...corpus.reader import fingerprint
 from ...models.adapters import adapter_for
 from ...models.loading import DTYPES, resolve_device, sha256_files, weight_files
@@ -48,10 +53,13 @@ from ...store.publish import check_new_dir
 from .hooks import AblationHooks
 from .options import AblationStats
 from ...stats.equivalence import VERDICTS
-from .results import ablation_table, detectable
+from .parts import PARTS, iter_parts, part_path, read_part, write_part
+from .results import detectable, sums_table
 from .spec import MODES, Ablation, sweep_ablations
+from .streamed import AblationSums, ci_method
 
-SWEEP, PARTS, MEANS, TABLE = "sweep.json", "parts", "head_means.npy", "ablations.parquet"
+SWEEP, MEANS, TABLE = "sweep.json", "head_means.npy", "ablations.parquet"
+LENGTH_CHUNK = 4096  # examples tokenized at once for their lengths
 DEFAULT_MAX_LENGTH = 128
 # settings that do not change what the sweep computes: they may differ on --resume
 FREE = ("out", "resume", "progress", "threads")
@@ -111,11 +119,24 @@ class AblationResult:
     params: dict
 
 
-def _batches(rows: list[dict], batch_size: int, pad_id: int, device: torch.device) -> list[tuple[np.ndarray, dict]]:
-    """Length-sorted batches (example indices, collated inputs), built once for the whole sweep."""
-    order = np.argsort([len(r["input_ids"]) for r in rows], kind="stable")
-    return [(order[s:s + batch_size], collate([rows[i] for i in order[s:s + batch_size]], pad_id, device))
-            for s in range(0, len(order), batch_size)]
+def _lengths(tokenizer, examples: Examples, max_length: int) -> np.ndarray:
+    """Tokens per example, tokenized a chunk at a time (the ids are not kept)."""
+    out = np.zeros(len(examples), dtype=np.int64)
+    for s in range(0, len(examples), LENGTH_CHUNK):
+        rows = encode(tokenizer, examples.take(range(s, min(s + LENGTH_CHUNK, len(examples)))), max_length)
+        out[s:s + len(rows)] = [len(r["input_ids"]) for r in rows]
+    return out
+
+
+def _batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Length-sorted batches of example indices, cut once for the whole sweep."""
+    order = np.argsort(lengths, kind="stable")
+    return [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
+
+
+def _inputs(tokenizer, examples: Examples, idx: np.ndarray, max_length: int, device: torch.device) -> dict:
+    """One batch encoded and collated."""
+    return collate(encode(tokenizer, examples.take(idx), max_length), tokenizer.pad_token_id or 0, device)
 
 
 def _passes(ablations: list[Ablation], copies: int) -> list[list[int]]:
@@ -133,30 +154,6 @@ def _masks(ablations: list[Ablation], chosen: list[int], layers: int, heads: int
         for layer, head in ablations[k].heads:
             masks[layer, copy, head] = True
     return masks
-
-
-def _part_path(out: str, b: int) -> str:
-    return os.path.join(out, PARTS, f"batch-{b:05d}.parquet")
-
-
-def _read_part(path: str, idx: np.ndarray, n_ablations: int) -> np.ndarray | None:
-    """[n_ablations + 1, len(idx)] predictions (row 0 the baseline) of a finished part, None if unusable."""
-    try:
-        t = pq.read_table(path)
-        pred = np.asarray(t["pred"].to_numpy()).reshape(n_ablations + 1, len(idx))
-        examples = np.asarray(t["example"].to_numpy()).reshape(n_ablations + 1, len(idx))
-    except Exception:  # noqa: BLE001 - a damaged part is computed again
-        return None
-    return pred if (examples == idx[None, :]).all() else None
-
-
-def _write_part(path: str, idx: np.ndarray, pred: np.ndarray) -> None:
-    a = pred.shape[0]
-    atomic_write_parquet(path, pa.table({
-        "example": pa.array(np.tile(idx, a), pa.int32()),
-        "ablation": pa.array(np.repeat(np.arange(-1, a - 1), len(idx)), pa.int32()),  # -1: the unablated model
-        "pred": pa.array(pred.ravel(), pa.int16()),
-    }))
 
 
 def _save_means(path: str, means: np.ndarray) -> None:
@@ -241,17 +238,18 @@ def ablate(config: AblationConfig | None = None, **options) -> AblationResult:
     card = read_card(path) or {}
     max_length = cfg.max_length or int((card.get("hyperparameters") or {}).get("max_length") or DEFAULT_MAX_LENGTH)
     examples = read_examples(cfg.dev, cfg.columns, labels, cfg.format)
-    rows = encode(tokenizer, examples, max_length)
-    batches = _batches(rows, cfg.batch_size, tokenizer.pad_token_id or 0, device)
+    batches = _batches(_lengths(tokenizer, examples, max_length), cfg.batch_size)
+    inputs = lambda idx: _inputs(tokenizer, examples, idx, max_length, device)  # noqa: E731
     record = {"config": cfg.recorded(), "model_path": path, "weights_sha256": sha256_files(weight_files(path)),
               "dev_sha256": fingerprint(cfg.dev, "tsv")[0], "max_length": max_length,
               "ablations": [a.label for a in ablations]}
     out = _start(cfg, record)
     hooks = AblationHooks(model, adapter_for(config.model_type), num_layers, num_heads, cfg.mode)
     y = np.asarray(examples.labels, dtype=np.int64)
-    preds, computed = _predict(hooks, batches, ablations, cfg, out, len(y))
-    table, families = ablation_table(y, preds[0], preds[1:], ablations, cfg.mode, len(labels), cfg.stats)
-    base = classification_scores(y, preds[0], len(labels))
+    computed = _predict(hooks, batches, inputs, ablations, cfg, out, len(y))
+    sums = AblationSums(len(y), len(ablations), len(labels), cfg.stats).read(iter_parts(out, len(batches), len(ablations)), y)
+    table, families = sums_table(sums, y, ablations, cfg.mode, len(labels), cfg.stats)
+    base = confusion_scores(sums.counts[0])
     k, effect = detectable(len(y), len(ablations), cfg.stats.alpha, cfg.stats.correction)
     params = {
         **record, "labels": list(labels), "n": int(len(y)), "mode": cfg.mode, "num_layers": num_layers, "num_heads": num_heads,
@@ -264,7 +262,7 @@ def ablate(config: AblationConfig | None = None, **options) -> AblationResult:
         "underpowered_rule": f"n < {cfg.stats.min_n}; or no rejection and either the CI contains both "
                              f"-{cfg.stats.min_effect} and +{cfg.stats.min_effect} or the detectable accuracy change "
                              f"exceeds {cfg.stats.min_effect}",
-        "families": families, "delta": "ablated - base",
+        "families": families, "delta": "ablated - base", "ci_method": ci_method(len(y), cfg.stats),
         "counts": {m: {d: int(sum(1 for r in table.to_pylist() if r["metric"] == m and r["decision"] == d))
                        for d in ("helps", "hurts", "none")} for m in cfg.stats.metrics},
         "equivalence_rule": f"equivalent: the corrected TOST rejects |ablated - base| >= margin {cfg.stats.min_effect} "
@@ -277,32 +275,29 @@ def ablate(config: AblationConfig | None = None, **options) -> AblationResult:
     return AblationResult(out, table, params)
 
 
-def _predict(hooks: AblationHooks, batches: list, ablations: list[Ablation], cfg: AblationConfig, out: str,
-             n: int) -> tuple[np.ndarray, int]:
-    """[ablations + 1, n] predictions (row 0: unablated) from the finished parts and new passes; and how
+def _predict(hooks: AblationHooks, batches: list[np.ndarray], inputs, ablations: list[Ablation], cfg: AblationConfig,
+             out: str, n: int) -> int:
+    """Write every batch's part that is not finished yet (``inputs(idx)``: a batch encoded); return how
     many batches were computed now."""
-    preds = np.zeros((len(ablations) + 1, n), dtype=np.int64)
     computed = 0
     with torch.inference_mode(), hooks.attached():
         if cfg.mode == "mean":
-            hooks.means = _head_means(hooks, out, [inputs for _, inputs in batches])
+            hooks.means = _head_means(hooks, out, (inputs(idx) for idx in batches))
         with make_progress(cfg.progress) as progress:
             task = progress.add_task(f"ablate ({cfg.mode})", total=n * (len(ablations) + 1))
-            for b, (idx, inputs) in enumerate(batches):
-                part = _part_path(out, b)
-                done = _read_part(part, idx, len(ablations)) if os.path.exists(part) else None
-                if done is None:
-                    done = _run_batch(hooks, inputs, ablations, cfg.max_tokens, hooks.num_layers, hooks.num_heads,
-                                      lambda k: progress.advance(task, k))
-                    _write_part(part, idx, done)
-                    computed += 1
-                else:
-                    progress.advance(task, done.size)
-                preds[:, idx] = done
-    return preds, computed
+            for b, idx in enumerate(batches):
+                part = part_path(out, b)
+                if os.path.exists(part) and read_part(part, idx, len(ablations)) is not None:
+                    progress.advance(task, len(idx) * (len(ablations) + 1))
+                    continue
+                done = _run_batch(hooks, inputs(idx), ablations, cfg.max_tokens, hooks.num_layers, hooks.num_heads,
+                                  lambda k: progress.advance(task, k))
+                write_part(part, idx, done)
+                computed += 1
+    return computed
 
 
-def _head_means(hooks: AblationHooks, out: str, batches: list[dict]) -> torch.Tensor:
+def _head_means(hooks: AblationHooks, out: str, batches: Iterator[dict]) -> torch.Tensor:
     """Mean ablation's per-head mean outputs: computed in a first pass, stored, reused on resume."""
     path = os.path.join(out, MEANS)
     if os.path.exists(path):
