@@ -56,8 +56,8 @@ from collections.abc import Iterable
 import numpy as np
 import pyarrow as pa
 
-from ...finetune.scores import classification_scores
 from ...stats import Family, mcnemar_exact, mean_ci, paired_bootstrap, tost_p, verdicts
+from ...stats.confusion import SCORES, confusion
 from .options import AblationStats
 from .spec import Ablation
 from .streamed import EXACT_TEST, POISSON_TEST, AblationSums, ci_method
@@ -73,7 +73,7 @@ def detectable(n: int, tests: int, alpha: float, correction: str = "fdr_bh") -> 
 
 
 def _metric_fn(metric: str, n_classes: int):
-    return lambda y, p: classification_scores(y, p, n_classes)[metric]
+    return lambda y, p: SCORES[metric](confusion(y, p, n_classes))
 
 
 def _tests(metric: str, y: np.ndarray, base: np.ndarray, preds: np.ndarray, n_classes: int, s: AblationStats) -> dict:

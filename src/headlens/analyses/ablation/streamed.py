@@ -20,15 +20,14 @@ from collections.abc import Iterable
 import numpy as np
 
 from ...errors import RunStoreError
-from ...finetune.scores import f1_of, mcc_of
 from ...stats import mcnemar_counts, tost_p_moments
 from ...stats.compare import bootstrap_p
+from ...stats.confusion import SCORES
 from ...stats.equivalence import bootstrap_tost_p
 from ...stats.poisson import POISSON, PoissonConfusion
 from ...stats.tests import ci_method_used
 from .options import AblationStats
 
-SCORES = {"accuracy": lambda c: np.trace(c, axis1=-2, axis2=-1) / c.sum((-2, -1)), "f1": f1_of, "mcc": mcc_of}
 EXACT_TEST, POISSON_TEST = "paired_bootstrap", "paired_poisson_bootstrap"
 
 
