@@ -88,6 +88,10 @@ figures:
    ``headlens syntax`` made (``Run.score_scans``). INFO: each command's seconds and MiB, and the
    planted role heads found (``roles_planted_found_1M``, ``roles_other_heads_1M``). The runs are
    written by subprocesses, so that this process stays small for the children's peaks.
+   INFO ``ablation_rss_20x_vs_1x``: the peak RSS of the ablation statistics (``stats_child.py
+   ablation``: accuracy, F1 and MCC of 156 ablations, read part by part) on a synthetic sweep of
+   400,000 dev examples over its peak on one of 20,000 (``synthetic_ablation.py``; both above
+   ``boot_max_n``, so both the Poisson path), with each size's seconds and MiB.
 10. ``attribution_run_vs_plain`` (target <= 4): ``Engine.score`` with ``--analyses attribution`` computing
     rollout and ALTI (norm-based rollout included) over plain SDPA inference on the first 2,000 sentences of
     UD EWT dev (quick: 64), best of 2 interleaved rounds; the target follows from the FLOP count in
@@ -158,6 +162,7 @@ class Sizes:
     repeats_lengths: int = 3  # ... and interleaved rounds (the median counts)
     startup: int = 9  # figure 7: interleaved rounds of `headlens --help` and the bare import
     scale: tuple[int, int, int] = (20_000, 200_000, 1_000_000)  # figure 9: synthetic runs (small, large, roles only)
+    ablation_scale: tuple[int, int] = (20_000, 400_000)  # figure 9, INFO: examples of two synthetic ablation sweeps (1x, 20x)
     attribution: int = 2000  # figure 10: sentences of the attribution rounds (value zeroing: 32, one round)
     ray: int = 400  # figure 11: sentences of the local and Ray runs ...
     repeats_ray: int = 2  # ... their interleaved rounds ...
@@ -176,7 +181,7 @@ QUICK = Sizes(throughput=200, baseline=100, memory_small=100, memory_large=1000,
               baseline_memory=(100, 200), warmup=32, repeats_plain=1, repeats_baseline=1, resume=200, resume_part_size=20,
               mpnet=32, repeats_mpnet=1, startup=5, length_tokens=6000, repeats_lengths=1, scale=(2000, 20000, 50000),
               attribution=64, ray=64, repeats_ray=1, ray_block_size=16, ray_echo_blocks=20, layers=64,
-              layers_rss=(200, 2000))
+              layers_rss=(200, 2000), ablation_scale=(11_000, 220_000))
 STARTUP = {  # figure 7: two fresh processes
     "headlens_help": ["-c", "import sys; from headlens.cli import main; sys.exit(main())", "--help"],
     "bare_duckdb_pyarrow": ["-c", "import duckdb, pyarrow"],
@@ -733,6 +738,24 @@ def _planted_roles(run_dir: str) -> tuple[int, int, int]:
     return len(want), len(want & found), len(found - want)
 
 
+def _ablation_scale(sizes: Sizes, report: Report, tmp: str) -> None:
+    """INFO ablation_rss_20x_vs_1x: peak RSS of the ablation statistics (accuracy, F1, MCC over the
+    parts of a synthetic 12 x 12 sweep, 156 ablations) at 20 times the examples, in fresh processes."""
+    peaks = {}
+    for n in sizes.ablation_scale:
+        sweep = os.path.join(tmp, f"ablation-{n}")
+        started = time.perf_counter()
+        subprocess.run([sys.executable, os.path.join(HERE, "synthetic_ablation.py"), sweep, "--examples", str(n)], check=True)
+        log(f"synthetic ablation sweep of {n} examples: {time.perf_counter() - started:.0f} s")
+        got = stats_child("ablation", sweep)
+        peaks[n] = got["rss_mib"]
+        report.add(f"ablation_{n}_seconds", round(got["seconds"], 1))
+        report.add(f"ablation_{n}_peak_rss_mib", round(got["rss_mib"], 1))
+        shutil.rmtree(sweep, ignore_errors=True)
+    small, large = sizes.ablation_scale
+    report.add(f"ablation_rss_{large // small}x_vs_1x", round(peaks[large] / peaks[small], 3))
+
+
 def bench_scale(args, sizes: Sizes, report: Report, tmp: str) -> list[Figure]:
     """Figure 9: statistics on synthetic runs of 20k and 200k sentences, and roles at 1M."""
     small, large, huge = sizes.scale
@@ -757,6 +780,7 @@ def bench_scale(args, sizes: Sizes, report: Report, tmp: str) -> list[Figure]:
     figures.append(Figure("syntax_store_scans", float(scans), "<=", 2))
     for f in figures:  # reached so far: printed now, in case the 1M step does not finish
         log(f"reached: {f.line()}")
+    _ablation_scale(sizes, report, tmp)
     run = _synthetic(os.path.join(tmp, f"scale-{huge}"), huge, analyses="roles1")  # the local role's scores alone
     got = stats_child("roles", run)
     report.add(f"roles_{huge}_seconds", round(got["seconds"], 1))

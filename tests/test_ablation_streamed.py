@@ -117,8 +117,9 @@ def test_poisson_confusion_matrices_equal_weighted_counts_by_hand():
 
 
 def test_poisson_ci_is_close_to_the_exact_bootstrap_and_covers_the_planted_change():
-    """Planted: ablation 1 fixes 6% of 4,000 examples, ablation 3 breaks 2% and fixes 2% (no change). The Poisson CI lies within 15% of the exact bootstrap CI's width of it, and covers
-    the planted change."""
+    """Planted: ablation 1 fixes 6% of 4,000 examples, ablation 3 breaks 2% and fixes 2% (no change).
+    The Poisson CI lies within 15% of the exact bootstrap CI's width of it, and covers the planted
+    change."""
     y, pred = _sweep(4000, 2, seed=11)
     metrics = ("accuracy", "f1", "mcc")
     exact, _ = ablation_table(y, pred[0], pred[1:], ABLATIONS, "uniform", 2,

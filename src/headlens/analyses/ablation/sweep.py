@@ -16,7 +16,8 @@ the sweep starts, and a resume with other settings is refused with the fields th
 packing of ablations into passes depends only on the settings and the batch, so a resumed
 sweep computes exactly what an uninterrupted one does.
 
-The statistics then read the parts once, one at a time (:func:`.results.parts_table`).
+The statistics then read the parts once, one at a time (:class:`.streamed.AblationSums`, then
+:func:`.results.sums_table`), whatever the dev set's size.
 
 Outputs: ``ablations.parquet`` (one row per ablation and metric, see :mod:`.results`),
 ``params.json`` (written last: a directory without it is unfinished), ``sweep.json``,
