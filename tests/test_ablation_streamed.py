@@ -12,6 +12,7 @@ import pytest
 from headlens.analyses.ablation.api import AblationStats, ablation_table, head_ablation
 from headlens.analyses.ablation.parts import iter_parts, part_path, write_part
 from headlens.analyses.ablation.results import parts_table
+from headlens.analyses.ablation.view import ablation_view
 from headlens.errors import RunStoreError
 from headlens.finetune.scores import classification_scores
 from headlens.stats.poisson import PoissonConfusion, PoissonMeans, poisson_weights
@@ -71,6 +72,8 @@ def test_poisson_path_keeps_every_exact_column_of_the_in_memory_table(classes):
     # the observed scores are classification_scores' own
     assert _rows(streamed, "mcc")[2]["ablated"] == classification_scores(y, pred[3], classes)["mcc"]
     assert [r["decision"] for r in _rows(streamed, "accuracy")] == ["none", "helps", "hurts", "none"]
+    view, _ = ablation_view({"ablations": streamed}, {"alpha": 0.05}, 1, 4)
+    assert {p["ci_method"] for p in view["panels"]} == {"poisson-bootstrap (n > 1000)"}  # the report says so
 
 
 def test_exact_path_from_parts_equals_the_in_memory_table():

@@ -76,6 +76,7 @@ def ablation_view(tables: dict[str, pa.Table], params: dict, layers: int, heads:
                 "underpowered": _flagged(cells, layers, heads),
                 "verdict": _verdicts(cells, layers, heads),
                 "verdicts": {v: sum(1 for r in rows if r.get("verdict") == v) for v in VERDICTS},
+                "ci_method": next((str(r["ci_method"]) for r in rows if r.get("ci_method")), None),  # None: saved before it
                 "other": [[_where(r.get("layer"), r.get("head")), num(r.get("delta"), 4), num(r.get("ci_low"), 4),
                            num(r.get("ci_high"), 4), num(r.get("q"), 3), str(r.get("decision") or ""),
                            str(r.get("verdict") or ""), flags(r)] for r in other],

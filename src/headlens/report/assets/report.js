@@ -633,6 +633,7 @@
         holder.textContent = "";
         var weak = (p.underpowered || []).filter(Boolean).length;
         if (weak) note(holder, "flags: " + weak + " of these ablations are underpowered (the data cannot support a finding either way; hover a cell).");
+        if (p.ci_method) note(holder, "CI method: " + p.ci_method + (/poisson/.test(p.ci_method) ? " (the Poisson bootstrap of the streamed statistics, above boot_max_n examples)" : " bootstrap") + ".");
         if (p.verdicts) note(holder, "verdicts (TOST against the margin, as compare): " + Object.keys(p.verdicts).map(function (k) { return k + " " + p.verdicts[k]; }).join(", ") + ".");
         add(holder, heatmap(p.delta, { diverging: true, marks: p.significant, id: "ablation-heatmap-" + n,
           tip: function (k) { return [headLabel(k), "delta " + fmt(p.delta[k]) + " [" + fmt(p.ci_low[k]) + ", " + fmt(p.ci_high[k]) + "]", "q " + fmtP(p.q[k])].concat(p.verdict && p.verdict[k] ? ["verdict: " + p.verdict[k]] : []).concat(p.underpowered && p.underpowered[k] ? ["flag: underpowered"] : []); } }));
