@@ -1,0 +1,176 @@
+// One pass of exact attention statistics per (batch items, heads, block of query rows).
+//
+// For each query row i of a head, with s_ij = scale q_i.k_j + bias_j (bias 0 for a real key,
+// -inf for padding, taken as -1e30 here so that 0 * s_ij stays 0):
+//   out_i       = sum_j p_ij v_j                      (written in the model's [B, T, H, d] layout)
+//   lse_i       = log sum_j exp(s_ij)
+//   entropy_i   = -sum_j p_ij log p_ij = log l_i - sum_j p_ij (s_ij - m_i), m_i the row maximum
+//   masses_i    = sum_j p_ij w_j                      (key-set weight columns w [B, T, m])
+//   received_j  = sum_i r_i p_ij                      (query weight columns r [B, T, n]; summed
+//                                                      over the row blocks of the same task)
+//   band_i[o+R] = p(i, i + o), |o| <= R               (0 outside the sequence and at padding)
+// The block's scores [rows, T] are formed once (T <= 512: they stay in cache), the exact softmax
+// is taken from them, and every output is read off the same probabilities. The heavy parts are
+// ATen's own kernels (at::matmul on MKL, vectorised elementwise ops); the band is a plain loop.
+#include <torch/extension.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <vector>
+
+namespace {
+
+void check(const at::Tensor& t, const char* name, int64_t dim) {
+  TORCH_CHECK(t.device().is_cpu(), "onepass: ", name, " must be a CPU tensor, got ", t.device());
+  TORCH_CHECK(t.scalar_type() == at::kFloat, "onepass: ", name, " must be float32, got ", t.scalar_type());
+  TORCH_CHECK(t.dim() == dim, "onepass: ", name, " must have ", dim, " dimensions, got ", t.dim());
+}
+
+// Softmax statistics of `rows` score rows of length T, in place: on entry s[i, j] = q_i.k_j; on
+// exit s[i, j] = exp(scale s_ij + bias_j - m_i) (unnormalised), and for each row its maximum m_i,
+// l_i = sum_j of those, and sum_j e_ij (scale s_ij + bias_j - m_i). One read and one write of the
+// scores. exp is Cephes' single-precision polynomial (about 1 ulp), written so that the compiler
+// vectorises the loop; the function is compiled for AVX-512, AVX2 and baseline x86-64 and the
+// loader picks one for the CPU at run time (no -march: the package runs where it is built).
+// An argument below -87.3 gives exactly 0 (padding keys: bias -1e30), as exp would underflow.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void softmax_rows(float* __restrict s, const float* __restrict bias, int64_t rows, int64_t T, float scale,
+                  float* __restrict mx, float* __restrict sum, float* __restrict cross) {
+  for (int64_t i = 0; i < rows; ++i) {
+    float* row = s + i * T;
+    float m = -3.4e38f;
+#pragma omp simd reduction(max : m)
+    for (int64_t j = 0; j < T; ++j) {
+      const float x = scale * row[j] + bias[j];
+      m = x > m ? x : m;
+    }
+    float l = 0.f, c = 0.f;
+#pragma omp simd reduction(+ : l, c)
+    for (int64_t j = 0; j < T; ++j) {
+      const float x = scale * row[j] + bias[j] - m;
+      const float xc = x < -87.3f ? -87.3f : x;
+      const float n = (xc * 1.44269504088896341f + 12582912.f) - 12582912.f;  // round to nearest
+      const float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
+      float p = 1.9875691500e-4f;
+      p = p * r + 1.3981999507e-3f;
+      p = p * r + 8.3334519073e-3f;
+      p = p * r + 4.1665795894e-2f;
+      p = p * r + 1.6666665459e-1f;
+      p = p * r + 5.0000001201e-1f;
+      p = p * r * r + r + 1.f;
+      const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+      float two;
+      __builtin_memcpy(&two, &bits, 4);
+      const float e = x < -87.3f ? 0.f : p * two;
+      row[j] = e;
+      l += e;
+      c += e * x;
+    }
+    mx[i] = m;
+    sum[i] = l;
+    cross[i] = c;
+  }
+}
+
+}  // namespace
+
+std::vector<at::Tensor> onepass(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                const at::Tensor& bias, double scale, const at::Tensor& weights,
+                                const at::Tensor& receivers, int64_t reach, int64_t block, int64_t tasks) {
+  check(q, "q", 4);
+  check(k, "k", 4);
+  check(v, "v", 4);
+  check(bias, "bias", 2);
+  check(weights, "weights", 3);
+  check(receivers, "receivers", 3);
+  const int64_t B = q.size(0), H = q.size(1), T = q.size(2), D = q.size(3);
+  TORCH_CHECK(k.sizes() == q.sizes() && v.sizes() == q.sizes(), "onepass: q, k and v must have one shape [B, H, T, d]");
+  TORCH_CHECK(bias.size(0) == B && bias.size(1) == T, "onepass: bias must be [B, T]");
+  TORCH_CHECK(weights.size(0) == B && weights.size(1) == T, "onepass: weights must be [B, T, m]");
+  TORCH_CHECK(receivers.size(0) == B && receivers.size(1) == T, "onepass: receivers must be [B, T, n]");
+  TORCH_CHECK(reach >= 0 && block > 0 && tasks > 0, "onepass: reach >= 0, block > 0 and tasks > 0");
+  const int64_t M = weights.size(2), N = receivers.size(2), W = reach > 0 ? 2 * reach + 1 : 0;
+  auto opts = q.options();
+  at::Tensor out = at::empty({B, T, H, D}, opts);
+  at::Tensor lse = at::empty({B, H, T}, opts);
+  at::Tensor entropy = at::empty({B, H, T}, opts);
+  at::Tensor masses = at::empty({B, H, T, M}, opts);
+  at::Tensor received = at::zeros({B, H, T, N}, opts);
+  at::Tensor band = at::zeros({B, H, T, W}, opts);
+  at::Tensor kbias = bias.clamp_min(-1e30).contiguous();
+  const float* kb_ptr = kbias.data_ptr<float>();
+  const float fscale = static_cast<float>(scale);
+  // tasks: (a range of batch items, a range of heads), each about `block` scores a row block, at
+  // least `tasks` of them; the row blocks of one task run in order (received sums over them)
+  int64_t nh = std::max<int64_t>(1, std::min<int64_t>(H, block / (T * T)));
+  int64_t nb = nh < H ? 1 : std::max<int64_t>(1, std::min<int64_t>(B, block / (H * T * T)));
+  while (nb > 1 && ((B + nb - 1) / nb) < tasks) nb = (nb + 1) / 2;
+  while (nh > 1 && nb == 1 && B * ((H + nh - 1) / nh) < tasks) nh = (nh + 1) / 2;
+  const int64_t rows = std::max<int64_t>(1, std::min<int64_t>(T, block / (nb * nh * T)));
+  const int64_t hgroups = (H + nh - 1) / nh, bgroups = (B + nb - 1) / nb;
+  at::parallel_for(0, bgroups * hgroups, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t b0 = (task / hgroups) * nb, b1 = std::min(B, b0 + nb);
+      const int64_t h0 = (task % hgroups) * nh, h1 = std::min(H, h0 + nh);
+      const int64_t bn = b1 - b0, hn = h1 - h0;
+      at::Tensor Q = q.slice(0, b0, b1).slice(1, h0, h1);
+      at::Tensor Kt = k.slice(0, b0, b1).slice(1, h0, h1).contiguous().transpose(-1, -2);  // [bn, hn, D, T]
+      at::Tensor Vw = at::cat({v.slice(0, b0, b1).slice(1, h0, h1),
+                               weights.slice(0, b0, b1).unsqueeze(1).expand({bn, hn, T, M})}, -1);  // [bn, hn, T, D + M]
+      at::Tensor R = receivers.slice(0, b0, b1).unsqueeze(1).expand({bn, hn, T, N});
+      for (int64_t r0 = 0; r0 < T; r0 += rows) {
+        const int64_t n = std::min(rows, T - r0);
+        at::Tensor S = at::matmul(Q.narrow(2, r0, n), Kt);  // [bn, hn, n, T], contiguous
+        at::Tensor st = at::empty({bn, hn, n, 3}, opts);  // per row: m, l = sum_j e_ij, sum_j e_ij (s_ij - m)
+        float* sp = S.data_ptr<float>();
+        float* tp = st.data_ptr<float>();
+        std::vector<float> mrow(n), lrow(n), crow(n);
+        for (int64_t bi = 0; bi < bn; ++bi) {
+          for (int64_t hi = 0; hi < hn; ++hi) {
+            const int64_t at_ = (bi * hn + hi) * n;
+            softmax_rows(sp + at_ * T, kb_ptr + (b0 + bi) * T, n, T, fscale, mrow.data(), lrow.data(), crow.data());
+            for (int64_t i = 0; i < n; ++i) {
+              float* t = tp + (at_ + i) * 3;
+              t[0] = mrow[i];
+              t[1] = lrow[i];
+              t[2] = crow[i];
+            }
+          }
+        }
+        at::Tensor m_ = st.select(-1, 0), l = st.select(-1, 1), logl = at::log(l), inv = at::reciprocal(l);
+        lse.slice(0, b0, b1).slice(1, h0, h1).narrow(2, r0, n).copy_(m_ + logl);
+        entropy.slice(0, b0, b1).slice(1, h0, h1).narrow(2, r0, n).copy_(logl - st.select(-1, 2) * inv);
+        at::Tensor inv1 = inv.unsqueeze(-1);
+        at::Tensor O = at::matmul(S, Vw).mul_(inv1);  // [bn, hn, n, D + M]
+        out.slice(0, b0, b1).narrow(1, r0, n).slice(2, h0, h1).copy_(O.narrow(-1, 0, D).transpose(1, 2));
+        if (M > 0) masses.slice(0, b0, b1).slice(1, h0, h1).narrow(2, r0, n).copy_(O.narrow(-1, D, M));
+        if (N > 0) {  // sum_i r_i p_ij = sum_i (r_i / l_i) e_ij
+          received.slice(0, b0, b1).slice(1, h0, h1).add_(at::matmul(S.transpose(-1, -2), R.narrow(2, r0, n) * inv1));
+        }
+        if (W > 0) {
+          const float* p = sp;  // e_ij, contiguous [bn, hn, n, T]
+          float* base = band.data_ptr<float>();  // contiguous [B, H, T, W]
+          for (int64_t bi = 0; bi < bn; ++bi) {
+            for (int64_t hi = 0; hi < hn; ++hi) {
+              float* dst = base + ((b0 + bi) * H + h0 + hi) * T * W;
+              const float* src = p + (bi * hn + hi) * n * T;
+              for (int64_t i = 0; i < n; ++i) {
+                const int64_t row = r0 + i;
+                const int64_t lo = std::max<int64_t>(0, row - reach), hi_ = std::min<int64_t>(T - 1, row + reach);
+                float* d = dst + row * W + (lo - row + reach);
+                const float* s = src + i * T + lo;
+                const float il = 1.f / tp[(((bi * hn + hi) * n) + i) * 3 + 1];
+                for (int64_t j = lo; j <= hi_; ++j) *d++ = *s++ * il;
+              }
+            }
+          }
+        }
+      }
+    }
+  });
+  return {out, lse, entropy, masses, received, band};
+}
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("onepass", &onepass, "exact attention statistics in one pass (headlens.runner.onepass)");
+}
