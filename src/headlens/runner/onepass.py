@@ -19,7 +19,7 @@ import torch
 
 SOURCE = os.path.join(os.path.dirname(__file__), "csrc", "onepass.cpp")
 NAME = "headlens_onepass"
-BLOCK = 1 << 16  # scores per row block of a task (about 256 KiB of float32: in L2 with its copies)
+BLOCK = 1 << 17  # scores per row block of a task (512 KiB of float32: in L2 with its copies)
 
 
 @functools.cache

@@ -16,6 +16,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 namespace {
@@ -98,6 +99,7 @@ std::vector<at::Tensor> onepass(const at::Tensor& q, const at::Tensor& k, const 
   at::Tensor received = at::zeros({B, H, T, N}, opts);
   at::Tensor band = at::zeros({B, H, T, W}, opts);
   at::Tensor kbias = bias.clamp_min(-1e30).contiguous();
+  const at::Tensor receivers_c = receivers.contiguous();
   const float* kb_ptr = kbias.data_ptr<float>();
   const float fscale = static_cast<float>(scale);
   // tasks: (a range of batch items, a range of heads), each about `block` scores a row block, at
@@ -108,60 +110,78 @@ std::vector<at::Tensor> onepass(const at::Tensor& q, const at::Tensor& k, const 
   while (nh > 1 && nb == 1 && B * ((H + nh - 1) / nh) < tasks) nh = (nh + 1) / 2;
   const int64_t rows = std::max<int64_t>(1, std::min<int64_t>(T, block / (nb * nh * T)));
   const int64_t hgroups = (H + nh - 1) / nh, bgroups = (B + nb - 1) / nb;
+  float* out_p = out.data_ptr<float>();  // [B, T, H, D]
+  float* lse_p = lse.data_ptr<float>();  // [B, H, T]
+  float* ent_p = entropy.data_ptr<float>();
+  float* mass_p = masses.data_ptr<float>();  // [B, H, T, M]
+  float* recv_p = received.data_ptr<float>();  // [B, H, T, N]
+  float* band_p = band.data_ptr<float>();  // [B, H, T, W]
   at::parallel_for(0, bgroups * hgroups, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> mrow(rows), lrow(rows), crow(rows);
     for (int64_t task = begin; task < end; ++task) {
       const int64_t b0 = (task / hgroups) * nb, b1 = std::min(B, b0 + nb);
       const int64_t h0 = (task % hgroups) * nh, h1 = std::min(H, h0 + nh);
-      const int64_t bn = b1 - b0, hn = h1 - h0;
-      at::Tensor Q = q.slice(0, b0, b1).slice(1, h0, h1);
-      at::Tensor Kt = k.slice(0, b0, b1).slice(1, h0, h1).contiguous().transpose(-1, -2);  // [bn, hn, D, T]
+      const int64_t bn = b1 - b0, hn = h1 - h0, G = bn * hn;
+      // the task's heads as G = bn x hn contiguous matrices (one copy each per task)
+      at::Tensor Q = q.slice(0, b0, b1).slice(1, h0, h1).contiguous().view({G, T, D});
+      at::Tensor Kt = k.slice(0, b0, b1).slice(1, h0, h1).contiguous().view({G, T, D}).transpose(1, 2);
       at::Tensor Vw = at::cat({v.slice(0, b0, b1).slice(1, h0, h1),
-                               weights.slice(0, b0, b1).unsqueeze(1).expand({bn, hn, T, M})}, -1);  // [bn, hn, T, D + M]
-      at::Tensor R = receivers.slice(0, b0, b1).unsqueeze(1).expand({bn, hn, T, N});
+                               weights.slice(0, b0, b1).unsqueeze(1).expand({bn, hn, T, M})}, -1).view({G, T, D + M});
+      const float* rw = receivers_c.data_ptr<float>();
       for (int64_t r0 = 0; r0 < T; r0 += rows) {
         const int64_t n = std::min(rows, T - r0);
-        at::Tensor S = at::matmul(Q.narrow(2, r0, n), Kt);  // [bn, hn, n, T], contiguous
-        at::Tensor st = at::empty({bn, hn, n, 3}, opts);  // per row: m, l = sum_j e_ij, sum_j e_ij (s_ij - m)
+        at::Tensor S = at::bmm(Q.narrow(1, r0, n), Kt);  // [G, n, T], contiguous
         float* sp = S.data_ptr<float>();
-        float* tp = st.data_ptr<float>();
-        std::vector<float> mrow(n), lrow(n), crow(n);
-        for (int64_t bi = 0; bi < bn; ++bi) {
-          for (int64_t hi = 0; hi < hn; ++hi) {
-            const int64_t at_ = (bi * hn + hi) * n;
-            softmax_rows(sp + at_ * T, kb_ptr + (b0 + bi) * T, n, T, fscale, mrow.data(), lrow.data(), crow.data());
-            for (int64_t i = 0; i < n; ++i) {
-              float* t = tp + (at_ + i) * 3;
-              t[0] = mrow[i];
-              t[1] = lrow[i];
-              t[2] = crow[i];
-            }
+        at::Tensor Rs = at::empty({G, n, N}, opts);  // r_i / l_i
+        float* rs = Rs.data_ptr<float>();
+        std::vector<float> inv(G * n);
+        for (int64_t g = 0; g < G; ++g) {
+          const int64_t bb = b0 + g / hn, hh = h0 + g % hn;
+          softmax_rows(sp + g * n * T, kb_ptr + bb * T, n, T, fscale, mrow.data(), lrow.data(), crow.data());
+          for (int64_t i = 0; i < n; ++i) {
+            const float logl = std::log(lrow[i]), il = 1.f / lrow[i];
+            const int64_t at_ = (bb * H + hh) * T + r0 + i;
+            lse_p[at_] = mrow[i] + logl;
+            ent_p[at_] = logl - crow[i] * il;
+            inv[g * n + i] = il;
+            for (int64_t c = 0; c < N; ++c) rs[(g * n + i) * N + c] = rw[(bb * T + r0 + i) * N + c] * il;
           }
         }
-        at::Tensor m_ = st.select(-1, 0), l = st.select(-1, 1), logl = at::log(l), inv = at::reciprocal(l);
-        lse.slice(0, b0, b1).slice(1, h0, h1).narrow(2, r0, n).copy_(m_ + logl);
-        entropy.slice(0, b0, b1).slice(1, h0, h1).narrow(2, r0, n).copy_(logl - st.select(-1, 2) * inv);
-        at::Tensor inv1 = inv.unsqueeze(-1);
-        at::Tensor O = at::matmul(S, Vw).mul_(inv1);  // [bn, hn, n, D + M]
-        out.slice(0, b0, b1).narrow(1, r0, n).slice(2, h0, h1).copy_(O.narrow(-1, 0, D).transpose(1, 2));
-        if (M > 0) masses.slice(0, b0, b1).slice(1, h0, h1).narrow(2, r0, n).copy_(O.narrow(-1, D, M));
-        if (N > 0) {  // sum_i r_i p_ij = sum_i (r_i / l_i) e_ij
-          received.slice(0, b0, b1).slice(1, h0, h1).add_(at::matmul(S.transpose(-1, -2), R.narrow(2, r0, n) * inv1));
+        at::Tensor O = at::bmm(S, Vw);  // [G, n, D + M], unnormalised
+        const float* op = O.data_ptr<float>();
+        for (int64_t g = 0; g < G; ++g) {
+          const int64_t bb = b0 + g / hn, hh = h0 + g % hn;
+          for (int64_t i = 0; i < n; ++i) {
+            const float il = inv[g * n + i];
+            const float* o = op + (g * n + i) * (D + M);
+            float* dst = out_p + ((bb * T + r0 + i) * H + hh) * D;
+            for (int64_t c = 0; c < D; ++c) dst[c] = o[c] * il;
+            float* ms = mass_p + ((bb * H + hh) * T + r0 + i) * M;
+            for (int64_t c = 0; c < M; ++c) ms[c] = o[D + c] * il;
+          }
+        }
+        if (N > 0) {  // sum_i r_i p_ij = sum_i (r_i / l_i) e_ij, summed over the task's row blocks
+          at::Tensor rec = at::bmm(S.transpose(1, 2), Rs);  // [G, T, N]
+          const float* rp = rec.data_ptr<float>();
+          for (int64_t g = 0; g < G; ++g) {
+            const int64_t bb = b0 + g / hn, hh = h0 + g % hn;
+            float* dst = recv_p + (bb * H + hh) * T * N;
+            const float* src = rp + g * T * N;
+            for (int64_t j = 0; j < T * N; ++j) dst[j] += src[j];
+          }
         }
         if (W > 0) {
-          const float* p = sp;  // e_ij, contiguous [bn, hn, n, T]
-          float* base = band.data_ptr<float>();  // contiguous [B, H, T, W]
-          for (int64_t bi = 0; bi < bn; ++bi) {
-            for (int64_t hi = 0; hi < hn; ++hi) {
-              float* dst = base + ((b0 + bi) * H + h0 + hi) * T * W;
-              const float* src = p + (bi * hn + hi) * n * T;
-              for (int64_t i = 0; i < n; ++i) {
-                const int64_t row = r0 + i;
-                const int64_t lo = std::max<int64_t>(0, row - reach), hi_ = std::min<int64_t>(T - 1, row + reach);
-                float* d = dst + row * W + (lo - row + reach);
-                const float* s = src + i * T + lo;
-                const float il = 1.f / tp[(((bi * hn + hi) * n) + i) * 3 + 1];
-                for (int64_t j = lo; j <= hi_; ++j) *d++ = *s++ * il;
-              }
+          for (int64_t g = 0; g < G; ++g) {
+            const int64_t bb = b0 + g / hn, hh = h0 + g % hn;
+            float* dst = band_p + (bb * H + hh) * T * W;
+            const float* src = sp + g * n * T;
+            for (int64_t i = 0; i < n; ++i) {
+              const int64_t row = r0 + i;
+              const int64_t lo = std::max<int64_t>(0, row - reach), hi = std::min<int64_t>(T - 1, row + reach);
+              const float il = inv[g * n + i];
+              float* d = dst + row * W + (lo - row + reach);
+              const float* e = src + i * T + lo;
+              for (int64_t j = lo; j <= hi; ++j) *d++ = *e++ * il;
             }
           }
         }
