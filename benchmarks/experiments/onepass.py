@@ -16,6 +16,10 @@ Before timing, every output of both paths, and of the explicit float32 map, is c
 explicit float64 softmax of the same inputs (``max |x - x64|`` over the real query rows). Prints one line per length and contender.
 
     PYTHONPATH=$PWD/src python benchmarks/experiments/onepass.py [--rounds 7] [--lengths 32,128,256,512]
+
+With ``--runs TOKENS``: whole ``headlens.run`` rounds instead (the default analyses on figure 8's
+gold corpus of T-token sentences, ``TOKENS`` tokens a length, MiniLM loaded once), with the kernel
+(``runner.fused.ONEPASS`` on) and without (the flash calls), interleaved, median of ``--rounds``.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from benchutil import interleaved, pin_threads  # noqa: E402
+from benchutil import UD_DEV, interleaved, pin_threads  # noqa: E402
 
 pin_threads(2)
 
@@ -97,10 +101,42 @@ def errors(got, want, valid) -> dict:
     return out
 
 
+def runs(lengths, tokens: int, rounds: int) -> None:
+    """Whole runs with and without the kernel (see the module doc)."""
+    import tempfile
+
+    import headlens
+    from headlens.corpus import CorpusSpec
+    from lengths import DEFAULT_ANALYSES, preloaded, write_length_corpus
+
+    lm = headlens.load_model(None)
+    with tempfile.TemporaryDirectory() as tmp, preloaded(lm):
+        for t in lengths:
+            spec = CorpusSpec(write_length_corpus(UD_DEV, lm.tokenizer, t, tokens, tmp), format="conllu")
+
+            def side(on: bool):
+                def go():
+                    fused.ONEPASS = on
+                    return headlens.run(out=os.path.join(tmp, "run"), corpus=spec, analyses=DEFAULT_ANALYSES,
+                                        overwrite=True, progress=False, threads=2, long="truncate")
+                return go
+
+            contenders = {"onepass": side(True), "flash": side(False)}
+            interleaved(contenders, 1)  # warm-up
+            times, results = interleaved(contenders, rounds)
+            assert results["onepass"].manifest["attention"]["kernel"] == "onepass"
+            med = {name: statistics.median(ts) for name, ts in times.items()}
+            print(f"run T={t} {tokens} tokens: " + ", ".join(
+                f"{n} {s:.2f} s ({', '.join(f'{x:.2f}' for x in times[n])})" for n, s in med.items())
+                + f"; onepass/flash {med['onepass'] / med['flash']:.2f}")
+    fused.ONEPASS = True
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--lengths", default="32,128,256,512")
+    parser.add_argument("--runs", type=int, default=0, help="whole runs of this many tokens a length instead")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     t0 = time.perf_counter()
@@ -108,7 +144,11 @@ def main(argv=None) -> None:
     print(f"onepass available: {ok} ({why or 'built or loaded from the cache'}) in {time.perf_counter() - t0:.1f} s")
     if not ok:
         return
-    for t in (int(x) for x in args.lengths.split(",")):
+    lengths = [int(x) for x in args.lengths.split(",")]
+    if args.runs:
+        runs(lengths, args.runs, args.rounds)
+        return
+    for t in lengths:
         q, k, v, bias, weights, receivers = inputs(t)
         scale = D ** -0.5
         valid = bias == 0
