@@ -13,7 +13,9 @@ Any single probability is ``p_ij = exp(s q_i.k_j + bias_j - lse_i)``: a pair cos
 previous and next tokens, local windows, a word's own and neighbouring sub-tokens and the token
 pairs of dependency arcs are gathered along a few diagonals or index lists, never from a map. The
 attention a key *receives*, ``sum_i r_i p_ij``, is one more kernel call with queries and keys
-swapped and the bias ``log r_i - lse_i`` (:meth:`FusedLayer.received`).
+swapped and the bias ``log r_i - lse_i`` (:meth:`FusedLayer.received`), or, on the one-pass kernel
+(``headlens.runner.onepass``), computed with the layer for the query weights of
+:func:`receiver_weights`, as is the band of pairs.
 
 A metric declares what it reads with ``Metric.need``: a :class:`Need` (a per-query quantity
 averaged over a query set: the surface metrics) or a :class:`Fused` (its own function of a
