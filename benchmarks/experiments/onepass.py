@@ -20,12 +20,15 @@ explicit float64 softmax of the same inputs (``max |x - x64|`` over the real que
 With ``--runs TOKENS``: whole ``headlens.run`` rounds instead (the default analyses on figure 8's
 gold corpus of T-token sentences, ``TOKENS`` tokens a length, MiniLM loaded once), with the kernel
 (``runner.fused.ONEPASS`` on) and without (the flash calls), interleaved, median of ``--rounds``.
+With ``--profile`` as well: one cProfile of each instead, printing the cumulative time of the
+attention's parts. ``--parts``: today's three calls timed apart (widened call, received, band).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import time
@@ -101,7 +104,54 @@ def errors(got, want, valid) -> dict:
     return out
 
 
-def runs(lengths, tokens: int, rounds: int) -> None:
+def parts(t: int, rounds: int) -> None:
+    """Today's per-layer calls timed apart, interleaved."""
+    q, k, v, bias, weights, receivers = inputs(t)
+    b, h, _, d = q.shape
+    scale, buffers, cols = d ** -0.5, {}, weights[:, None].expand(b, h, t, -1)
+    out, lse = fused.kernel(*fused._widened(q, k, [v, k, cols], buffers=buffers), bias[:, None, None, :], scale)
+    layer = FusedLayer(q, k, lse, bias, scale, torch.float32, kernel=fused.kernel, reach=REACH)
+
+    def reduced(fn):
+        def go():
+            layer.__dict__.pop("band", None)  # a cached property
+            with fused.reducing(q.device):
+                return fn()
+        return go
+
+    contenders = {
+        "widened call": lambda: fused.kernel(*fused._widened(q, k, [v, k, cols], buffers=buffers),
+                                             bias[:, None, None, :], scale),
+        "received call": reduced(lambda: layer.received(receivers[..., 0])),
+        "band": reduced(lambda: layer.band),
+    }
+    interleaved(contenders, 1)
+    times, _ = interleaved(contenders, rounds)
+    print(f"T={t} today's parts: " + ", ".join(f"{n} {1e3 * statistics.median(x):.1f} ms" for n, x in times.items()))
+
+
+PROFILED = re.compile(r"\((_forward_fused|fused_attention|_onepass_layer|_kernel|received|band|on_layer|on_stack|add|finalize)\)"
+                      r"|headlens_onepass\.onepass|torch\._C\._nn\.linear")  # the lines of a profile printed
+
+
+def profiled(go) -> str:
+    import cProfile
+    import io
+    import pstats
+
+    profile = cProfile.Profile()
+    start = time.perf_counter()
+    profile.enable()
+    go()
+    profile.disable()
+    wall = time.perf_counter() - start
+    text = io.StringIO()
+    pstats.Stats(profile, stream=text).sort_stats("cumulative").print_stats()
+    keep = [line for line in text.getvalue().splitlines() if PROFILED.search(line) and "headlens" in line]
+    return f"wall {wall:.2f} s\n" + "\n".join(keep)
+
+
+def runs(lengths, tokens: int, rounds: int, profile: bool = False) -> None:
     """Whole runs with and without the kernel (see the module doc)."""
     import tempfile
 
@@ -123,6 +173,10 @@ def runs(lengths, tokens: int, rounds: int) -> None:
 
             contenders = {"onepass": side(True), "flash": side(False)}
             interleaved(contenders, 1)  # warm-up
+            if profile:
+                for name, go in contenders.items():
+                    print(f"run T={t} {tokens} tokens, {name}, cProfile: {profiled(go)}")
+                continue
             times, results = interleaved(contenders, rounds)
             assert results["onepass"].manifest["attention"]["kernel"] == "onepass"
             med = {name: statistics.median(ts) for name, ts in times.items()}
@@ -138,6 +192,8 @@ def main(argv=None) -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--lengths", default="32,128,256,512")
     parser.add_argument("--runs", type=int, default=0, help="whole runs of this many tokens a length instead")
+    parser.add_argument("--profile", action="store_true", help="with --runs: one cProfile of each side")
+    parser.add_argument("--parts", action="store_true", help="today's calls timed apart")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     t0 = time.perf_counter()
@@ -147,7 +203,11 @@ def main(argv=None) -> None:
         return
     lengths = [int(x) for x in args.lengths.split(",")]
     if args.runs:
-        runs(lengths, args.runs, args.rounds)
+        runs(lengths, args.runs, args.rounds, args.profile)
+        return
+    if args.parts:
+        for t in lengths:
+            parts(t, args.rounds)
         return
     for t in lengths:
         q, k, v, bias, weights, receivers = inputs(t)
