@@ -31,7 +31,8 @@ def _build():
         return load(NAME, [SOURCE], extra_cflags=["-O3", "-fopenmp"], extra_ldflags=["-fopenmp"], verbose=False), None
     except Exception as error:  # noqa: BLE001 -- any build failure means: not available, with its reason
         lines = str(error).strip().splitlines()
-        return None, f"{type(error).__name__}: {lines[-1] if lines else ''}"[:300]
+        errors = [line for line in lines if "error" in line.lower()]  # the compiler's first error, else the last line
+        return None, f"{type(error).__name__}: {(errors or lines or [''])[0 if errors else -1]}"[:400]
 
 
 def available() -> tuple[bool, str | None]:

@@ -73,6 +73,23 @@ void softmax_rows(float* __restrict s, const float* __restrict bias, int64_t row
   }
 }
 
+// received[j, c] += sum_i coef[i, c] e[i, j] over `rows` rows of length T (N columns c): the
+// attention each key receives, read from the block's e_ij while they are in cache.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void receive_rows(const float* __restrict e, const float* __restrict coef, int64_t rows, int64_t T, int64_t N,
+                  float* __restrict received) {
+  for (int64_t c = 0; c < N; ++c) {
+    for (int64_t i = 0; i < rows; ++i) {
+      const float a = coef[i * N + c];
+      if (a == 0.f) continue;
+      const float* row = e + i * T;
+      float* out = received + c * T;
+#pragma omp simd
+      for (int64_t j = 0; j < T; ++j) out[j] += a * row[j];
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<at::Tensor> onepass(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
@@ -96,10 +113,10 @@ std::vector<at::Tensor> onepass(const at::Tensor& q, const at::Tensor& k, const 
   at::Tensor lse = at::empty({B, H, T}, opts);
   at::Tensor entropy = at::empty({B, H, T}, opts);
   at::Tensor masses = at::empty({B, H, T, M}, opts);
-  at::Tensor received = at::zeros({B, H, T, N}, opts);
+  at::Tensor received = at::empty({B, H, T, N}, opts);
   at::Tensor band = at::zeros({B, H, T, W}, opts);
   at::Tensor kbias = bias.clamp_min(-1e30).contiguous();
-  const at::Tensor receivers_c = receivers.contiguous();
+  const at::Tensor receivers_c = receivers.contiguous(), weights_c = weights.contiguous();
   const float* kb_ptr = kbias.data_ptr<float>();
   const float fscale = static_cast<float>(scale);
   // tasks: (a range of batch items, a range of heads), each about `block` scores a row block, at
@@ -125,15 +142,15 @@ std::vector<at::Tensor> onepass(const at::Tensor& q, const at::Tensor& k, const 
       // the task's heads as G = bn x hn contiguous matrices (one copy each per task)
       at::Tensor Q = q.slice(0, b0, b1).slice(1, h0, h1).contiguous().view({G, T, D});
       at::Tensor Kt = k.slice(0, b0, b1).slice(1, h0, h1).contiguous().view({G, T, D}).transpose(1, 2);
-      at::Tensor Vw = at::cat({v.slice(0, b0, b1).slice(1, h0, h1),
-                               weights.slice(0, b0, b1).unsqueeze(1).expand({bn, hn, T, M})}, -1).view({G, T, D + M});
+      at::Tensor V = v.slice(0, b0, b1).slice(1, h0, h1).contiguous().view({G, T, D});
       const float* rw = receivers_c.data_ptr<float>();
+      std::vector<float> recv_t(N > 0 ? G * N * T : 0, 0.f);  // [G, N, T]
       for (int64_t r0 = 0; r0 < T; r0 += rows) {
         const int64_t n = std::min(rows, T - r0);
         at::Tensor S = at::bmm(Q.narrow(1, r0, n), Kt);  // [G, n, T], contiguous
         float* sp = S.data_ptr<float>();
-        at::Tensor Rs = at::empty({G, n, N}, opts);  // r_i / l_i
-        float* rs = Rs.data_ptr<float>();
+        std::vector<float> rsv(G * n * N);  // r_i / l_i
+        float* rs = rsv.data();
         std::vector<float> inv(G * n);
         for (int64_t g = 0; g < G; ++g) {
           const int64_t bb = b0 + g / hn, hh = h0 + g % hn;
@@ -147,27 +164,29 @@ std::vector<at::Tensor> onepass(const at::Tensor& q, const at::Tensor& k, const 
             for (int64_t c = 0; c < N; ++c) rs[(g * n + i) * N + c] = rw[(bb * T + r0 + i) * N + c] * il;
           }
         }
-        at::Tensor O = at::bmm(S, Vw);  // [G, n, D + M], unnormalised
+        at::Tensor O = at::bmm(S, V);  // [G, n, D], unnormalised
         const float* op = O.data_ptr<float>();
+        // the masses: one product per batch item of the task, its heads' rows together, [hn n, T] [T, M]
+        at::Tensor Om = M > 0 ? at::empty({G, n, M}, opts) : at::Tensor();
+        for (int64_t bi = 0; bi < bn && M > 0; ++bi) {
+          at::Tensor into = Om.narrow(0, bi * hn, hn).view({hn * n, M});
+          at::mm_out(into, S.narrow(0, bi * hn, hn).view({hn * n, T}), weights_c[b0 + bi]);
+        }
+        const float* mp = M > 0 ? Om.data_ptr<float>() : nullptr;
         for (int64_t g = 0; g < G; ++g) {
           const int64_t bb = b0 + g / hn, hh = h0 + g % hn;
           for (int64_t i = 0; i < n; ++i) {
             const float il = inv[g * n + i];
-            const float* o = op + (g * n + i) * (D + M);
+            const float* o = op + (g * n + i) * D;
             float* dst = out_p + ((bb * T + r0 + i) * H + hh) * D;
             for (int64_t c = 0; c < D; ++c) dst[c] = o[c] * il;
             float* ms = mass_p + ((bb * H + hh) * T + r0 + i) * M;
-            for (int64_t c = 0; c < M; ++c) ms[c] = o[D + c] * il;
+            for (int64_t c = 0; c < M; ++c) ms[c] = mp[(g * n + i) * M + c] * il;
           }
         }
         if (N > 0) {  // sum_i r_i p_ij = sum_i (r_i / l_i) e_ij, summed over the task's row blocks
-          at::Tensor rec = at::bmm(S.transpose(1, 2), Rs);  // [G, T, N]
-          const float* rp = rec.data_ptr<float>();
           for (int64_t g = 0; g < G; ++g) {
-            const int64_t bb = b0 + g / hn, hh = h0 + g % hn;
-            float* dst = recv_p + (bb * H + hh) * T * N;
-            const float* src = rp + g * T * N;
-            for (int64_t j = 0; j < T * N; ++j) dst[j] += src[j];
+            receive_rows(sp + g * n * T, rs + g * n * N, n, T, N, recv_t.data() + g * N * T);
           }
         }
         if (W > 0) {
@@ -185,6 +204,12 @@ std::vector<at::Tensor> onepass(const at::Tensor& q, const at::Tensor& k, const 
             }
           }
         }
+      }
+      for (int64_t g = 0; g < G && N > 0; ++g) {
+        const int64_t bb = b0 + g / hn, hh = h0 + g % hn;
+        float* dst = recv_p + (bb * H + hh) * T * N;
+        for (int64_t j = 0; j < T; ++j)
+          for (int64_t c = 0; c < N; ++c) dst[j * N + c] = recv_t[(g * N + c) * T + j];
       }
     }
   });
