@@ -10,14 +10,21 @@
 //                                                      over the row blocks of the same task)
 //   band_i[o+R] = p(i, i + o), |o| <= R               (0 outside the sequence and at padding)
 // The block's scores [rows, T] are formed once (T <= 512: they stay in cache), the exact softmax
-// is taken from them, and every output is read off the same probabilities. The heavy parts are
-// ATen's own kernels (at::matmul on MKL, vectorised elementwise ops); the band is a plain loop.
+// is taken from them, and every output is read off the same probabilities. The matrix products
+// are ATen's (MKL); the softmax and the received sums are loops that the compiler vectorises,
+// built for AVX-512, AVX2 and baseline x86-64 (target_clones: chosen for the CPU at load time).
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HEADLENS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define HEADLENS_CLONES  // other CPUs: the baseline of the compiler's target
+#endif
 
 namespace {
 
@@ -34,7 +41,7 @@ void check(const at::Tensor& t, const char* name, int64_t dim) {
 // vectorises the loop; the function is compiled for AVX-512, AVX2 and baseline x86-64 and the
 // loader picks one for the CPU at run time (no -march: the package runs where it is built).
 // An argument below -87.3 gives exactly 0 (padding keys: bias -1e30), as exp would underflow.
-__attribute__((target_clones("avx512f", "avx2", "default")))
+HEADLENS_CLONES
 void softmax_rows(float* __restrict s, const float* __restrict bias, int64_t rows, int64_t T, float scale,
                   float* __restrict mx, float* __restrict sum, float* __restrict cross) {
   for (int64_t i = 0; i < rows; ++i) {
@@ -75,7 +82,7 @@ void softmax_rows(float* __restrict s, const float* __restrict bias, int64_t row
 
 // received[j, c] += sum_i coef[i, c] e[i, j] over `rows` rows of length T (N columns c): the
 // attention each key receives, read from the block's e_ij while they are in cache.
-__attribute__((target_clones("avx512f", "avx2", "default")))
+HEADLENS_CLONES
 void receive_rows(const float* __restrict e, const float* __restrict coef, int64_t rows, int64_t T, int64_t N,
                   float* __restrict received) {
   for (int64_t c = 0; c < N; ++c) {
