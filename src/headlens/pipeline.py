@@ -32,6 +32,7 @@ from .collect import CollectorSet
 from .runner import Engine
 from .runner.allocator import keep_freed_memory
 from .runner.blocks import Block, BlockScorer, Scored, blocks
+from .runner.fused import kernel_record
 from .runner.maps import batch_maps
 from .runner.progress import make_progress
 from .runner.records import maps_to_keep, sentence_record
@@ -84,7 +85,8 @@ def _manifest(cfg: RunConfig, lm, annotator, front: FrontHalf, metrics, engine: 
         "counts": {},
         integrity.INTEGRITY: integrity.INTEGRITY_NOTE,
         "tables": dict(layout.TABLE_DOCS),
-        "attention": {"path": engine.path, "why": engine.path_reason, "metrics": engine.metric_paths()},
+        "attention": {"path": engine.path, "why": engine.path_reason, "metrics": engine.metric_paths(),
+                      **(kernel_record(lm.device, lm.model.dtype) if engine.path == "fused" else {})},
     }
 
 

@@ -13,7 +13,9 @@ Any single probability is ``p_ij = exp(s q_i.k_j + bias_j - lse_i)``: a pair cos
 previous and next tokens, local windows, a word's own and neighbouring sub-tokens and the token
 pairs of dependency arcs are gathered along a few diagonals or index lists, never from a map. The
 attention a key *receives*, ``sum_i r_i p_ij``, is one more kernel call with queries and keys
-swapped and the bias ``log r_i - lse_i`` (:meth:`FusedLayer.received`).
+swapped and the bias ``log r_i - lse_i`` (:meth:`FusedLayer.received`), or, on the one-pass kernel
+(``headlens.runner.onepass``), computed with the layer for the query weights of
+:func:`receiver_weights`, as is the band of pairs.
 
 A metric declares what it reads with ``Metric.need``: a :class:`Need` (a per-query quantity
 averaged over a query set: the surface metrics) or a :class:`Fused` (its own function of a
@@ -210,6 +212,8 @@ class FusedLayer:
     entropy: torch.Tensor | None = None
     kernel: Callable | None = None
     reach: int = 0  # half-width of the band of pairs computed at once (:meth:`band`); 0: none
+    # the received attention the kernel already computed, by query weights' name (:func:`receiver_weights`)
+    receivers: dict | None = None
     _pairs: dict = field(default_factory=dict, repr=False)
 
     @functools.cached_property
@@ -290,14 +294,25 @@ class FusedLayer:
             out[start:start + chunk] = torch.exp(scores * self.scale - lse.index_select(0, q))
         return out
 
-    def received(self, weights: torch.Tensor) -> torch.Tensor:
-        """[B, H, T]: sum_i w_i p_ij for every key j, query weights ``weights`` [B, T] (>= 0): one
-        kernel call with keys as queries, whose log-sum-exp over the queries i, biased by
-        ``log w_i - lse_i``, is the log of that sum."""
+    def received(self, weights: torch.Tensor, name: str | None = None) -> torch.Tensor:
+        """[B, H, T]: sum_i w_i p_ij for every key j, query weights ``weights`` [B, T] (>= 0): read from
+        ``receivers[name]`` where the one-pass kernel computed it with the layer, else one kernel call
+        with keys as queries, whose log-sum-exp over the queries i, biased by ``log w_i - lse_i``, is
+        the log of that sum."""
+        if self.receivers is not None and name in self.receivers:
+            return self.receivers[name]
         bias = (torch.log(weights.to(self.dtype))[:, None, :] - self.lse)[:, :, None, :]  # [B, H, 1, T]
         k = self.k.to(self.dtype)  # in the statistics dtype: a half-precision bias would round log w_i - lse_i
         _, lse = self.kernel(k, self.q.to(self.dtype), k, bias, self.scale)
         return torch.exp(lse.to(self.dtype)) * (self.bias == 0)[:, None, :]
+
+
+def receiver_weights(batch, level: str, dtype) -> torch.Tensor:
+    """[B, T]: each token's weight as a query of :meth:`FusedView.received` at ``level``: 1 for a real
+    token (token level); its weight in the valid word rows of the row aggregation (word level)."""
+    if level == "token":
+        return batch.token_valid.to(dtype)
+    return (batch.row_agg * batch.unit_valid[:, :, None]).sum(1).to(dtype)
 
 
 class Memoised:
@@ -369,10 +384,9 @@ class FusedView(Memoised):
         level: of the aggregated word rows)."""
 
         def compute():
+            cols = self.layer.received(receiver_weights(self.batch, self.level, self.dtype), self.level)
             if self.level == "token":
-                return self.layer.received(self.valid.to(self.dtype)) / self.n[:, None, None]
-            rows = (self.batch.row_agg * self.valid[:, :, None]).sum(1)  # [B, T]: each token's weight as a query
-            cols = self.layer.received(rows.to(self.dtype))
+                return cols / self.n[:, None, None]
             return self._to_units(cols, self.batch.key_weight.to(self.dtype)) / self.n[:, None, None]
 
         return self._memo("received", compute)

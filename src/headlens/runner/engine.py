@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, ModelError, param_error
-from ..metrics.fused import FusedLayer, FusedView, Rows, band_reach, fused_spec
+from ..metrics.fused import FusedLayer, FusedView, Rows, band_reach, fused_spec, receiver_weights
 from ..metrics.registry import Metric
 from ..metrics.view import RowsView, level_blocks, row_statistics
 from . import fused as fused_path
@@ -239,6 +239,8 @@ class Engine:
             reach=band_reach(batch, "word" in levels or batch.arcs is not None) if self.fused_metrics else 0,
             columns=batch.key_columns(self.keysets, self.compute_dtype) if self.keysets else None,
             on_stack=on_stack if self.fused_metrics else None, layers=self.lm.num_layers,
+            receivers={level: receiver_weights(batch, level, self.compute_dtype)
+                       for level in {m.level for _, m, spec in self.fused_metrics if spec.received}},
         )
         with torch.inference_mode(), fused_path.using(self.lm.model, plan):
             self._forward(batch, inputs)

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 
 from ..errors import ModelError
 from ..metrics.fused import FusedLayer
+from . import onepass
 from .rows import LayerRows
 
 IMPLEMENTATION = "headlens_fused"
@@ -54,6 +55,9 @@ class Plan:
     columns: torch.Tensor | None = None  # [B, T, m] key-set weights (metrics.fused.KEY_SETS, by level)
     entropy: bool = False
     reach: int = 0  # half-width of each layer's band of pairs (FusedLayer.band; metrics.fused.band_reach)
+    # query weights [B, T] by name (metrics.fused.receiver_weights, by level) whose received attention
+    # the one-pass kernel computes with each layer (FusedLayer.receivers); without it, a call per stack
+    receivers: dict[str, torch.Tensor] | None = None
     # (first layer, stop layer, their statistics stacked along the head axis): see LayerStack
     on_stack: Callable[[int, int, FusedLayer], None] | None = None
     layers: int = 0  # the model's layer count (the last layer closes the last stack)
@@ -70,14 +74,15 @@ class Plan:
             self._bias[dtype] = zero.masked_fill(~self.key_valid, float("-inf"))
         return self._bias[dtype]
 
-    def add(self, layer: int, query, key, lse, entropy, masses, scale: float) -> None:
-        """Stack one layer's statistics; hand the stack to ``on_stack`` when it is full or the model ends."""
+    def add(self, layer: int, query, key, lse, entropy, masses, scale: float, band=None, received=None) -> None:
+        """Stack one layer's statistics; hand the stack to ``on_stack`` when it is full or the model ends.
+        ``band`` [B, H, T, 2 reach + 1] and ``received`` {name: [B, H, T]}: computed by the one-pass kernel."""
         if self._stack is None:
             budget = STACK_BYTES if self.stack_bytes is None else self.stack_bytes
             size = stack_size(self.layers, 2 * query.numel() * query.element_size(), budget)
             self._stack = LayerStack(layer, min(size, self.layers - layer), query, masses, self.dtype)
         stack = self._stack
-        stack.add(query, key, lse, entropy, masses)
+        stack.add(query, key, lse, entropy, masses, band, received)
         if stack.full:
             self._stack = None
             self.on_stack(stack.start, stack.start + stack.size, stack.layer(self.bias(self.dtype), scale, self.reach))
@@ -105,7 +110,8 @@ class LayerStack:
         self.qt = query.new_empty((b, t, size * h, d))
         self.kt = query.new_empty((b, t, size * h, d))
         self.lse = torch.empty((b, size * h, t), dtype=dtype, device=query.device)
-        self.entropy = None
+        self.entropy = self.band = None
+        self.received: dict[str, torch.Tensor] = {}
         self.masses = None if masses is None else torch.empty((b, size * h, t, masses.shape[-1]), dtype=dtype,
                                                                device=query.device)
 
@@ -113,20 +119,35 @@ class LayerStack:
     def full(self) -> bool:
         return self.done == self.size
 
-    def add(self, query, key, lse, entropy, masses) -> None:
+    def add(self, query, key, lse, entropy, masses, band=None, received=None) -> None:
         at = slice(self.done * self.heads, (self.done + 1) * self.heads)
         self.qt[:, :, at], self.kt[:, :, at], self.lse[:, at] = query.transpose(1, 2), key.transpose(1, 2), lse
         if entropy is not None:
-            if self.entropy is None:
-                self.entropy = torch.empty(self.lse.shape, dtype=self.lse.dtype, device=self.lse.device)
+            self.entropy = self._slot(self.entropy, entropy)
             self.entropy[:, at] = entropy
         if masses is not None:
             self.masses[:, at] = masses
+        if band is not None:
+            self.band = self._slot(self.band, band)
+            self.band[:, at] = band
+        for name, cols in (received or {}).items():
+            self.received[name] = self._slot(self.received.get(name), cols)
+            self.received[name][:, at] = cols
         self.done += 1
+
+    def _slot(self, stacked, one: torch.Tensor) -> torch.Tensor:
+        """``stacked``, or a new [B, size H, ...] buffer for a statistic shaped as ``one`` [B, H, ...]."""
+        if stacked is not None:
+            return stacked
+        return torch.empty((one.shape[0], self.size * self.heads, *one.shape[2:]), dtype=self.lse.dtype,
+                           device=self.lse.device)
 
     def layer(self, bias: torch.Tensor, scale: float, reach: int) -> FusedLayer:
         layer = FusedLayer(self.qt.transpose(1, 2), self.kt.transpose(1, 2), self.lse, bias, scale, self.lse.dtype,
-                           masses=self.masses, entropy=self.entropy, kernel=kernel, reach=reach)
+                           masses=self.masses, entropy=self.entropy, kernel=kernel, reach=reach,
+                           receivers=self.received or None)
+        if self.band is not None:
+            layer.band = self.band  # the one-pass kernel's band (FusedLayer.band is a cached property)
         if self.qt.dtype == layer.dtype:
             layer.qt, layer.kt = self.qt, self.kt  # FusedLayer's cached token-major copies
         return layer
@@ -261,6 +282,44 @@ def _kernel(q, k, v, bias, scale):
     return torch.matmul(torch.exp(scores - lse[..., None]), v), lse
 
 
+ONEPASS = True  # use the one-pass kernel where it applies (tests switch it off to check the flash path)
+ONEPASS_MAX_T = 512  # the lengths where it was measured faster than the flash calls (docs/performance.md)
+
+
+def _onepass_here(query, plan: Plan) -> bool:
+    """Whether this layer's statistics come from the one-pass kernel (runner/onepass.py): float32 on
+    CPU, T <= :data:`ONEPASS_MAX_T`, and the extension built (else the flash calls, as before)."""
+    return (ONEPASS and query.device.type == "cpu" and query.dtype == torch.float32 == plan.dtype
+            and query.shape[2] <= ONEPASS_MAX_T and onepass.available()[0])
+
+
+def kernel_record(device: torch.device, dtype: torch.dtype) -> dict:
+    """The manifest's record of the statistics kernel on ``device`` and ``dtype``: which one, and why."""
+    if device.type != "cpu" or dtype != torch.float32:
+        return {"kernel": "flash", "why": "the one-pass kernel is CPU float32 only"}
+    if not ONEPASS:
+        return {"kernel": "flash", "why": "runner.fused.ONEPASS is off"}
+    ok, why = onepass.available()
+    if not ok:
+        return {"kernel": "flash", "why": f"the one-pass kernel could not be built: {why}"}
+    return {"kernel": "onepass", "why": f"T <= {ONEPASS_MAX_T}; longer batches take the flash calls"}
+
+
+def _onepass_layer(plan: Plan, layer: int, query, key, value, key_bias, scale: float) -> torch.Tensor:
+    """One layer on the one-pass kernel: the output [B, T, H, d]; lse, entropy, masses, the band and
+    the received attention of the plan's query weights go to the layer stack."""
+    names = list(plan.receivers or {})
+    receivers = torch.stack([plan.receivers[name] for name in names], -1) if names else None
+    out, lse, entropy, masses, received, band = onepass.onepass(
+        query, key, value, key_bias, scale, plan.columns, receivers, plan.reach if plan.on_stack else 0)
+    plan.on_layer(layer, LayerRows(query, key, key_bias, scale, plan.dtype))
+    if plan.on_stack is not None:
+        plan.add(layer, query, key, lse, entropy if plan.entropy else None,
+                 masses if plan.columns is not None else None, scale, band=band if plan.reach else None,
+                 received={name: received[..., i] for i, name in enumerate(names)})
+    return out
+
+
 def fused_attention(module, query, key, value, attention_mask=None, scaling=None, dropout=0.0, **kwargs):
     """transformers attention function: (output [B, T, H, d], None). See the module doc."""
     plan = _PLAN.get()
@@ -281,6 +340,8 @@ def fused_attention(module, query, key, value, attention_mask=None, scaling=None
     if plan.columns is not None:
         extras.append(plan.columns[:, None].expand(b, h, t, -1))  # in the statistics dtype
     n = sum(e.shape[-1] for e in extras)
+    if extras and _onepass_here(query, plan):
+        return _onepass_layer(plan, layer, query, key, value, key_bias, scale), None
     if not extras:
         out, lse = _kernel(query, key, value, bias, scale)
         stats = None
