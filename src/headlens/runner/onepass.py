@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 
 import torch
 
@@ -26,8 +27,11 @@ BLOCK = 1 << 17  # scores per row block of a task (512 KiB of float32: in L2 wit
 def _build():
     """(module, None) or (None, why it is unavailable): built at most once per process."""
     try:
-        from torch.utils.cpp_extension import load
+        from torch.utils.cpp_extension import _get_build_directory, load
 
+        if not os.path.exists(os.path.join(_get_build_directory(NAME, False), f"{NAME}.so")):
+            print("headlens: building the one-pass attention kernel (once per machine and source; 30 to 80 s)",
+                  file=sys.stderr, flush=True)
         return load(NAME, [SOURCE], extra_cflags=["-O3", "-fopenmp"], extra_ldflags=["-fopenmp"], verbose=False), None
     except Exception as error:  # noqa: BLE001 -- any build failure means: not available, with its reason
         lines = str(error).strip().splitlines()
