@@ -81,8 +81,9 @@ def test_wilcoxon_equals_scipy_and_hand_rank_biserial():
 def test_wilcoxon_effect_is_the_rank_biserial_with_ties_and_zeros(alternative, n):
     """The one-sided effect comes from T+ (no second ranking): it must equal the ranked formula."""
     rng = np.random.default_rng(n)
-    # n = 10: scipy's permutation path, 2**n sign flips per column, one column at a time: 12 columns
-    X = np.round(rng.normal(0.3, 1.0, (n, 12 if n <= 13 else 40)), 1)  # ties, and zeros against popmean 0.1
+    # n = 10: scipy's permutation path, 2**n sign flips per column, one column at a time (a third of a second
+    # each): 7 columns, the 5 below and 2 of rounded normals
+    X = np.round(rng.normal(0.3, 1.0, (n, 7 if n <= 13 else 40)), 1)  # ties, and zeros against popmean 0.1
     X[:, :5] = 0.1 + np.round(rng.normal(0, 1, (n, 5)))  # many ties and zeros
     tab = one_sample(X, 0.1, test="wilcoxon", alternative=alternative, n_boot=0)
     np.testing.assert_allclose(tab.effect, rank_biserial(X, 0.1), rtol=1e-12, atol=1e-15)

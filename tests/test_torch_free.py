@@ -1,11 +1,18 @@
 """The upper layer imports neither torch nor transformers (docs/architecture.md), checked in fresh processes.
 
-Each command runs in a new interpreter under ``-X importtime``, which lists every module the
-process imported (even one dropped from ``sys.modules`` later); none may be torch or transformers.
+The commands run under ``-X importtime``, which lists every module the process imported (even one
+dropped from ``sys.modules`` later); none may be torch or transformers. They share one fresh
+interpreter (an interpreter start and the CLI's imports cost a second or two each): it imports the
+upper layer, then runs the commands one after another, writing a marker to stderr before each, so
+that each import line is charged to the step that made it. A step that imported a model library
+fails its test, and since every step is checked, no step ran after one that did: each command
+started in a process holding no model library, as in a process of its own. Its last step imports
+the model side, which shows that the probe sees a model library when one is imported.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -18,8 +25,8 @@ import headlens
 
 SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "src"))
 MODEL_LIBRARIES = ("torch", "transformers")
-# the CLI's entry point (the ``headlens`` script) with the arguments that follow -c
-HEADLENS = "import sys; from headlens.cli import main; sys.exit(main())"
+# a line of -X importtime: the module's name after the two timings
+IMPORT_LINE = re.compile(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)", re.M)
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -32,25 +39,43 @@ def imported(argv: list[str], cwd: str | None = None, **env: str) -> tuple[subpr
     """Run ``python -X importtime ARGV`` in a fresh process: (the process, the top-level names of what it imported)."""
     proc = subprocess.run([sys.executable, "-X", "importtime", *argv], capture_output=True, text=True, cwd=cwd,
                           env=_env(**env), timeout=300)
-    names = {m.group(1).split(".")[0] for m in re.finditer(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)", proc.stderr, re.M)}
+    names = {m.group(1).split(".")[0] for m in IMPORT_LINE.finditer(proc.stderr)}
     assert names, f"no -X importtime lines in the stderr of {argv}: {proc.stderr[-2000:]}"
     return proc, names
 
 
-def test_importing_the_upper_layer_imports_no_model_library():
-    code = ("import headlens, headlens.report, headlens.stats, headlens.store, headlens.cli; import sys; "
-            "import headlens.config, headlens.store.catalog, headlens.analyses, headlens.metrics; "
-            "headlens.RunConfig(); headlens.available_metrics(); "
-            "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, "
-            "sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers'))[:5]")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-
-
-def test_the_probe_sees_torch_when_a_model_path_is_imported():
-    proc, names = imported(["-c", "import headlens.pipeline"])
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "torch" in names  # the probe sees an import of the model side
+UPPER = ("import headlens, headlens.report, headlens.stats, headlens.store, headlens.cli; "
+         "import headlens.config, headlens.store.catalog, headlens.analyses, headlens.metrics; "
+         "headlens.RunConfig(); headlens.available_metrics()")
+MARK = "### headlens-step "
+# the child: one step per command (the upper layer first, the model side last), each marked on stderr;
+# what each printed and returned goes to the JSON file named by its first argument
+CHILD = f"""
+import contextlib, io, json, sys, traceback
+out, steps, results = sys.argv[1], json.loads(sys.argv[2]), {{}}
+def step(name):
+    sys.stderr.flush(); sys.stderr.write({MARK!r} + name + "\\n"); sys.stderr.flush()
+step("upper layer")
+{UPPER}
+from headlens.cli import main
+results["upper layer"] = {{"rc": 0, "stdout": "", "modules": sorted(m for m in sys.modules if m.split('.')[0] in {MODEL_LIBRARIES!r})}}
+for name, argv in steps.items():
+    step(name)
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        try:
+            rc = main(argv)
+        except SystemExit as e:
+            rc = e.code or 0
+        except Exception:
+            rc = traceback.format_exc()
+    results[name] = {{"rc": rc, "stdout": buf.getvalue(), "argv": argv}}
+step("model side")
+import headlens.pipeline
+results["model side"] = {{"rc": 0, "stdout": ""}}
+with open(out, "w", encoding="utf-8") as fh:
+    json.dump(results, fh)
+"""
 
 
 @pytest.fixture(scope="module")
@@ -81,16 +106,45 @@ COMMANDS = {
 }
 
 
+@pytest.fixture(scope="module")
+def steps(stored) -> dict[str, dict]:
+    """Each step of the child: its exit status, what it printed, and the top-level names it imported."""
+    out = os.path.join(stored["tmp"], "steps.json")
+    argv = {name: COMMANDS[name](stored) for name in COMMANDS}
+    proc, _ = imported(["-c", CHILD, out, json.dumps(argv)], cwd=stored["tmp"], HEADLENS_RUNS=stored["root"])
+    assert proc.returncode == 0 and os.path.exists(out), proc.stderr[-3000:]
+    with open(out, encoding="utf-8") as fh:
+        results = json.load(fh)
+    chunks = proc.stderr.split(MARK)[1:]
+    assert [c.split("\n", 1)[0] for c in chunks] == ["upper layer", *COMMANDS, "model side"]
+    for chunk in chunks:
+        name, lines = chunk.split("\n", 1)
+        results[name]["imported"] = {m.group(1).split(".")[0] for m in IMPORT_LINE.finditer(lines)}
+        results[name]["stderr"] = lines[-3000:]
+    return results
+
+
+def test_importing_the_upper_layer_imports_no_model_library(steps):
+    upper = steps["upper layer"]
+    assert upper["imported"], "no -X importtime lines for the upper layer's imports"
+    assert not upper["imported"] & set(MODEL_LIBRARIES) and not upper["modules"], upper["modules"][:5]
+
+
+def test_the_probe_sees_torch_when_a_model_path_is_imported(steps):
+    # the probe sees torch imported: by the model side's step, or by an earlier step (which fails its own test)
+    assert any("torch" in step["imported"] for step in steps.values())
+
+
 @pytest.mark.parametrize("command", list(COMMANDS))
-def test_commands_that_need_no_model_import_no_model_library(stored, command):
-    argv = COMMANDS[command](stored)
-    proc, names = imported(["-c", HEADLENS, *argv], cwd=stored["tmp"], HEADLENS_RUNS=stored["root"])
-    assert proc.returncode == 0, f"headlens {' '.join(argv)}: {proc.stdout[-1000:]}\n{proc.stderr[-3000:]}"
-    assert not names & set(MODEL_LIBRARIES), f"headlens {' '.join(argv)} imported {sorted(names & set(MODEL_LIBRARIES))}"
+def test_commands_that_need_no_model_import_no_model_library(steps, command):
+    step, argv = steps[command], steps[command]["argv"]
+    assert step["rc"] == 0, f"headlens {' '.join(argv)}: {step['stdout'][-1000:]}\n{step['stderr']}"
+    names = step["imported"] & set(MODEL_LIBRARIES)
+    assert not names, f"headlens {' '.join(argv)} imported {sorted(names)}"
     if command == "report":
-        assert "3 head-view sentences" in proc.stdout  # the maps a run stores by default
+        assert "3 head-view sentences" in step["stdout"]  # the maps a run stores by default
     if command == "runs list":
-        assert "a" in proc.stdout.split() and "b" in proc.stdout.split()
+        assert "a" in step["stdout"].split() and "b" in step["stdout"].split()
 
 
 def test_a_lazy_module_is_imported_on_first_use_and_then_is_the_module():
