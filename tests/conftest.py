@@ -7,6 +7,13 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Under pytest-xdist (make test: TEST_WORKERS processes) the workers are the parallelism: each computes on
+# one thread (torch's intra-op pool, OpenMP, BLAS; set before torch is imported, and inherited by the
+# subprocesses the tests start). Two workers of two threads each on CI's two cores wait on each other's
+# threads: measured in docs/testing.md. A test that sets a thread count itself (--threads) still gets it.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
 
 from tiny import make_tiny_bert  # noqa: E402
 

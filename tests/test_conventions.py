@@ -3,6 +3,7 @@ heads as L3H7 (1-based), proportions as fractions, tiny p/q as "< 1e-300"; and e
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -224,17 +225,30 @@ def _svg_texts(path: str) -> str:
     return " ".join("".join(e.itertext()) for e in root.iter() if e.tag.endswith("text"))
 
 
+@contextlib.contextmanager
+def _unrendered():
+    """Figures are built (every axis, text and label placed) but written as empty files: for the tests
+    that count which views are drawn. "every" below renders each kind of view, and tests/test_figures.py
+    renders every view in each format; rendering these again took two thirds of this module's time."""
+    from matplotlib.figure import Figure
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Figure, "savefig", lambda fig, path, **kw: open(path, "wb").close())
+        yield
+
+
 @pytest.fixture(scope="module")
 def figures(data, tmp_path_factory):
-    """Every figure (--all) of six metrics (every metric: a minute more, the same code), the curated set
-    (the default) and the figures of one metric."""
+    """Every figure (--all) of six metrics (every metric: a minute more, the same code), rendered; the
+    curated set (the default) and the figures of one metric, counted (``_unrendered``)."""
     from headlens.report.figures import draw_all
 
     out = tmp_path_factory.mktemp("figures")
     few = ["cls", "prev", "entropy", "dep_all_d2h", "dep_all_h2d", "cat_pref"]
-    return {"every": draw_all(data, str(out / "a"), "svg", dpi=72, heads=["L3H4"], metrics=few),
-            "curated": draw_all(data, str(out / "c"), "svg", dpi=72, curated=True),
-            "cls": draw_all(data, str(out / "m"), "svg", dpi=72, metrics=["cls"])}
+    every = draw_all(data, str(out / "a"), "svg", dpi=72, heads=["L3H4"], metrics=few)
+    with _unrendered():
+        return {"every": every, "curated": draw_all(data, str(out / "c"), "svg", dpi=72, curated=True),
+                "cls": draw_all(data, str(out / "m"), "svg", dpi=72, metrics=["cls"])}
 
 
 def test_figure_labels_follow_the_conventions(figures):
@@ -282,19 +296,14 @@ def test_figures_default_to_a_curated_set_and_filters_reach_every_kind(figures):
     assert not any(f.view.startswith("syntax") for f in only)  # no dep_ metric asked for: no relation to draw
 
 
-def test_cli_figures_default_and_all(run, figures, tmp_path, capsys, monkeypatch):
-    """The command draws the curated set by default; --all with --metrics draws every view of those metrics.
-
-    What is counted is which views the command draws, not how they render: the fixture above renders
-    these sets and tests/test_figures.py renders through the command, so here each figure is built but
-    written as an empty file (rendering the two sets again took two thirds of this module's time)."""
-    from matplotlib.figure import Figure
-
-    monkeypatch.setattr(Figure, "savefig", lambda fig, path, **kw: open(path, "wb").close())
-    assert main(["figures", run.path, "--out", str(tmp_path / "c"), "--sentence-ids", "0", "--dpi", "72"]) == 0
-    assert int(re.search(r"(\d+) figures in", capsys.readouterr().out).group(1)) == len(figures["curated"])
-    assert main(["figures", run.path, "--out", str(tmp_path / "a"), "--sentence-ids", "0", "--all", "--metrics", "cls",
-                 "--dpi", "72"]) == 0
+def test_cli_figures_default_and_all(run, figures, tmp_path, capsys):
+    """The command draws the curated set by default; --all with --metrics draws every view of those metrics
+    (counted, ``_unrendered``: tests/test_figures.py renders through the command)."""
+    with _unrendered():
+        assert main(["figures", run.path, "--out", str(tmp_path / "c"), "--sentence-ids", "0", "--dpi", "72"]) == 0
+        assert int(re.search(r"(\d+) figures in", capsys.readouterr().out).group(1)) == len(figures["curated"])
+        assert main(["figures", run.path, "--out", str(tmp_path / "a"), "--sentence-ids", "0", "--all", "--metrics", "cls",
+                     "--dpi", "72"]) == 0
     assert int(re.search(r"(\d+) figures in", capsys.readouterr().out).group(1)) == len(figures["cls"])
 
 

@@ -148,16 +148,19 @@ def place_labels(fig, ax, xy, labels, fontsize: float = 4) -> int:
     px = fig.dpi / 72.0  # display pixels per point
     legend = ax.get_legend()
     taken = [legend.get_window_extent(renderer)] if legend is not None else []  # labels stay off the legend too
+    edges = np.asarray([b.extents for b in taken]).reshape(-1, 4)  # taken's x0, y0, x1, y1, for Bbox.overlaps at once
     for n, ((x, y), text) in enumerate(zip(xy, labels)):
         t = ax.annotate(text, (x, y), xytext=(0, 0), textcoords="offset points", fontsize=fontsize, ha="left",
                         va="bottom", gid=f"{LABEL_GID}-{n}")
-        size = t.get_window_extent(renderer)
+        size = t.get_window_extent(renderer)  # at offset (0, 0): each place is this box moved by its offset
         w, h = size.width / px, size.height / px
         for k, (dx, dy) in enumerate(_label_offsets(w, h)):
-            t.set_position((dx, dy))
-            box = t.get_window_extent(renderer).padded(0.5)
-            if frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1) and not any(box.overlaps(b) for b in taken):
+            box = size.translated(dx * px, dy * px).padded(0.5)
+            if frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1) and not (
+                    (edges[:, 0] <= box.x1) & (box.x0 <= edges[:, 2]) & (edges[:, 1] <= box.y1) & (box.y0 <= edges[:, 3])).any():
+                t.set_position((dx, dy))
                 taken.append(box)
+                edges = np.vstack([edges, box.extents])
                 if k >= 8:  # moved beyond the first ring: a leader line to its point
                     cx, cy = ax.transData.inverted().transform(((box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2))
                     ax.plot([x, cx], [y, cy], color="#999999", linewidth=0.3, zorder=0)
