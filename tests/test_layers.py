@@ -106,10 +106,16 @@ def gold_run(tiny_bert_dir, tmp_path_factory):
                         progress=False, analyses=("layers",), options={"layers": {"max_words": 2000}})
 
 
-def test_probes_on_a_random_model_have_their_intervals_baselines_and_controls(gold_run):
-    # 5 epochs of the structural probe, not 30: only its intervals' bounds are checked here (what it learns:
-    # test_the_structural_probe_recovers_a_planted_tree_metric), and its training was 80 % of this test's time
-    result = headlens.layers(gold_run, n_boot=200, epochs=5, save=True)
+@pytest.fixture(scope="module")
+def probed(gold_run):
+    """The layers statistics of ``gold_run``, saved as its output "default" (checked, and drawn, below).
+    5 epochs of the structural probe, not 30: only its intervals' bounds are checked here (what it
+    learns: test_the_structural_probe_recovers_a_planted_tree_metric); its training took 80 % of the time."""
+    return headlens.layers(gold_run, n_boot=200, epochs=5, save=True)
+
+
+def test_probes_on_a_random_model_have_their_intervals_baselines_and_controls(gold_run, probed):
+    result = probed
     upos = result.tables["upos"].to_pylist()
     info = result.summary["probes"]["upos"]
     assert [r["layer"] for r in upos] == [0, 1, 2] and info["classes"] > 10
@@ -317,21 +323,20 @@ def test_the_sentence_probe_finds_a_planted_label_and_the_control_does_not():
         assert rows[key]["accuracy_low"] < 0.5 and abs(rows[key]["selectivity"]) < 0.15
 
 
-def test_figures_draw_the_curves_the_compare_panel_and_a_pca_panel_per_layer(gold_run, tmp_path):
+def test_figures_draw_the_curves_the_compare_panel_and_a_pca_panel_per_layer(gold_run, probed, tmp_path):
     from headlens.analyses.layers.cli import _compare
     from headlens.analyses.layers.figures import draw_layers
     from headlens.analyses.layers.options import LayersSettings
     from headlens.render.plot import Writer
 
-    headlens.layers(gold_run, n_boot=50, epochs=5, name="fig", save=True)  # 5 epochs: the figures' panels do not depend on them
     _compare(gold_run, gold_run, LayersSettings(n_boot=50, name="fig", compare_probes=False))
     w = Writer(str(tmp_path), "svg", 100)
     draw_layers(w, {"run": {"path": gold_run.path}})
     panels = {os.path.basename(f.path): f.panels for f in w.files}
-    assert panels["layers-fig.svg"] == 6  # accuracy, selectivity, UUAS, Spearman, self-similarity, word senses
+    assert panels["layers-default.svg"] == 6  # accuracy, selectivity, UUAS, Spearman, self-similarity, word senses
     assert panels["layers-compare-fig.svg"] == 1  # CKA (no probe deltas asked for)
     assert panels["layers-pca.svg"] == 3  # one per layer of the tiny model (embeddings, 2 blocks)
-    text = open(os.path.join(tmp_path, "layers-fig.svg"), encoding="utf-8").read()
+    text = open(os.path.join(tmp_path, "layers-default.svg"), encoding="utf-8").read()
     assert "upos" in text and "relation" in text and "structural" in text
 
 
