@@ -10,7 +10,7 @@ Per batch, in milliseconds of one CPU thread, with L layers, H heads, B sentence
 ``cost = L (per_layer + H B T (per_token / 1e3 + per_entry T / 1e6))``. The coefficients are a
 least-squares fit (relative error) to ``Engine.score`` CPU times of MiniLM (6 x 12) with the default
 analyses on 1 thread, T from 16 to 124 and B from 8 to 128 (docs/performance.md, 2026-12-04 21:20
-UTC; /tmp/p24d/calib.py in that session): the eager path is the cheaper below T of about 90 for
+UTC; ``benchmarks/calibrate_paths.py``): the eager path is the cheaper below T of about 90 for
 full batches, the fused one for a batch of a few sentences (fewer calls: its metrics reduce several
 layers at once) and from about 90 tokens on. The fit predicted the cheaper path of 18 of the 20
 measured batches; the two it missed differed by 3 and 4%. Surface alone gave the same ratios (0.76
