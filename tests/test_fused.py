@@ -186,17 +186,21 @@ def test_uniform_attention_is_exact_on_both_paths(tiny_bert_dir, tmp_path, monke
 
 
 def test_cost_model_takes_the_eager_maps_for_short_full_batches_only():
-    """runner/cost.py on MiniLM's shape (6 x 12): the eager maps below about 90 padded tokens for
-    full batches; the fused kernel for long batches, for a batch of a few sentences, and where the
-    eager path would pay one more pass for the stored maps of most of a small batch."""
-    from headlens.runner.cost import EAGER, FUSED, cheaper
+    """runner/cost.py on MiniLM's shape (6 x 12). Against the flash calls: the eager maps below about
+    90 padded tokens for full batches; the fused path for long batches, for a batch of a few sentences,
+    and where the eager path would pay one more pass for the stored maps of a small batch. Against the
+    one-pass kernel: the eager maps for the shortest full batches only."""
+    from headlens.runner.cost import COSTS, cheaper
 
     assert cheaper(6, 12, 128, 32) == "eager" and cheaper(6, 12, 64, 64) == "eager"
     assert cheaper(6, 12, 16, 512) == "fused" and cheaper(6, 12, 64, 128) == "fused"
     assert cheaper(6, 12, 1, 32) == "fused"  # a batch of one: the stacked layers make fewer calls
     assert cheaper(6, 12, 16, 32) != cheaper(6, 12, 16, 32, kept=16) == "fused"
-    for length in (64, 128, 256):  # the eager cost grows faster with the length
-        assert EAGER.ms(6, 12, 32, 2 * length) / EAGER.ms(6, 12, 32, length) > FUSED.ms(6, 12, 32, 2 * length) / FUSED.ms(6, 12, 32, length)
+    assert cheaper(6, 12, 128, 16, kernel="onepass") == "eager"
+    assert cheaper(6, 12, 128, 32, kernel="onepass") == cheaper(6, 12, 32, 32, kernel="onepass") == "fused"
+    for eager, fused in COSTS.values():
+        for length in (64, 128, 256):  # the eager cost grows faster with the length
+            assert eager.ms(6, 12, 32, 2 * length) / eager.ms(6, 12, 32, length) > fused.ms(6, 12, 32, 2 * length) / fused.ms(6, 12, 32, length)
 
 
 _MIXED = ["the cat sat .", "new york is a city .", "a dog ran to the house , he said !", "hello world",
@@ -207,7 +211,7 @@ def test_auto_mixes_the_paths_per_batch_with_equal_results(tiny_bert_dir, tmp_pa
     """attention="auto" scores each batch on the path the cost model picks (here: eager up to 8
     padded tokens); a run whose batches took both paths equals the eager and the fused runs, and its
     manifest counts the batches of each path."""
-    monkeypatch.setattr("headlens.runner.cost.cheaper", lambda layers, heads, b, t, kept=0: "eager" if t <= 8 else "fused")
+    monkeypatch.setattr("headlens.runner.cost.cheaper", lambda layers, heads, b, t, kept=0, kernel="flash": "eager" if t <= 8 else "fused")
     corpus = write(tmp_path, "mixed.txt", "\n".join(_MIXED * 3) + "\n")
     runs = {a: headlens.run(out=str(tmp_path / a), model=tiny_bert_dir, corpus=corpus, annotator="regex", progress=False,
                             attention=a, max_batch=4, analyses=ANALYSES) for a in ("auto", "eager", "fused")}
@@ -223,9 +227,11 @@ def test_auto_mixes_the_paths_per_batch_with_equal_results(tiny_bert_dir, tmp_pa
 
 
 @pytest.mark.integration
-def test_auto_on_minilm_takes_both_paths_on_a_mixed_length_corpus(tmp_path):
-    """MiniLM with its calibrated cost model: 96 short sentences (one full batch, the eager maps) and
-    4 long ones (100 words, the fused kernel) in one run, equal to the eager and the fused runs."""
+def test_auto_on_minilm_takes_both_paths_on_a_mixed_length_corpus(tmp_path, monkeypatch):
+    """MiniLM, 96 short sentences (one full batch) on the eager maps and 4 long ones (100 words) on
+    the fused path in one run (the choice made by padded length here: the calibrated model takes the
+    eager maps for few batches next to the one-pass kernel), equal to the eager and the fused runs."""
+    monkeypatch.setattr("headlens.runner.cost.cheaper", lambda layers, heads, b, t, kept=0, kernel="flash": "eager" if t <= 64 else "fused")
     with open(require_shared(UD_DEV), encoding="utf-8") as fh:
         words = [line[len("# text = "):].split() for line in fh if line.startswith("# text = ")]
     short = [" ".join(w[:10]) for w in words[:96]]

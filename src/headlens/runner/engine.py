@@ -66,6 +66,7 @@ class Engine:
                               f"run it with --analyses {','.join(analyses)} instead of --metrics.")
         self.path, self.path_reason = self._choose(attention)
         self.batches: Counter = Counter()  # batches scored, by path
+        self._kernel: str | None = None  # the fused path's statistics kernel, once a batch asks (batch_path)
         fused = self.path == "fused"
         self.fused_metrics = [(k, m, fused_spec(m.need, m.level)) for k, m in enumerate(metrics)
                               if fused and fused_spec(m.need, m.level) is not None and m.level != "parts"]
@@ -138,7 +139,10 @@ class Engine:
         if not self.per_batch:
             return self.path
         b, t = batch.token_valid.shape
-        return cost.cheaper(self.lm.num_layers, self.lm.num_heads, b, t, len(keep))
+        if self._kernel is None:  # the statistics kernel of the fused path (building it if need be)
+            self._kernel = fused_path.kernel_record(self.lm.device, self.lm.model.dtype)["kernel"]
+        kernel = self._kernel if t <= fused_path.ONEPASS_MAX_T else "flash"
+        return cost.cheaper(self.lm.num_layers, self.lm.num_heads, b, t, len(keep), kernel)
 
     def batch(self, items) -> Batch:
         return Batch(
