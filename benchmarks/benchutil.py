@@ -232,3 +232,19 @@ def environment(args) -> dict:
     if args.device.startswith("cuda"):
         env["gpu"] = torch.cuda.get_device_name(torch.device(args.device))
     return env
+
+
+def profiled(fn: Callable[[], object], orders=(("tottime", 35), ("cumulative", 60))) -> None:
+    """Run ``fn`` once under cProfile and print its top functions in each of ``orders`` ((sort key, count), ...)."""
+    import cProfile
+    import io
+    import pstats
+
+    profile = cProfile.Profile()
+    profile.enable()
+    fn()
+    profile.disable()
+    for order, count in orders:
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).sort_stats(order).print_stats(count)
+        print(out.getvalue())

@@ -151,7 +151,8 @@ def ratio(args, lm, corpus: str, analyses: tuple[str, ...], repeats: int, tmp: s
         times, results = interleaved({"headlens": headlens_side, "plain": plain_side}, repeats)
     paths = results["headlens"].manifest.get("attention", {})
     info = {"sentences": n, "batches": len(texts), "headlens_seconds": times["headlens"], "plain_seconds": times["plain"],
-            "path": paths.get("path"), "full_rows": sorted(m for m, p in paths.get("metrics", {}).items() if p != "fused")}
+            "path": paths.get("path"), "full_rows": sorted(m for m, p in paths.get("metrics", {}).items() if p != "fused"),
+            "batches_by_path": paths.get("batches")}  # auto: how many batches took the eager maps (runner/cost.py)
     return statistics.median(times["plain"]) / statistics.median(times["headlens"]), info
 
 

@@ -7,16 +7,13 @@ runs once to warm up, once timed, once under cProfile, and prints the top functi
 cumulative time. The model is loaded before (no load in the profile).
 """
 
-import cProfile
-import io
 import os
-import pstats
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchutil import UD_DEV, pin_threads  # noqa: E402
+from benchutil import UD_DEV, pin_threads, profiled  # noqa: E402
 
 pin_threads(2)
 import torch  # noqa: E402
@@ -43,14 +40,7 @@ def main() -> None:
             start = time.perf_counter()
             go()
             print("warm run", round(time.perf_counter() - start, 2), "s")
-            profile = cProfile.Profile()
-            profile.enable()
-            go()
-            profile.disable()
-    for order, n in (("tottime", 35), ("cumulative", 60)):
-        out = io.StringIO()
-        pstats.Stats(profile, stream=out).sort_stats(order).print_stats(n)
-        print(out.getvalue())
+            profiled(go)
 
 
 if __name__ == "__main__":

@@ -40,14 +40,15 @@ def _values(run) -> dict:
 
 
 def _both(tmp_path, **kw) -> tuple[dict, dict, dict]:
-    """(eager scores, fused scores, the fused run's manifest) of the same run."""
+    """(eager scores, fused scores, the fused run's manifest) of the same run (the fused path forced:
+    ``auto`` may take the eager maps for short batches, runner/cost.py)."""
     out = {}
-    for attention in ("eager", "auto"):
+    for attention in ("eager", "fused"):
         run = headlens.run(out=str(tmp_path / attention), attention=attention, progress=False, **kw)
         out[attention] = run
-    with open(out["auto"].path + "/manifest.json") as fh:
+    with open(out["fused"].path + "/manifest.json") as fh:
         manifest = json.load(fh)
-    return _values(out["eager"]), _values(out["auto"]), manifest
+    return _values(out["eager"]), _values(out["fused"]), manifest
 
 
 def _max_diff(a: dict, b: dict) -> dict[str, float]:
@@ -163,7 +164,7 @@ def test_mpnet_takes_the_eager_path_and_says_why(tmp_path):
                      attention="fused")
 
 
-@pytest.mark.parametrize("attention", ["auto", "eager"])
+@pytest.mark.parametrize("attention", ["auto", "fused", "eager"])
 def test_uniform_attention_is_exact_on_both_paths(tiny_bert_dir, tmp_path, monkeypatch, attention):
     """Zero query/key projections: every row is uniform over the n valid keys."""
     lm = load_model(tiny_bert_dir, dtype="float64")
@@ -182,6 +183,67 @@ def test_uniform_attention_is_exact_on_both_paths(tiny_bert_dir, tmp_path, monke
             assert value == pytest.approx(1.0 / n[sid], rel=1e-12), metric
         elif metric in ("entropy", "cls_entropy"):
             assert value == pytest.approx(math.log(n[sid]), rel=1e-12), metric
+
+
+def test_cost_model_takes_the_eager_maps_for_short_full_batches_only():
+    """runner/cost.py on MiniLM's shape (6 x 12). Against the flash calls: the eager maps below about
+    90 padded tokens for full batches; the fused path for long batches, for a batch of a few sentences,
+    and where the eager path would pay one more pass for the stored maps of a small batch. Against the
+    one-pass kernel: the eager maps for the shortest full batches only."""
+    from headlens.runner.cost import COSTS, cheaper
+
+    assert cheaper(6, 12, 128, 32) == "eager" and cheaper(6, 12, 64, 64) == "eager"
+    assert cheaper(6, 12, 16, 512) == "fused" and cheaper(6, 12, 64, 128) == "fused"
+    assert cheaper(6, 12, 1, 32) == "fused"  # a batch of one: the stacked layers make fewer calls
+    assert cheaper(6, 12, 16, 32) != cheaper(6, 12, 16, 32, kept=16) == "fused"
+    assert cheaper(6, 12, 128, 16, kernel="onepass") == "eager"
+    assert cheaper(6, 12, 128, 32, kernel="onepass") == cheaper(6, 12, 32, 32, kernel="onepass") == "fused"
+    for eager, fused in COSTS.values():
+        for length in (64, 128, 256):  # the eager cost grows faster with the length
+            assert eager.ms(6, 12, 32, 2 * length) / eager.ms(6, 12, 32, length) > fused.ms(6, 12, 32, 2 * length) / fused.ms(6, 12, 32, length)
+
+
+_MIXED = ["the cat sat .", "new york is a city .", "a dog ran to the house , he said !", "hello world",
+          "playing dogs ran unable to go .", "the man went to the city and the woman said hello ."]
+
+
+def test_auto_mixes_the_paths_per_batch_with_equal_results(tiny_bert_dir, tmp_path, monkeypatch):
+    """attention="auto" scores each batch on the path the cost model picks (here: eager up to 8
+    padded tokens); a run whose batches took both paths equals the eager and the fused runs, and its
+    manifest counts the batches of each path."""
+    monkeypatch.setattr("headlens.runner.cost.cheaper", lambda layers, heads, b, t, kept=0, kernel="flash": "eager" if t <= 8 else "fused")
+    corpus = write(tmp_path, "mixed.txt", "\n".join(_MIXED * 3) + "\n")
+    runs = {a: headlens.run(out=str(tmp_path / a), model=tiny_bert_dir, corpus=corpus, annotator="regex", progress=False,
+                            attention=a, max_batch=4, analyses=ANALYSES) for a in ("auto", "eager", "fused")}
+    batches = runs["auto"].manifest["attention"]["batches"]
+    assert batches["eager"] > 0 and batches["fused"] > 0
+    assert runs["fused"].manifest["attention"]["batches"]["eager"] == 0
+    assert runs["eager"].manifest["attention"]["batches"]["fused"] == 0
+    assert "per batch" in runs["auto"].manifest["attention"]["choice"]
+    auto = _values(runs["auto"])
+    for other in ("eager", "fused"):
+        worst = _max_diff(_values(runs[other]), auto)
+        assert max(worst.values()) < TOL, (other, worst)
+
+
+@pytest.mark.integration
+def test_auto_on_minilm_takes_both_paths_on_a_mixed_length_corpus(tmp_path, monkeypatch):
+    """MiniLM, 96 short sentences (one full batch) on the eager maps and 4 long ones (100 words) on
+    the fused path in one run (the choice made by padded length here: the calibrated model takes the
+    eager maps for few batches next to the one-pass kernel), equal to the eager and the fused runs."""
+    monkeypatch.setattr("headlens.runner.cost.cheaper", lambda layers, heads, b, t, kept=0, kernel="flash": "eager" if t <= 64 else "fused")
+    with open(require_shared(UD_DEV), encoding="utf-8") as fh:
+        words = [line[len("# text = "):].split() for line in fh if line.startswith("# text = ")]
+    short = [" ".join(w[:10]) for w in words[:96]]
+    long = [" ".join(sum(words[100 + 20 * i:120 + 20 * i], [])[:100]) for i in range(4)]
+    corpus = CorpusSpec(write(tmp_path, "texts.txt", "\n".join(short + long) + "\n"), format="text")
+    runs = {a: headlens.run(out=str(tmp_path / a), corpus=corpus, annotator="regex", progress=False, attention=a,
+                            long="truncate", analyses=DEFAULT) for a in ("auto", "eager", "fused")}
+    assert runs["auto"].manifest["attention"]["batches"] == {"eager": 1, "fused": 1}
+    auto = _values(runs["auto"])
+    for other in ("eager", "fused"):
+        worst = _max_diff(_values(runs[other]), auto)
+        assert max(worst.values()) < TOL, (other, worst)
 
 
 def test_results_do_not_depend_on_batch_composition(tiny_bert_dir, tmp_path):
@@ -253,7 +315,7 @@ def test_fused_equals_eager_on_minilm_8_to_512_tokens(tmp_path, pairs):
         corpus = CorpusSpec(write(tmp_path, "texts.txt", "\n".join(texts) + "\n"), format="text")
     eager, fused, manifest = _both(tmp_path, corpus=corpus, annotator="regex", max_tokens=2048, long="truncate",
                                    sort_window=4, analyses=ANALYSES)
-    n_tokens = [r["n_tokens"] for r in headlens.open_run(str(tmp_path / "auto")).sentences().to_pylist()]
+    n_tokens = [r["n_tokens"] for r in headlens.open_run(str(tmp_path / "fused")).sentences().to_pylist()]
     assert min(n_tokens) <= 12 and max(n_tokens) >= 500
     worst = _max_diff(eager, fused)
     assert max(worst.values()) < TOL, worst
@@ -295,22 +357,22 @@ def test_full_row_metrics_and_collectors_in_blocks_equal_eager(tiny_bert_dir, tm
 
     monkeypatch.setattr("headlens.metrics.view.ROW_BLOCK", block)
     runs = {}
-    for attention in ("eager", "auto"):
+    for attention in ("eager", "fused"):
         runs[attention] = headlens.run(
             out=str(tmp_path / attention), attention=attention, progress=False, model=tiny_bert_dir,
             corpus=CorpusSpec(require_shared(UD_DEV), limit=14), analyses=ROW_ANALYSES, word_aggregation=aggregation,
             max_tokens=96, long="truncate", store_maps=("0", "3", "5"))
-    eager, fused = _values(runs["eager"]), _values(runs["auto"])
+    eager, fused = _values(runs["eager"]), _values(runs["fused"])
     worst = _max_diff(eager, fused)
     assert {"word_entropy", "word_cls_entropy", "dep_nsubj_d2h", "dep_all_h2d"} <= set(worst)
     assert max(worst.values()) < TOL, {m: v for m, v in worst.items() if v >= TOL}
-    paths = runs["auto"].manifest["attention"]["metrics"]
+    paths = runs["fused"].manifest["attention"]["metrics"]
     assert {m for m, p in paths.items() if p == "full-rows"} == {m for m in paths if m.startswith(("word_", "dep_"))}
     assert {m for m, p in paths.items() if p != "full-rows"} <= {m for m, p in paths.items() if p == "fused"}
-    (a,), (b,) = read_parts(runs["eager"], "cluster"), read_parts(runs["auto"], "cluster")
+    (a,), (b,) = read_parts(runs["eager"], "cluster"), read_parts(runs["fused"], "cluster")
     assert a["tokens"] == b["tokens"]
     np.testing.assert_allclose(b["js_sum"], a["js_sum"], rtol=1e-4, atol=1e-6)
-    maps_a, maps_b = _npz(runs["eager"]), _npz(runs["auto"])
+    maps_a, maps_b = _npz(runs["eager"]), _npz(runs["fused"])
     assert len(maps_a) == 3 and maps_a.keys() == maps_b.keys()
     for name, arrays in maps_a.items():
         for key, value in arrays.items():

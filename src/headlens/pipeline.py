@@ -85,7 +85,8 @@ def _manifest(cfg: RunConfig, lm, annotator, front: FrontHalf, metrics, engine: 
         "counts": {},
         integrity.INTEGRITY: integrity.INTEGRITY_NOTE,
         "tables": dict(layout.TABLE_DOCS),
-        "attention": {"path": engine.path, "why": engine.path_reason, "metrics": engine.metric_paths(),
+        "attention": {"path": engine.path, "why": engine.path_reason, "choice": engine.choice(),
+                      "metrics": engine.metric_paths(),
                       **(kernel_record(lm.device, lm.model.dtype) if engine.path == "fused" else {})},
     }
 
@@ -278,6 +279,8 @@ def _score(batches, engine: Engine, store: _Store, progress, estimate: int) -> N
             store.add(item, todo, batch, rows, values, maps)
             progress.advance(task, len(item))
     state.check_end()
+    # the batches this session scored on each path (the eager maps or the fused kernel: runner/cost.py)
+    store.manifest["attention"]["batches"] = {path: engine.batches[path] for path in ("fused", "eager")}
 
 
 def _score_blocks(cfg: RunConfig, front: FrontHalf, store: _Store, progress, estimate: int) -> None:

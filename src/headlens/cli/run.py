@@ -69,9 +69,10 @@ def add(sub) -> None:
     p.add_argument("--word-aggregation", default=None, choices=AGGREGATIONS,
                    help="sub-tokens to words (default: clark; first with --replicate clark2019)")
     p.add_argument("--attention", default="auto", choices=ATTENTION_PATHS,
-                   help="auto: exact statistics without the T x T map where a metric allows it (fused kernel), "
-                        "full rows elsewhere; eager: the eager maps for every metric (for checking); "
-                        "fused: like auto, but fail where the fused path is unavailable")
+                   help="auto: per batch, the cheaper exact path (on CPU the eager maps for short, full batches; "
+                        "else statistics without the T x T map: fused kernel, full rows where a metric needs them); "
+                        "eager: the eager maps for every batch (for checking); fused: the fused path for every "
+                        "batch, failing where it is unavailable")
     p.add_argument("--mask-rate", type=float, default=0.0,
                    help="replace this share of word tokens by the mask token (decomposition: Kobayashi et al. used 0.12)")
     p.add_argument("--store-maps", default=",".join(DEFAULT_STORE_MAPS),

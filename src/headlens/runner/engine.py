@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from collections import Counter
 
 import numpy as np
 import torch
@@ -11,6 +12,7 @@ from ..errors import ConfigError, ModelError, param_error
 from ..metrics.fused import FusedLayer, FusedView, Rows, band_reach, fused_spec, receiver_weights
 from ..metrics.registry import Metric
 from ..metrics.view import RowsView, level_blocks, row_statistics
+from . import cost
 from . import fused as fused_path
 from . import rows as row_blocks
 from ..models.loading import LoadedModel
@@ -37,6 +39,10 @@ class Engine:
       modules; every metric reads the full map. Layer analyses (``runner/parts.py``) and models
       whose attention bypasses transformers' attention interface (MPNet) always take it.
 
+    ``attention="auto"`` on CPU, where every metric and collector has a fused form, takes the
+    cheaper of the two per batch (:mod:`headlens.runner.cost`: the eager maps for short, full
+    batches); ``batches`` counts the batches each path scored.
+
     Either way each layer is reduced on the device, on the whole batch at once (the fused path's
     metrics several consecutive layers at once: ``fused_path.LayerStack``), and dropped; only
     when ``keep`` names batch rows are those rows' maps copied to the host, with their q.k logits
@@ -59,6 +65,8 @@ class Engine:
             raise ConfigError(f"metrics {sorted(self.part_columns)} are computed by the {', '.join(analyses)} analysis; "
                               f"run it with --analyses {','.join(analyses)} instead of --metrics.")
         self.path, self.path_reason = self._choose(attention)
+        self.batches: Counter = Counter()  # batches scored, by path
+        self._kernel: str | None = None  # the fused path's statistics kernel, once a batch asks (batch_path)
         fused = self.path == "fused"
         self.fused_metrics = [(k, m, fused_spec(m.need, m.level)) for k, m in enumerate(metrics)
                               if fused and fused_spec(m.need, m.level) is not None and m.level != "parts"]
@@ -71,6 +79,8 @@ class Engine:
         done = {k for k, _, _ in self.fused_metrics} | {k for k, _ in self.row_metrics}
         self.token_metrics = [(k, m) for k, m in enumerate(metrics) if m.level == "token" and k not in done]
         self.word_metrics = [(k, m) for k, m in enumerate(metrics) if m.level == "word" and k not in done]
+        # the eager path (forced, or chosen for a batch): every metric from the map
+        self.eager_metrics = tuple([(k, m) for k, m in enumerate(metrics) if m.level == level] for level in ("token", "word"))
         self.words = any(m.level == "word" for m in metrics)
         self.keysets = list({ks.name: ks for _, _, spec in self.fused_metrics for ks in spec.keysets}.values())
         self.entropy = any(spec.entropy for _, _, spec in self.fused_metrics)
@@ -86,6 +96,10 @@ class Engine:
         self.compute_dtype = torch.float64 if lm.dtype == torch.float64 else torch.float32
         params = inspect.signature(lm.model.forward).parameters
         self.takes_token_types = "token_type_ids" in params
+        # auto: the cheaper path per batch, where the model's choice is calibrated (CPU) and the fused
+        # path forms no whole map (a metric without a need, a map collector: eager is then cheaper anyway)
+        self.per_batch = (attention == "auto" and fused and lm.device.type == "cpu" and bool(self.fused_metrics or self.row_metrics)
+                          and not (self.token_metrics or self.word_metrics or self.map_collectors))
 
     def _choose(self, attention: str) -> tuple[str, str]:
         if attention not in ("auto", "fused", "eager"):  # config.ATTENTION_PATHS, checked there for runs
@@ -116,6 +130,20 @@ class Engine:
         return {m.name: "parts" if m.level == "parts" else "fused" if m.name in fused else
                 "full-rows" if m.name in rows else other for m in self.metrics}
 
+    def choice(self) -> str:
+        """How the path of each batch is chosen, as the manifest records it."""
+        return cost.describe() if self.per_batch else f"every batch on the {self.path} path"
+
+    def batch_path(self, batch: Batch, keep=()) -> str:
+        """The path that scores ``batch`` (``keep``: the rows whose maps are stored)."""
+        if not self.per_batch:
+            return self.path
+        b, t = batch.token_valid.shape
+        if self._kernel is None:  # the statistics kernel of the fused path (building it if need be)
+            self._kernel = fused_path.kernel_record(self.lm.device, self.lm.model.dtype)["kernel"]
+        kernel = self._kernel if t <= fused_path.ONEPASS_MAX_T else "flash"
+        return cost.cheaper(self.lm.num_layers, self.lm.num_heads, b, t, len(keep), kernel)
+
     def batch(self, items) -> Batch:
         return Batch(
             items, self.lm.device, self.compute_dtype, words=self.words, aggregation=self.aggregation,
@@ -133,7 +161,9 @@ class Engine:
         inputs = batch.model_inputs()
         if not self.takes_token_types:
             inputs.pop("token_type_ids")
-        if self.path == "fused":
+        path = self.batch_path(batch, keep)
+        self.batches[path] += 1
+        if path == "fused":
             calls = self._forward_fused(batch, inputs, out, kept, logits)
         else:
             calls = self._forward_eager(batch, inputs, out, kept, keep)
@@ -165,16 +195,18 @@ class Engine:
         if layer >= self.lm.num_layers:
             raise ModelError(f"the model ran more attention layers than its config declares ({self.lm.num_layers}).")
 
-    def _full_rows(self, layer: int, attn: torch.Tensor, batch: Batch, out: torch.Tensor) -> None:
-        """The metrics and collectors that read the layer's whole map ``attn`` [B, H, T, T]."""
+    def _full_rows(self, layer: int, attn: torch.Tensor, batch: Batch, out: torch.Tensor, metrics: tuple) -> None:
+        """The metrics (``metrics``: token-level and word-level (column, metric) lists) and collectors
+        that read the layer's whole map ``attn`` [B, H, T, T]."""
         words = batch.word_attention(attn)  # shared by both views, computed once if needed
-        if self.token_metrics:
+        token_metrics, word_metrics = metrics
+        if token_metrics:
             view = batch.token_view(attn, words)
-            for k, metric in self.token_metrics:
+            for k, metric in token_metrics:
                 out[:, k, layer] = metric.score(view)
-        if self.word_metrics:
+        if word_metrics:
             view = batch.word_view(attn, words)
-            for k, metric in self.word_metrics:
+            for k, metric in word_metrics:
                 out[:, k, layer] = metric.score(view)
         for collector in self.map_collectors:
             collector.on_layer(layer, attn, batch)
@@ -192,7 +224,8 @@ class Engine:
         def on_layer(layer: int, probs: torch.Tensor) -> None:
             self._check_layer(layer)
             attn = probs if probs.dtype == self.compute_dtype else probs.to(self.compute_dtype)
-            self._full_rows(layer, attn, batch, out)
+            with fused_path.reducing(self.lm.device):  # thousands of small reductions, as the fused path's
+                self._full_rows(layer, attn, batch, out, self.eager_metrics)
             for collector in self.row_collectors:
                 collector.on_layer(layer, row_blocks.MapRows(attn), batch)
             for row in kept:
@@ -227,7 +260,7 @@ class Engine:
                     if metric.level == level:
                         out[:, k, layer] = metric.score(view)
             if self.token_metrics or self.word_metrics or self.map_collectors:
-                self._full_rows(layer, rows.full(), batch, out)
+                self._full_rows(layer, rows.full(), batch, out, (self.token_metrics, self.word_metrics))
             for collector in self.row_collectors:
                 collector.on_layer(layer, rows, batch)
             for row in kept:
