@@ -294,13 +294,10 @@ class FusedLayer:
             out[start:start + chunk] = torch.exp(scores * self.scale - lse.index_select(0, q))
         return out
 
-    def received(self, weights: torch.Tensor, name: str | None = None) -> torch.Tensor:
-        """[B, H, T]: sum_i w_i p_ij for every key j, query weights ``weights`` [B, T] (>= 0): read from
-        ``receivers[name]`` where the one-pass kernel computed it with the layer, else one kernel call
-        with keys as queries, whose log-sum-exp over the queries i, biased by ``log w_i - lse_i``, is
-        the log of that sum."""
-        if self.receivers is not None and name in self.receivers:
-            return self.receivers[name]
+    def received(self, weights: torch.Tensor) -> torch.Tensor:
+        """[B, H, T]: sum_i w_i p_ij for every key j, query weights ``weights`` [B, T] (>= 0): one
+        kernel call with keys as queries, whose log-sum-exp over the queries i, biased by
+        ``log w_i - lse_i``, is the log of that sum. (On the one-pass kernel ``receivers`` holds it.)"""
         bias = (torch.log(weights.to(self.dtype))[:, None, :] - self.lse)[:, :, None, :]  # [B, H, 1, T]
         k = self.k.to(self.dtype)  # in the statistics dtype: a half-precision bias would round log w_i - lse_i
         _, lse = self.kernel(k, self.q.to(self.dtype), k, bias, self.scale)
@@ -384,7 +381,9 @@ class FusedView(Memoised):
         level: of the aggregated word rows)."""
 
         def compute():
-            cols = self.layer.received(receiver_weights(self.batch, self.level, self.dtype), self.level)
+            cols = (self.layer.receivers or {}).get(self.level)  # computed with the layer by the one-pass kernel
+            if cols is None:
+                cols = self.layer.received(receiver_weights(self.batch, self.level, self.dtype))
             if self.level == "token":
                 return cols / self.n[:, None, None]
             return self._to_units(cols, self.batch.key_weight.to(self.dtype)) / self.n[:, None, None]

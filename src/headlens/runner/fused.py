@@ -65,6 +65,7 @@ class Plan:
     calls: int = 0
     _bias: dict = field(default_factory=dict, repr=False)
     _padded: dict = field(default_factory=dict, repr=False)  # fused._widened's buffers, reused by every layer
+    _receiver_columns: torch.Tensor | None = field(default=None, repr=False)  # receivers stacked [B, T, n], once a pass
     _stack: LayerStack | None = field(default=None, repr=False)
 
     def bias(self, dtype: torch.dtype) -> torch.Tensor:
@@ -73,6 +74,12 @@ class Plan:
             zero = torch.zeros(self.key_valid.shape, dtype=dtype, device=self.key_valid.device)
             self._bias[dtype] = zero.masked_fill(~self.key_valid, float("-inf"))
         return self._bias[dtype]
+
+    def receiver_columns(self) -> torch.Tensor | None:
+        """``receivers``' weights as the one-pass kernel's columns [B, T, n] (in their order), stacked once."""
+        if self._receiver_columns is None and self.receivers:
+            self._receiver_columns = torch.stack(list(self.receivers.values()), -1)
+        return self._receiver_columns
 
     def add(self, layer: int, query, key, lse, entropy, masses, scale: float, band=None, received=None) -> None:
         """Stack one layer's statistics; hand the stack to ``on_stack`` when it is full or the model ends.
@@ -309,9 +316,8 @@ def _onepass_layer(plan: Plan, layer: int, query, key, value, key_bias, scale: f
     """One layer on the one-pass kernel: the output [B, T, H, d]; lse, entropy, masses, the band and
     the received attention of the plan's query weights go to the layer stack."""
     names = list(plan.receivers or {})
-    receivers = torch.stack([plan.receivers[name] for name in names], -1) if names else None
     out, lse, entropy, masses, received, band = onepass.onepass(
-        query, key, value, key_bias, scale, plan.columns, receivers, plan.reach if plan.on_stack else 0)
+        query, key, value, key_bias, scale, plan.columns, plan.receiver_columns(), plan.reach if plan.on_stack else 0)
     plan.on_layer(layer, LayerRows(query, key, key_bias, scale, plan.dtype))
     if plan.on_stack is not None:
         plan.add(layer, query, key, lse, entropy if plan.entropy else None,
