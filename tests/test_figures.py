@@ -10,6 +10,7 @@ from report_runs import HEADS, LAYERS, report_runs
 
 from headlens.cli import main
 from headlens.report import build
+from headlens.render.plot import COLUMN, STYLE, Writer, heatmap
 from headlens.report.figures import draw_all
 
 METRICS = ["prev", "cls", "cat_pref"]
@@ -72,7 +73,11 @@ def _svg_panels(path: str) -> int:
 
 
 @pytest.mark.parametrize("fmt", ["svg", "png", "pdf"])
-def test_one_file_per_view_that_opens_with_its_panels(data, svg_files, tmp_path, fmt):
+def test_one_file_per_view_that_opens_with_its_panels(data, svg_files, tmp_path, monkeypatch, fmt):
+    # the PDFs of the whole set keep their text as Type 3 glyphs: the style's TrueType (Type 42) fonts are
+    # subset by fontTools for each file, a third of the set's PDF time; test_pdf_fonts_are_embedded_as_truetype
+    # checks the style's fonts on one figure
+    monkeypatch.setitem(STYLE, "pdf.fonttype", 3)
     files = svg_files if fmt == "svg" else draw_all(data, str(tmp_path), fmt, dpi=150, metrics=_metrics(data), heads=[(0, 0), (2, 3)])
     expected = _expected(data)
     assert {f.view: f.panels for f in files} == expected
@@ -89,6 +94,19 @@ def test_one_file_per_view_that_opens_with_its_panels(data, svg_files, tmp_path,
             with open(f.path, "rb") as fh:
                 raw = fh.read()
             assert raw.startswith(b"%PDF-") and raw.rstrip().endswith(b"%%EOF") and raw.count(b"/Type /Page\n") + raw.count(b"/Type /Page ") + raw.count(b"/Type/Page") >= 1
+
+
+def test_pdf_fonts_are_embedded_as_truetype(tmp_path):
+    """The figures' style embeds its fonts as TrueType (Type 42, a journal's usual demand), not as Type 3."""
+    from matplotlib import rc_context
+
+    with rc_context(STYLE):
+        writer = Writer(str(tmp_path), "pdf", dpi=150)
+        fig = writer.figure(COLUMN, 2.0)
+        heatmap(fig, fig.add_subplot(), np.arange(12.0).reshape(3, 4), "a title", marks=[5])
+        writer.save(fig, "one", "one view")
+    raw = open(writer.files[0].path, "rb").read()
+    assert b"/FontFile2" in raw and b"/Type3" not in raw.replace(b" ", b"")
 
 
 def test_heatmap_figures_circle_the_marked_heads(svg_files):

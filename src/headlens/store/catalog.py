@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from ..errors import RunStoreError
+from .catalog_db import open_for_writing
 from .catalog_views import LABEL_SQL, _damaged_files, _lit, _manifest, _readable, _view_files, _warn_damaged, sql_path
 from .layout import CATALOG_LOCK, MANIFEST, catalog_path
 
@@ -52,6 +53,17 @@ EMPTY = {
              "NULL::SMALLINT AS head, NULL::VARCHAR AS label, NULL::BIGINT AS count, NULL::DOUBLE AS mean, "
              "NULL::DOUBLE AS std, NULL::DOUBLE AS min, NULL::DOUBLE AS max WHERE false",
 }
+
+
+def _open(path: str, read_only: bool):
+    """(connection, close) of the catalog file: a writer attaches it (store/catalog_db.py); a reader
+    (``Catalog.sql``: any SQL a user passes) gets a read-only DuckDB database of its own."""
+    if not read_only:
+        return open_for_writing(path)
+    import duckdb
+
+    con = duckdb.connect(path, read_only=True)
+    return con, con.close
 
 
 def runs_root(root: str | None = None, run_dir: str | None = None) -> str:
@@ -98,36 +110,38 @@ class Catalog:
             fcntl.flock(fd, fcntl.LOCK_EX)
             if not os.path.exists(self.path):
                 self._rebuild(None, registering)
-            deadline = time.monotonic() + LOCK_TIMEOUT_S
+            deadline, rebuilt = time.monotonic() + LOCK_TIMEOUT_S, False
             while True:
-                con = None
+                con = close = None
                 try:
-                    con = duckdb.connect(self.path, read_only=read_only)
+                    con, close = _open(self.path, read_only)
                     if con.execute("SELECT max(version) FROM meta").fetchone()[0] != VERSION:
                         raise duckdb.CatalogException(f"its format is not version {VERSION}")
                     con.execute(f"SELECT {', '.join(NAMES)} FROM registry LIMIT 0")  # the table headlens keeps
                     break
                 except duckdb.Error as e:
-                    if con is not None:
-                        con.close()
+                    if close is not None:
+                        close()
                     if "lock" in str(e).lower() and time.monotonic() < deadline:  # another program holds it
                         time.sleep(0.2)
                         continue
                     if "lock" in str(e).lower():
                         raise RunStoreError(f"the catalog {self.path} is locked by another program: {e}. Close it and retry.") from e
+                    if rebuilt:  # not the file's fault: never rebuild in a loop
+                        raise RunStoreError(f"the catalog {self.path} cannot be opened even rebuilt from the runs "
+                                            f"({type(e).__name__}: {e}); report this with the message.") from e
                     self._rebuild(f"{type(e).__name__}: {e}")
+                    rebuilt = True
             try:
                 yield con
             finally:
-                con.close()
+                close()
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
     def _rebuild(self, problem: str | None, registering: str | None = None) -> None:
         """Write a new catalog of the runs under the root to a temporary file, then rename it (lock held)."""
-        import duckdb
-
         found = []
         for path in self.find_runs():
             try:
@@ -142,7 +156,7 @@ class Catalog:
         for p in (tmp, tmp + ".wal"):
             if os.path.exists(p):
                 os.unlink(p)
-        con = duckdb.connect(tmp)
+        con, close = open_for_writing(tmp)
         try:
             con.execute(f"CREATE TABLE registry ({COLUMNS})")
             con.execute("CREATE TABLE meta (version INTEGER)")
@@ -150,7 +164,7 @@ class Catalog:
             for path in found:
                 self._upsert(con, path, _manifest(path), None)
         finally:
-            con.close()
+            close()
         if os.path.exists(self.path + ".wal"):
             os.unlink(self.path + ".wal")
         os.replace(tmp, self.path)
