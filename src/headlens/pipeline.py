@@ -33,7 +33,7 @@ from .runner import Engine
 from .runner.allocator import keep_freed_memory
 from .runner.blocks import Block, BlockScorer, Scored, blocks
 from .runner.fused import kernel_record
-from .runner.maps import batch_maps
+from .runner.maps import map_name, sentence_maps
 from .runner.progress import make_progress
 from .runner.records import maps_to_keep, sentence_record
 from .runner.stream import FrontHalf
@@ -119,7 +119,7 @@ def _end(writer: RunWriter, state, manifest: dict, status: str, error: WriteErro
             except WriteError as e:
                 error, status = e, "failed"
                 manifest["error"] = f"{type(e).__name__}: {e}"
-        manifest["files"] = {**state.files, **integrity.record(out, ended)}
+        manifest["files"] = {**state.files, **integrity.record(out, ended, known=writer.digests)}
         manifest["status"] = status
         manifest["finished"] = _now()
         writer.write_manifest(manifest)
@@ -158,20 +158,30 @@ class _Store:
         self.state.skipped[item.reason] += 1
         self.writer.add_sentence(sentence_record(item))
 
-    def maps_of(self, item: list[Encoded], rows) -> list[int]:
-        """The rows of ``item`` whose maps are stored (--store-maps)."""
+    @contextmanager
+    def maps_of(self, item: list[Encoded], rows):
+        """The maps files of the rows of ``item`` whose maps are stored (--store-maps), open for the engine
+        to write a layer at a time (row -> ``runner.maps.SentenceMaps``); committed by :meth:`add`, and
+        deleted if the step ends otherwise."""
         keep, found = maps_to_keep(item, rows, self.maps_wanted)
         self.state.maps_found |= found
-        return keep
+        files = sentence_maps(item, keep, self.lm.tokenizer, self.aggregation, self.lm.num_layers, self.writer.open_maps)
+        try:
+            yield files
+        finally:
+            for maps in files.values():
+                maps.out.abandon()  # nothing once committed
 
     def add(self, item: list[Encoded], todo: list[int] | None, batch, rows, values: np.ndarray, maps: dict) -> None:
-        """Store a scored batch (``todo``: the windows of a committed step still to keep, None: all)."""
+        """Store a scored batch (``todo``: the windows of a committed step still to keep, None: all;
+        ``maps``: its maps files, from :meth:`maps_of`)."""
         with self._storing():
             new = item if todo is None else [item[i] for i in todo]
             done = self.windows.add(new, values if todo is None else values[todo])
             self._analysed([p[0].sentence.index for p, _ in done], [r for _, r in done], [sentence_record(p) for p, _ in done])
             self.collectors.add(batch, rows)
-            self._maps(batch_maps(item, maps, self.lm.tokenizer, self.aggregation))
+            for row, sentence in maps.items():
+                self.writer.commit_maps(map_name(item[row]), sentence.finish())
             self.state.done(item, todo)
         self.writer.end_batch()
 
@@ -183,7 +193,8 @@ class _Store:
             self._analysed(scored.ids, scored.rows, scored.records, scored.moments)
             if scored.collected:
                 self.collectors.absorb(scored.collected)
-            self._maps(scored.maps)
+            for name, arrays in scored.maps.items():
+                self.writer.write_maps(name, arrays)
             self.state.maps_found |= scored.maps_found
             self.state.done(block, None)
         self.writer.end_batch()
@@ -196,10 +207,6 @@ class _Store:
         except BaseException:
             self.torn = True
             raise
-
-    def _maps(self, files: dict) -> None:
-        for name, arrays in files.items():
-            self.writer.write_maps(name, arrays)
 
     def _analysed(self, ids: list[int], rows: list[np.ndarray], records: list[dict], moments: Moments | None = None) -> None:
         """Accumulate and write the scores and records of completed sentences (``moments``: their
@@ -282,8 +289,9 @@ def _score(batches, engine: Engine, store: _Store, progress, estimate: int) -> N
                 continue
             batch = engine.batch(item)
             rows = range(len(item)) if todo is None else todo
-            values, maps = engine.score(batch, store.maps_of(item, rows))
-            store.add(item, todo, batch, rows, values, maps)
+            with store.maps_of(item, rows) as maps:
+                values, _ = engine.score(batch, maps)
+                store.add(item, todo, batch, rows, values, maps)
             progress.advance(task, len(item))
     state.check_end()
     # the batches this session scored on each path (the eager maps or the fused kernel: runner/cost.py)

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..accumulate import Moments
 from ..corpus.types import Skipped
-from .maps import batch_maps
+from .maps import map_name, sentence_maps
 from .records import maps_to_keep, sentence_record
 from .windows import WindowCombiner
 
@@ -90,11 +90,12 @@ class BlockScorer:
                     continue
                 keep, found = maps_to_keep(item, range(len(item)), self.maps_wanted)
                 batch = engine.batch(item)
-                values, maps = engine.score(batch, keep)
+                maps = sentence_maps(item, keep, lm.tokenizer, engine.aggregation, lm.num_layers)  # in memory
+                values, _ = engine.score(batch, maps)
                 if self.collectors is not None:
                     self.collectors.add(batch, range(len(item)))
                 out.maps_found |= found
-                out.maps.update(batch_maps(item, maps, lm.tokenizer, engine.aggregation))
+                out.maps.update({map_name(item[row]): sentence.finish().arrays for row, sentence in maps.items()})
                 for parts, row in windows.add(item, values):
                     out.ids.append(parts[0].sentence.index)
                     out.rows.append(row)

@@ -18,6 +18,7 @@ from . import rows as row_blocks
 from ..models.loading import LoadedModel
 from .batch import Batch
 from .hooks import AttentionCapture, hooks
+from .maps import KeptMaps
 from .parts import part_hooks
 
 
@@ -45,7 +46,8 @@ class Engine:
 
     Either way each layer is reduced on the device, on the whole batch at once (the fused path's
     metrics several consecutive layers at once: ``fused_path.LayerStack``), and dropped; only
-    when ``keep`` names batch rows are those rows' maps copied to the host, with their q.k logits
+    when ``keep`` names batch rows are those rows' maps copied to the host, a layer at a time (to
+    ``sinks``: the maps files being written, ``runner/maps.py``), with their q.k logits
     (the scaled dot products before the softmax): on the fused path from the layer's q and k; on
     the eager path, whose hooks see probabilities only, from one more forward pass of the kept rows
     alone on the fused path (none for a model that computes its attention itself, MPNet).
@@ -150,42 +152,45 @@ class Engine:
             relations=self.relations,
         )
 
-    def score(self, batch: Batch, keep: list[int] = ()) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    def score(self, batch: Batch, keep=()) -> tuple[np.ndarray, dict[int, dict]]:
+        """(values, maps). ``keep``: the rows whose maps are kept, handed over a layer at a time. A mapping
+        row -> ``runner.maps.KeptMaps`` (a maps file being written) hands them to those; rows alone, to
+        arrays in memory, returned in ``maps`` (row -> ``attention`` [L, H, n, n] and, where the engine
+        took them, ``logits``)."""
         lm = self.lm
         out = torch.full(
             (len(batch), len(self.metrics), lm.num_layers, lm.num_heads), float("nan"),
             dtype=self.compute_dtype, device=lm.device,
         )
-        kept: dict[int, list[torch.Tensor]] = {row: [] for row in keep}
-        logits: dict[int, list[torch.Tensor]] = {row: [] for row in keep}
+        own = not isinstance(keep, dict)
+        sinks = {row: KeptMaps(lm.num_layers) for row in keep} if own else keep
+        keep = list(sinks)
         inputs = batch.model_inputs()
         if not self.takes_token_types:
             inputs.pop("token_type_ids")
         path = self.batch_path(batch, keep)
         self.batches[path] += 1
         if path == "fused":
-            calls = self._forward_fused(batch, inputs, out, kept, logits)
+            calls = self._forward_fused(batch, inputs, out, sinks)
         else:
-            calls = self._forward_eager(batch, inputs, out, kept, keep)
-            self._kept_logits(batch, inputs, logits)
+            calls = self._forward_eager(batch, inputs, out, sinks, keep)
+            self._kept_logits(batch, inputs, sinks)
         if calls != lm.num_layers:
             raise ModelError(f"captured attention from {calls} layers, expected {lm.num_layers}.")
-        maps = {row: {"attention": torch.stack(layers).numpy(),
-                      **({"logits": torch.stack(logits[row]).numpy()} if logits[row] else {})}
-                for row, layers in kept.items()}
+        maps = {row: sink.out.arrays for row, sink in sinks.items()} if own else {}
         return out.cpu().numpy().astype(np.float64, copy=False), maps
 
-    def _kept_logits(self, batch, inputs, logits: dict[int, list]) -> None:
-        """The q.k logits of the kept rows (``logits``' keys) on the eager path: a forward pass of those
+    def _kept_logits(self, batch, inputs, sinks: dict) -> None:
+        """The q.k logits of the kept rows (``sinks``' keys) on the eager path: a forward pass of those
         rows alone on the fused path, whose layers hand over their q and k; none where it is not available."""
-        if not logits or not fused_path.supports(self.lm.model):
+        if not sinks or not fused_path.supports(self.lm.model):
             return
-        rows = list(logits)
+        rows = list(sinks)
         index = torch.as_tensor(rows, device=batch.token_valid.device)
 
         def on_layer(layer: int, layer_rows: row_blocks.LayerRows) -> None:
             for j, row in enumerate(rows):
-                logits[row].append(layer_rows.sentence_logits(j, int(batch.n_tokens[row])))
+                sinks[row].logits(layer, layer_rows.sentence_logits(j, int(batch.n_tokens[row])))
 
         plan = fused_path.Plan(batch.token_valid[index], on_layer, self.compute_dtype, layers=self.lm.num_layers)
         with torch.inference_mode(), fused_path.using(self.lm.model, plan):
@@ -220,7 +225,7 @@ class Engine:
         for collector in self.hidden_collectors:
             collector.on_hidden(hidden, batch)
 
-    def _forward_eager(self, batch, inputs, out, kept, keep) -> int:
+    def _forward_eager(self, batch, inputs, out, sinks, keep) -> int:
         def on_layer(layer: int, probs: torch.Tensor) -> None:
             self._check_layer(layer)
             attn = probs if probs.dtype == self.compute_dtype else probs.to(self.compute_dtype)
@@ -228,9 +233,9 @@ class Engine:
                 self._full_rows(layer, attn, batch, out, self.eager_metrics)
             for collector in self.row_collectors:
                 collector.on_layer(layer, row_blocks.MapRows(attn), batch)
-            for row in kept:
+            for row, sink in sinks.items():
                 n = int(batch.n_tokens[row])
-                kept[row].append(attn[row, :, :n, :n].float().cpu())
+                sink.attention(layer, attn[row, :, :n, :n])
 
         capture = AttentionCapture(on_layer)
         with torch.inference_mode(), hooks(self.modules, capture, dict(self.lm.adapter.attention_call_kwargs)), \
@@ -238,7 +243,7 @@ class Engine:
             self._forward(batch, inputs)
         return capture.calls
 
-    def _forward_fused(self, batch, inputs, out, kept, logits) -> int:
+    def _forward_fused(self, batch, inputs, out, sinks) -> int:
         columns = {ks.name: i for i, ks in enumerate(self.keysets)}
         levels = {m.level for _, m, _ in self.fused_metrics}
         b, h = len(batch), self.lm.num_heads
@@ -263,9 +268,9 @@ class Engine:
                 self._full_rows(layer, rows.full(), batch, out, (self.token_metrics, self.word_metrics))
             for collector in self.row_collectors:
                 collector.on_layer(layer, rows, batch)
-            for row in kept:
-                kept[row].append(rows.sentence_map(row, int(batch.n_tokens[row])))
-                logits[row].append(rows.sentence_logits(row, int(batch.n_tokens[row])))
+            for row, sink in sinks.items():
+                sink.attention(layer, rows.sentence_map(row, int(batch.n_tokens[row])))
+                sink.logits(layer, rows.sentence_logits(row, int(batch.n_tokens[row])))
 
         plan = fused_path.Plan(
             batch.token_valid, on_layer, self.compute_dtype, entropy=self.entropy,

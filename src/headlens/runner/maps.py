@@ -11,6 +11,12 @@
   ``s q_i . k_j`` (scaled dot products, before the padding bias and the softmax) of the token maps.
 
 The report draws the head view from these alone, without a model (docs/architecture.md).
+
+A run writes each file as the engine makes the maps (:class:`SentenceMaps`): the token maps, their
+word maps and logits of one layer at a time go into ``store.npz``'s streamed archive, so that no
+[L, H, T, T] array is ever held whole (at T = 512, 75 MB each on MiniLM); a scaled-out run's worker
+keeps them in memory (``store.npz.MemoryNpz``) and the driver writes them. Either way ``np.load``
+reads the same arrays as from ``np.savez`` of the whole maps (tests/test_maps_stream.py).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import torch
 
 from ..align.encode import CLS, SEP, Encoded
 from ..store import layout
+from ..store.npz import MemoryNpz
 from .batch import Batch
 
 
@@ -44,29 +51,83 @@ def unit_labels(enc: Encoded, tokenizer) -> tuple[list[str], list[str]]:
     return labels, kinds
 
 
+class WordMaps:
+    """The token maps of ``enc`` aggregated to its units, R @ A @ C (``metrics.view.aggregate``) as sums
+    into each token's unit: a token belongs to at most one unit, so C has one weight per token row and R
+    one per token column: O(H T^2) a layer instead of the O(H T^2 U) of the dense products (MiniLM's
+    6 x 12 maps at T = 512, U = 400, on the loaded 2-core machine: 1.7-2.2 s against 2.9-3.3 s)."""
+
+    def __init__(self, enc: Encoded, aggregation: str):
+        batch = Batch([enc], torch.device("cpu"), torch.float32, words=True, aggregation=aggregation)
+        t = enc.n_tokens
+        self.units = enc.n_units
+        self.index = batch.token_unit[0, :t].clamp(min=0)  # a token of no unit weighs 0 on both sides
+        self.key_weight = batch.key_weight[0, :t]  # C[t, unit(t)]
+        self.row_weight = batch.row_agg[0, :, :t].sum(0)  # R[unit(t), t]
+
+    def __call__(self, attention: torch.Tensor) -> torch.Tensor:
+        """float32 [..., U, U] of float32 token maps [..., T, T] (a layer [H, T, T], or all [L, H, T, T])."""
+        a, u = attention, self.units
+        cols = a.new_zeros((*a.shape[:-1], u)).index_add_(-1, self.index, a * self.key_weight)  # A C [..., T, U]
+        return a.new_zeros((*a.shape[:-2], u, u)).index_add_(-2, self.index, cols.mul_(self.row_weight[:, None]))
+
+
 def word_maps(enc: Encoded, attention: np.ndarray, aggregation: str) -> np.ndarray:
-    """float32 [L, H, U, U]: the token maps ``attention`` [L, H, T, T] of ``enc`` aggregated to its units,
-    R @ A @ C (``metrics.view.aggregate``) as sums into each token's unit: a token belongs to at most
-    one unit, so C has one weight per token row and R one per token column: O(L H T^2) instead of the
-    O(L H T^2 U) of the dense products (MiniLM's 6 x 12 maps at T = 512, U = 400, on the loaded 2-core
-    machine: 1.7-2.2 s against 2.9-3.3 s)."""
-    batch = Batch([enc], torch.device("cpu"), torch.float32, words=True, aggregation=aggregation)
-    u, t = enc.n_units, enc.n_tokens
-    index = batch.token_unit[0, :t].clamp(min=0)  # a token of no unit weighs 0 on both sides
-    key_weight = batch.key_weight[0, :t]  # C[t, unit(t)]
-    row_weight = batch.row_agg[0, :, :t].sum(0)  # R[unit(t), t]
-    a = torch.from_numpy(np.ascontiguousarray(attention, dtype=np.float32))  # [L, H, T, T]
-    cols = a.new_zeros((*a.shape[:-1], u)).index_add_(-1, index, a * key_weight)  # A C [L, H, T, U]
-    return a.new_zeros((*a.shape[:-2], u, u)).index_add_(-2, index, cols.mul_(row_weight[:, None])).numpy()
+    """float32 [L, H, U, U]: the token maps ``attention`` [L, H, T, T] of ``enc`` aggregated to its units
+    (:class:`WordMaps`)."""
+    return WordMaps(enc, aggregation)(torch.from_numpy(np.ascontiguousarray(attention, dtype=np.float32))).numpy()
 
 
-def map_arrays(enc: Encoded, attention: np.ndarray, tokenizer, aggregation: str,
-               logits: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """What ``maps/<map_name(enc)>.npz`` holds (see the module's docstring)."""
+def _host(maps: torch.Tensor) -> np.ndarray:
+    """float32 C-ordered numpy of a map on any device (one copy at most)."""
+    return np.ascontiguousarray(maps.detach().to("cpu", torch.float32).numpy())
+
+
+class KeptMaps:
+    """What the engine hands over of a kept row, a layer at a time: its token maps [H, n, n]
+    (``attention``) and, where the engine can take them, their q.k logits (``logits``), as members
+    [L, H, n, n] of ``out`` (``store.npz``'s :class:`~headlens.store.npz.NpzWriter` or
+    :class:`~headlens.store.npz.MemoryNpz`, the default)."""
+
+    def __init__(self, layers: int, out=None):
+        self.layers, self.out = layers, MemoryNpz() if out is None else out
+
+    def attention(self, layer: int, maps: torch.Tensor) -> np.ndarray:
+        host = _host(maps)
+        self.out.add("attention", host, self.layers)
+        return host
+
+    def logits(self, layer: int, logits: torch.Tensor) -> None:
+        self.out.add("logits", _host(logits), self.layers)
+
+
+class SentenceMaps(KeptMaps):
+    """The maps file of a kept sentence (see the module's docstring), written as the engine hands over
+    each layer: the token maps, their word maps and logits a layer at a time; :meth:`finish` adds the
+    rest. Nothing holds more than a layer of any of them."""
+
+    def __init__(self, enc: Encoded, tokenizer, aggregation: str, layers: int, out=None):
+        super().__init__(layers, out)
+        self.enc, self.tokenizer = enc, tokenizer
+        self.words = WordMaps(enc, aggregation)
+
+    def attention(self, layer: int, maps: torch.Tensor) -> np.ndarray:
+        host = super().attention(layer, maps)
+        self.out.add("word_attention", self.words(torch.from_numpy(host)).numpy(), self.layers)
+        return host
+
+    def finish(self):
+        """Add the token, word and unit arrays; ``out`` then holds the whole file."""
+        for name, value in sentence_arrays(self.enc, self.tokenizer).items():
+            self.out.array(name, value)
+        return self.out
+
+
+def sentence_arrays(enc: Encoded, tokenizer) -> dict:
+    """What ``maps/<map_name(enc)>.npz`` holds besides the maps (see the module's docstring)."""
     labels, kinds = unit_labels(enc, tokenizer)
     words = enc.sentence.words or ()
-    out = {
-        "attention": attention,
+    return {
         "input_ids": enc.input_ids,
         "tokens": tokenizer.convert_ids_to_tokens(enc.input_ids.tolist()),
         "token_unit": enc.token_unit,
@@ -75,18 +136,13 @@ def map_arrays(enc: Encoded, attention: np.ndarray, tokenizer, aggregation: str,
         "segment": enc.segment,
         "word_head": np.asarray([-2 if w.head is None else w.head for w in words], dtype=np.int64),
         "word_deprel": [w.deprel or "" for w in words],
-        "word_attention": word_maps(enc, attention, aggregation),
         "unit_labels": labels,
         "unit_kinds": kinds,
     }
-    if logits is not None:
-        out["logits"] = logits
-    return out
 
 
-def batch_maps(item: list[Encoded], maps: dict[int, dict[str, np.ndarray]], tokenizer,
-               aggregation: str) -> dict[str, dict[str, np.ndarray]]:
-    """The maps files of a scored batch ``item``: file stem -> arrays, for each row the engine kept (``maps``:
-    row -> its ``attention`` and, where the engine took them, its ``logits``)."""
-    return {map_name(item[row]): map_arrays(item[row], kept["attention"], tokenizer, aggregation, logits=kept.get("logits"))
-            for row, kept in maps.items()}
+def sentence_maps(item: list[Encoded], keep, tokenizer, aggregation: str, layers: int,
+                  open_out=lambda name: None) -> dict[int, SentenceMaps]:
+    """For each row of the batch ``item`` in ``keep``: its :class:`SentenceMaps`, into ``open_out(map_name)``
+    (default: in memory)."""
+    return {row: SentenceMaps(item[row], tokenizer, aggregation, layers, open_out(map_name(item[row]))) for row in keep}

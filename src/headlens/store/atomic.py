@@ -55,7 +55,7 @@ def temporary_dir(out: str, hidden: bool = False) -> str:
     return tmp
 
 
-def _temporary(path: str) -> str:
+def temporary_file(path: str) -> str:
     """A new, hidden temporary file beside ``path`` (same filesystem, so the rename is atomic),
     with the permissions of a file created by open() (mkstemp makes it private)."""
     directory = os.path.dirname(os.path.abspath(path))
@@ -68,7 +68,7 @@ def _temporary(path: str) -> str:
 def atomic_write(path: str, write: Callable[[str], None]) -> None:
     """Call ``write(tmp_path)`` then rename ``tmp_path`` over ``path``."""
     with writing(path):
-        tmp = _temporary(path)
+        tmp = temporary_file(path)
         try:
             write(tmp)
             _publish(tmp, path)
@@ -114,7 +114,7 @@ class AtomicParquetWriter:
 
         self.path = path
         with writing(path):
-            self.tmp = _temporary(path)
+            self.tmp = temporary_file(path)
             self._writer = pq.ParquetWriter(self.tmp, schema, **({"compression": "zstd"} | options))
 
     def write(self, table) -> None:

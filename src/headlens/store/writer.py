@@ -19,8 +19,9 @@ import pyarrow as pa
 
 from ..errors import RunStoreError
 from . import layout
-from .atomic import AtomicParquetWriter, atomic_write, atomic_write_json, atomic_write_parquet
+from .atomic import AtomicParquetWriter, atomic_write_json, atomic_write_parquet
 from .layout import MANIFEST, MAPS, SCORES, SENTENCES
+from .npz import NpzWriter, write_npz
 from .tables import SCORES_WRITE_OPTIONS, SENTENCES_SCHEMA, scores_schema, scores_table
 
 
@@ -68,6 +69,7 @@ class RunWriter:
         self._sentences: list[dict] = []
         self.parts = parts  # committed parts (a resumed run starts at its count)
         self.on_commit = on_commit  # called with the number of committed parts after each part's commit
+        self.digests: dict[str, dict] = {}  # maps files written by this writer -> their integrity.digest
 
     def write_manifest(self, manifest: dict) -> None:
         atomic_write_json(os.path.join(self.out, MANIFEST), manifest)
@@ -111,12 +113,20 @@ class RunWriter:
     def write_table(self, name: str, table: pa.Table) -> None:
         atomic_write_parquet(os.path.join(self.out, name), table)
 
-    def write_maps(self, name: str, arrays: dict[str, np.ndarray]) -> None:
+    def open_maps(self, name: str) -> NpzWriter:
+        """The maps file with stem ``name``, to be written member by member (``store/npz.py``) and then
+        committed with :meth:`commit_maps`. Not compressed: zlib saved 7% of a map's float32s for 1.2 s
+        per 16 MB map (T = 236), the largest fixed cost of a run (docs/performance.md)."""
         os.makedirs(os.path.join(self.out, MAPS), exist_ok=True)
-        path = layout.join(self.out, layout.map_file(name))
+        return NpzWriter(layout.join(self.out, layout.map_file(name)))
 
-        def write(tmp: str) -> None:
-            with open(tmp, "wb") as fh:  # not compressed: zlib saved 7% of a map's float32s for 1.2 s per
-                np.savez(fh, **arrays)  # 16 MB map (T = 236), the largest fixed cost of a run (docs/performance.md)
+    def commit_maps(self, name: str, npz: NpzWriter) -> None:
+        """Publish a maps file of :meth:`open_maps`; its checksum, computed while it was written, is kept
+        for the run's index (``digests``)."""
+        self.digests[layout.map_file(name)] = npz.commit()
 
-        atomic_write(path, write)
+    def write_maps(self, name: str, arrays: dict[str, np.ndarray]) -> None:
+        """A maps file from whole arrays (a scaled-out run's worker sent them)."""
+        os.makedirs(os.path.join(self.out, MAPS), exist_ok=True)
+        rel = layout.map_file(name)
+        self.digests[rel] = write_npz(layout.join(self.out, rel), arrays)
