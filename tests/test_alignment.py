@@ -482,3 +482,25 @@ def test_is_punctuation():
     assert not is_punctuation(Word(",", 0, 1, upos="SYM"))  # a tag decides when there is one
     assert is_punctuation(Word("--", 0, 2, upos="PUNCT"))
     assert not is_punctuation(Word("", 0, 0))
+
+
+def test_a_batch_aligns_each_sentence_as_alone(toks, kind):
+    """Encoder.encode aligns and numbers a whole chunk at once (one axis of characters for every
+    sentence's segments): each sentence comes out as it does alone, and as the brute-force rule says,
+    with pairs, segments without words, words past the text's end and non-ASCII whitespace mixed in."""
+    tok = toks[kind]
+    texts = [*TEXTS.values(), "no\u00a0break\u3000ideographic\u2003em space"]
+    sents = [sentence(t, ws_words(t) if i % 2 else regex_words(t), index=i) for i, t in enumerate(texts)]
+    sents.append(sentence("a dog", text_b="the man", index=len(sents)))
+    sents.append(sentence("a dog", text_b="the man", words_b=(), index=len(sents)))  # segment 1 without words
+    sents.append(sentence("ab cd", (Word("ab", 0, 2), Word("cd", 3, 9)), index=len(sents)))  # a word past the end
+    sents.append(sentence("zz", (), index=len(sents)))  # no words at all
+    batch = Encoder(tok, max_tokens=512).encode(sents)
+    for s, e in zip(sents, batch):
+        alone = encode(tok, s)
+        for name in ("input_ids", "token_type_ids", "kinds", "segment", "token_unit", "unit_kind", "unit_word",
+                     "unit_punct", "dot_comma"):
+            got, want = getattr(e, name), getattr(alone, name)
+            assert got.dtype == want.dtype and np.array_equal(got, want), (s.text, name)
+        if s.words and s.words[-1].end <= len(s.text):
+            check_alignment(tok, e)

@@ -541,3 +541,21 @@ def test_fingerprint_ud_dev():
     with open(path, "rb") as fh:
         digest = hashlib.sha256(fh.read()).hexdigest()
     assert fingerprint(path, "conllu") == (digest, 2001)
+
+
+def test_conllu_text_spans_whitespace_and_mismatch(tmp_path):
+    """Each form is found after whitespace only ('# text' with runs of spaces and a tab); a form that
+    is not next in the text (it occurs only later) rebuilds the text from the forms; a MISC with
+    SpaceAfter=No among other items and alone."""
+    def block(text, forms, misc=None):
+        misc = misc or ["_"] * len(forms)
+        rows = [f"{i}\t{f}\t_\tX\t_\t_\t0\troot\t_\t{m}" if i == 1 else f"{i}\t{f}\t_\tX\t_\t_\t1\tdep\t_\t{m}"
+                for i, (f, m) in enumerate(zip(forms, misc), start=1)]
+        return f"# text = {text}\n" + "\n".join(rows) + "\n\n"
+
+    path = write(tmp_path, "t.conllu", block("a  bb\tc", ["a", "bb", "c"]) + block("x yy z", ["x", "z", "yy"])
+                 + block("pq r", ["p", "q", "r"], ["Foo=1|SpaceAfter=No", "_", "SpaceAfter=No"]))
+    first, second, third = list(read_corpus(path))
+    assert first.text == "a  bb\tc" and [(w.start, w.end) for w in first.words] == [(0, 1), (3, 5), (6, 7)]
+    assert second.text == "x z yy" and [(w.start, w.end) for w in second.words] == [(0, 1), (2, 3), (4, 6)]
+    assert third.text == "pq r" and [(w.start, w.end) for w in third.words] == [(0, 1), (1, 2), (3, 4)]

@@ -461,3 +461,21 @@ def test_widened_buffers_reused_across_layers_hold_each_layers_values(dtype):
     assert len(buffers) == 1
     fresh = _widened(q, k, [v, k, columns], dtype)
     assert all(torch.equal(a, b) for a, b in zip(fresh, (wq, wk, wv)))
+
+
+def test_a_view_query_mean_equals_query_mean():
+    """A view keeps each query mask's weights and count (Memoised.query_mean): the same numbers as
+    metrics.fused.query_mean, NaN where a sentence has no query, for a mask reused and a new one."""
+    from headlens.metrics.fused import Memoised, query_mean
+
+    class View(Memoised):
+        def __init__(self):
+            self._cache = {}
+
+    v, x = View(), torch.rand(2, 3, 5)
+    mask = torch.tensor([[True, False, True, True, False], [False] * 5])
+    for per_query, queries in [(x, mask), (x * 2, mask), (x, mask.clone()), (x.double(), mask)]:
+        got = v.query_mean(per_query, queries)
+        torch.testing.assert_close(got, query_mean(per_query, queries), rtol=0, atol=0, equal_nan=True)
+        assert torch.isnan(got[1]).all() and not torch.isnan(got[0]).any()
+    assert len(v._cache) == 3  # the mask and its clone, and the mask again in float64

@@ -42,6 +42,18 @@ def test_the_budget_keeps_the_key_order_prefix_whatever_the_order_of_arrival(see
     assert set(prefix(keys(seed + 10, ids), ids, sizes, 300).tolist()) != want
 
 
+def test_one_sentence_key_equals_the_array_keys():
+    """Budget keys one sentence at a time in Python integers (sample.sentence_key): the same uint64 as
+    the vectorised keys, for seeds and ids across the int64 range, negative ones included."""
+    from headlens.analyses.layers.sample import keys, sentence_key
+
+    rng = np.random.default_rng(5)
+    ids = np.concatenate([[0, 1, -1, 2**63 - 1, -(2**63)], rng.integers(-(2**63), 2**63 - 1, 200)])
+    for seed in (0, 1, 12345, 2**63 - 1, -7):
+        want = keys(seed, ids)
+        assert [sentence_key(seed, int(i)) for i in ids] == [int(k) for k in want]
+
+
 def _same(a, b):
     (wa, sa), (wb, sb) = read(a), read(b)
     np.testing.assert_array_equal(wa.sentences, wb.sentences)

@@ -13,7 +13,7 @@ from statsmodels.stats.multitest import multipletests
 
 from headlens.stats import (ALTERNATIVES, CORRECTIONS, NOT_ENOUGH_DATA, TESTS, ZERO_VARIANCE, Family,
                             TestTable, bootstrap_ci, cohens_d, cohens_dz, correct, mcnemar_exact,
-                            one_sample, paired, paired_bootstrap, rank_biserial)
+                            mean_ci, one_sample, paired, paired_bootstrap, rank_biserial, shared_resampling)
 
 FIELDS = ("estimate", "ci_low", "ci_high", "statistic", "p", "effect")
 X10 = np.array([0.42, 0.31, 0.55, 0.28, 0.61, 0.47, 0.39, 0.52, 0.33, 0.58])
@@ -331,6 +331,32 @@ def test_percentile_ci_equals_direct_numpy():
     assert np.allclose(bootstrap_ci(x, np.mean, 0.9, 500, 4), (lo, hi), rtol=1e-12)
     tab = one_sample(x, ci=0.9, n_boot=500, seed=4, min_n=2)
     assert np.allclose((tab.ci_low[0], tab.ci_high[0]), (lo, hi), rtol=1e-12)
+
+
+@pytest.mark.parametrize("ci_method", ["percentile", "BCa"])
+def test_shared_resampling_gives_the_same_intervals(ci_method, monkeypatch):
+    """Blocks of columns over the same rows reuse the first block's resampling counts: the intervals are
+    bit-identical to drawing them per block, for every block, a new row count and a new seed; a
+    resampling over the memory bound is drawn per block as before."""
+    from headlens.stats import bootstrap
+
+    rng = np.random.default_rng(3)
+    blocks = [rng.normal(size=(40, 5)), rng.exponential(size=(40, 3)), rng.normal(size=(31, 2)), rng.normal(size=(40, 4))]
+    seeds = [1, 1, 1, 2]
+    alone = [mean_ci(X, 0.9, 300, seed, ci_method) for X, seed in zip(blocks, seeds)]
+    drawn = []
+    real = bootstrap._counts
+    monkeypatch.setattr(bootstrap, "_counts", lambda *a: drawn.append(a) or real(*a))
+    with shared_resampling():
+        shared = [mean_ci(X, 0.9, 300, seed, ci_method) for X, seed in zip(blocks, seeds)]
+    assert drawn == [(40, 300, 1), (31, 300, 1), (40, 300, 2)]  # the second block reused the first's counts
+    for (lo, hi), (slo, shi) in zip(alone, shared):
+        assert np.array_equal(lo, slo) and np.array_equal(hi, shi)
+    monkeypatch.setattr(bootstrap, "_MAX_SHARED", 40 * 300 - 1)
+    drawn.clear()
+    with shared_resampling():
+        over = [mean_ci(X, 0.9, 300, 1, ci_method) for X in blocks[:2]]
+    assert len(drawn) == 2 and all(np.array_equal(a[0], b[0]) for a, b in zip(over, alone))
 
 
 @pytest.mark.parametrize("ci_method", ["percentile", "BCa"])

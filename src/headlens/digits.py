@@ -7,14 +7,15 @@ index, ID or count that headlens reads from a file or a flag goes through ``asci
 
 from __future__ import annotations
 
-import re
-
-_DIGITS = {n: re.compile(rf"[0-9]{{1,{n}}}") for n in (9, 18)}
+_MAX_DIGITS = (9, 18)
 
 
 def ascii_int(text: str, max_digits: int = 18) -> int | None:
     """``int(text)`` when ``text`` is 1 to ``max_digits`` (9 or 18) ASCII digits, else None."""
-    return int(text) if _DIGITS[max_digits].fullmatch(text) else None
+    if max_digits not in _MAX_DIGITS:
+        raise ValueError(f"max_digits must be one of {_MAX_DIGITS}, got {max_digits!r}")
+    # an ASCII string's isdigit() is true for '0'-'9' only (the check that reads '²' or '٢' as digits is isascii's)
+    return int(text) if len(text) <= max_digits and text.isascii() and text.isdigit() else None
 
 
 def column_ref(value: str) -> int | str:

@@ -236,3 +236,36 @@ def test_old_mac_line_endings(capsys, tmp_path, tiny_bert_dir):
     corpus = write(tmp_path, "mac.txt", b"the cat sat\rthe dog ran\rthe man went\r")
     rc, _, err = run_cli(capsys, tiny_bert_dir, corpus, str(tmp_path / "run"))
     assert_error(rc, err, "CorpusError", f"{corpus}:1: ", "carriage return (CR) at column 12", "Convert them to LF")
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 64])
+def test_lines_read_by_chunks_equal_lines_read_one_by_one(tmp_path, monkeypatch, chunk):
+    """iter_lines reads chunks and decodes a chunk's lines together when none can be bad: the Lines
+    (numbers, texts, errors, reasons) are those of reading and decoding each line alone, whatever
+    the chunk boundaries, for clean lines and every kind of bad line, with or without a final LF."""
+    from headlens.corpus import lines
+
+    limit = 16
+    monkeypatch.setattr(lines, "MAX_LINE_BYTES", limit)
+    monkeypatch.setattr(lines, "_CHUNK", chunk)
+
+    def one_by_one(path):  # the reader before chunks: one readline per line
+        with open(path, "rb") as fh:
+            number = 0
+            while raw := fh.readline(limit + 1):
+                number += 1
+                if len(raw) > limit and not raw.endswith(b"\n"):
+                    yield lines._decode(number, b"", lines._skip_rest(fh, len(raw)))
+                else:
+                    yield lines._decode(number, raw.rstrip(b"\n").rstrip(b"\r"), 0)
+
+    pieces = [b"plain", b"", "caf\u00e9 \u4e2d".encode(), "\ufeffbom".encode(), b"n\x00ul", b"c\rr", b"crlf\r",
+              b"bad \xff utf8", b"x" * limit, b"y" * (limit + 1), b"z" * (limit - 1) + b"\r", b"w" * (3 * limit + 5),
+              b"\xe2\x82", b"tail"]
+    rng = __import__("random").Random(chunk)
+    for trial in range(40):
+        body = b"\n".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        data = body + (b"\n" if rng.random() < 0.5 else b"")
+        path = tmp_path / f"t{trial}.txt"
+        path.write_bytes(data)
+        assert list(lines.iter_lines(str(path))) == list(one_by_one(str(path))), data

@@ -13,13 +13,13 @@ Special tokens are units of their own; word units follow the order of their firs
 from __future__ import annotations
 
 import unicodedata
-from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..corpus.types import Sentence, Skipped, Word
+from .spans import align_batch, flat
 from .windows import split_windows
 
 WORD, CLS, SEP, OTHER_SPECIAL = 0, 1, 2, 3
@@ -74,14 +74,6 @@ def is_punctuation(word: Word) -> bool:
     return bool(word.form) and all(unicodedata.category(c).startswith("P") for c in word.form)
 
 
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
-
-
 def align_tokens(
     texts: tuple[str, ...],
     words: tuple[Word, ...],
@@ -90,92 +82,61 @@ def align_tokens(
     special: list[int],
 ) -> list[int]:
     """For each token, the index of its word in ``words`` (-1 for special tokens and none)."""
-    by_seg: dict[int, tuple[list[int], list[int], list[int]]] = {}
-    for wi, w in enumerate(words):
-        starts, ends, idx = by_seg.setdefault(w.segment, ([], [], []))
-        starts.append(w.start)
-        ends.append(w.end)
-        idx.append(wi)
-    out = [-1] * len(offsets)
-    orphan = [False] * len(offsets)
-    for t, ((a, b), seg, sp) in enumerate(zip(offsets, sequence_ids, special)):
-        if sp or seg is None:
-            continue
-        orphan[t] = True
-        if seg not in by_seg or seg >= len(texts):
-            continue
-        a, b = _trim(texts[seg], a, b)
-        if a >= b:
-            continue
-        starts, ends, idx = by_seg[seg]
-        best, best_overlap = -1, 0
-        k = bisect_right(ends, a)  # first word ending after a (spans are sorted)
-        while k < len(starts) and starts[k] < b:
-            overlap = min(b, ends[k]) - max(a, starts[k])
-            if overlap > best_overlap:
-                best, best_overlap = idx[k], overlap
-            k += 1
-        if best >= 0:
-            out[t], orphan[t] = best, False
-    for t in range(len(out)):  # orphans join the previous word token of their segment, else the next
-        if not orphan[t]:
-            continue
-        seg = sequence_ids[t]
-        for step in (-1, 1):
-            u = t + step
-            while 0 <= u < len(out) and sequence_ids[u] == seg and out[u] < 0:
-                u += step
-            if 0 <= u < len(out) and sequence_ids[u] == seg and out[u] >= 0:
-                out[t] = out[u]
-                break
+    return align_batch([texts], [words], [offsets], [sequence_ids], [special]).word.tolist()
+
+
+def _equal(ids: np.ndarray, token_id: int | None) -> np.ndarray:
+    return ids == token_id if token_id is not None else np.zeros(len(ids), dtype=bool)
+
+
+def encode_batch(sentences: list[Sentence], encodings: list, cls_id: int | None, sep_id: int | None,
+                 truncated: list[bool]) -> list[Encoded]:
+    """An Encoded for each sentence from its ``tokenizers.Encoding``, the batch's tokens aligned and
+    numbered together (no loop over tokens)."""
+    if not sentences:
+        return []
+    words = [s.words or () for s in sentences]
+    al = align_batch([s.texts for s in sentences], words, [e.offsets for e in encodings],
+                [e.sequence_ids for e in encodings], [e.special_tokens_mask for e in encodings])
+    ids = flat((e.ids for e in encodings), np.int64)
+    type_ids = flat((e.type_ids for e in encodings), np.int64)
+    kinds = np.where(al.special, np.where(_equal(ids, cls_id), CLS, np.where(_equal(ids, sep_id), SEP, OTHER_SPECIAL)),
+                     WORD).astype(np.int8)
+    segment = np.where(al.special | (al.seq < 0), -1, al.seq).astype(np.int8)
+    # units: each special token, and each word at its first token, in token order
+    worded = np.flatnonzero(~al.special & (al.word >= 0))
+    key = al.sentence[worded] * (max(map(len, words)) + 1) + al.word[worded]
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    starts = al.special.copy()
+    starts[worded[first]] = True
+    unit_at = np.cumsum(starts) - 1  # the batch-wide number of the unit a start token opens
+    token_unit = np.full(len(ids), -1, dtype=np.int64)
+    token_unit[al.special] = unit_at[al.special]
+    token_unit[worded] = unit_at[worded[first]][inverse.reshape(-1)]
+    opened = np.flatnonzero(starts)
+    unit_sentence = al.sentence[opened]
+    unit_bounds = np.searchsorted(unit_sentence, np.arange(len(sentences) + 1))
+    token_unit = np.where(token_unit >= 0, token_unit - unit_bounds[al.sentence], -1).astype(np.int32)
+    unit_kind = kinds[opened]
+    unit_word = np.where(al.special[opened], -1, al.word[opened])
+    word_bounds = np.concatenate([[0], np.cumsum([len(w) for w in words])])
+    punct = np.fromiter((is_punctuation(w) for ws in words for w in ws), dtype=bool, count=int(word_bounds[-1]))
+    unit_punct = unit_word >= 0
+    unit_punct[unit_punct] = punct[word_bounds[unit_sentence[unit_punct]] + unit_word[unit_punct]]
+    unit_word = unit_word.astype(np.int32)
+    out = []
+    for i, s in enumerate(sentences):
+        t = slice(al.bounds[i], al.bounds[i + 1])
+        u = slice(unit_bounds[i], unit_bounds[i + 1])
+        out.append(Encoded(sentence=s, input_ids=ids[t], token_type_ids=type_ids[t], kinds=kinds[t], segment=segment[t],
+                           token_unit=token_unit[t], unit_kind=unit_kind[u], unit_word=unit_word[u],
+                           unit_punct=unit_punct[u], truncated=truncated[i], dot_comma=al.dot_comma[t]))
     return out
 
 
 def build_encoded(sentence: Sentence, encoding, cls_id: int | None, sep_id: int | None, truncated: bool) -> Encoded:
     """An Encoded from a ``tokenizers.Encoding`` of the sentence's text(s)."""
-    words = sentence.words or ()
-    ids = np.asarray(encoding.ids, dtype=np.int64)
-    special = encoding.special_tokens_mask
-    seq_ids = encoding.sequence_ids
-    word_of = align_tokens(sentence.texts, words, encoding.offsets, seq_ids, special)
-    n = len(ids)
-    kinds = np.zeros(n, dtype=np.int8)
-    token_unit = np.full(n, -1, dtype=np.int32)
-    unit_kind: list[int] = []
-    unit_word: list[int] = []
-    unit_of_word: dict[int, int] = {}
-    for t in range(n):
-        if special[t]:
-            kind = CLS if ids[t] == cls_id else SEP if ids[t] == sep_id else OTHER_SPECIAL
-            kinds[t] = kind
-            token_unit[t] = len(unit_kind)
-            unit_kind.append(kind)
-            unit_word.append(-1)
-        elif word_of[t] >= 0:
-            w = word_of[t]
-            if w not in unit_of_word:
-                unit_of_word[w] = len(unit_kind)
-                unit_kind.append(WORD)
-                unit_word.append(w)
-            token_unit[t] = unit_of_word[w]
-    uw = np.asarray(unit_word, dtype=np.int32)
-    dot_comma = np.zeros(n, dtype=bool)
-    for t, ((a, b), seg) in enumerate(zip(encoding.offsets, seq_ids)):
-        if not special[t] and seg is not None and seg < len(sentence.texts):
-            dot_comma[t] = sentence.texts[seg][a:b].strip() in DOT_COMMA
-    return Encoded(
-        sentence=sentence,
-        input_ids=ids,
-        token_type_ids=np.asarray(encoding.type_ids, dtype=np.int64),
-        kinds=kinds,
-        segment=np.asarray([-1 if s is None or special[t] else s for t, s in enumerate(seq_ids)], dtype=np.int8),
-        token_unit=token_unit,
-        unit_kind=np.asarray(unit_kind, dtype=np.int8),
-        unit_word=uw,
-        unit_punct=np.asarray([w >= 0 and is_punctuation(words[w]) for w in unit_word], dtype=bool),
-        truncated=truncated,
-        dot_comma=dot_comma,
-    )
+    return encode_batch([sentence], [encoding], cls_id, sep_id, [truncated])[0]
 
 
 class Encoder:
@@ -209,39 +170,46 @@ class Encoder:
         return enc.encodings
 
     def encode(self, sents: list[Sentence]) -> list[Encoded | Skipped]:
-        # pairs and single sentences are tokenized in separate calls
+        # pairs and single sentences are tokenized in separate calls; the ones that fit are aligned together
         groups: dict[bool, list[int]] = {}
         for i, s in enumerate(sents):
             groups.setdefault(s.text_b is not None, []).append(i)
         results: dict[int, Encoded | Skipped | list[Encoded]] = {}
+        fit: list[tuple[int, Sentence, object, bool]] = []
+        long: list[tuple[int, Sentence, object]] = []
         for idxs in groups.values():
             group = [sents[i] for i in idxs]
             for i, s, e in zip(idxs, group, self._tokenize(group, truncate=False)):
                 if len(e.ids) <= self.max_tokens:
-                    results[i] = build_encoded(s, e, self.cls_id, self.sep_id, truncated=False)
+                    fit.append((i, s, e, False))
                 elif self.long_policy == "truncate":
-                    cut = self._tokenize([s], truncate=True)[0]
-                    results[i] = build_encoded(s, cut, self.cls_id, self.sep_id, truncated=True)
+                    fit.append((i, s, self._tokenize([s], truncate=True)[0], True))
                 elif self.long_policy == "window":
-                    results[i] = self._windows(s, e)
+                    long.append((i, s, e))
                 else:
                     results[i] = Skipped(
                         s.index, s.source, "too_long",
                         f"{len(e.ids)} tokens > the model's limit of {self.max_tokens}; pass --long truncate or --long window",
                         text=s.text,
                     )
+        if long:  # windows: the long sentences aligned together, then each split and encoded
+            al = align_batch([s.texts for _, s, _ in long], [s.words or () for _, s, _ in long], [e.offsets for *_, e in long],
+                        [e.sequence_ids for *_, e in long], [e.special_tokens_mask for *_, e in long])
+            for k, (i, s, e) in enumerate(long):
+                results[i] = self._windows(s, e, al.word[al.bounds[k]:al.bounds[k + 1]].tolist())
+        built = encode_batch([f[1] for f in fit], [f[2] for f in fit], self.cls_id, self.sep_id, [f[3] for f in fit])
+        results.update((f[0], e) for f, e in zip(fit, built))
         out: list[Encoded | Skipped] = []
         for i in range(len(sents)):
             r = results[i]
             out.extend(r if isinstance(r, list) else [r])
         return out
 
-    def _windows(self, s: Sentence, encoding) -> list[Encoded] | Skipped:
-        word_of = align_tokens(s.texts, s.words or (), encoding.offsets, encoding.sequence_ids, encoding.special_tokens_mask)
+    def _windows(self, s: Sentence, encoding, word_of: list[int]) -> list[Encoded] | Skipped:
         pieces = split_windows(s, word_of, self.max_tokens - sum(encoding.special_tokens_mask))
         if isinstance(pieces, str):
             return Skipped(s.index, s.source, "too_long", pieces, text=s.text)
-        encoded = [build_encoded(p, e, self.cls_id, self.sep_id, truncated=False) for p, e in zip(pieces, self._tokenize(pieces, False))]
+        encoded = encode_batch(pieces, self._tokenize(pieces, False), self.cls_id, self.sep_id, [False] * len(pieces))
         if any(e.n_tokens > self.max_tokens for e in encoded):
             return Skipped(s.index, s.source, "too_long", "a window re-tokenized past the limit", text=s.text)
         return [replace(e, window=k, n_windows=len(encoded), origin=s) for k, e in enumerate(encoded)]

@@ -40,7 +40,7 @@ def _number(text: str) -> int | None:
 
 
 def _space_after(misc: str) -> bool:
-    return "SpaceAfter=No" not in misc.split("|")
+    return "SpaceAfter=No" not in misc or "SpaceAfter=No" not in misc.split("|")
 
 
 def _parse_line(block: _Block, line: Line) -> None:
@@ -58,8 +58,8 @@ def _parse_line(block: _Block, line: Line) -> None:
             f"a word line needs 10 tab-separated fields, found {len(cols)}. "
             "CoNLL-U separates fields by TAB characters, not spaces.",
         )
-    empty = [name for name, col in zip(FIELDS, cols) if not col]
-    if empty:
+    if "" in cols:
+        empty = [name for name, col in zip(FIELDS, cols) if not col]
         raise _Malformed(line.number, f"empty {', '.join(empty)} field; CoNLL-U writes '_' for no value.")
     ident = cols[0]
     if "." in ident:  # empty node: no surface text, not part of the basic tree
@@ -85,12 +85,15 @@ def _locate(text: str, forms: list[str]) -> list[tuple[int, int]] | None:
     spans = []
     pos = 0
     for form in forms:
-        while pos < len(text) and text[pos].isspace():
-            pos += 1
-        if not text.startswith(form, pos):
-            return None
-        spans.append((pos, pos + len(form)))
-        pos += len(form)
+        at = text.find(form, pos) if form and not form[0].isspace() else -1
+        if at < 0 or at > pos and not text[pos:at].isspace():  # not next after whitespace: the same test, step by step
+            while pos < len(text) and text[pos].isspace():
+                pos += 1
+            if not text.startswith(form, pos):
+                return None
+            at = pos
+        spans.append((at, at + len(form)))
+        pos = at + len(form)
     return spans
 
 

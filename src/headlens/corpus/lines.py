@@ -12,6 +12,7 @@ from .types import Skipped
 
 MAX_LINE_BYTES = 8 << 20
 """A longer line is a bad line (``line_too_long``): it is read past in chunks, never held whole."""
+_CHUNK = 1 << 20  # bytes read at a time (then to the end of the line they stop in)
 
 _BOM = "\ufeff"
 _WIDE_BOMS = {b"\xff\xfe\x00\x00": "UTF-32", b"\x00\x00\xfe\xff": "UTF-32", b"\xff\xfe": "UTF-16", b"\xfe\xff": "UTF-16"}
@@ -98,12 +99,33 @@ def iter_lines(path: str) -> Iterator[Line]:
         if wide is not None:
             raise CorpusError(f"the file is {wide} (it starts with a {wide} byte-order mark); headlens reads UTF-8. "
                               f"Convert it, e.g. iconv -f {wide} -t UTF-8.", path=path, line=1)
-        number, readline = 0, fh.readline
-        while raw := readline(MAX_LINE_BYTES + 1):
-            number += 1
-            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-                yield _decode(number, b"", _skip_rest(fh, len(raw)))
-            else:
-                yield _decode(number, raw.rstrip(b"\n").rstrip(b"\r"), 0)
+        number = 0
+        while block := fh.read(_CHUNK):
+            if not block.endswith(b"\n"):  # finish the chunk's last line, up to the limit
+                block += fh.readline(MAX_LINE_BYTES + 1)
+            raws = block.split(b"\n")
+            last = raws.pop()  # b"" after a final LF; else a line at the end of the file or over the limit
+            yield from _lines(raws, number)
+            number += len(raws)
+            if last:
+                number += 1
+                size = _skip_rest(fh, len(last)) if len(last) > MAX_LINE_BYTES else 0
+                yield _decode(number, b"" if size else last.rstrip(b"\r"), size)
     finally:
         fh.close()
+
+
+def _lines(raws: list[bytes], number: int) -> Iterator[Line]:
+    """The lines ``raws`` (without their LF) numbered from ``number + 1``: decoded together when none
+    can be a bad line (no NUL, no CR, none over the limit, valid UTF-8 as a whole), else one by one."""
+    if b"\x00" not in (joined := b"\n".join(raws)) and b"\r" not in joined and max(map(len, raws), default=0) <= MAX_LINE_BYTES:
+        try:
+            texts = joined.decode("utf-8").split("\n") if raws else []
+        except UnicodeDecodeError:
+            texts = None
+        if texts is not None:
+            for number, text in enumerate(texts, start=number + 1):
+                yield Line(number, text[1:] if text.startswith(_BOM) else text)
+            return
+    for number, raw in enumerate(raws, start=number + 1):
+        yield _decode(number, b"", len(raw)) if len(raw) > MAX_LINE_BYTES else _decode(number, raw.rstrip(b"\r"), 0)

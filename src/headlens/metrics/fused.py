@@ -167,8 +167,14 @@ def query_mean(per_query: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
 
     NaN for a sentence with no selected query (the metric is undefined there).
     """
-    w = queries.to(per_query.dtype).unsqueeze(1)
-    return (per_query * w).sum(-1) / w.sum(-1)
+    w = _query_weights(queries, per_query.dtype)
+    return (per_query * w[0]).sum(-1) / w[1]
+
+
+def _query_weights(queries: torch.Tensor, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """(weights [B, 1, Q], their count [B, 1]) of a query mask [B, Q]."""
+    w = queries.to(dtype).unsqueeze(1)
+    return w, w.sum(-1)
 
 
 def query_set(name: str, valid: torch.Tensor, kinds: torch.Tensor) -> torch.Tensor:
@@ -321,6 +327,15 @@ class Memoised:
             self._cache[key] = fn()
         return self._cache[key]
 
+    def query_mean(self, per_query: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
+        """:func:`query_mean`, the mask's weights and their count made once per mask and dtype: the
+        metrics of a view average over the same few masks (the valid units), each in its own call."""
+        key = ("query_weights", id(queries), per_query.dtype)
+        hit = self._cache.get(key)
+        if hit is None or hit[0] is not queries:  # the mask is held with its weights: its id is not reused
+            hit = self._cache[key] = (queries, *_query_weights(queries, per_query.dtype))
+        return (per_query * hit[1]).sum(-1) / hit[2]
+
     @property
     def n(self) -> torch.Tensor:
         """float [B]: number of valid units."""
@@ -346,7 +361,6 @@ class FusedView(Memoised):
         self.arcs = batch.arcs
         self.dtype = layer.dtype
         self._cache: dict = {}
-        self.query_mean = query_mean
 
     def _to_units(self, per_token: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         """Token values [B, H, T] summed into their units [B, H, U] with each token's row weight (its

@@ -17,7 +17,7 @@ from ..lazy import torch  # imported on first use: the names register without to
 
 from ..align.encode import CLS, SEP, WORD
 from .arcs import unit_tokens
-from .fused import Memoised, query_mean
+from .fused import Memoised
 
 if TYPE_CHECKING:
     from .arcs import Arcs
@@ -49,8 +49,6 @@ class AttentionView(Memoised):
     @property
     def dtype(self) -> torch.dtype:
         return self.attn.dtype
-
-    query_mean = staticmethod(query_mean)  # [B, H, Q], bool [B, Q] -> [B, H]; NaN without queries
 
     def column_mass(self) -> torch.Tensor:
         """[B, H, N, 3]: each query's attention to [CLS], to [SEP]s and to punctuation."""
@@ -127,8 +125,6 @@ class RowsView(Memoised):
     fused path: the masks of its level and the per-row statistics it declared, computed a block of
     rows at a time by :func:`row_statistics`, under the keys the :class:`AttentionView` memoises them
     by (``row_entropy``, ``("dependency_argmax", direction)``). No map: ``attn`` is absent."""
-
-    query_mean = staticmethod(query_mean)
 
     def __init__(self, batch, level: str, dtype, stats: dict):
         if level == "token":

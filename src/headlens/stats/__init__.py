@@ -69,6 +69,7 @@ from ..lazy import lazy_exports
 # options classes when ``headlens --help`` builds its flags, which must not import scipy.
 _WHERE = {
     "CI_METHODS": ".bootstrap", "bootstrap_ci": ".bootstrap", "mean_ci": ".bootstrap",
+    "shared_resampling": ".bootstrap",
     "McNemarResult": ".compare", "PairedBootstrapResult": ".compare", "mcnemar_exact": ".compare", "mcnemar_counts": ".compare",
     "paired_bootstrap": ".compare",
     "Family": ".correction", "correct": ".correction",
@@ -87,7 +88,7 @@ __all__ = [
     "ZERO_VARIANCE", "Family", "McNemarResult", "PairedBootstrapResult", "TestTable",
     "bootstrap_ci", "cohens_d", "cohens_dz", "correct", "mcnemar_counts", "mcnemar_exact", "mean_ci", "one_sample",
     "paired", "paired_bootstrap", "paired_ratio_bootstrap", "paired_ratio_normal", "RatioComparison", "rank_biserial",
-    "sign_effect", "ci_method_used",
+    "sign_effect", "ci_method_used", "shared_resampling",
 ]
 
 

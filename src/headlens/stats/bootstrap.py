@@ -11,6 +11,8 @@ the same seed (up to floating-point rounding of the means).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 from scipy import stats
@@ -19,6 +21,8 @@ from scipy.special import ndtr, ndtri
 CI_METHODS = ("percentile", "BCa")
 _MAX_INDICES = 1 << 22  # entries of one chunk of resampled indices / counts (32 MiB as float64)
 _MAX_MEANS = 1 << 23  # entries of one [n_boot, columns] block of bootstrap means
+_MAX_SHARED = 1 << 24  # entries of the resampling counts kept by shared_resampling (128 MiB as float64)
+_SHARED: ContextVar[dict | None] = ContextVar("headlens_shared_resampling", default=None)
 
 
 def _check_ci(ci: float, n_boot: int, method: str) -> str:
@@ -40,15 +44,46 @@ def resample_indices(n: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
         yield rng.integers(0, n, (min(chunk, n_boot - start), n))
 
 
+def _counts(n: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
+    """Chunks [b, n] (float64) of how often each row is drawn in each resample, ``n_boot`` rows in all."""
+    for idx in resample_indices(n, n_boot, seed):
+        b = idx.shape[0]
+        flat = (idx + (np.arange(b) * n)[:, None]).ravel()
+        yield np.bincount(flat, minlength=b * n).reshape(b, n).astype(np.float64)
+
+
+@contextmanager
+def shared_resampling() -> Iterator[None]:
+    """Within the block, the bootstrap means of :func:`mean_ci` (and so of ``one_sample``'s intervals)
+    reuse the resampling counts of the last (n, n_boot, seed) they drew, up to ``_MAX_SHARED``
+    entries, instead of drawing them again: a statistic that tests many blocks of columns over
+    the same rows (the role tests: one block per metric) draws them once. The counts are the
+    same numbers either way (they depend on n, n_boot and seed only), so are the intervals."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def _shared_counts(n: int, n_boot: int, seed: int) -> Iterator[np.ndarray] | list[np.ndarray]:
+    shared = _SHARED.get()
+    if shared is None or n * n_boot > _MAX_SHARED:
+        return _counts(n, n_boot, seed)
+    key = (n, n_boot, seed)
+    if shared.get("key") != key:
+        shared.clear()  # one resampling held at a time: memory stays within _MAX_SHARED entries
+        shared["key"], shared["counts"] = key, list(_counts(n, n_boot, seed))
+    return shared["counts"]
+
+
 def _boot_means(X: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
     """Bootstrap means [n_boot, k] of the columns of X [n, k], rows resampled jointly."""
     n, k = X.shape
     out = np.empty((n_boot, k))
     start = 0
-    for idx in resample_indices(n, n_boot, seed):
-        b = idx.shape[0]
-        flat = (idx + (np.arange(b) * n)[:, None]).ravel()
-        counts = np.bincount(flat, minlength=b * n).reshape(b, n).astype(np.float64)
+    for counts in _shared_counts(n, n_boot, seed):
+        b = counts.shape[0]
         out[start:start + b] = counts @ X / n
         start += b
     return out

@@ -19,6 +19,7 @@ from collections.abc import Callable
 import numpy as np
 
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
+_INT_MASK = 0xFFFFFFFFFFFFFFFF
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -27,6 +28,19 @@ def _mix(x: np.ndarray) -> np.ndarray:
         x = ((x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & _MASK
         x = ((x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & _MASK
         return x ^ (x >> np.uint64(31))
+
+
+def _mix_int(x: int) -> int:
+    x = (x + 0x9E3779B97F4A7C15) & _INT_MASK
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _INT_MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _INT_MASK
+    return x ^ (x >> 31)
+
+
+def sentence_key(seed: int, sentence_id: int) -> int:
+    """``keys(seed, [sentence_id])[0]`` in Python integers: one sentence's key without numpy's
+    per-call cost (the collector asks for it several times a sentence)."""
+    return _mix_int(_mix_int(int(seed) & _INT_MASK) ^ (int(sentence_id) & _INT_MASK))
 
 
 def keys(seed: int, ids) -> np.ndarray:
@@ -62,13 +76,13 @@ class Budget:
 
     def open(self, sentence_id: int, size: int) -> bool:
         """Whether ``offer`` would take this sentence now (so that its payload is worth computing)."""
-        key = int(keys(self.seed, [sentence_id])[0])
+        key = sentence_key(self.seed, sentence_id)
         return size <= self.budget and (self.cutoff is None or (key, sentence_id) < self.cutoff)
 
     def offer(self, sentence_id: int, size: int, payload: Callable[[], object]) -> bool:
         if not self.open(sentence_id, size):
             return False
-        key = int(keys(self.seed, [sentence_id])[0])
+        key = sentence_key(self.seed, sentence_id)
         self.held[sentence_id] = (key, size, payload())
         self.total += size
         self._fresh.add(sentence_id)

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from ...errors import ConfigError
 from ...heads import head_label, head_of
-from ...stats import CORRECTIONS, NOT_ENOUGH_DATA, Family, ci_method_used, one_sample
+from ...stats import CORRECTIONS, NOT_ENOUGH_DATA, Family, ci_method_used, one_sample, shared_resampling
 from ...store import Run
 from ...store.outputs import write_outputs
 from ..columns import ScoreColumns, poisson_means
@@ -89,7 +89,7 @@ def _column_tests(run: Run, names: list[str], s: RoleSettings) -> tuple[dict, in
     """(tau, metric) -> the fields of its tests over every head, from one scan of the store and one
     block of columns at a time (the same numbers as testing all columns at once)."""
     out: dict[tuple[float, str], dict[str, list]] = {}
-    with ScoreColumns(run, names) as cols:
+    with ScoreColumns(run, names) as cols, shared_resampling():  # every metric's block resamples the same rows
         for metric in names:
             for _, X in cols.blocks(metric):
                 for tau in s.taus:
